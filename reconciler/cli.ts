@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+import { processOutput } from './commands/output.js';
+import { EXIT } from './exit-codes.js';
+import { run } from './program.js';
+
+const out = processOutput();
+run(process.argv.slice(2), out).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // Anything that reaches here is a bug or an unreachable system, never bad specs.
+    out.stderr(`fleetspec: internal error: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.FLEETSPEC_DEBUG && err instanceof Error && err.stack) out.stderr(err.stack);
+    else out.stderr('(set FLEETSPEC_DEBUG=1 for the stack trace)');
+    process.exitCode = EXIT.ERROR;
+  },
+);

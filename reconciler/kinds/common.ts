@@ -1,0 +1,66 @@
+// Schema pieces shared by several kinds. Each kind's schema copies the ones it uses
+// into its own $defs, so every written schema file stands alone for editors.
+import type { JsonSchema } from './kind.js';
+
+export const SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
+
+export const defs = {
+  name: {
+    type: 'string',
+    pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$',
+    description: 'a name of lowercase letters, digits and dashes, such as "consilio" or "ssh-manager"',
+  },
+  hostName: {
+    type: 'string',
+    pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$',
+    description: 'a host name as in specs/hosts: letters, digits and dashes, such as "linux-home"',
+  },
+  text: { type: 'string', minLength: 1 },
+  port: { type: 'integer', minimum: 1, maximum: 65535, description: 'a TCP port, 1 to 65535' },
+  size: {
+    type: 'string',
+    pattern: '^[0-9]+(\\.[0-9]+)?\\s?(KB|MB|GB|TB)$',
+    description: 'a size such as 512MB, 32GB or 1.8TB',
+  },
+  sizeRange: {
+    type: 'string',
+    pattern: '^[0-9]+(\\.[0-9]+)?(\\s?-\\s?[0-9]+(\\.[0-9]+)?)?\\s?(KB|MB|GB|TB)$',
+    description: 'a size or a range of sizes, such as 2GB or 8-12GB',
+  },
+  secretRef: {
+    type: 'string',
+    pattern: '^secret:[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)+$',
+    description: 'a reference to the secret store, such as secret:meta/cloudflare/api_token (store it with `fleetspec secrets set`)',
+  },
+  threshold: {
+    type: 'string',
+    pattern: '^(<|>|<=|>=)\\s?[0-9]+(\\.[0-9]+)?\\s?(%|KB|MB|GB|TB|ms|s)?$',
+    description: 'a comparison such as ">90%", "<12GB" or ">5s"',
+  },
+  labels: {
+    type: 'array',
+    items: { type: 'string', pattern: '^[a-z0-9][a-z0-9:._/-]*$', description: 'a label such as "phase-1"' },
+    uniqueItems: true,
+  },
+} satisfies Record<string, JsonSchema>;
+
+type DefName = keyof typeof defs;
+
+/** A kind schema with the shared definitions it references copied into $defs. */
+export function kindSchema(kind: string, title: string, description: string, body: JsonSchema, uses: DefName[]): JsonSchema {
+  const $defs: Record<string, JsonSchema> = {};
+  for (const name of uses) $defs[name] = defs[name];
+  return {
+    $schema: SCHEMA_DIALECT,
+    $id: `urn:fleetspec:schema:${kind}`,
+    title,
+    description,
+    type: 'object',
+    additionalProperties: false,
+    ...body,
+    $defs: { ...$defs, ...((body.$defs as Record<string, JsonSchema> | undefined) ?? {}) },
+  };
+}
+
+export const ref = (name: DefName, description?: string): JsonSchema =>
+  description ? { $ref: `#/$defs/${name}`, description } : { $ref: `#/$defs/${name}` };

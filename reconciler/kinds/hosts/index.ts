@@ -1,0 +1,179 @@
+import { kindSchema, ref } from '../common.js';
+import { defineKind, type Finding } from '../kind.js';
+
+export interface Host {
+  kind: 'Host';
+  name: string;
+  hostname?: string;
+  address: string;
+  hardware?: string;
+  os?: string;
+  purpose?: string;
+  cpu?: { model?: string; cores?: number; threads?: number; clock?: string };
+  memory?: { size: string; type?: string };
+  disks?: { size: string; type?: string; use?: string; mount?: string; mounted?: boolean }[];
+  gpus?: { model: string; vram?: string; use?: string }[];
+  network?: string[];
+  ssh?: { user?: string; port?: number; hostKey?: string };
+  services?: { name: string; port: number; description?: string }[];
+  budget?: { component: string; ram?: string; vram?: string; notes?: string }[];
+  monitoring?: { metric: string; target?: string; alert: string; aggregate?: 'avg' | 'max' | 'sustained'; mount?: string }[];
+  observed?: { source: string; disks?: { mount: string; usedPercent: number }[] };
+  notes?: string[];
+}
+
+const schema = kindSchema(
+  'hosts',
+  'Host',
+  'A machine of the fleet. Read-only to fleetspec: live facts are compared with this, drift and threshold breaches are reported.',
+  {
+    required: ['kind', 'name', 'address'],
+    properties: {
+      kind: { const: 'Host' },
+      name: ref('hostName', 'how other specs refer to this host'),
+      hostname: ref('hostName', 'the machine\'s own hostname, when it differs from name'),
+      address: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$',
+        description: 'an IP address or DNS name where the host is reached',
+      },
+      hardware: ref('text'),
+      os: ref('text'),
+      purpose: ref('text', 'what the host is for'),
+      cpu: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          model: ref('text'),
+          cores: { type: 'integer', minimum: 1 },
+          threads: { type: 'integer', minimum: 1 },
+          clock: { type: 'string', pattern: '^[0-9.]+(-[0-9.]+)?GHz$', description: 'a clock speed such as 3.5GHz or 2.8-4.0GHz' },
+        },
+      },
+      memory: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['size'],
+        properties: { size: ref('size'), type: ref('text') },
+      },
+      disks: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['size'],
+          properties: {
+            size: ref('size'),
+            type: { enum: ['SSD', 'HDD', 'NVMe', 'Optane', 'USB'] },
+            use: ref('text', 'boot, swap, data...'),
+            mount: { type: 'string', pattern: '^/', description: 'an absolute mount point such as /' },
+            mounted: { type: 'boolean' },
+          },
+        },
+      },
+      gpus: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['model'],
+          properties: { model: ref('text'), vram: ref('size'), use: ref('text') },
+        },
+      },
+      network: { type: 'array', items: ref('text') },
+      ssh: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'how the reconciler reaches the host with --live; without it the host is never contacted',
+        properties: {
+          user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$', description: 'a Unix user name' },
+          port: ref('port'),
+          hostKey: {
+            type: 'string',
+            pattern: '^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$',
+            description: 'the pinned public host key, as in known_hosts without the host name: "ssh-ed25519 AAAA..."',
+          },
+        },
+      },
+      services: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name', 'port'],
+          properties: { name: ref('name'), port: ref('port'), description: ref('text') },
+        },
+      },
+      budget: {
+        type: 'array',
+        description: 'planned resource allocation per component',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['component'],
+          properties: { component: ref('text'), ram: ref('sizeRange'), vram: ref('sizeRange'), notes: ref('text') },
+        },
+      },
+      monitoring: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['metric', 'alert'],
+          properties: {
+            metric: { type: 'string', pattern: '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$', description: 'a metric name such as disk.usage' },
+            target: ref('threshold'),
+            alert: ref('threshold'),
+            aggregate: { enum: ['avg', 'max', 'sustained'] },
+            mount: { type: 'string', pattern: '^/' },
+          },
+        },
+      },
+      observed: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['source'],
+        description: 'last facts known without a live read, and where they come from',
+        properties: {
+          source: ref('text'),
+          disks: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['mount', 'usedPercent'],
+              properties: { mount: { type: 'string', pattern: '^/' }, usedPercent: { type: 'number', minimum: 0, maximum: 100 } },
+            },
+          },
+        },
+      },
+      notes: { type: 'array', items: ref('text') },
+    },
+  },
+  ['hostName', 'text', 'port', 'size', 'sizeRange', 'threshold', 'name'],
+);
+
+export const hosts = defineKind<Host>({
+  kind: 'Host',
+  folder: 'hosts',
+  description: 'machines of the fleet; read-only, drift and thresholds are reported',
+  schema,
+  nameOf: (h) => h.name,
+  namePath: ['name'],
+  references(resource) {
+    const findings: Finding[] = [];
+    const seen = new Map<number, number>();
+    (resource.value.services ?? []).forEach((s, i) => {
+      const first = seen.get(s.port);
+      if (first !== undefined) {
+        findings.push({
+          code: 'ref.port-collision',
+          path: ['services', i, 'port'],
+          message: `port ${s.port} is already used by service "${resource.value.services![first]!.name}" on this host`,
+          hint: 'give each service on a host its own port',
+        });
+      } else seen.set(s.port, i);
+    });
+    return findings;
+  },
+});

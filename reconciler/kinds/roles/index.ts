@@ -1,0 +1,136 @@
+import { kindSchema, ref } from '../common.js';
+import { defineKind, type Finding } from '../kind.js';
+import { missingReference } from '../references.js';
+
+/** The role matrix of seeds 000/001 as capability ids, plus fleetspec's own `approve`. */
+export const CAPABILITIES = {
+  'tickets.manage': 'create and manage tickets',
+  'tickets.push': 'push tickets to GitHub',
+  'tickets.pull': 'pull tickets from GitHub',
+  'tickets.work': 'work on assigned tickets',
+  'llm.configure': 'configure the LLM on role services',
+  'env.update': 'update a role\'s .env over SSH',
+  'ssh.roles': 'SSH to all role services',
+  'ssh.bastions': 'SSH to the infrastructure bastions',
+  'code.push': 'edit code and git push',
+  'tests.run': 'run local tests',
+  'llm.code': 'LLM code assistance',
+  'llm.logs': 'LLM log analysis',
+  'llm.orchestrate': 'autonomous LLM orchestration',
+  'deploy.production': 'deploy to production',
+  'monitoring.daemon': 'run the health monitoring daemon',
+  'docker.socket': 'access the Docker socket',
+  approve: 'approve fleetspec pull requests (reviews by the role\'s GitHub users count as approval)',
+} as const;
+
+export type Capability = keyof typeof CAPABILITIES;
+
+export interface Role {
+  kind: 'Role';
+  name: string;
+  type: 'role' | 'bastion';
+  description?: string;
+  service?: string;
+  host?: string;
+  ssh: { user: string; port: number };
+  capabilities: Capability[];
+  denied?: Capability[];
+  networks?: string[];
+  readOnlyNetworks?: string[];
+  llm?: { provider: 'openrouter' | 'ollama' | 'openai'; model?: string; baseUrl?: string; apiKey?: string; purpose?: string };
+  githubUsers?: string[];
+}
+
+const capability = {
+  enum: Object.keys(CAPABILITIES),
+  description: 'a capability from the role matrix: ' + Object.keys(CAPABILITIES).join(', '),
+};
+
+const schema = kindSchema(
+  'roles',
+  'Role',
+  'A role of the role matrix (seeds 000/001): its SSH account, what it may and may never do, its LLM configuration, and who acts in it on GitHub.',
+  {
+    required: ['kind', 'name', 'type', 'ssh', 'capabilities'],
+    properties: {
+      kind: { const: 'Role' },
+      name: ref('name'),
+      type: { enum: ['role', 'bastion'], description: 'role: a person or agent account; bastion: a deploy channel into infrastructure' },
+      description: ref('text'),
+      service: ref('name', 'the service that provides the role\'s SSH endpoint, such as ssh-manager'),
+      host: ref('hostName', 'the host where the role\'s account lives'),
+      ssh: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['user', 'port'],
+        properties: {
+          user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$', description: 'a Unix user name' },
+          port: ref('port'),
+        },
+      },
+      capabilities: { type: 'array', items: capability, uniqueItems: true },
+      denied: { type: 'array', items: capability, uniqueItems: true, description: 'capabilities this role must never be given' },
+      networks: { type: 'array', items: ref('name'), uniqueItems: true },
+      readOnlyNetworks: { type: 'array', items: ref('name'), uniqueItems: true },
+      llm: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['provider'],
+        description: 'the LLM configuration written to the role\'s .env',
+        properties: {
+          provider: { enum: ['openrouter', 'ollama', 'openai'] },
+          model: ref('text', 'the model id, such as anthropic/claude-sonnet-4'),
+          baseUrl: { type: 'string', pattern: '^https?://[^\\s@]+$', description: 'an http(s) URL without credentials' },
+          apiKey: ref('secretRef'),
+          purpose: ref('text'),
+        },
+      },
+      githubUsers: {
+        type: 'array',
+        uniqueItems: true,
+        items: { type: 'string', pattern: '^[A-Za-z0-9](-?[A-Za-z0-9]){0,38}$', description: 'a GitHub user name' },
+      },
+    },
+  },
+  ['name', 'hostName', 'text', 'port', 'secretRef'],
+);
+
+export const roles = defineKind<Role>({
+  kind: 'Role',
+  folder: 'roles',
+  description: 'the role matrix: SSH accounts, capabilities, per-role LLM .env, approvers',
+  schema,
+  nameOf: (r) => r.name,
+  namePath: ['name'],
+  references(resource, index) {
+    const { value } = resource;
+    const findings: Finding[] = [];
+    const host = missingReference(index, 'hosts', value.host, ['host']);
+    if (host) findings.push(host);
+    const denied = new Set(value.denied ?? []);
+    value.capabilities.forEach((c, i) => {
+      if (denied.has(c)) {
+        findings.push({
+          code: 'ref.capability-conflict',
+          path: ['capabilities', i],
+          message: `capability "${c}" is both granted and denied`,
+          hint: 'remove it from capabilities or from denied',
+        });
+      }
+    });
+    // Two roles answering on the same host and port cannot both exist; report on the later one.
+    for (const other of index.all('roles')) {
+      if (other === resource) break;
+      const o = other.value as Role;
+      if (o.host === value.host && o.ssh.port === value.ssh.port) {
+        findings.push({
+          code: 'ref.port-collision',
+          path: ['ssh', 'port'],
+          message: `SSH port ${value.ssh.port} is already used by ${other.label}${value.host ? ` on ${value.host}` : ''}`,
+          hint: 'give each role on a host its own SSH port',
+        });
+      }
+    }
+    return findings;
+  },
+});

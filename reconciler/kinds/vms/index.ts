@@ -1,0 +1,81 @@
+import { kindSchema, ref } from '../common.js';
+import { defineKind } from '../kind.js';
+
+export interface VirtualMachine {
+  kind: 'VirtualMachine';
+  name: string;
+  provider: 'gcp';
+  project: string;
+  zone: string;
+  machineType: string;
+  purpose?: string;
+  serviceAccount?: string;
+  bootDisk?: { image?: string; sizeGb?: number; type?: string };
+  labels?: Record<string, string>;
+  autoscale?: {
+    scaleUpTo: string;
+    checkEveryMinutes?: number;
+    when: { windowMinutes: number; cpuAvgAbove?: number; cpuMaxAbove?: number };
+  };
+}
+
+const machineType = { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)+$', description: 'a GCE machine type such as n1-standard-2' };
+
+const schema = kindSchema(
+  'vms',
+  'VirtualMachine',
+  'A cloud VM (seed 003: GCE), applied through the vms Terraform stack.',
+  {
+    required: ['kind', 'name', 'provider', 'project', 'zone', 'machineType'],
+    properties: {
+      kind: { const: 'VirtualMachine' },
+      name: ref('name', 'the instance name'),
+      provider: { const: 'gcp' },
+      project: { type: 'string', pattern: '^[a-z][a-z0-9-]{4,28}[a-z0-9]$', description: 'a GCP project id such as vm-host' },
+      zone: { type: 'string', pattern: '^[a-z]+-[a-z]+[0-9]+-[a-z]$', description: 'a GCE zone such as us-central1-a' },
+      machineType,
+      purpose: ref('text'),
+      serviceAccount: { type: 'string', pattern: '^[a-z0-9-]+@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$', description: 'a service account e-mail' },
+      bootDisk: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { image: ref('text'), sizeGb: { type: 'integer', minimum: 10 }, type: { enum: ['pd-standard', 'pd-balanced', 'pd-ssd'] } },
+      },
+      labels: {
+        type: 'object',
+        propertyNames: { pattern: '^[a-z][a-z0-9_-]{0,62}$' },
+        additionalProperties: { type: 'string', pattern: '^[a-z0-9_-]{0,63}$' },
+      },
+      autoscale: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['scaleUpTo', 'when'],
+        description: 'resize-on-load intent (seed 003), kept as data for a later autoscaling rule',
+        properties: {
+          scaleUpTo: machineType,
+          checkEveryMinutes: { type: 'integer', minimum: 1 },
+          when: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['windowMinutes'],
+            properties: {
+              windowMinutes: { type: 'integer', minimum: 1 },
+              cpuAvgAbove: { type: 'number', minimum: 0, maximum: 100 },
+              cpuMaxAbove: { type: 'number', minimum: 0, maximum: 100 },
+            },
+          },
+        },
+      },
+    },
+  },
+  ['name', 'text'],
+);
+
+export const vms = defineKind<VirtualMachine>({
+  kind: 'VirtualMachine',
+  folder: 'vms',
+  description: 'cloud VMs, applied through the vms Terraform stack',
+  schema,
+  nameOf: (v) => v.name,
+  namePath: ['name'],
+});

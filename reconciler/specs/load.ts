@@ -1,0 +1,210 @@
+// load → validate: read every spec file under a path, check each resource against its
+// kind's schema, find secrets and duplicates, then run the kinds' cross-reference checks.
+// Every problem is collected, so one run reports all of them.
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
+import { closest, compareDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { KINDS, kindByFolder, kindByName } from '../kinds/index.js';
+import type { Finding, KindModule, Resource, SpecIndex } from '../kinds/kind.js';
+import { checkSchema } from './schema.js';
+import { findSecretLiterals } from './secrets.js';
+import { positionOf, readSpecFile, type SpecDocument } from './source.js';
+
+const SPEC_EXTENSIONS = new Set(['.yaml', '.yml']);
+
+export interface LoadedSpecs {
+  /** Spec files read, in load order. */
+  files: string[];
+  /** Resources that passed their schema, in load order, duplicates dropped. */
+  resources: Resource[];
+  index: SpecIndex;
+  diagnostics: Diagnostic[];
+}
+
+/** Spec files under `root` (a file or a directory), sorted; hidden folders and node_modules skipped. */
+export async function findSpecFiles(root: string): Promise<{ files: string[]; diagnostics: Diagnostic[] }> {
+  const at = { line: 1, col: 1 };
+  let info;
+  try {
+    info = await stat(root);
+  } catch {
+    return {
+      files: [],
+      diagnostics: [{ severity: 'error', code: 'path.missing', file: root, ...at, message: 'no such file or directory', hint: 'pass the specs folder or a spec file' }],
+    };
+  }
+  if (info.isFile()) {
+    if (SPEC_EXTENSIONS.has(extname(root))) return { files: [root], diagnostics: [] };
+    return {
+      files: [],
+      diagnostics: [{ severity: 'error', code: 'path.not-yaml', file: root, ...at, message: 'not a spec file (spec files end in .yaml or .yml)', hint: 'pass a .yaml file or the specs folder' }],
+    };
+  }
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((e) => e.isFile() && SPEC_EXTENSIONS.has(extname(e.name)))
+    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
+    .filter((f) => !relative(root, f).split(sep).some((part) => part.startsWith('.') || part === 'node_modules'))
+    .sort();
+  if (files.length === 0) {
+    return {
+      files: [],
+      diagnostics: [
+        {
+          severity: 'error',
+          code: 'path.no-specs',
+          file: root,
+          ...at,
+          message: 'no spec files (*.yaml, *.yml) in this directory',
+          hint: `put specs in ${join(root, '<kind>')}/, one of: ${KINDS.map((k) => k.folder).join(', ')}`,
+        },
+      ],
+    };
+  }
+  return { files, diagnostics: [] };
+}
+
+export async function loadSpecs(root: string): Promise<LoadedSpecs> {
+  const { files, diagnostics } = await findSpecFiles(root);
+  const documents: SpecDocument[] = [];
+  for (const file of files) {
+    const read = await readSpecFile(file);
+    documents.push(...read.documents);
+    diagnostics.push(...read.diagnostics);
+  }
+  const built = buildResources(documents);
+  diagnostics.push(...built.diagnostics);
+  diagnostics.sort(compareDiagnostics);
+  return { files, resources: built.resources, index: built.index, diagnostics };
+}
+
+/** Checks parsed documents and returns the valid resources with every problem found. */
+export function buildResources(documents: readonly SpecDocument[]): { resources: Resource[]; index: SpecIndex; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const resources: Resource[] = [];
+  const byLabel = new Map<string, Resource>();
+  const declared = new Set<string>();
+
+  const report = (doc: SpecDocument, label: string | undefined, f: Finding) => {
+    const pos = positionOf(doc, f.path, { key: f.atKey ?? false });
+    diagnostics.push({
+      severity: f.severity ?? 'error',
+      code: f.code,
+      file: doc.source.file,
+      line: pos.line,
+      col: pos.col,
+      ...(label ? { resource: label } : {}),
+      message: f.message,
+      ...(f.hint ? { hint: f.hint } : {}),
+    });
+  };
+
+  for (const doc of documents) {
+    const value = doc.value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      report(doc, undefined, {
+        code: 'spec.not-a-mapping',
+        path: [],
+        message: `a spec is a mapping with kind: and name:, not ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}`,
+        hint: 'start the document with kind: <Kind> and name: <name>',
+      });
+      continue;
+    }
+    const fields = value as Record<string, unknown>;
+    const kind = identifyKind(doc, fields, report);
+    if (!kind) continue;
+
+    const rawName = kind.namePath.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k as string], fields);
+    const label = `${kind.folder}/${typeof rawName === 'string' || typeof rawName === 'number' ? rawName : '?'}`;
+
+    misplacedWarning(doc, kind, label, report);
+    const secretFindings = findSecretLiterals(fields);
+    const flagged = new Set(secretFindings.map((f) => f.path.join('/')));
+    const schemaFindings = checkSchema(kind, fields).filter((f) => !flagged.has(f.path.join('/')));
+    for (const f of [...secretFindings, ...schemaFindings]) report(doc, label, f);
+
+    if (typeof rawName === 'string') declared.add(`${kind.folder}/${safeName(kind, fields) ?? rawName}`);
+    if (schemaFindings.length > 0) continue;
+
+    const name = kind.nameOf(fields);
+    const resource: Resource = { kind, doc, value: fields, name, label: `${kind.folder}/${name}` };
+    const first = byLabel.get(resource.label);
+    if (first) {
+      const pos = positionOf(first.doc, first.kind.namePath);
+      report(doc, resource.label, {
+        code: 'spec.duplicate-name',
+        path: kind.namePath,
+        message: `${resource.label} is already defined at ${first.doc.source.file}:${pos.line}:${pos.col}`,
+        hint: 'names are unique per kind: rename one, or delete the copy',
+      });
+      continue;
+    }
+    byLabel.set(resource.label, resource);
+    resources.push(resource);
+  }
+
+  const index: SpecIndex = {
+    get: (folder, name) => byLabel.get(`${folder}/${name}`),
+    all: (folder) => resources.filter((r) => r.kind.folder === folder),
+    declared: (folder, name) => declared.has(`${folder}/${name}`),
+  };
+  for (const resource of resources) {
+    for (const f of resource.kind.references?.(resource, index) ?? []) report(resource.doc, resource.label, f);
+  }
+  return { resources, index, diagnostics };
+}
+
+function safeName(kind: KindModule<any>, fields: Record<string, unknown>): string | undefined {
+  try {
+    const name = kind.nameOf(fields);
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Report = (doc: SpecDocument, label: string | undefined, f: Finding) => void;
+
+function identifyKind(doc: SpecDocument, fields: Record<string, unknown>, report: Report): KindModule<any> | undefined {
+  const kinds = KINDS.map((k) => k.kind);
+  if (!('kind' in fields)) {
+    report(doc, undefined, {
+      code: 'spec.missing-kind',
+      path: [],
+      message: 'missing "kind"',
+      hint: `add kind: with one of ${kinds.join(', ')}${folderKindHint(doc)}`,
+    });
+    return undefined;
+  }
+  const kind = typeof fields.kind === 'string' ? kindByName.get(fields.kind) : undefined;
+  if (!kind) {
+    const near = typeof fields.kind === 'string' ? closest(fields.kind, kinds) : undefined;
+    report(doc, undefined, {
+      code: 'spec.unknown-kind',
+      path: ['kind'],
+      message: `unknown kind ${JSON.stringify(fields.kind)}`,
+      hint: near ? `did you mean "${near}"?` : `use one of ${kinds.join(', ')}`,
+    });
+  }
+  return kind;
+}
+
+function folderKindHint(doc: SpecDocument): string {
+  const folder = kindByFolder.get(basename(dirname(doc.source.file)));
+  return folder ? ` (files in ${folder.folder}/ hold kind: ${folder.kind})` : '';
+}
+
+/** specs/models/x.yaml holding a Host is legal but surprising; say so without failing. */
+function misplacedWarning(doc: SpecDocument, kind: KindModule<any>, label: string, report: Report): void {
+  const folder = basename(dirname(doc.source.file));
+  const expected = kindByFolder.get(folder);
+  if (expected && expected !== kind) {
+    report(doc, label, {
+      code: 'spec.misplaced',
+      severity: 'warning',
+      path: ['kind'],
+      message: `a ${kind.kind} in ${folder}/, the folder for ${expected.kind}`,
+      hint: `move the file to ${kind.folder}/`,
+    });
+  }
+}

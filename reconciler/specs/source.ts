@@ -1,0 +1,274 @@
+// Reading one spec file: size and encoding checks, YAML parsing with source positions,
+// and the guards that keep hostile YAML (alias bombs, prototype keys) out of the pipeline.
+import { readFile, stat } from 'node:fs/promises';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  visit,
+  type Document,
+  type Node,
+  type Pair,
+} from 'yaml';
+import type { Diagnostic } from '../diagnostics.js';
+
+export const LIMITS = {
+  /** A spec file is a few KiB; anything past this is a mistake or an attack. */
+  maxFileBytes: 1024 * 1024,
+  /** Aliases resolved per document; bounds "billion laughs" expansion. */
+  maxAliasCount: 100,
+};
+
+/** Keys that would reach Object.prototype if some later code merged the value naively. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type PathSegment = string | number;
+
+export interface SpecSource {
+  /** Path for messages, as the user gave it. */
+  file: string;
+  text: string;
+  lineCounter: LineCounter;
+}
+
+/** One YAML document of a spec file that parsed cleanly, with its plain value. */
+export interface SpecDocument {
+  source: SpecSource;
+  /** Index of the document in its file (files may hold several, separated by `---`). */
+  index: number;
+  doc: Document.Parsed;
+  value: unknown;
+}
+
+export interface Position {
+  line: number;
+  col: number;
+}
+
+export function positionAt(source: SpecSource, offset: number): Position {
+  const { line, col } = source.lineCounter.linePos(offset);
+  return { line, col };
+}
+
+/**
+ * The place in the document that a path names. When the path runs past what exists
+ * (a missing field), the nearest existing ancestor is used. With `key`, a map entry
+ * points at its key rather than its value ("unknown field" should underline the name).
+ */
+export function positionOf(doc: SpecDocument, path: readonly PathSegment[], opts: { key?: boolean } = {}): Position {
+  let node: Node | null | undefined = doc.doc.contents;
+  let offset = node?.range?.[0] ?? 0;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment)) as
+        | Pair<Node, Node>
+        | undefined;
+      if (!pair) break;
+      const keyOffset = pair.key?.range?.[0];
+      if (opts.key && segment === path[path.length - 1] && keyOffset !== undefined) return positionAt(doc.source, keyOffset);
+      node = pair.value;
+      offset = node?.range?.[0] ?? keyOffset ?? offset;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) break;
+      node = item;
+      offset = item.range?.[0] ?? offset;
+    } else {
+      break;
+    }
+  }
+  return positionAt(doc.source, offset);
+}
+
+export interface ReadResult {
+  documents: SpecDocument[];
+  diagnostics: Diagnostic[];
+}
+
+function problem(file: string, pos: Position, code: string, message: string, hint?: string): Diagnostic {
+  return { severity: 'error', code, file, line: pos.line, col: pos.col, message, ...(hint ? { hint } : {}) };
+}
+
+/** Reads and parses one spec file. Never throws for bad content: every problem is a diagnostic. */
+export async function readSpecFile(file: string): Promise<ReadResult> {
+  const start = { line: 1, col: 1 };
+  const info = await stat(file);
+  if (info.size > LIMITS.maxFileBytes) {
+    return {
+      documents: [],
+      diagnostics: [
+        problem(
+          file,
+          start,
+          'file.too-large',
+          `file is ${info.size} bytes, over the ${LIMITS.maxFileBytes}-byte limit for a spec file`,
+          'split it into one file per resource',
+        ),
+      ],
+    };
+  }
+  const bytes = await readFile(file);
+  const decoded = decodeUtf8(bytes);
+  if (typeof decoded !== 'string') {
+    return {
+      documents: [],
+      diagnostics: [
+        problem(
+          file,
+          decoded,
+          'file.encoding',
+          `invalid UTF-8 (byte 0x${decoded.byte.toString(16).padStart(2, '0')} at offset ${decoded.offset})`,
+          'save the file as UTF-8',
+        ),
+      ],
+    };
+  }
+  return parseSpecText(file, decoded);
+}
+
+/** Parses spec text already in memory (also used by tests and, later, by git reads). */
+export function parseSpecText(file: string, rawText: string): ReadResult {
+  const text = rawText.startsWith('\uFEFF') ? rawText.slice(1) : rawText;
+  const lineCounter = new LineCounter();
+  const source: SpecSource = { file, text, lineCounter };
+  const diagnostics: Diagnostic[] = [];
+  const documents: SpecDocument[] = [];
+
+  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const docs = Array.isArray(parsed) ? parsed : [];
+
+  docs.forEach((doc, index) => {
+    const yamlProblems = [...doc.errors, ...doc.warnings];
+    for (const e of yamlProblems) {
+      diagnostics.push(
+        problem(file, positionAt(source, e.pos[0]), `yaml.${e.code.toLowerCase().replace(/_/g, '-')}`, yamlMessage(e.code, e.message), yamlHint(e.code)),
+      );
+    }
+    if (yamlProblems.length > 0) return;
+    if (doc.contents === null) return; // an empty document between `---` markers
+
+    const specDoc: SpecDocument = { source, index, doc, value: undefined };
+    const unsafe = findForbiddenKeys(specDoc);
+    if (unsafe.length > 0) {
+      diagnostics.push(...unsafe);
+      return;
+    }
+    try {
+      specDoc.value = doc.toJS({ maxAliasCount: LIMITS.maxAliasCount });
+    } catch (err) {
+      const alias = firstAliasOffset(doc);
+      diagnostics.push(
+        problem(
+          file,
+          positionAt(source, alias ?? doc.contents.range?.[0] ?? 0),
+          'yaml.alias-limit',
+          `aliases expand past the limit of ${LIMITS.maxAliasCount} (${(err as Error).message})`,
+          'write the values out instead of nesting aliases; specs never need this much repetition',
+        ),
+      );
+      return;
+    }
+    documents.push(specDoc);
+  });
+
+  if (documents.length === 0 && diagnostics.length === 0) {
+    diagnostics.push(
+      problem(
+        file,
+        { line: 1, col: 1 },
+        'file.empty',
+        'file holds no spec (it is empty or only comments)',
+        'add a resource (`kind:` and `name:`), or delete the file',
+      ),
+    );
+  }
+  return { documents, diagnostics };
+}
+
+function findForbiddenKeys(specDoc: SpecDocument): Diagnostic[] {
+  const found: Diagnostic[] = [];
+  visit(specDoc.doc, {
+    Pair(_, pair) {
+      if (isPair(pair) && isScalar(pair.key) && FORBIDDEN_KEYS.has(String(pair.key.value))) {
+        found.push(
+          problem(
+            specDoc.source.file,
+            positionAt(specDoc.source, pair.key.range?.[0] ?? 0),
+            'yaml.forbidden-key',
+            `key "${String(pair.key.value)}" is not allowed`,
+            'rename or remove it; no spec field has this name',
+          ),
+        );
+      }
+    },
+  });
+  return found;
+}
+
+function firstAliasOffset(doc: Document.Parsed): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (isAlias(node)) offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+function yamlMessage(code: string, message: string): string {
+  if (code === 'DUPLICATE_KEY') return 'duplicate key: ' + message.replace(/^Map keys must be unique;?\s*/i, '').trim() || 'duplicate key';
+  // yaml's messages end with position context in some versions; keep the first line.
+  return `YAML: ${message.split('\n')[0]}`;
+}
+
+function yamlHint(code: string): string | undefined {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'each key may appear once in a mapping; remove or merge the repeated one';
+    case 'TAB_AS_INDENT':
+      return 'indent with spaces, not tabs';
+    case 'TAG_RESOLVE_FAILED':
+      return 'specs are plain data: remove the custom tag';
+    case 'BAD_INDENT':
+    case 'MISSING_CHAR':
+    case 'UNEXPECTED_TOKEN':
+      return 'check the indentation and quoting on this line and the one before it';
+    default:
+      return 'fix the YAML syntax at this position';
+  }
+}
+
+type DecodeFailure = Position & { offset: number; byte: number };
+
+/** Strict UTF-8 decoding; on failure, where the first bad byte is. */
+function decodeUtf8(bytes: Uint8Array): string | DecodeFailure {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let lineStart = 0;
+    let line = 1;
+    for (let i = 0; i < bytes.length; i++) {
+      try {
+        decoder.decode(bytes.subarray(i, i + 1), { stream: true });
+      } catch {
+        // Walk back to the lead byte of the broken sequence for the reported column.
+        let lead = i;
+        while (lead > lineStart && (bytes[lead]! & 0xc0) === 0x80) lead--;
+        const col = new TextDecoder().decode(bytes.subarray(lineStart, lead)).length + 1;
+        return { line, col, offset: lead, byte: bytes[lead]! };
+      }
+      if (bytes[i] === 0x0a) {
+        line++;
+        lineStart = i + 1;
+      }
+    }
+    // A truncated sequence at the very end.
+    return { line, col: 1, offset: bytes.length - 1, byte: bytes[bytes.length - 1] ?? 0 };
+  }
+}
