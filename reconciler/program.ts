@@ -8,7 +8,20 @@ import type { Output } from './commands/output.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { KINDS } from './kinds/index.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/** fleetspec's version from its package.json, found from the source (reconciler/) or the build (dist/reconciler/). */
+function packageVersion(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'fleetspec' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
+}
+
+const version = packageVersion();
 
 const EXIT_CODES_HELP = `
 Exit codes:

@@ -115,7 +115,10 @@ function toFinding(e: ErrorObject): Finding {
         code: 'schema.wrong-type',
         path,
         message: `expected ${expected}, got ${typeName(e.data)}`,
-        hint: description ?? (typeof e.data === 'string' && expected.includes('number') ? 'remove the quotes around the number' : `write ${expected} here`),
+        hint:
+          typeof e.data === 'string' && expected.includes('number') && /^-?[0-9]+(\.[0-9]+)?$/.test(e.data)
+            ? `remove the quotes: write ${e.data}`
+            : description ?? `write ${expected} here`,
       };
     }
     case 'pattern':

@@ -143,10 +143,13 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
 
   docs.forEach((doc, index) => {
     const yamlProblems = [...doc.errors, ...doc.warnings];
+    const reportedAt = new Set<number>();
     for (const e of yamlProblems) {
-      diagnostics.push(
-        problem(file, positionAt(source, e.pos[0]), `yaml.${e.code.toLowerCase().replace(/_/g, '-')}`, yamlMessage(e.code, e.message), yamlHint(e.code)),
-      );
+      // One syntax error often drags a second message to the same spot; the first says it.
+      if (reportedAt.has(e.pos[0])) continue;
+      reportedAt.add(e.pos[0]);
+      const message = e.code === 'DUPLICATE_KEY' ? `duplicate key "${keyAt(text, e.pos[0])}"` : `YAML: ${e.message.split('\n')[0]}`;
+      diagnostics.push(problem(file, positionAt(source, e.pos[0]), `yaml.${e.code.toLowerCase().replace(/_/g, '-')}`, message, yamlHint(e.code)));
     }
     if (yamlProblems.length > 0) return;
     if (doc.contents === null) return; // an empty document between `---` markers
@@ -220,10 +223,10 @@ function firstAliasOffset(doc: Document.Parsed): number | undefined {
   return offset;
 }
 
-function yamlMessage(code: string, message: string): string {
-  if (code === 'DUPLICATE_KEY') return 'duplicate key: ' + message.replace(/^Map keys must be unique;?\s*/i, '').trim() || 'duplicate key';
-  // yaml's messages end with position context in some versions; keep the first line.
-  return `YAML: ${message.split('\n')[0]}`;
+/** The mapping key written at an offset (yaml's duplicate-key error points at its start). */
+function keyAt(text: string, offset: number): string {
+  const match = /^("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:\n]*[^:\s])/.exec(text.slice(offset));
+  return (match?.[1] ?? '').replace(/^["']|["']$/g, '');
 }
 
 function yamlHint(code: string): string | undefined {
@@ -250,25 +253,25 @@ function decodeUtf8(bytes: Uint8Array): string | DecodeFailure {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
-    let lineStart = 0;
+    // Locate the first byte that does not start a well-formed sequence.
     let line = 1;
-    for (let i = 0; i < bytes.length; i++) {
-      try {
-        decoder.decode(bytes.subarray(i, i + 1), { stream: true });
-      } catch {
-        // Walk back to the lead byte of the broken sequence for the reported column.
-        let lead = i;
-        while (lead > lineStart && (bytes[lead]! & 0xc0) === 0x80) lead--;
-        const col = new TextDecoder().decode(bytes.subarray(lineStart, lead)).length + 1;
-        return { line, col, offset: lead, byte: bytes[lead]! };
-      }
-      if (bytes[i] === 0x0a) {
+    let lineStart = 0;
+    let i = 0;
+    while (i < bytes.length) {
+      const b = bytes[i]!;
+      const length = b < 0x80 ? 1 : b >> 5 === 0b110 ? 2 : b >> 4 === 0b1110 ? 3 : b >> 3 === 0b11110 ? 4 : 0;
+      let ok = length > 0 && i + length <= bytes.length;
+      for (let k = 1; ok && k < length; k++) ok = (bytes[i + k]! & 0xc0) === 0x80;
+      if (!ok) break;
+      if (b === 0x0a) {
         line++;
         lineStart = i + 1;
       }
+      i += length;
     }
-    // A truncated sequence at the very end.
-    return { line, col: 1, offset: bytes.length - 1, byte: bytes[bytes.length - 1] ?? 0 };
+    // Overlong forms and surrogates pass the walk above; they still fail at the end, at worst.
+    const at = Math.min(i, bytes.length - 1);
+    const col = new TextDecoder().decode(bytes.subarray(lineStart, at)).length + 1;
+    return { line, col, offset: at, byte: bytes[at] ?? 0 };
   }
 }

@@ -61,7 +61,7 @@ export const models = defineKind<Model>({
       findings.push({
         code: 'ref.missing-host',
         path: ['runtime'],
-        message: `a ${value.runtime} model needs the host that serves it`,
+        message: `${value.runtime === 'ollama' ? 'an' : 'a'} ${value.runtime} model needs the host that serves it`,
         hint: 'add host: <name of a host in specs/hosts>',
       });
     }
