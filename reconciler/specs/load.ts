@@ -2,6 +2,7 @@
 // kind's schema, find secrets and duplicates, then run the kinds' cross-reference checks.
 // Every problem is collected, so one run reports all of them.
 import { readdir, stat } from 'node:fs/promises';
+import pLimit from 'p-limit';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { closest, compareDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { KINDS, kindByFolder, kindByName } from '../kinds/index.js';
@@ -11,6 +12,7 @@ import { findSecretLiterals } from './secrets.js';
 import { positionOf, readSpecFile, type SpecDocument } from './source.js';
 
 const SPEC_EXTENSIONS = new Set(['.yaml', '.yml']);
+const READ_CONCURRENCY = 32;
 
 export interface LoadedSpecs {
   /** Spec files read, in load order. */
@@ -66,9 +68,11 @@ export async function findSpecFiles(root: string): Promise<{ files: string[]; di
 
 export async function loadSpecs(root: string): Promise<LoadedSpecs> {
   const { files, diagnostics } = await findSpecFiles(root);
+  // Reads overlap (file I/O dominates a large fleet); results keep file order.
+  const limit = pLimit(READ_CONCURRENCY);
+  const reads = await Promise.all(files.map((file) => limit(() => readSpecFile(file))));
   const documents: SpecDocument[] = [];
-  for (const file of files) {
-    const read = await readSpecFile(file);
+  for (const read of reads) {
     documents.push(...read.documents);
     diagnostics.push(...read.diagnostics);
   }
@@ -143,9 +147,15 @@ export function buildResources(documents: readonly SpecDocument[]): { resources:
     resources.push(resource);
   }
 
+  const byFolder = new Map<string, Resource[]>();
+  for (const r of resources) {
+    const list = byFolder.get(r.kind.folder);
+    if (list) list.push(r);
+    else byFolder.set(r.kind.folder, [r]);
+  }
   const index: SpecIndex = {
     get: (folder, name) => byLabel.get(`${folder}/${name}`),
-    all: (folder) => resources.filter((r) => r.kind.folder === folder),
+    all: (folder) => byFolder.get(folder) ?? [],
     declared: (folder, name) => declared.has(`${folder}/${name}`),
   };
   for (const resource of resources) {

@@ -152,7 +152,8 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
       diagnostics.push(problem(file, positionAt(source, e.pos[0]), `yaml.${e.code.toLowerCase().replace(/_/g, '-')}`, message, yamlHint(e.code)));
     }
     if (yamlProblems.length > 0) return;
-    if (doc.contents === null) return; // an empty document between `---` markers
+    // An empty document (between `---` markers) parses as a scalar with no source text.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.source === '')) return;
 
     const specDoc: SpecDocument = { source, index, doc, value: undefined };
     const unsafe = findForbiddenKeys(specDoc);

@@ -1,0 +1,124 @@
+// The user's own fleet in specs/ must validate clean, carry the seeds' facts,
+// and name the committed schema of its kind for editors.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { renderSchema, schemaFileName } from '../reconciler/commands/schema.js';
+import { KINDS } from '../reconciler/kinds/index.js';
+import type { Host } from '../reconciler/kinds/hosts/index.js';
+import type { PortRange } from '../reconciler/kinds/ports/index.js';
+import type { Role } from '../reconciler/kinds/roles/index.js';
+import { loadSpecs } from '../reconciler/specs/load.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SPECS = join(ROOT, 'specs');
+
+describe('specs/ (the user\'s fleet)', async () => {
+  const loaded = await loadSpecs(SPECS);
+  const count = (folder: string) => loaded.index.all(folder).length;
+
+  it('validates with no problem at all', () => {
+    expect(loaded.diagnostics).toEqual([]);
+  });
+
+  it('holds every kind from the seeds', () => {
+    expect(count('hosts')).toBe(3);
+    expect(count('models')).toBe(11);
+    expect(count('roles')).toBe(7);
+    expect(count('tickets')).toBe(7);
+    expect(count('ports')).toBe(6);
+    expect(count('dns')).toBe(1);
+    expect(count('vms')).toBe(1);
+  });
+
+  it('keeps the seeds\' facts', () => {
+    const east = loaded.index.get('hosts', 'linux-home')!.value as Host;
+    expect(east.address).toBe('192.168.86.51');
+    expect(east.monitoring).toContainEqual({ metric: 'disk.usage', mount: '/', target: '<80%', alert: '>90%' });
+    expect(east.observed?.disks).toEqual([{ mount: '/', usedPercent: 97 }]);
+    const consilio = loaded.index.get('ports', 'consilio')!.value as PortRange;
+    expect(consilio.range).toEqual({ start: 4000, end: 4999 });
+    expect(consilio.allocations).toEqual([{ service: 'api', port: 4001 }]);
+    const developer = loaded.index.get('roles', 'developer')!.value as Role;
+    expect(developer.ssh).toEqual({ user: 'developer', port: 2200 });
+    expect(developer.denied).toEqual(['deploy.production', 'ssh.bastions', 'docker.socket']);
+    expect(loaded.index.get('models', 'qwen2.5:7b@ai')).toBeDefined();
+    expect(loaded.index.get('tickets', 'T-0001')!.value).toMatchObject({ priority: 'critical', hosts: ['linux-home'] });
+  });
+
+  it('names its kind\'s schema on the first line of every file', async () => {
+    for (const file of loaded.files) {
+      const first = (await readFile(file, 'utf8')).split('\n')[0];
+      const kind = KINDS.find((k) => k.folder === basename(dirname(file)))!;
+      expect(first, file).toBe(`# yaml-language-server: $schema=../schemas/${schemaFileName(kind.folder)}`);
+    }
+  });
+
+  it('has committed schemas identical to what `fleetspec schema` generates', async () => {
+    for (const kind of KINDS) {
+      const committed = await readFile(join(SPECS, 'schemas', schemaFileName(kind.folder)), 'utf8');
+      expect(committed, `${kind.folder}: run \`fleetspec schema --out specs/schemas\``).toBe(renderSchema(kind.schema));
+    }
+  });
+});
+
+describe('the fleetspec binary', () => {
+  const bin = join(ROOT, 'dist', 'reconciler', 'cli.js');
+  const fleetspec = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  it('validates specs/ and exits 0', async () => {
+    const r = await fleetspec('validate', 'specs');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^specs: 26 files, 36 resources, 0 errors, 0 warnings: valid/m);
+  });
+
+  it('exits 1 with file:line:col on a broken spec', async () => {
+    const r = await fleetspec('validate', 'test/fixtures/broken/unknown-field');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(
+      'test/fixtures/broken/unknown-field/hosts/ai.yaml:3:1 hosts/ai: unknown field "adress"\n  hint: did you mean "address"?\n',
+    );
+  });
+
+  it('prints machine-readable diagnostics with --format json', async () => {
+    const r = await fleetspec('validate', 'test/fixtures/broken/bad-enum', '--format', 'json');
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ ok: false, files: 1, resources: 0, errors: 1, warnings: 0 });
+    expect(report.diagnostics[0]).toEqual({
+      severity: 'error',
+      code: 'schema.not-allowed',
+      file: 'test/fixtures/broken/bad-enum/models/m.yaml',
+      line: 3,
+      col: 10,
+      resource: 'models/qwen2.5:7b',
+      message: '"olama" is not one of: ollama, llama.cpp, api',
+      hint: 'did you mean "ollama"?',
+    });
+  });
+
+  it('has --help on every command and exits 0', async () => {
+    for (const args of [['--help'], ['validate', '--help'], ['schema', '--help']]) {
+      const r = await fleetspec(...args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: fleetspec/);
+    }
+  });
+
+  it('treats a usage mistake as invalid input (exit 1)', async () => {
+    const r = await fleetspec('validate', '--format', 'yaml');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("argument 'yaml' is invalid");
+    expect((await fleetspec('no-such-command')).code).toBe(1);
+  });
+});
