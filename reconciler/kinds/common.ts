@@ -16,6 +16,7 @@ export const defs = {
     description: 'a host name as in specs/hosts: letters, digits and dashes, such as "linux-home"',
   },
   text: { type: 'string', minLength: 1 },
+  unixUser: { type: 'string', pattern: '^[a-z_][a-z0-9_-]{0,31}$', description: 'a Unix user name such as deployer' },
   port: { type: 'integer', minimum: 1, maximum: 65535, description: 'a TCP port, 1 to 65535' },
   size: {
     type: 'string',
@@ -47,9 +48,9 @@ export const defs = {
 type DefName = keyof typeof defs;
 
 /** A kind schema with the shared definitions it references copied into $defs. */
-export function kindSchema(kind: string, title: string, description: string, body: JsonSchema, uses: DefName[]): JsonSchema {
-  const $defs: Record<string, JsonSchema> = {};
-  for (const name of uses) $defs[name] = defs[name];
+export function kindSchema(kind: string, title: string, description: string, body: JsonSchema): JsonSchema {
+  const used = [...JSON.stringify(body).matchAll(/"#\/\$defs\/([A-Za-z]+)"/g)].map((m) => m[1] as DefName);
+  const $defs = Object.fromEntries([...new Set(used)].sort().filter((name) => name in defs).map((name) => [name, defs[name]]));
   return {
     $schema: SCHEMA_DIALECT,
     $id: `urn:fleetspec:schema:${kind}`,
@@ -58,7 +59,7 @@ export function kindSchema(kind: string, title: string, description: string, bod
     type: 'object',
     additionalProperties: false,
     ...body,
-    $defs: { ...$defs, ...((body.$defs as Record<string, JsonSchema> | undefined) ?? {}) },
+    $defs,
   };
 }
 

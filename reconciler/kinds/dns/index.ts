@@ -38,7 +38,6 @@ const schema = kindSchema(
       },
     },
   },
-  ['text'],
 );
 
 export const dns = defineKind<DnsRecord>({

@@ -86,7 +86,7 @@ const schema = kindSchema(
         additionalProperties: false,
         description: 'how the reconciler reaches the host with --live; without it the host is never contacted',
         properties: {
-          user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$', description: 'a Unix user name' },
+          user: ref('unixUser'),
           port: ref('port'),
           hostKey: {
             type: 'string',
@@ -150,7 +150,6 @@ const schema = kindSchema(
       notes: { type: 'array', items: ref('text') },
     },
   },
-  ['hostName', 'text', 'port', 'size', 'sizeRange', 'threshold', 'name'],
 );
 
 export const hosts = defineKind<Host>({

@@ -43,7 +43,6 @@ const schema = kindSchema(
       latency: ref('text', 'expected response time, such as 2-4 sec'),
     },
   },
-  ['hostName', 'size', 'text'],
 );
 
 export const models = defineKind<Model>({

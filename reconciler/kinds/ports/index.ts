@@ -42,7 +42,6 @@ const schema = kindSchema(
       },
     },
   },
-  ['name', 'hostName', 'text', 'port'],
 );
 
 export const ports = defineKind<PortRange>({

@@ -64,7 +64,7 @@ const schema = kindSchema(
         additionalProperties: false,
         required: ['user', 'port'],
         properties: {
-          user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$', description: 'a Unix user name' },
+          user: ref('unixUser'),
           port: ref('port'),
         },
       },
@@ -92,7 +92,6 @@ const schema = kindSchema(
       },
     },
   },
-  ['name', 'hostName', 'text', 'port', 'secretRef'],
 );
 
 export const roles = defineKind<Role>({

@@ -32,7 +32,6 @@ const schema = kindSchema(
       hosts: { type: 'array', items: ref('hostName'), uniqueItems: true, description: 'hosts the ticket is about' },
     },
   },
-  ['name', 'hostName', 'text', 'labels'],
 );
 
 export const tickets = defineKind<Ticket>({

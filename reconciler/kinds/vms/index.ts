@@ -68,7 +68,6 @@ const schema = kindSchema(
       },
     },
   },
-  ['name', 'text'],
 );
 
 export const vms = defineKind<VirtualMachine>({
