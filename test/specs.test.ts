@@ -90,6 +90,17 @@ describe('the fleetspec binary', () => {
     );
   });
 
+  it('checks one file against the tree it belongs to, and reports only that file', async () => {
+    const r = await fleetspec('validate', 'specs/models/ai.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^specs\/models\/ai.yaml: 1 file, 3 resources, 0 errors/m);
+    const broken = await fleetspec('validate', 'test/fixtures/broken/ranges-overlap/ports/consilio.yaml');
+    expect(broken.code, 'the overlap is reported on odin.yaml, not on this file').toBe(0);
+    const other = await fleetspec('validate', 'test/fixtures/broken/ranges-overlap/ports/odin.yaml');
+    expect(other.code).toBe(1);
+    expect(other.stdout).toMatch(/^test\/fixtures\/broken\/ranges-overlap\/ports\/odin.yaml:3:8 ports\/odin: range 4500-5499 overlaps/);
+  });
+
   it('prints machine-readable diagnostics with --format json', async () => {
     const r = await fleetspec('validate', 'test/fixtures/broken/bad-enum', '--format', 'json');
     expect(r.code).toBe(1);

@@ -3,7 +3,7 @@
 // Every problem is collected, so one run reports all of them.
 import { readdir, stat } from 'node:fs/promises';
 import pLimit from 'p-limit';
-import { basename, dirname, extname, join, relative, sep } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { closest, compareDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { KINDS, kindByFolder, kindByName } from '../kinds/index.js';
 import type { Finding, KindModule, Resource, SpecIndex } from '../kinds/kind.js';
@@ -66,7 +66,27 @@ export async function findSpecFiles(root: string): Promise<{ files: string[]; di
   return { files, diagnostics: [] };
 }
 
+/**
+ * Loads and checks the specs under `root`. A single file inside a kind folder
+ * (specs/models/ai.yaml) is checked against the whole tree it belongs to, so its
+ * references resolve, and only its own problems are reported.
+ */
 export async function loadSpecs(root: string): Promise<LoadedSpecs> {
+  const info = await stat(root).catch(() => undefined);
+  if (info?.isFile() && SPEC_EXTENSIONS.has(extname(root)) && kindByFolder.has(basename(dirname(root)))) {
+    const tree = await loadTree(dirname(dirname(root)));
+    const own = (file: string) => resolve(file) === resolve(root);
+    return {
+      files: [root],
+      resources: tree.resources.filter((r) => own(r.doc.source.file)),
+      index: tree.index,
+      diagnostics: tree.diagnostics.filter((d) => own(d.file)),
+    };
+  }
+  return loadTree(root);
+}
+
+async function loadTree(root: string): Promise<LoadedSpecs> {
   const { files, diagnostics } = await findSpecFiles(root);
   // Reads overlap (file I/O dominates a large fleet); results keep file order.
   const limit = pLimit(READ_CONCURRENCY);
