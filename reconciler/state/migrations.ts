@@ -1,0 +1,237 @@
+// Versioned schema migrations, the same SQL on PostgreSQL and PGlite. Applied on open,
+// in order, each recorded with a checksum; applying them twice changes nothing.
+import { createHash } from 'node:crypto';
+import type { Db } from './db.js';
+import { StateError } from './db.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'run ledger',
+    sql: `
+create table run_states (
+  state text primary key,
+  terminal boolean not null
+);
+insert into run_states (state, terminal) values
+  ('PENDING', false), ('PLANNING', false), ('WAIT_FOR_APPROVE', false), ('APPLYING', false),
+  ('ROLLBACK', false), ('DONE', true), ('BLOCKED', true), ('FAILED', true);
+
+create table run_state_edges (
+  from_state text not null references run_states (state),
+  to_state text not null references run_states (state),
+  primary key (from_state, to_state)
+);
+insert into run_state_edges (from_state, to_state) values
+  ('PENDING', 'PLANNING'), ('PENDING', 'FAILED'),
+  ('PLANNING', 'WAIT_FOR_APPROVE'), ('PLANNING', 'DONE'), ('PLANNING', 'BLOCKED'), ('PLANNING', 'FAILED'),
+  ('WAIT_FOR_APPROVE', 'APPLYING'), ('WAIT_FOR_APPROVE', 'FAILED'),
+  ('APPLYING', 'DONE'), ('APPLYING', 'ROLLBACK'), ('APPLYING', 'FAILED'),
+  ('ROLLBACK', 'DONE'), ('ROLLBACK', 'FAILED');
+
+create table runs (
+  id bigint generated always as identity primary key,
+  repo text not null,
+  trigger text not null check (trigger in ('cron', 'manual', 'push', 'pull_request', 'merge', 'drift')),
+  git_sha text check (git_sha ~ '^[0-9a-f]{40}$'),
+  plan_hash text check (plan_hash ~ '^[0-9a-f]{64}$'),
+  state text not null default 'PENDING' references run_states (state),
+  reason text,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  finished_at timestamptz
+);
+create index runs_repo_created on runs (repo, created_at);
+
+create table run_transitions (
+  id bigint generated always as identity primary key,
+  run_id bigint not null references runs (id) on delete cascade,
+  from_state text references run_states (state),
+  to_state text not null references run_states (state),
+  reason text,
+  at timestamptz not null default now()
+);
+create index run_transitions_run on run_transitions (run_id, id);
+
+-- The database refuses an illegal transition even when the code is bypassed.
+create function fleetspec_check_run_state() returns trigger language plpgsql as $$
+begin
+  if tg_op = 'INSERT' then
+    if new.state <> 'PENDING' then
+      raise exception 'a run starts in PENDING, not %', new.state using errcode = 'FS422';
+    end if;
+  elsif new.state is distinct from old.state then
+    if not exists (select 1 from run_state_edges where from_state = old.state and to_state = new.state) then
+      raise exception 'illegal run transition % -> %', old.state, new.state using errcode = 'FS422';
+    end if;
+    new.updated_at := now();
+    if (select terminal from run_states where state = new.state) then
+      new.finished_at := now();
+    end if;
+  end if;
+  return new;
+end $$;
+create trigger runs_check_state before insert or update of state on runs
+  for each row execute function fleetspec_check_run_state();
+
+create function fleetspec_record_run_transition() returns trigger language plpgsql as $$
+begin
+  if tg_op = 'INSERT' or new.state is distinct from old.state then
+    insert into run_transitions (run_id, from_state, to_state, reason)
+      values (new.id, case when tg_op = 'INSERT' then null else old.state end, new.state, new.reason);
+  end if;
+  return null;
+end $$;
+create trigger runs_record_transition after insert or update of state on runs
+  for each row execute function fleetspec_record_run_transition();
+`,
+  },
+  {
+    version: 2,
+    name: 'port allocation',
+    sql: `
+create table port_ranges (
+  project text primary key check (project ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$'),
+  start_port integer not null check (start_port between 1 and 65535),
+  end_port integer not null check (end_port between 1 and 65535),
+  check (start_port <= end_port),
+  -- Seed 003: project ranges never overlap, so services of two projects never collide.
+  constraint port_ranges_no_overlap exclude using gist (int4range(start_port, end_port, '[]') with &&)
+);
+
+create table port_allocations (
+  port integer primary key,
+  project text not null references port_ranges (project),
+  service text not null check (service ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$'),
+  created_at timestamptz not null default now(),
+  unique (project, service)
+);
+
+create function fleetspec_check_allocation() returns trigger language plpgsql as $$
+declare r record;
+begin
+  select start_port, end_port into r from port_ranges where project = new.project;
+  if new.port < r.start_port or new.port > r.end_port then
+    raise exception 'port % is outside project %''s range %-%', new.port, new.project, r.start_port, r.end_port
+      using errcode = 'FS422';
+  end if;
+  return new;
+end $$;
+create trigger port_allocations_in_range before insert or update on port_allocations
+  for each row execute function fleetspec_check_allocation();
+
+create function fleetspec_check_range() returns trigger language plpgsql as $$
+begin
+  if exists (select 1 from port_allocations
+             where project = new.project and (port < new.start_port or port > new.end_port)) then
+    raise exception 'project % has allocations outside %-%', new.project, new.start_port, new.end_port
+      using errcode = 'FS422';
+  end if;
+  return new;
+end $$;
+create trigger port_ranges_keep_allocations before update on port_ranges
+  for each row execute function fleetspec_check_range();
+
+-- One round trip per allocation; the project row lock serialises allocators of one project.
+create function fleetspec_allocate_port(p_project text, p_service text) returns integer language plpgsql as $$
+declare
+  r record;
+  v_port integer;
+begin
+  select port into v_port from port_allocations where project = p_project and service = p_service;
+  if found then return v_port; end if;
+  select start_port, end_port into r from port_ranges where project = p_project for update;
+  if not found then
+    raise exception 'unknown project %', p_project using errcode = 'FS404';
+  end if;
+  select port into v_port from port_allocations where project = p_project and service = p_service;
+  if found then return v_port; end if;
+  select c.p into v_port
+    from (select r.start_port as p
+          union all
+          select a.port + 1 from port_allocations a where a.project = p_project and a.port < r.end_port) c
+   where not exists (select 1 from port_allocations b where b.port = c.p)
+   order by c.p
+   limit 1;
+  if v_port is null then
+    raise exception 'project % has no free port in %-%', p_project, r.start_port, r.end_port using errcode = 'FS409';
+  end if;
+  insert into port_allocations (port, project, service) values (v_port, p_project, p_service);
+  return v_port;
+end $$;
+`,
+  },
+  {
+    version: 3,
+    name: 'secrets',
+    sql: `
+create table secrets (
+  path text primary key check (path ~ '^[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)+$'),
+  key_id text not null,
+  nonce bytea not null check (length(nonce) = 12),
+  ciphertext bytea not null,
+  tag bytea not null check (length(tag) = 16),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+create table secret_audit (
+  id bigint generated always as identity primary key,
+  path text not null,
+  action text not null check (action in ('set', 'get', 'list', 'delete', 'rotate')),
+  actor text not null,
+  ok boolean not null default true,
+  at timestamptz not null default now()
+);
+create index secret_audit_path on secret_audit (path, at);
+`,
+  },
+];
+
+const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');
+
+/** Applies the migrations not yet applied, all in one transaction; returns the versions applied. */
+export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    // Two instances starting at once: the second waits here, then finds nothing to do.
+    await tx.query(`select pg_advisory_xact_lock(hashtextextended('fleetspec:migrate', 0))`);
+    await tx.exec(`create table if not exists fleetspec_migrations (
+      version integer primary key,
+      name text not null,
+      checksum text not null,
+      applied_at timestamptz not null default now()
+    )`);
+    const applied = await tx.query<{ version: number; name: string; checksum: string }>(
+      'select version, name, checksum from fleetspec_migrations order by version',
+    );
+    const known = new Map(migrations.map((m) => [m.version, m]));
+    for (const row of applied) {
+      const m = known.get(row.version);
+      if (!m) {
+        throw new StateError(
+          `the state store has migration ${row.version} (${row.name}), which this fleetspec does not know`,
+          'a newer fleetspec has used this store; upgrade fleetspec',
+        );
+      }
+      if (checksum(m) !== row.checksum) {
+        throw new StateError(
+          `migration ${m.version} (${m.name}) changed after it was applied`,
+          'applied migrations are immutable; add a new migration instead of editing an old one',
+        );
+      }
+    }
+    const done = new Set(applied.map((r) => r.version));
+    const pending = migrations.filter((m) => !done.has(m.version)).sort((a, b) => a.version - b.version);
+    for (const m of pending) {
+      await tx.exec(m.sql);
+      await tx.query('insert into fleetspec_migrations (version, name, checksum) values ($1, $2, $3)', [m.version, m.name, checksum(m)]);
+    }
+    return pending.map((m) => m.version);
+  });
+}
