@@ -4,7 +4,11 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { lockFolder } from './lock.js';
 import { migrate } from './migrations.js';
+import { StateError } from './errors.js';
+
+export { StateError };
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -31,6 +35,8 @@ export interface OpenOptions {
   maxConnections?: number;
   /** Skip migrations (tests of the migration runner itself). */
   migrate?: boolean;
+  /** PGlite: how long to wait for another process to release the store. */
+  waitMs?: number;
 }
 
 /** DATABASE_URL and FLEETSPEC_STATE_DIR from the environment, as every command reads them. */
@@ -41,17 +47,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): OpenOption
   };
 }
 
-export class StateError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}
 
 export async function openDb(opts: OpenOptions = optionsFromEnv()): Promise<Db> {
-  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 20) : await openPglite(opts.stateDir ?? join('.fleetspec', 'state'));
+  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 20) : await openPglite(opts.stateDir ?? join('.fleetspec', 'state'), opts.waitMs ?? 0);
   if (opts.migrate !== false) {
     try {
       await migrate(db);
@@ -74,7 +72,7 @@ export function redactUrl(url: string): string {
 }
 
 async function openPostgres(url: string, max: number): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000, application_name: 'fleetspec' });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
   const location = redactUrl(url);
@@ -107,7 +105,7 @@ async function openPostgres(url: string, max: number): Promise<Db> {
       }
     },
     async session() {
-      const client = new pg.Client({ connectionString: url });
+      const client = new pg.Client({ connectionString: url, application_name: 'fleetspec' });
       client.on('error', () => {});
       await client.connect();
       return { ...run(client), release: () => client.end() };
@@ -116,14 +114,16 @@ async function openPostgres(url: string, max: number): Promise<Db> {
   };
 }
 
-async function openPglite(stateDir: string): Promise<Db> {
+async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
   const dir = resolve(stateDir);
   await mkdir(dir, { recursive: true });
+  const lock = await lockFolder(dir, { waitMs });
   let pglite: PGlite;
   try {
     pglite = await PGlite.create(dir);
   } catch (err) {
-    throw new StateError(`cannot open the embedded state store in ${dir}: ${(err as Error).message}`, 'is another fleetspec using it? set FLEETSPEC_STATE_DIR to use another folder');
+    await lock.release();
+    throw new StateError(`cannot open the embedded state store in ${dir}: ${(err as Error).message}`, 'set FLEETSPEC_STATE_DIR to use another folder');
   }
   const run = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     query: async <T>(sql: string, params: unknown[] = []) => (await q.query<T>(sql, params)).rows,
@@ -136,6 +136,9 @@ async function openPglite(stateDir: string): Promise<Db> {
     transaction: (fn) => pglite.transaction((tx) => fn(run(tx))),
     // PGlite is one session; advisory locks taken on it live as long as the instance.
     session: async () => ({ ...run(pglite), release: async () => {} }),
-    close: () => pglite.close(),
+    async close() {
+      await pglite.close();
+      await lock.release();
+    },
   };
 }

@@ -2,7 +2,7 @@
 // in order, each recorded with a checksum; applying them twice changes nothing.
 import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
-import { StateError } from './db.js';
+import { StateError } from './errors.js';
 
 export interface Migration {
   version: number;

@@ -1,0 +1,153 @@
+// Two locks. The leader lock: one reconciler per spec repo, a PostgreSQL session-level
+// advisory lock, released by the server when its holder's connection dies. The store lock:
+// PGlite's folder can be open in one process only, so a lock file records the holder's pid;
+// a holder that died is seen as dead through the OS (no guessed timeout).
+import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from './db.js';
+import { StateError } from './errors.js';
+
+export class LockHeld extends StateError {}
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+export interface WaitOptions {
+  /** Wait up to this long for the holder to go away; 0 fails at once. */
+  waitMs?: number;
+  pollMs?: number;
+}
+
+const heldInProcess = new Set<string>();
+
+/** Becomes the one reconciler for `repo`, or throws LockHeld naming the holder. */
+export async function acquireLeader(db: Db, repo: string, opts: WaitOptions = {}): Promise<Lock> {
+  const key = `fleetspec:leader:${repo}`;
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  const session = await db.session();
+  for (;;) {
+    // PGlite is a single session where advisory locks are re-entrant; the set stands in for a second session.
+    const [row] = heldInProcess.has(`${db.location}|${key}`)
+      ? [{ ok: false }]
+      : await session.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [key]);
+    if (row?.ok) {
+      heldInProcess.add(`${db.location}|${key}`);
+      let released = false;
+      return {
+        async release() {
+          if (released) return;
+          released = true;
+          heldInProcess.delete(`${db.location}|${key}`);
+          await session.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => {});
+          await session.release();
+        },
+      };
+    }
+    if (Date.now() >= deadline) {
+      const holder = await describeHolder(db, session, key);
+      await session.release();
+      throw new LockHeld(
+        `another fleetspec is already reconciling ${repo}${holder}`,
+        'wait for it to finish (use --wait to queue behind it); a holder that crashed releases the lock when its connection closes',
+      );
+    }
+    await sleep(opts.pollMs ?? 250);
+  }
+}
+
+async function describeHolder(db: Db, session: { query: Db['query'] }, key: string): Promise<string> {
+  if (db.engine !== 'postgres') return ' in this process';
+  const [holder] = await session
+    .query<{ pid: number; app: string; since: Date; addr: string | null }>(
+      `select a.pid, a.application_name as app, a.backend_start as since, a.client_addr::text as addr
+         from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'advisory' and l.granted
+          and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)`,
+      [key],
+    )
+    .catch(() => []);
+  return holder ? ` (server pid ${holder.pid}${holder.app ? `, ${holder.app}` : ''}, connected since ${holder.since.toISOString()})` : '';
+}
+
+interface LockFileContent {
+  pid: number;
+  host: string;
+  /** Process start time from /proc, to tell a reused pid from the holder. */
+  started: string | null;
+  command: string;
+  since: string;
+}
+
+function processStart(pid: number): string | null {
+  try {
+    // Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces, so split after ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(holder: LockFileContent): boolean {
+  try {
+    process.kill(holder.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const started = processStart(holder.pid);
+  return holder.started === null || started === null || started === holder.started;
+}
+
+/** Exclusive use of a folder by this process (the PGlite store), until release or exit. */
+export async function lockFolder(dir: string, opts: WaitOptions = {}): Promise<Lock> {
+  const file = `${dir}.lock`;
+  const mine: LockFileContent = {
+    pid: process.pid,
+    host: hostname(),
+    started: processStart(process.pid),
+    command: process.argv.slice(1).join(' ').slice(0, 200),
+    since: new Date().toISOString(),
+  };
+  const text = JSON.stringify(mine);
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  for (;;) {
+    try {
+      await writeFile(file, text, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await readFile(file, 'utf8')
+      .then((t) => JSON.parse(t) as LockFileContent)
+      .catch(() => undefined);
+    if (!holder || (holder.host === mine.host && !isAlive(holder))) {
+      // The holder died (or left a torn file): its lock goes with it.
+      await unlink(file).catch(() => {});
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new LockHeld(
+        `the state store ${dir} is in use by pid ${holder.pid} on ${holder.host} (${holder.command}) since ${holder.since}`,
+        'wait for it to finish, or set DATABASE_URL to share a PostgreSQL store between processes',
+      );
+    }
+    await sleep(opts.pollMs ?? 250);
+  }
+  const releaseSync = () => {
+    try {
+      if (readFileSync(file, 'utf8') === text) unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', releaseSync);
+  return {
+    async release() {
+      process.off('exit', releaseSync);
+      releaseSync();
+    },
+  };
+}
