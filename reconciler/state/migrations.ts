@@ -138,7 +138,12 @@ end $$;
 create trigger port_ranges_keep_allocations before update on port_ranges
   for each row execute function fleetspec_check_range();
 
+create index port_allocations_project_port on port_allocations (project, port);
+
 -- One round trip per allocation; the project row lock serialises allocators of one project.
+-- A new service gets the port after the project's highest, so a port released a moment ago
+-- (maybe still in a tunnel route or a stopped service's config) is not handed out again
+-- until the range has been used up to its end; then the lowest free port is reused.
 create function fleetspec_allocate_port(p_project text, p_service text) returns integer language plpgsql as $$
 declare
   r record;
@@ -152,13 +157,16 @@ begin
   end if;
   select port into v_port from port_allocations where project = p_project and service = p_service;
   if found then return v_port; end if;
-  select c.p into v_port
-    from (select r.start_port as p
-          union all
-          select a.port + 1 from port_allocations a where a.project = p_project and a.port < r.end_port) c
-   where not exists (select 1 from port_allocations b where b.port = c.p)
-   order by c.p
-   limit 1;
+  select coalesce(max(port) + 1, r.start_port) into v_port from port_allocations where project = p_project;
+  if v_port > r.end_port then
+    select c.p into v_port
+      from (select r.start_port as p
+            union all
+            select a.port + 1 from port_allocations a where a.project = p_project and a.port < r.end_port) c
+     where not exists (select 1 from port_allocations b where b.port = c.p)
+     order by c.p
+     limit 1;
+  end if;
   if v_port is null then
     raise exception 'project % has no free port in %-%', p_project, r.start_port, r.end_port using errcode = 'FS409';
   end if;
