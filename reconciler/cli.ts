@@ -3,6 +3,12 @@ import { processOutput } from './commands/output.js';
 import { EXIT } from './exit-codes.js';
 import { run } from './program.js';
 
+// `fleetspec ... | head` closes the pipe early; that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const out = processOutput();
 run(process.argv.slice(2), out).then(
   (code) => {

@@ -2,7 +2,9 @@
 // Commands return an exit code; only cli.ts touches process.exit.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { portsAllocate, portsApply, portsDiff, portsGet, portsList, portsRelease } from './commands/ports.js';
 import { schemaCommand } from './commands/schema.js';
+import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsSet } from './commands/secrets.js';
 import { validateCommand } from './commands/validate.js';
 import type { Output } from './commands/output.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -73,10 +75,128 @@ Spec files name their schema for editors on their first line:
       code = await schemaCommand(opts, out);
     });
 
-  // Apply exit-code conventions and the shared output to every subcommand.
-  for (const sub of program.commands) {
-    sub.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError('(run with --help for usage)');
-  }
+  const format = () => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
+  const STORE_HELP = `
+The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
+.fleetspec/state (FLEETSPEC_STATE_DIR overrides the folder).`;
+
+  const ports = program
+    .command('ports')
+    .description('project port ranges and allocations in the state store (seed 003)')
+    .addHelpText('after', STORE_HELP);
+  ports
+    .command('list')
+    .description('list ranges and allocated ports')
+    .option('--project <project>', 'only this project')
+    .addOption(format())
+    .action(async (opts: { project?: string; format: 'text' | 'json' }) => {
+      code = await portsList(opts, out);
+    });
+  ports
+    .command('get')
+    .description('print the port allocated to a service (exit 1 when it has none)')
+    .argument('<project>')
+    .argument('<service>')
+    .addOption(format())
+    .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
+      code = await portsGet(project, service, opts, out);
+    });
+  ports
+    .command('allocate')
+    .description('give a service a port in its project\'s range; the same port on every call')
+    .argument('<project>')
+    .argument('<service>')
+    .addOption(format())
+    .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
+      code = await portsAllocate(project, service, opts, out);
+    });
+  ports
+    .command('release')
+    .description('free a service\'s port')
+    .argument('<project>')
+    .argument('<service>')
+    .addOption(format())
+    .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
+      code = await portsRelease(project, service, opts, out);
+    });
+
+  ports
+    .command('diff')
+    .description('compare specs/ports with the store: what apply would change (exit 0 none, 2 changes)')
+    .argument('[path]', 'the specs folder', 'specs')
+    .addOption(format())
+    .action(async (path: string, opts: { format: 'text' | 'json' }) => {
+      code = await portsDiff(path, opts, out);
+    });
+  ports
+    .command('apply')
+    .description('write the ranges and pinned ports of specs/ports into the store, in one transaction')
+    .argument('[path]', 'the specs folder', 'specs')
+    .addOption(format())
+    .action(async (path: string, opts: { format: 'text' | 'json' }) => {
+      code = await portsApply(path, opts, out);
+    });
+
+  const secrets = program
+    .command('secrets')
+    .description('encrypted secrets in the state store (AES-256-GCM, key from FLEETSPEC_SECRET_KEY)')
+    .addHelpText(
+      'after',
+      `${STORE_HELP}
+Specs refer to a secret as secret:<path>, e.g. secret:meta/cloudflare/api_token.
+Every access is recorded in the audit table (path, action, actor, time; never the value).`,
+    );
+  secrets
+    .command('set')
+    .description('store the value read from standard input (never from the command line)')
+    .argument('<path>', 'e.g. meta/cloudflare/api_token')
+    .addHelpText('after', '\nExample: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token')
+    .action(async (path: string) => {
+      code = await secretsSet(path, out);
+    });
+  secrets
+    .command('get')
+    .description('print a secret\'s value')
+    .argument('<path>')
+    .action(async (path: string) => {
+      code = await secretsGet(path, out);
+    });
+  secrets
+    .command('list')
+    .description('list secret paths (never values)')
+    .argument('[prefix]', 'only paths starting with this')
+    .addOption(format())
+    .action(async (prefix: string | undefined, opts: { format: 'text' | 'json' }) => {
+      code = await secretsList(prefix, opts, out);
+    });
+  secrets
+    .command('delete')
+    .description('delete a secret')
+    .argument('<path>')
+    .action(async (path: string) => {
+      code = await secretsDelete(path, out);
+    });
+  secrets
+    .command('rotate')
+    .description('re-encrypt every secret from FLEETSPEC_SECRET_KEY to FLEETSPEC_NEW_SECRET_KEY, in one transaction')
+    .action(async () => {
+      code = await secretsRotate(out);
+    });
+  secrets
+    .command('keygen')
+    .description('print a new random 256-bit key (base64) for FLEETSPEC_SECRET_KEY')
+    .action(() => {
+      code = secretsKeygen(out);
+    });
+
+  // Apply exit-code conventions and the shared output to every subcommand, however deep.
+  const configure = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError('(run with --help for usage)');
+      configure(sub);
+    }
+  };
+  configure(program);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -80,7 +80,7 @@ async function openPostgres(url: string, max: number): Promise<Db> {
     await pool.query('select 1');
   } catch (err) {
     await pool.end().catch(() => {});
-    throw new StateError(`cannot connect to PostgreSQL at ${location}: ${(err as Error).message}`, 'check DATABASE_URL, or unset it to use the embedded PGlite store');
+    throw new StateError(`cannot connect to PostgreSQL at ${location}: ${(err as Error).message}`, 'check DATABASE_URL, or unset it to use the embedded PGlite store', 3);
   }
   const run = (client: pg.Pool | pg.PoolClient | pg.Client): Queryable => ({
     query: async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[],
@@ -123,7 +123,7 @@ async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
     pglite = await PGlite.create(dir);
   } catch (err) {
     await lock.release();
-    throw new StateError(`cannot open the embedded state store in ${dir}: ${(err as Error).message}`, 'set FLEETSPEC_STATE_DIR to use another folder');
+    throw new StateError(`cannot open the embedded state store in ${dir}: ${(err as Error).message}`, 'set FLEETSPEC_STATE_DIR to use another folder', 3);
   }
   const run = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     query: async <T>(sql: string, params: unknown[] = []) => (await q.query<T>(sql, params)).rows,

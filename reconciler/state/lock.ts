@@ -9,7 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from './db.js';
 import { StateError } from './errors.js';
 
-export class LockHeld extends StateError {}
+/** Another process holds what this one needs: not bad input, so exit code 3. */
+export class LockHeld extends StateError {
+  constructor(message: string, hint?: string) {
+    super(message, hint, 3);
+  }
+}
 
 export interface Lock {
   release(): Promise<void>;

@@ -21,7 +21,7 @@ function explain(err: unknown, context: string): never {
   const e = err as { code?: string; message?: string; constraint?: string };
   switch (e.code) {
     case 'FS404':
-      throw new StateError(`${context}: ${e.message}`, 'add the project\'s range first: fleetspec ports range <project> <start>-<end>');
+      throw new StateError(`${context}: ${e.message}`, 'add the project to specs/ports/<project>.yaml, then run fleetspec ports apply');
     case 'FS409':
       throw new StateError(`${context}: ${e.message}`, 'release unused ports or widen the project\'s range');
     case 'FS422':

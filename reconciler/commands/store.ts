@@ -1,0 +1,38 @@
+// Shared by the commands that use the state store: open it from the environment,
+// turn StateErrors into a message, a hint and an exit code, and always close it.
+import { userInfo } from 'node:os';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { openDb, optionsFromEnv, type Db } from '../state/db.js';
+import { StateError } from '../state/errors.js';
+import type { Output } from './output.js';
+
+/** Who is acting, for audit rows: FLEETSPEC_ACTOR, else the OS user. */
+export function actor(): string {
+  return process.env.FLEETSPEC_ACTOR ?? userInfo().username;
+}
+
+export async function withStore(out: Output, command: string, fn: (db: Db) => Promise<ExitCode>): Promise<ExitCode> {
+  let db: Db | undefined;
+  try {
+    db = await openDb(optionsFromEnv());
+    return await fn(db);
+  } catch (err) {
+    if (err instanceof StateError) {
+      out.stderr(`fleetspec ${command}: ${err.message}`);
+      if (err.hint) out.stderr(`  hint: ${err.hint}`);
+      return err.exitCode;
+    }
+    throw err;
+  } finally {
+    await db?.close().catch(() => {});
+  }
+}
+
+export function printTable(out: Output, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  out.stdout(line(header));
+  for (const r of rows) out.stdout(line(r));
+}
+
+export { EXIT };
