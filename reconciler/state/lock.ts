@@ -56,7 +56,7 @@ export async function acquireLeader(db: Db, repo: string, opts: WaitOptions = {}
       await session.release();
       throw new LockHeld(
         `another fleetspec is already reconciling ${repo}${holder}`,
-        'wait for it to finish (use --wait to queue behind it); a holder that crashed releases the lock when its connection closes',
+        'wait for it to finish; a holder that crashed loses the lock when its connection closes',
       );
     }
     await sleep(opts.pollMs ?? 250);

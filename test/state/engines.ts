@@ -13,7 +13,7 @@ export interface Engine {
   fresh(): Promise<{ options: OpenOptions; cleanup(): Promise<void> }>;
 }
 
-const pglite: Engine = {
+export const pglite: Engine = {
   name: 'pglite',
   async fresh() {
     const dir = await mkdtemp(join(tmpdir(), 'fleetspec-state-'));
@@ -21,7 +21,8 @@ const pglite: Engine = {
   },
 };
 
-function postgres(adminUrl: string): Engine {
+/** Scratch databases on the server at `adminUrl` (tests and bench/state.ts). */
+export function postgres(adminUrl: string): Engine {
   return {
     name: 'postgres',
     async fresh() {
