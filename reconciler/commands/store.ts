@@ -1,7 +1,7 @@
 // Shared by the commands that use the state store: open it from the environment,
 // turn StateErrors into a message, a hint and an exit code, and always close it.
 import { userInfo } from 'node:os';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import type { ExitCode } from '../exit-codes.js';
 import { openDb, optionsFromEnv, type Db } from '../state/db.js';
 import { StateError } from '../state/errors.js';
 import type { Output } from './output.js';
@@ -34,5 +34,3 @@ export function printTable(out: Output, header: string[], rows: string[][]): voi
   out.stdout(line(header));
   for (const r of rows) out.stdout(line(r));
 }
-
-export { EXIT };

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../reconciler/state/db.js';
+import type { Db, OpenOptions } from '../../reconciler/state/db.js';
 import { openDb } from '../../reconciler/state/db.js';
 import { allocate, assign, deleteRange, getAllocation, listAllocations, listRanges, release, setRange } from '../../reconciler/state/ports.js';
 import { ENGINES, freshDb } from './engines.js';
 
 describe.each(ENGINES)('port allocation on $name', (engine) => {
   let db: Db;
+  let options: OpenOptions;
   let done: () => Promise<void>;
   beforeAll(async () => {
-    ({ db, done } = await freshDb(engine, { maxConnections: 20 }));
+    ({ db, options, done } = await freshDb(engine));
     await setRange(db, { project: 'meta-supervisor', start: 3000, end: 3999 });
     await setRange(db, { project: 'consilio', start: 4000, end: 4999 });
   });
@@ -53,7 +54,7 @@ describe.each(ENGINES)('port allocation on $name', (engine) => {
     const projects = ['p0', 'p1', 'p2', 'p3'];
     for (const [i, p] of projects.entries()) await setRange(db, { project: p, start: 20_000 + i * 2_000, end: 20_000 + i * 2_000 + 1_999 });
     // Each client needs its own connection on PostgreSQL; PGlite serialises inside its one session.
-    const clients = await Promise.all(Array.from({ length: 16 }, () => (engine.name === 'postgres' ? openDb({ ...dbOptions(db), maxConnections: 1 }) : db)));
+    const clients = await Promise.all(Array.from({ length: 16 }, () => (engine.name === 'postgres' ? openDb({ ...options, maxConnections: 1, migrate: false }) : db)));
     try {
       const results = await Promise.all(
         clients.map(async (client, c) => {
@@ -81,8 +82,3 @@ describe.each(ENGINES)('port allocation on $name', (engine) => {
     }
   });
 });
-
-/** The options a Db was opened with are not kept on it; rebuild them from its location. */
-function dbOptions(db: Db) {
-  return { databaseUrl: process.env.TEST_DATABASE_URL!.replace(/\/[^/]*$/, '/' + new URL(db.location).pathname.slice(1)) };
-}
