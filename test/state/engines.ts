@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { openDb, type Db, type OpenOptions } from '../../reconciler/state/db.js';
 
 export interface Engine {
@@ -60,4 +61,19 @@ export async function freshDb(engine: Engine, extra: Partial<OpenOptions> = {}):
       await cleanup();
     },
   };
+}
+
+/** A fresh store for one describe block: opened before its tests, closed and dropped after. */
+export function useFreshDb(engine: Engine, extra: Partial<OpenOptions> = {}): { db: Db; options: OpenOptions } {
+  const store = {} as { db: Db; options: OpenOptions; done(): Promise<void> };
+  beforeAll(async () => {
+    const fresh = await freshDb(engine, extra);
+    Object.assign(store, fresh);
+  });
+  afterAll(async () => {
+    // A test may have reopened the store; close whatever is current before dropping it.
+    await store.db?.close().catch(() => {});
+    await store.done?.();
+  });
+  return store;
 }

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../reconciler/state/db.js';
+import { describe, expect, it } from 'vitest';
 import { deleteSecret, generateKey, getSecret, listSecrets, parseKey, rotateKey, setSecret } from '../../reconciler/state/secrets.js';
-import { ENGINES, freshDb } from './engines.js';
+import { ENGINES, useFreshDb } from './engines.js';
 
 const key = parseKey(generateKey());
 const other = parseKey(generateKey());
@@ -18,52 +17,47 @@ describe('parseKey', () => {
 });
 
 describe.each(ENGINES)('secrets on $name', (engine) => {
-  let db: Db;
-  let done: () => Promise<void>;
-  beforeAll(async () => {
-    ({ db, done } = await freshDb(engine));
-  });
-  afterAll(() => done());
+  const store = useFreshDb(engine);
 
   it('stores a value encrypted and gives it back', async () => {
-    await setSecret(db, key, 'meta/cloudflare/api_token', VALUE, 'alice');
-    expect(await getSecret(db, key, 'meta/cloudflare/api_token', 'alice')).toEqual(VALUE);
-    const [row] = await db.query<{ ciphertext: Uint8Array }>(`select ciphertext from secrets where path = 'meta/cloudflare/api_token'`);
+    await setSecret(store.db, key, 'meta/cloudflare/api_token', VALUE, 'alice');
+    expect(await getSecret(store.db, key, 'meta/cloudflare/api_token', 'alice')).toEqual(VALUE);
+    const [row] = await store.db.query<{ ciphertext: Uint8Array }>(`select ciphertext from secrets where path = 'meta/cloudflare/api_token'`);
     expect(Buffer.from(row!.ciphertext).includes(VALUE)).toBe(false);
   });
 
   it('uses a fresh nonce for every write', async () => {
     const nonces = new Set<string>();
     for (let i = 0; i < 5; i++) {
-      await setSecret(db, key, 'project/consilio/database_url', VALUE, 'alice');
-      const [row] = await db.query<{ nonce: Uint8Array }>(`select nonce from secrets where path = 'project/consilio/database_url'`);
+      await setSecret(store.db, key, 'project/consilio/database_url', VALUE, 'alice');
+      const [row] = await store.db.query<{ nonce: Uint8Array }>(`select nonce from secrets where path = 'project/consilio/database_url'`);
       nonces.add(Buffer.from(row!.nonce).toString('hex'));
     }
     expect(nonces.size).toBe(5);
   });
 
   it('rejects tampered ciphertext, a value moved to another path, and a wrong key', async () => {
-    await setSecret(db, key, 'service/penpot/admin_password', VALUE, 'alice');
-    await db.query(`update secrets set ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) where path = 'service/penpot/admin_password'`);
-    await expect(getSecret(db, key, 'service/penpot/admin_password', 'alice')).rejects.toThrow('failed authentication');
+    await setSecret(store.db, key, 'service/penpot/admin_password', VALUE, 'alice');
+    await store.db.query(`update secrets set ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) where path = 'service/penpot/admin_password'`);
+    await expect(getSecret(store.db, key, 'service/penpot/admin_password', 'alice')).rejects.toThrow('failed authentication');
 
-    await setSecret(db, key, 'a/source', VALUE, 'alice');
-    await setSecret(db, key, 'a/target', Buffer.from('other'), 'alice');
-    await db.query(
+    await setSecret(store.db, key, 'a/source', VALUE, 'alice');
+    await setSecret(store.db, key, 'a/target', Buffer.from('other'), 'alice');
+    await store.db.query(
       `update secrets t set nonce = s.nonce, ciphertext = s.ciphertext, tag = s.tag from secrets s where s.path = 'a/source' and t.path = 'a/target'`,
     );
-    await expect(getSecret(db, key, 'a/target', 'alice')).rejects.toThrow('ciphertext was altered or moved from another path');
+    await expect(getSecret(store.db, key, 'a/target', 'alice')).rejects.toThrow('ciphertext was altered or moved from another path');
 
-    await expect(getSecret(db, other, 'a/source', 'alice')).rejects.toThrow(`was sealed with key ${key.id}, and FLEETSPEC_SECRET_KEY is key ${other.id}`);
+    await expect(getSecret(store.db, other, 'a/source', 'alice')).rejects.toThrow(`was sealed with key ${key.id}, and FLEETSPEC_SECRET_KEY is key ${other.id}`);
   });
 
   it('lists paths without values and audits every access without values', async () => {
-    const listed = await listSecrets(db, 'bob', 'meta/');
+    const listed = await listSecrets(store.db, 'bob', 'meta/');
     expect(listed.map((s) => s.path)).toEqual(['meta/cloudflare/api_token']);
     expect(JSON.stringify(listed)).not.toContain(VALUE.toString());
-    expect(await deleteSecret(db, 'a/source', 'bob')).toBe(true);
-    expect(await getSecret(db, key, 'a/source', 'bob')).toBeUndefined();
-    const audit = await db.query<{ path: string; action: string; actor: string; ok: boolean }>(
+    expect(await deleteSecret(store.db, 'a/source', 'bob')).toBe(true);
+    expect(await getSecret(store.db, key, 'a/source', 'bob')).toBeUndefined();
+    const audit = await store.db.query<{ path: string; action: string; actor: string; ok: boolean }>(
       `select path, action, actor, ok from secret_audit where actor = 'bob' order by id`,
     );
     expect(audit).toEqual([
@@ -71,27 +65,27 @@ describe.each(ENGINES)('secrets on $name', (engine) => {
       { path: 'a/source', action: 'delete', actor: 'bob', ok: true },
       { path: 'a/source', action: 'get', actor: 'bob', ok: false },
     ]);
-    const dump = JSON.stringify(await db.query('select * from secret_audit'));
+    const dump = JSON.stringify(await store.db.query('select * from secret_audit'));
     expect(dump).not.toContain(VALUE.toString());
   });
 
   it('rotates every secret to a new key in one transaction, or none when one cannot be opened', async () => {
-    await db.query(`delete from secrets where path in ('service/penpot/admin_password', 'a/target')`);
+    await store.db.query(`delete from secrets where path in ('service/penpot/admin_password', 'a/target')`);
     const next = parseKey(generateKey());
-    const count = await db.transaction((tx) => rotateKey(tx, key, next, 'alice'));
+    const count = await store.db.transaction((tx) => rotateKey(tx, key, next, 'alice'));
     expect(count).toBe(2);
-    expect(await getSecret(db, next, 'meta/cloudflare/api_token', 'alice')).toEqual(VALUE);
-    await expect(getSecret(db, key, 'meta/cloudflare/api_token', 'alice')).rejects.toThrow('was sealed with key');
+    expect(await getSecret(store.db, next, 'meta/cloudflare/api_token', 'alice')).toEqual(VALUE);
+    await expect(getSecret(store.db, key, 'meta/cloudflare/api_token', 'alice')).rejects.toThrow('was sealed with key');
 
     // One secret under a third key: the rotation must fail and change nothing.
-    await setSecret(db, other, 'z/stray', VALUE, 'alice');
-    const before = await db.query('select path, key_id, nonce from secrets order by path');
-    await expect(db.transaction((tx) => rotateKey(tx, next, key, 'alice'))).rejects.toThrow('cannot rotate: secret z/stray does not open');
-    expect(await db.query('select path, key_id, nonce from secrets order by path')).toEqual(before);
+    await setSecret(store.db, other, 'z/stray', VALUE, 'alice');
+    const before = await store.db.query('select path, key_id, nonce from secrets order by path');
+    await expect(store.db.transaction((tx) => rotateKey(tx, next, key, 'alice'))).rejects.toThrow('cannot rotate: secret z/stray does not open');
+    expect(await store.db.query('select path, key_id, nonce from secrets order by path')).toEqual(before);
   });
 
   it('refuses malformed paths before touching the store', async () => {
-    await expect(setSecret(db, key, 'Meta/Token', VALUE, 'alice')).rejects.toThrow('invalid secret path "Meta/Token"');
-    await expect(setSecret(db, key, 'single', VALUE, 'alice')).rejects.toThrow('invalid secret path');
+    await expect(setSecret(store.db, key, 'Meta/Token', VALUE, 'alice')).rejects.toThrow('invalid secret path "Meta/Token"');
+    await expect(setSecret(store.db, key, 'single', VALUE, 'alice')).rejects.toThrow('invalid secret path');
   });
 });
