@@ -1,5 +1,5 @@
-import { styleText } from 'node:util';
 import { distance } from 'fastest-levenshtein';
+import { paint } from './color.js';
 
 /** One problem found in the specs, pinned to a place a person can open. */
 export interface Diagnostic {
@@ -30,12 +30,11 @@ export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 }
 
 export function formatDiagnostic(d: Diagnostic, color = false): string {
-  const paint = (style: Parameters<typeof styleText>[0], text: string) => (color ? styleText(style, text) : text);
   const where = `${d.file}:${d.line}:${d.col}`;
   const what = d.resource ? ` ${d.resource}:` : ':';
-  const tag = d.severity === 'warning' ? paint('yellow', 'warning') + ' ' : '';
-  let out = `${paint('bold', where)}${what} ${tag}${d.message}`;
-  if (d.hint) out += `\n  ${paint('dim', 'hint:')} ${d.hint}`;
+  const tag = d.severity === 'warning' ? paint('yellow', 'warning', color) + ' ' : '';
+  let out = `${paint('bold', where, color)}${what} ${tag}${d.message}`;
+  if (d.hint) out += `\n  ${paint('dim', 'hint:', color)} ${d.hint}`;
   return out;
 }
 

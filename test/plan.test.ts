@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { buildPlan, hasChanges, summaryLine, type ResourceChange } from '../reconciler/plan/plan.js';
+import { renderJson, renderMarkdown, renderText } from '../reconciler/plan/render.js';
+
+const changes: ResourceChange[] = [
+  { kind: 'ports', name: 'consilio/api', action: 'create', before: null, after: { port: 4001 }, reason: 'port pinned in specs, not allocated' },
+  { kind: 'hosts', name: 'linux-home', action: 'drift', before: { disk: 90 }, after: { disk: 97 }, reason: 'root disk over the 90% threshold' },
+  { kind: 'ports', name: 'odin', action: 'delete', before: { start: 7000, end: 7999 }, after: null, reason: 'range in the store, not in specs' },
+  { kind: 'models', name: 'qwen2.5:7b@ai', action: 'update', before: { size: '4.7GB' }, after: { size: '6GB' }, reason: 'digest differs' },
+  { kind: 'roles', name: 'developer', action: 'no-op', before: { a: 1 }, after: { a: 1 }, reason: 'in sync' },
+];
+
+describe('plan as data', () => {
+  it('orders changes by kind, then name, whatever order they were found in', () => {
+    const plan = buildPlan(changes);
+    expect(plan.changes.map((c) => `${c.kind}/${c.name}`)).toEqual(['hosts/linux-home', 'models/qwen2.5:7b@ai', 'roles/developer', 'ports/consilio/api', 'ports/odin']);
+    expect(plan.summary).toEqual({ add: 1, change: 1, destroy: 1, drift: 1, unchanged: 1 });
+    expect(summaryLine(plan)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted.');
+  });
+
+  it('hashes the content: same changes in any order or key order give the same hash, any edit another', () => {
+    const a = buildPlan(changes);
+    const reordered = buildPlan([...changes].reverse().map((c) => Object.fromEntries(Object.entries(c).reverse()) as unknown as ResourceChange));
+    expect(reordered.hash).toBe(a.hash);
+    expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
+    const edited = buildPlan(changes.map((c) => (c.name === 'consilio/api' ? { ...c, after: { port: 4002 } } : c)));
+    expect(edited.hash).not.toBe(a.hash);
+  });
+
+  it('says when there is nothing to do', () => {
+    const plan = buildPlan([changes[4]!]);
+    expect(hasChanges(plan)).toBe(false);
+    expect(summaryLine(plan)).toBe('No changes. Live matches the specs.');
+  });
+});
+
+describe('plan renderers', () => {
+  const plan = buildPlan(changes);
+
+  it('renders text with before/after, the summary line and the hash', () => {
+    const text = renderText(plan);
+    expect(text).toContain('+ ports/consilio/api (create: port pinned in specs, not allocated)\n    after:  {"port":4001}');
+    expect(text).toContain('- ports/odin (delete: range in the store, not in specs)\n    before: {"end":7999,"start":7000}');
+    expect(text).not.toContain('roles/developer');
+    expect(text).toContain('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted.');
+    expect(text.endsWith(`plan ${plan.hash}`)).toBe(true);
+    expect(renderText(plan, { color: true })).toMatch(/\u001b\[32m\+ ports\/consilio\/api/);
+  });
+
+  it('renders Markdown whose table a hostile value cannot break', () => {
+    const hostile = buildPlan([{ kind: 'tickets', name: 'T-0001', action: 'update', before: { title: 'a | b' }, after: { title: 'x `y` z\nnext' }, reason: 'title | changed' }]);
+    const md = renderMarkdown(hostile);
+    const row = md.split('\n').find((l) => l.startsWith('| ~'))!;
+    // Six columns: every pipe inside a cell is escaped.
+    expect(row.split(/(?<!\\)\|/).length).toBe(8);
+    expect(row).toContain('`` {"title":"x `y` z\\nnext"} ``');
+    expect(md).toContain(`<sub>plan \`${hostile.hash}\`</sub>`);
+  });
+
+  it('renders JSON that parses back to the same plan', () => {
+    expect(JSON.parse(renderJson(plan))).toEqual(plan);
+  });
+});
