@@ -92,34 +92,23 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
     .action(async (opts: { project?: string; format: 'text' | 'json' }) => {
       code = await portsList(opts, out);
     });
-  ports
-    .command('get')
-    .description('print the port allocated to a service (exit 1 when it has none)')
-    .argument('<project>')
-    .argument('<service>')
-    .addOption(format())
-    .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
-      code = await portsGet(project, service, opts, out);
-    });
-  ports
-    .command('allocate')
-    .description('give a service a port in its project\'s range; the same port on every call')
-    .argument('<project>')
-    .argument('<service>')
-    .addOption(format())
-    .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
-      code = await portsAllocate(project, service, opts, out);
-    });
-  ports
-    .command('release')
-    .description('free a service\'s port')
-    .argument('<project>')
-    .argument('<service>')
-    .addOption(format())
-    .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
-      code = await portsRelease(project, service, opts, out);
-    });
-
+  // get, allocate and release all take <project> <service> and --format.
+  const serviceCommands = [
+    ['get', 'print the port allocated to a service (exit 1 when it has none)', portsGet],
+    ['allocate', "give a service a port in its project's range; the same port on every call", portsAllocate],
+    ['release', "free a service's port", portsRelease],
+  ] as const;
+  for (const [name, description, handler] of serviceCommands) {
+    ports
+      .command(name)
+      .description(description)
+      .argument('<project>')
+      .argument('<service>')
+      .addOption(format())
+      .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
+        code = await handler(project, service, opts, out);
+      });
+  }
   ports
     .command('diff')
     .description('compare specs/ports with the store: what apply would change (exit 0 none, 2 changes)')
