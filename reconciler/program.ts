@@ -143,13 +143,20 @@ Every access is recorded in the audit table (path, action, actor, time; never th
     .action(async (path: string) => {
       code = await secretsSet(path, out);
     });
-  secrets
-    .command('get')
-    .description('print a secret\'s value')
-    .argument('<path>')
-    .action(async (path: string) => {
-      code = await secretsGet(path, out);
-    });
+  // get and delete take just <path>.
+  const pathCommands = [
+    ['get', "print a secret's value", secretsGet],
+    ['delete', 'delete a secret', secretsDelete],
+  ] as const;
+  for (const [name, description, handler] of pathCommands) {
+    secrets
+      .command(name)
+      .description(description)
+      .argument('<path>')
+      .action(async (path: string) => {
+        code = await handler(path, out);
+      });
+  }
   secrets
     .command('list')
     .description('list secret paths (never values)')
@@ -157,13 +164,6 @@ Every access is recorded in the audit table (path, action, actor, time; never th
     .addOption(format())
     .action(async (prefix: string | undefined, opts: { format: 'text' | 'json' }) => {
       code = await secretsList(prefix, opts, out);
-    });
-  secrets
-    .command('delete')
-    .description('delete a secret')
-    .argument('<path>')
-    .action(async (path: string) => {
-      code = await secretsDelete(path, out);
     });
   secrets
     .command('rotate')
