@@ -1,7 +1,8 @@
 // The fleetspec command line: subcommands, options and help, parsed by commander.
 // Commands return an exit code; only cli.ts touches process.exit.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { applyCommand, planCommand, type ApplyCommandOptions, type PlanCommandOptions } from './commands/plan.js';
 import { portsAllocate, portsApply, portsDiff, portsGet, portsList, portsRelease } from './commands/ports.js';
 import { schemaCommand } from './commands/schema.js';
 import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsSet } from './commands/secrets.js';
@@ -76,6 +77,59 @@ Spec files name their schema for editors on their first line:
     });
 
   const format = () => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
+  const positive = (name: string) => (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+  const connectOptions = (cmd: Command) =>
+    cmd
+      .option('--ssh-key <path>', 'private key for SSH (default: FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519)')
+      .option('--trust-on-first-use', 'accept hosts without a pinned ssh.hostKey (a changed key is always refused)')
+      .option('--concurrency <n>', 'SSH operations in flight across hosts', positive('--concurrency'), 8)
+      .option('--connect-timeout <seconds>', 'per host: TCP connect and SSH handshake', positive('--connect-timeout'), 10)
+      .option('--command-timeout <seconds>', 'per remote command', positive('--command-timeout'), 30);
+  const PLAN_HELP = `
+Offline (the default) reads only the state store: hosts, models and roles are
+listed as "not read". --live contacts each host that has ssh settings in specs,
+checking its pinned host key; an unreachable host is "not read", never planned
+as a deletion.
+Exit codes: 0 no changes, 1 invalid specs, 2 changes, 3 error.`;
+
+  connectOptions(
+    program
+      .command('plan')
+      .description('compare specs with live state and print what apply would change')
+      .argument('[path]', 'the specs folder', 'specs')
+      .option('--live', 'read hosts, models and roles over SSH (default: offline)')
+      .option('--out <file>', 'also write the plan as JSON, for fleetspec apply')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+      .option('--show-unchanged', 'list resources that need no change too'),
+  )
+    .addHelpText('after', PLAN_HELP)
+    .action(async (path: string, opts: PlanCommandOptions) => {
+      code = await planCommand(path, opts, out);
+    });
+
+  connectOptions(
+    program
+      .command('apply')
+      .description('apply a plan file: plan again, refuse if anything changed since, then apply in order')
+      .argument('<plan>', 'a plan written by fleetspec plan --out')
+      .argument('[path]', 'the specs folder', 'specs')
+      .addOption(format()),
+  )
+    .addHelpText(
+      'after',
+      `
+apply stops at the first change that fails and rolls back the changes it made,
+from the versions it saved; the report lists what was done, not done and rolled
+back. Each apply is a run in the ledger.
+Exit codes: 0 applied, 1 invalid or stale plan (nothing applied), 3 apply failed or error.`,
+    )
+    .action(async (planPath: string, path: string, opts: ApplyCommandOptions) => {
+      code = await applyCommand(planPath, path, opts, out);
+    });
   const STORE_HELP = `
 The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
 .fleetspec/state (FLEETSPEC_STATE_DIR overrides the folder).`;

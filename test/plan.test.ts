@@ -14,7 +14,7 @@ describe('plan as data', () => {
   it('orders changes by kind, then name, whatever order they were found in', () => {
     const plan = buildPlan(changes);
     expect(plan.changes.map((c) => `${c.kind}/${c.name}`)).toEqual(['hosts/linux-home', 'models/qwen2.5:7b@ai', 'roles/developer', 'ports/consilio/api', 'ports/odin']);
-    expect(plan.summary).toEqual({ add: 1, change: 1, destroy: 1, drift: 1, unchanged: 1 });
+    expect(plan.summary).toEqual({ add: 1, change: 1, destroy: 1, drift: 1, unchanged: 1, unknown: 0 });
     expect(summaryLine(plan)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted.');
   });
 
@@ -25,6 +25,18 @@ describe('plan as data', () => {
     expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
     const edited = buildPlan(changes.map((c) => (c.name === 'consilio/api' ? { ...c, after: { port: 4002 } } : c)));
     expect(edited.hash).not.toBe(a.hash);
+  });
+
+  it('hashes which resources were not read, but not why, nor findings', () => {
+    const unknown = [{ kind: 'hosts', name: 'ai', reason: 'connection refused' }];
+    const finding = { kind: 'hosts', name: 'linux-home', code: 'threshold.disk', severity: 'warning' as const, message: 'disk / at 97%' };
+    const a = buildPlan(changes, { mode: 'live', unknown, findings: [finding] });
+    expect(buildPlan(changes, { mode: 'live', unknown: [{ ...unknown[0]!, reason: 'timed out' }] }).hash).toBe(a.hash);
+    expect(buildPlan(changes, { mode: 'live' }).hash).not.toBe(a.hash);
+    expect(buildPlan(changes, { mode: 'offline', unknown }).hash).not.toBe(a.hash);
+    expect(a.summary.unknown).toBe(1);
+    expect(summaryLine(a)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted. 1 not read.');
+    expect(summaryLine(buildPlan([], { unknown }))).toBe('No changes in what was read. 1 not read.');
   });
 
   it('says when there is nothing to do', () => {
@@ -54,7 +66,25 @@ describe('plan renderers', () => {
     // Six columns: every pipe inside a cell is escaped.
     expect(row.split(/(?<!\\)\|/).length).toBe(8);
     expect(row).toContain('`` {"title":"x `y` z\\nnext"} ``');
-    expect(md).toContain(`<sub>plan \`${hostile.hash}\`</sub>`);
+    expect(md).toContain(`<sub>offline plan \`${hostile.hash}\`</sub>`);
+  });
+
+  it('groups resources not read by reason and lists findings, in text and Markdown', () => {
+    const withUnknown = buildPlan([], {
+      unknown: [
+        { kind: 'roles', name: 'manager', reason: 'offline' },
+        { kind: 'hosts', name: 'ai', reason: 'offline' },
+        { kind: 'hosts', name: 'east', reason: 'connection refused' },
+      ],
+      findings: [{ kind: 'hosts', name: 'linux-home', code: 'threshold.disk', severity: 'warning', message: 'disk / at 97%', hint: 'free space' }],
+    });
+    const text = renderText(withUnknown);
+    expect(text).toContain('? not read: hosts/ai, roles/manager: offline');
+    expect(text).toContain('? not read: hosts/east: connection refused');
+    expect(text).toContain('warning: hosts/linux-home: disk / at 97% (free space)');
+    const md = renderMarkdown(withUnknown);
+    expect(md).toContain('- `hosts/ai`, `roles/manager`: offline');
+    expect(md).toContain('- warning: `hosts/linux-home`: disk / at 97% (free space)');
   });
 
   it('renders JSON that parses back to the same plan', () => {

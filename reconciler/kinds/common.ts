@@ -33,6 +33,11 @@ export const defs = {
     pattern: '^secret:[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)+$',
     description: 'a reference to the secret store, such as secret:meta/cloudflare/api_token (store it with `fleetspec secrets set`)',
   },
+  hostKey: {
+    type: 'string',
+    pattern: '^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$',
+    description: 'a pinned public host key, as in known_hosts without the host name: "ssh-ed25519 AAAA..."',
+  },
   threshold: {
     type: 'string',
     pattern: '^(<|>|<=|>=)\\s?[0-9]+(\\.[0-9]+)?\\s?(%|KB|MB|GB|TB|ms|s)?$',

@@ -22,36 +22,67 @@ export interface PlanSummary {
   destroy: number;
   drift: number;
   unchanged: number;
+  /** Resources whose live state could not be read (offline, no connection settings, unreachable). */
+  unknown: number;
 }
+
+/** A resource the plan says nothing about because its live state was not read. */
+export interface NotRead {
+  kind: string;
+  name: string;
+  reason: string;
+}
+
+/** Something worth a person's attention that is not a change: a threshold breach, a budget overrun. */
+export interface PlanFinding {
+  kind: string;
+  name: string;
+  code: string;
+  severity: 'error' | 'warning';
+  message: string;
+  hint?: string;
+}
+
+export type PlanMode = 'offline' | 'live';
 
 export interface Plan {
   format: 'fleetspec-plan/v1';
+  /** offline: only the state store is read; live: hosts with connection settings were contacted. */
+  mode: PlanMode;
   changes: ResourceChange[];
+  unknown: NotRead[];
+  findings: PlanFinding[];
   summary: PlanSummary;
-  /** sha256 of the canonical JSON of `changes`: the identity an approval refers to. */
+  /**
+   * sha256 of the canonical JSON of mode, changes and the names of unknown resources: the
+   * identity an approval refers to. Findings and reasons for unknowns (volatile: disk usage,
+   * error texts) are left out so they cannot make an approved plan stale.
+   */
   hash: string;
 }
 
 const KIND_ORDER = new Map(KINDS.map((k, i) => [k.folder, i]));
 const ACTION_ORDER: Record<Action, number> = { delete: 0, create: 1, update: 2, drift: 3, 'no-op': 4 };
 
-function compareChanges(a: ResourceChange, b: ResourceChange): number {
-  return (
-    (KIND_ORDER.get(a.kind) ?? KINDS.length) - (KIND_ORDER.get(b.kind) ?? KINDS.length) ||
-    a.kind.localeCompare(b.kind) ||
-    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
-    ACTION_ORDER[a.action] - ACTION_ORDER[b.action]
-  );
-}
+const byKindAndName = (a: { kind: string; name: string }, b: { kind: string; name: string }) =>
+  (KIND_ORDER.get(a.kind) ?? KINDS.length) - (KIND_ORDER.get(b.kind) ?? KINDS.length) || a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+const compareChanges = (a: ResourceChange, b: ResourceChange) => byKindAndName(a, b) || ACTION_ORDER[a.action] - ACTION_ORDER[b.action];
 
 /** Canonical JSON: sorted keys at every level, so equal plans hash equal whatever built them. */
 export function canonicalJson(value: unknown): string {
   return stringify(value) ?? 'null';
 }
 
-export function buildPlan(changes: readonly ResourceChange[]): Plan {
+export function buildPlan(
+  changes: readonly ResourceChange[],
+  extra: { mode?: PlanMode; unknown?: readonly NotRead[]; findings?: readonly PlanFinding[] } = {},
+): Plan {
+  const mode = extra.mode ?? 'offline';
   const sorted = [...changes].sort(compareChanges);
-  const summary: PlanSummary = { add: 0, change: 0, destroy: 0, drift: 0, unchanged: 0 };
+  const unknown = [...(extra.unknown ?? [])].sort(byKindAndName);
+  const findings = [...(extra.findings ?? [])].sort((a, b) => byKindAndName(a, b) || a.code.localeCompare(b.code) || a.message.localeCompare(b.message));
+  const summary: PlanSummary = { add: 0, change: 0, destroy: 0, drift: 0, unchanged: 0, unknown: unknown.length };
   for (const c of sorted) {
     if (c.action === 'create') summary.add++;
     else if (c.action === 'update') summary.change++;
@@ -59,8 +90,9 @@ export function buildPlan(changes: readonly ResourceChange[]): Plan {
     else if (c.action === 'drift') summary.drift++;
     else summary.unchanged++;
   }
-  const hash = createHash('sha256').update(canonicalJson(sorted)).digest('hex');
-  return { format: 'fleetspec-plan/v1', changes: sorted, summary, hash };
+  const identity = { mode, changes: sorted, unknown: unknown.map((u) => `${u.kind}/${u.name}`) };
+  const hash = createHash('sha256').update(canonicalJson(identity)).digest('hex');
+  return { format: 'fleetspec-plan/v1', mode, changes: sorted, unknown, findings, summary, hash };
 }
 
 export function hasChanges(plan: Plan): boolean {
@@ -71,6 +103,7 @@ export function hasChanges(plan: Plan): boolean {
 /** "3 to add, 1 to change, 0 to destroy" (and drift, when there is any). */
 export function summaryLine(plan: Plan): string {
   const { add, change, destroy, drift } = plan.summary;
-  if (!hasChanges(plan)) return 'No changes. Live matches the specs.';
-  return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${drift ? `, ${drift} drifted` : ''}.`;
+  const unread = plan.summary.unknown ? ` ${plan.summary.unknown} not read.` : '';
+  if (!hasChanges(plan)) return plan.summary.unknown ? `No changes in what was read.${unread}` : 'No changes. Live matches the specs.';
+  return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${drift ? `, ${drift} drifted` : ''}.${unread}`;
 }

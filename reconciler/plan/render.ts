@@ -1,7 +1,7 @@
 // A plan rendered three ways: coloured text for terminals, Markdown for pull requests,
 // JSON for machines. Every renderer shows every change; none decides anything.
 import { paint, type Style } from '../color.js';
-import { canonicalJson, hasChanges, summaryLine, type Action, type Plan } from './plan.js';
+import { canonicalJson, hasChanges, summaryLine, type Action, type NotRead, type Plan } from './plan.js';
 
 const SIGN: Record<Action, string> = { create: '+', update: '~', delete: '-', drift: '!', 'no-op': ' ' };
 const COLOUR: Record<Action, Style> = { create: 'green', update: 'yellow', delete: 'red', drift: 'magenta', 'no-op': 'dim' };
@@ -19,10 +19,21 @@ export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: 
       if (c.action !== 'delete') lines.push(tint('green', `    after:  ${show(c.after)}`));
     }
   }
+  for (const f of plan.findings) {
+    lines.push(tint(f.severity === 'error' ? 'red' : 'yellow', `${f.severity}: ${f.kind}/${f.name}: ${f.message}`) + (f.hint ? tint('dim', ` (${f.hint})`) : ''));
+  }
+  for (const [reason, names] of unreadByReason(plan.unknown)) lines.push(tint('dim', `? not read: ${names.join(', ')}: ${reason}`));
   if (lines.length) lines.push('');
   lines.push(tint('bold', summaryLine(plan)));
-  lines.push(tint('dim', `plan ${plan.hash}`));
+  lines.push(tint('dim', `${plan.mode} plan ${plan.hash}`));
   return lines.join('\n');
+}
+
+/** Unknown resources grouped by why they were not read, so offline plans stay short. */
+function unreadByReason(unknown: readonly NotRead[]): [string, string[]][] {
+  const groups = new Map<string, string[]>();
+  for (const u of unknown) groups.set(u.reason, [...(groups.get(u.reason) ?? []), `${u.kind}/${u.name}`]);
+  return [...groups];
 }
 
 /** Markdown-safe inline code: a backtick fence longer than any run inside the text. */
@@ -44,7 +55,17 @@ export function renderMarkdown(plan: Plan): string {
     }
     out.push('');
   }
-  out.push(`<sub>plan \`${plan.hash}\`</sub>`);
+  if (plan.findings.length) {
+    out.push('**Findings**', '');
+    for (const f of plan.findings) out.push(`- ${f.severity}: ${cell(code(`${f.kind}/${f.name}`))}: ${cell(f.message)}${f.hint ? ` (${cell(f.hint)})` : ''}`);
+    out.push('');
+  }
+  if (plan.unknown.length) {
+    out.push('**Not read**', '');
+    for (const [reason, names] of unreadByReason(plan.unknown)) out.push(`- ${names.map((n) => cell(code(n))).join(', ')}: ${cell(reason)}`);
+    out.push('');
+  }
+  out.push(`<sub>${plan.mode} plan \`${plan.hash}\`</sub>`);
   return out.join('\n');
 }
 

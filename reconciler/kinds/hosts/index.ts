@@ -15,6 +15,7 @@ export interface Host {
   gpus?: { model: string; vram?: string; use?: string }[];
   network?: string[];
   ssh?: { user?: string; port?: number; hostKey?: string };
+  ollama?: { port?: number; url?: string; prune?: boolean };
   services?: { name: string; port: number; description?: string }[];
   budget?: { component: string; ram?: string; vram?: string; notes?: string }[];
   monitoring?: { metric: string; target?: string; alert: string; aggregate?: 'avg' | 'max' | 'sustained'; mount?: string }[];
@@ -88,11 +89,17 @@ const schema = kindSchema(
         properties: {
           user: ref('unixUser'),
           port: ref('port'),
-          hostKey: {
-            type: 'string',
-            pattern: '^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$',
-            description: 'the pinned public host key, as in known_hosts without the host name: "ssh-ed25519 AAAA..."',
-          },
+          hostKey: ref('hostKey'),
+        },
+      },
+      ollama: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'how fleetspec reaches Ollama on this host: through an SSH port forward to 127.0.0.1:port, or directly at url',
+        properties: {
+          port: ref('port', 'Ollama\'s port on the host (default: the port of the service named ollama, else 11434)'),
+          url: { type: 'string', pattern: '^http://[^\\s@/]+/?$', description: 'reach Ollama directly at this plain-HTTP URL instead of through SSH, such as http://10.0.0.5:11434' },
+          prune: { type: 'boolean', description: 'remove models Ollama has that no spec lists (default false)' },
         },
       },
       services: {

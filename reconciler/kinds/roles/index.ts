@@ -32,12 +32,14 @@ export interface Role {
   description?: string;
   service?: string;
   host?: string;
-  ssh: { user: string; port: number };
+  ssh: { user: string; port: number; hostKey?: string };
+  /** The complete authorized_keys of the role user; absent: the file is not managed. */
+  authorizedKeys?: string[];
   capabilities: Capability[];
   denied?: Capability[];
   networks?: string[];
   readOnlyNetworks?: string[];
-  llm?: { provider: 'openrouter' | 'ollama' | 'openai'; model?: string; baseUrl?: string; apiKey?: string; purpose?: string };
+  llm?: { provider: 'openrouter' | 'ollama' | 'openai'; model?: string; baseUrl?: string; apiKey?: string; purpose?: string; envFile?: string };
   githubUsers?: string[];
 }
 
@@ -66,6 +68,17 @@ const schema = kindSchema(
         properties: {
           user: ref('unixUser'),
           port: ref('port'),
+          hostKey: ref('hostKey', "the pinned public host key of the role's SSH endpoint"),
+        },
+      },
+      authorizedKeys: {
+        type: 'array',
+        uniqueItems: true,
+        description: "the role user's whole ~/.ssh/authorized_keys; keys not listed are removed. Leave it out and the file is not managed",
+        items: {
+          type: 'string',
+          pattern: '^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa|sk-ssh-ed25519@openssh.com|sk-ecdsa-sha2-nistp256@openssh.com) [A-Za-z0-9+/=]+( [^\\n\\r]*)?$',
+          description: 'a public key line: "ssh-ed25519 AAAA... comment" (no options)',
         },
       },
       capabilities: { type: 'array', items: capability, uniqueItems: true },
@@ -83,6 +96,11 @@ const schema = kindSchema(
           baseUrl: { type: 'string', pattern: '^https?://[^\\s@]+$', description: 'an http(s) URL without credentials' },
           apiKey: ref('secretRef'),
           purpose: ref('text'),
+          envFile: {
+            type: 'string',
+            pattern: '^(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$',
+            description: "the .env file, relative to the role user's home (default .env); no .. segments",
+          },
         },
       },
       githubUsers: {

@@ -1,0 +1,200 @@
+// `fleetspec plan` and `fleetspec apply`: the engine behind a command line. Plans go to
+// stdout (text, Markdown or JSON) and to --out as JSON; progress goes to stderr.
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { applyPlan, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
+import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
+import { renderJson, renderMarkdown, renderText } from '../plan/render.js';
+import { SshPool } from '../ssh/pool.js';
+import type { Db } from '../state/db.js';
+import { transition, startRun } from '../state/ledger.js';
+import { acquireLeader } from '../state/lock.js';
+import { getSecret, parseKey } from '../state/secrets.js';
+import type { Output } from './output.js';
+import { actor, withStore } from './store.js';
+
+export interface ConnectOptions {
+  sshKey?: string;
+  trustOnFirstUse?: boolean;
+  concurrency?: number;
+  connectTimeout?: number;
+  commandTimeout?: number;
+}
+
+export interface PlanCommandOptions extends ConnectOptions {
+  live?: boolean;
+  out?: string;
+  format: 'text' | 'markdown' | 'json';
+  showUnchanged?: boolean;
+}
+
+/** The client key for --live: --ssh-key, FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519. */
+async function readSshKey(opts: ConnectOptions): Promise<{ key?: Buffer; problem?: string }> {
+  const path = opts.sshKey ?? process.env.FLEETSPEC_SSH_KEY ?? join(homedir(), '.ssh', 'id_ed25519');
+  try {
+    return { key: await readFile(path) };
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message;
+    return { problem: `no SSH key (${path}: ${why}; pass --ssh-key or set FLEETSPEC_SSH_KEY)` };
+  }
+}
+
+/** Engine options for one command: the store, the SSH pool in live mode, secrets, progress. */
+async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: ConnectOptions, out: Output) {
+  let ssh: SshPool | undefined;
+  let noSsh = 'offline (plan with --live to read it)';
+  if (mode === 'live') {
+    const { key, problem } = await readSshKey(opts);
+    if (key) {
+      ssh = new SshPool({
+        privateKey: key,
+        trustOnFirstUse: opts.trustOnFirstUse ?? false,
+        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+        ...(opts.connectTimeout ? { connectTimeoutMs: opts.connectTimeout * 1000 } : {}),
+        ...(opts.commandTimeout ? { commandTimeoutMs: opts.commandTimeout * 1000 } : {}),
+      });
+    } else noSsh = problem!;
+  }
+  // A malformed key is an error now; a missing one only means secrets cannot be compared.
+  const secretKey = process.env.FLEETSPEC_SECRET_KEY ? parseKey(process.env.FLEETSPEC_SECRET_KEY) : undefined;
+  const options: EngineOptions = {
+    specs,
+    mode,
+    db,
+    ssh,
+    noSsh,
+    async secret(ref) {
+      if (!secretKey) return undefined;
+      return (await getSecret(db, secretKey, ref.replace(/^secret:/, ''), actor()))?.toString('utf8');
+    },
+    progress: (message) => out.stderr(message),
+  };
+  return { options, close: async () => ssh?.close() };
+}
+
+function printDiagnostics(diagnostics: readonly Diagnostic[], out: Output): void {
+  for (const d of diagnostics) out.stderr(formatDiagnostic(d, out.color));
+}
+
+function renderPlan(plan: Plan, format: PlanCommandOptions['format'], out: Output, showUnchanged = false): void {
+  if (format === 'json') out.stdout(renderJson(plan));
+  else if (format === 'markdown') out.stdout(renderMarkdown(plan));
+  else out.stdout(renderText(plan, { color: out.color, showUnchanged }));
+}
+
+/** Writes through a temporary file, so a reader never sees half a plan. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+export function planCommand(specs: string, opts: PlanCommandOptions, out: Output): Promise<ExitCode> {
+  return withStore(out, 'plan', async (db) => {
+    const { options, close } = await engineOptions(db, specs, opts.live ? 'live' : 'offline', opts, out);
+    try {
+      const { plan, diagnostics } = await planFleet(options);
+      printDiagnostics(diagnostics, out);
+      if (!plan) {
+        out.stderr('fleetspec plan: the specs are invalid; nothing was planned');
+        out.stderr('  hint: fix the problems above (fleetspec validate lists them all)');
+        return EXIT.INVALID;
+      }
+      renderPlan(plan, opts.format, out, opts.showUnchanged);
+      if (opts.out) {
+        await writeAtomic(opts.out, renderJson(plan) + '\n');
+        out.stderr(`plan written to ${opts.out}; apply it with: fleetspec apply ${opts.out}${specs === 'specs' ? '' : ` ${specs}`}`);
+      }
+      return hasChanges(plan) ? EXIT.CHANGES : EXIT.OK;
+    } finally {
+      await close();
+    }
+  });
+}
+
+/** Reads a plan file and checks it is whole: right format, and its hash matches its content. */
+export async function readPlanFile(path: string): Promise<{ plan?: Plan; problem?: string }> {
+  let plan: Plan;
+  try {
+    plan = JSON.parse(await readFile(path, 'utf8')) as Plan;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { problem: e.code === 'ENOENT' ? `${path}: no such file` : `${path}: not a JSON plan (${e.message})` };
+  }
+  if (plan?.format !== 'fleetspec-plan/v1' || !Array.isArray(plan.changes) || (plan.mode !== 'offline' && plan.mode !== 'live')) {
+    return { problem: `${path}: not a fleetspec plan (expected format fleetspec-plan/v1)` };
+  }
+  const recomputed = buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown ?? [] });
+  if (recomputed.hash !== plan.hash) return { problem: `${path}: the plan was edited after it was made (its hash does not match its content)` };
+  return { plan };
+}
+
+export interface ApplyCommandOptions extends ConnectOptions {
+  format: 'text' | 'json';
+}
+
+function printReport(report: ApplyReport, out: Output): void {
+  for (const c of report.done) out.stdout(`✓ ${c.kind}/${c.name} ${c.action}`);
+  if (report.failed) out.stdout(`✗ ${report.failed.change.kind}/${report.failed.change.name} ${report.failed.change.action}: ${report.failed.error}`);
+  for (const c of report.notDone) out.stdout(`- ${c.kind}/${c.name} ${c.action}: not done`);
+  for (const r of report.rolledBack) out.stdout(`↺ ${r}`);
+  for (const r of report.rollbackFailed) out.stdout(`✗ rollback failed: ${r.description}: ${r.error}`);
+}
+
+export function applyCommand(planPath: string, specs: string, opts: ApplyCommandOptions, out: Output): Promise<ExitCode> {
+  return withStore(out, 'apply', async (db) => {
+    const { plan: approved, problem } = await readPlanFile(planPath);
+    if (!approved) {
+      out.stderr(`fleetspec apply: ${problem}`);
+      out.stderr('  hint: make a plan with: fleetspec plan --out plan.json');
+      return EXIT.INVALID;
+    }
+    const repo = process.env.FLEETSPEC_REPO ?? resolve(specs);
+    const lock = await acquireLeader(db, repo);
+    const { options, close } = await engineOptions(db, specs, approved.mode, opts, out);
+    let run = await startRun(db, { repo, trigger: 'manual', reason: `fleetspec apply ${planPath}` });
+    try {
+      run = await transition(db, run.id, 'PENDING', 'PLANNING');
+      const report = await applyPlan(approved, options);
+      if (opts.format === 'json') out.stdout(JSON.stringify({ run: run.id, ...report, current: undefined, currentHash: report.current?.hash }, null, 2));
+      printDiagnostics(report.diagnostics, out);
+      if (report.status === 'invalid') {
+        await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'specs are invalid' });
+        out.stderr('fleetspec apply: the specs are invalid; nothing was applied');
+        return EXIT.INVALID;
+      }
+      if (report.status === 'stale') {
+        await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'live changed since this plan', planHash: report.current!.hash });
+        out.stderr('fleetspec apply: live changed since this plan; plan again. Nothing was applied.');
+        for (const d of planDifferences(approved, report.current!)) out.stderr(`  ${d}`);
+        out.stderr(`  hint: fleetspec plan${approved.mode === 'live' ? ' --live' : ''} --out ${planPath}, review it, then apply it`);
+        return EXIT.INVALID;
+      }
+      await transition(db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: approved.hash });
+      await transition(db, run.id, 'WAIT_FOR_APPROVE', 'APPLYING', { reason: `approved by ${actor()} (plan file ${planPath})` });
+      if (opts.format === 'text') printReport(report, out);
+      if (report.status === 'failed') {
+        await transition(db, run.id, 'APPLYING', 'ROLLBACK', { reason: report.failed!.error });
+        const clean = report.rollbackFailed.length === 0;
+        await transition(db, run.id, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
+        out.stderr(`fleetspec apply: failed at ${report.failed!.change.kind}/${report.failed!.change.name}; ${report.done.length} done and ${clean ? 'rolled back' : 'NOT fully rolled back'}, ${report.notDone.length} not done (run ${run.id})`);
+        return EXIT.ERROR;
+      }
+      await transition(db, run.id, 'APPLYING', 'DONE', { reason: `${report.done.length} change${report.done.length === 1 ? '' : 's'} applied` });
+      out.stderr(report.done.length ? `Apply complete: ${report.done.length} change${report.done.length === 1 ? '' : 's'} applied (run ${run.id}).` : `Nothing to apply (run ${run.id}).`);
+      return EXIT.OK;
+    } catch (err) {
+      const current = (await db.query<{ state: string }>('select state from runs where id = $1', [run.id]))[0]?.state;
+      if (current && !['DONE', 'FAILED', 'BLOCKED'].includes(current)) {
+        await transition(db, run.id, current as 'APPLYING', 'FAILED', { reason: err instanceof Error ? err.message : String(err) }).catch(() => {});
+      }
+      throw err;
+    } finally {
+      await close();
+      await lock.release();
+    }
+  });
+}

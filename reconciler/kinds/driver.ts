@@ -1,0 +1,67 @@
+// The contract of a kind that reaches a live system: read live, diff, list actions, apply.
+// Level-based (controller-runtime's lesson): a driver never trusts what it did before; it
+// reads live afresh and acts on the difference, so running it twice is safe. The engine,
+// not the driver, owns ordering, stopping at the first failure and rolling back.
+import type { NotRead, PlanFinding, PlanMode, ResourceChange } from '../plan/plan.js';
+import type { SshPool } from '../ssh/pool.js';
+import type { Queryable } from '../state/db.js';
+import type { Resource, SpecIndex } from './kind.js';
+
+export interface LiveContext {
+  mode: PlanMode;
+  /** The state store (ports, secrets). */
+  db: Queryable;
+  /** Every valid desired resource, for drivers that need other kinds (models need their host). */
+  index: SpecIndex;
+  /** Present in live mode with a client key: the one SSH pool of this run. */
+  ssh?: SshPool;
+  /** Why SSH targets are not read when `ssh` is absent ("offline (plan with --live to read it)"). */
+  noSsh: string;
+  /**
+   * Resolves a `secret:` reference from the store, or undefined when there is no secret key or
+   * no such secret. Values stay inside drivers: they never enter a plan, a log or a message.
+   */
+  secret(ref: string): Promise<string | undefined>;
+  /** One line of progress for a person watching (stderr); never a secret. */
+  progress(message: string): void;
+}
+
+/** What a driver found: the changes, what it could not read, and findings that are not changes. */
+export interface DriverPlan {
+  changes: ResourceChange[];
+  unknown: NotRead[];
+  findings: PlanFinding[];
+}
+
+/** How to put back what one applied change altered, from the version saved before it. */
+export interface Rollback {
+  /** What the rollback restores, e.g. "restored ~/.env from ~/.env.fleetspec-prev on roles/manager". */
+  description: string;
+  run(): Promise<void>;
+}
+
+export interface Driver<Live = unknown> {
+  /** The kind folder this driver reconciles, e.g. `roles`. */
+  folder: string;
+  /** Reads the live state behind the desired resources; never throws for one unreachable target (it becomes unknown). */
+  readLive(desired: Resource[], ctx: LiveContext): Promise<Live>;
+  /** Desired against live: pure, deterministic, no I/O. */
+  diff(desired: Resource[], live: Live, ctx: Pick<LiveContext, 'index' | 'mode'>): DriverPlan;
+  /** The concrete steps apply takes for one change, for people reading a plan ("write ~/.env"). */
+  actions(change: ResourceChange): string[];
+  /**
+   * Carries out one change of this kind. Returns how to roll it back, or undefined when there is
+   * nothing to undo (drift is reported, not applied). Throws on failure, leaving live as it was.
+   */
+  apply(change: ResourceChange, ctx: LiveContext): Promise<Rollback | undefined>;
+}
+
+/** Declares a driver with its live type inferred. */
+export function defineDriver<Live>(driver: Driver<Live>): Driver<Live> {
+  return driver;
+}
+
+/** The NotRead entries for every desired resource of a kind, with one reason. */
+export function notRead(desired: readonly Resource[], reason: string): NotRead[] {
+  return desired.map((r) => ({ kind: r.kind.folder, name: r.name, reason }));
+}

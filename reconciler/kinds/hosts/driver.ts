@@ -1,0 +1,151 @@
+// Hosts are read-only: live facts come over SSH in one command, differences from the spec
+// are drift (reported, never applied), and the seed 004 monitoring table becomes findings.
+import type { PlanFinding, ResourceChange } from '../../plan/plan.js';
+import { SshError, type SshTarget } from '../../ssh/pool.js';
+import { positionOf } from '../../specs/source.js';
+import { defineDriver, type LiveContext } from '../driver.js';
+import type { Resource } from '../kind.js';
+import { breaches, FACTS_SCRIPT, formatSize, parseFacts, parseSize, parseThreshold, type HostFacts } from './facts.js';
+import type { Host } from './index.js';
+
+/** Where in its spec file a resource sets something, for messages: "specs/hosts/ai.yaml:40:3". */
+export function specLocation(resource: Resource, path: (string | number)[]): string {
+  const { line, col } = positionOf(resource.doc, path);
+  return `${resource.doc.source.file}:${line}:${col}`;
+}
+
+/** The SSH target of a host, or why it has none (then it is never contacted). */
+export function hostTarget(resource: Resource<Host>): SshTarget | string {
+  const { ssh } = resource.value;
+  if (!ssh) return `no ssh settings in ${specLocation(resource, ['name'])}`;
+  if (!ssh.user) return `ssh.user is not set (${specLocation(resource, ['ssh'])})`;
+  return {
+    label: resource.label,
+    host: resource.value.address,
+    port: ssh.port ?? 22,
+    user: ssh.user,
+    ...(ssh.hostKey ? { hostKey: ssh.hostKey } : {}),
+    where: specLocation(resource, ssh.hostKey ? ['ssh', 'hostKey'] : ['ssh']),
+  };
+}
+
+/** A reason a live read failed, short enough for a plan line; SSH errors carry their own words. */
+export function unreachable(err: unknown): string {
+  if (err instanceof SshError) return err.hint ? `${err.message} (${err.hint})` : err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export type HostRead = { facts: HostFacts } | { unknown: string };
+
+export async function readHostFacts(resource: Resource<Host>, ctx: LiveContext): Promise<HostRead> {
+  const target = hostTarget(resource);
+  if (!ctx.ssh) return { unknown: ctx.noSsh };
+  if (typeof target === 'string') return { unknown: target };
+  try {
+    const result = await ctx.ssh.run(target, (s) => s.exec(FACTS_SCRIPT));
+    if (result.code !== 0) return { unknown: `facts command exited ${result.code}: ${result.stderr.trim().split('\n')[0] ?? ''}` };
+    return { facts: parseFacts(result.stdout) };
+  } catch (err) {
+    return { unknown: unreachable(err) };
+  }
+}
+
+/** RAM as sold (32GB) against MemTotal, which the kernel trims by a few percent. */
+const MEMORY_TOLERANCE = 0.1;
+
+/** The facts a host spec states, as the spec says them and as they are live. */
+function compare(host: Host, facts: HostFacts): { before: Record<string, unknown>; after: Record<string, unknown>; drift: string[] } {
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  const drift: string[] = [];
+  const check = (field: string, want: unknown, have: unknown, same: boolean) => {
+    after[field] = want;
+    before[field] = have;
+    if (!same) drift.push(field);
+  };
+  const hostname = host.hostname ?? host.name;
+  check('hostname', hostname, facts.hostname, hostname.toLowerCase() === facts.hostname.toLowerCase());
+  if (host.os) check('os', host.os, facts.os, host.os === facts.os);
+  const cpus = host.cpu?.threads ?? host.cpu?.cores;
+  if (cpus) check('cpus', cpus, facts.cpus, cpus === facts.cpus);
+  if (host.memory) {
+    const want = parseSize(host.memory.size);
+    const close = Math.abs(facts.memory.totalBytes - want) <= want * MEMORY_TOLERANCE;
+    check('memory', host.memory.size, close ? host.memory.size : formatSize(facts.memory.totalBytes), close);
+  }
+  if (host.services?.length) {
+    const listening = new Set(facts.listening);
+    const want = Object.fromEntries(host.services.map((s) => [s.name, s.port]));
+    const have = Object.fromEntries(host.services.map((s) => [s.name, listening.has(s.port) ? s.port : 'not listening']));
+    check('services', want, have, host.services.every((s) => listening.has(s.port)));
+  }
+  return { before, after, drift };
+}
+
+/** Seed 004's monitoring table against live facts (or the spec's `observed` facts offline). */
+export function thresholdFindings(resource: Resource<Host>, facts: HostFacts | undefined): PlanFinding[] {
+  const host = resource.value;
+  const findings: PlanFinding[] = [];
+  const finding = (code: string, message: string, hint: string) =>
+    findings.push({ kind: 'hosts', name: resource.name, code, severity: 'warning', message, hint });
+  for (const m of host.monitoring ?? []) {
+    const alert = parseThreshold(m.alert);
+    if (m.metric === 'disk.usage') {
+      const mount = m.mount ?? '/';
+      const live = facts?.disks.find((d) => d.mount === mount)?.usedPercent;
+      const observed = host.observed?.disks?.find((d) => d.mount === mount)?.usedPercent;
+      const value = live ?? observed;
+      if (value !== undefined && breaches(alert, value)) {
+        const source = live !== undefined ? 'live' : `observed: ${host.observed!.source}`;
+        finding('threshold.disk', `disk ${mount} at ${value}% (alert ${m.alert}; ${source})`, `free space on ${mount}${m.target ? ` to get back to ${m.target}` : ''}`);
+      }
+    } else if (m.metric === 'memory.usage' && facts) {
+      const used = facts.memory.totalBytes - facts.memory.availableBytes;
+      const value = alert.unit === '%' ? Math.round((used / facts.memory.totalBytes) * 100) : used;
+      if (breaches(alert, value)) finding('threshold.memory', `memory in use ${alert.unit === '%' ? `${value}%` : formatSize(value)} (alert ${m.alert})`, 'find what grew, or raise the host\'s memory budget');
+    } else if (m.metric === 'cpu.usage' && facts) {
+      // Load average per CPU stands in for usage; "sustained" looks at the 15-minute figure.
+      const load = m.aggregate === 'sustained' ? facts.load[2] : m.aggregate === 'avg' ? facts.load[1] : facts.load[0];
+      const value = Math.round((load / facts.cpus) * 100);
+      if (breaches(alert, value)) finding('threshold.cpu', `CPU load ${value}% of ${facts.cpus} CPUs (alert ${m.alert}${m.aggregate ? `, ${m.aggregate}` : ''})`, 'find the busy process, or move work to another host');
+    }
+  }
+  return findings;
+}
+
+export const hostsDriver = defineDriver<Map<string, HostRead>>({
+  folder: 'hosts',
+  async readLive(desired, ctx) {
+    const reads = await Promise.all(desired.map(async (r) => [r.name, await readHostFacts(r as Resource<Host>, ctx)] as const));
+    return new Map(reads);
+  },
+  diff(desired, live) {
+    const changes: ResourceChange[] = [];
+    const plan = { changes, unknown: [] as { kind: string; name: string; reason: string }[], findings: [] as PlanFinding[] };
+    for (const resource of desired as Resource<Host>[]) {
+      const read = live.get(resource.name);
+      const facts = read && 'facts' in read ? read.facts : undefined;
+      plan.findings.push(...thresholdFindings(resource, facts));
+      if (!facts) {
+        plan.unknown.push({ kind: 'hosts', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read' });
+        continue;
+      }
+      const { before, after, drift } = compare(resource.value, facts);
+      changes.push({
+        kind: 'hosts',
+        name: resource.name,
+        action: drift.length ? 'drift' : 'no-op',
+        before,
+        after,
+        reason: drift.length ? `live differs from the spec in ${drift.join(', ')}; hosts are read-only: change the machine or the spec` : 'live matches the spec',
+      });
+    }
+    return plan;
+  },
+  actions(change) {
+    return change.action === 'drift' ? ['none: hosts are read-only; drift is reported for a person to resolve'] : [];
+  },
+  async apply() {
+    return undefined;
+  },
+});

@@ -1,0 +1,171 @@
+// Ollama models per host: live from the Ollama HTTP API, reached through an SSH port forward
+// to the host's own loopback (or directly when the host spec gives ollama.url). Apply pulls
+// missing models with streamed progress; it removes models no spec lists only where the host
+// spec says prune: true.
+import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
+import { defineDriver, type LiveContext } from '../driver.js';
+import { breaches, formatSize, parseSize, parseThreshold } from '../hosts/facts.js';
+import { hostTarget, unreachable } from '../hosts/driver.js';
+import type { Host } from '../hosts/index.js';
+import type { Resource } from '../kind.js';
+import type { Model } from './index.js';
+import { normalizeModelName, ollamaClient, type LoadedModel, type OllamaClient, type OllamaModel } from './ollama.js';
+
+const DEFAULT_OLLAMA_PORT = 11434;
+
+interface HostModels {
+  installed: OllamaModel[];
+  loaded: LoadedModel[];
+}
+
+type HostRead = { live: HostModels } | { unknown: string };
+
+/** Ollama's port on a host: ollama.port, else the service named ollama, else 11434. */
+function ollamaPort(host: Host): number {
+  return host.ollama?.port ?? host.services?.find((s) => s.name === 'ollama')?.port ?? DEFAULT_OLLAMA_PORT;
+}
+
+/** Runs fn with a client for the host's Ollama: direct when the spec gives a URL, else over SSH. */
+async function withOllama<T>(host: Resource<Host>, ctx: LiveContext, fn: (client: OllamaClient) => Promise<T>): Promise<T> {
+  if (host.value.ollama?.url) return fn(ollamaClient({ baseUrl: host.value.ollama.url }));
+  const target = hostTarget(host);
+  if (!ctx.ssh) throw new Error(ctx.noSsh);
+  if (typeof target === 'string') throw new Error(target);
+  const port = ollamaPort(host.value);
+  return ctx.ssh.run(target, (session) => fn(ollamaClient({ baseUrl: `http://127.0.0.1:${port}`, connect: () => session.forward('127.0.0.1', port) })));
+}
+
+/** The Ollama models of the specs, by host name. */
+function byHost(desired: readonly Resource[]): Map<string, Resource<Model>[]> {
+  const out = new Map<string, Resource<Model>[]>();
+  for (const r of desired as Resource<Model>[]) {
+    if (r.value.runtime !== 'ollama' || !r.value.host) continue;
+    out.set(r.value.host, [...(out.get(r.value.host) ?? []), r]);
+  }
+  return out;
+}
+
+/** Hosts whose Ollama is managed: those with an ollama model in specs, or prune set. */
+function managedHosts(desired: readonly Resource[], ctx: Pick<LiveContext, 'index'>): Resource<Host>[] {
+  const names = new Set(byHost(desired).keys());
+  for (const h of ctx.index.all('hosts') as Resource<Host>[]) if (h.value.ollama?.prune) names.add(h.name);
+  return [...names].map((n) => ctx.index.get('hosts', n) as Resource<Host>).filter(Boolean);
+}
+
+/** Seed 004's budget: the Ollama line of the host's budget table, the upper end of its RAM. */
+function memoryFindings(host: Resource<Host>, models: readonly Resource<Model>[], live: HostModels | undefined): PlanFinding[] {
+  const findings: PlanFinding[] = [];
+  const budget = host.value.budget?.find((b) => /ollama/i.test(b.component))?.ram;
+  const planned = models.reduce((sum, m) => sum + (m.value.memory?.ram ? parseSize(m.value.memory.ram) : 0), 0);
+  if (budget && planned > parseSize(budget)) {
+    findings.push({
+      kind: 'models',
+      name: host.name,
+      code: 'budget.memory',
+      severity: 'warning',
+      message: `the Ollama models listed for ${host.name} take ${formatSize(planned)} of RAM, over the host's Ollama budget of ${budget}`,
+      hint: 'remove a model from specs/models or raise the budget in the host spec',
+    });
+  }
+  const alert = host.value.monitoring?.find((m) => m.metric === 'ollama.memory')?.alert;
+  if (alert && live) {
+    const inUse = live.loaded.reduce((sum, m) => sum + m.size, 0);
+    if (breaches(parseThreshold(alert), inUse)) {
+      findings.push({ kind: 'models', name: host.name, code: 'threshold.ollama-memory', severity: 'warning', message: `loaded models use ${formatSize(inUse)} (alert ${alert})`, hint: 'unload a model or lower OLLAMA_MAX_LOADED_MODELS' });
+    }
+  }
+  return findings;
+}
+
+const modelId = (model: string, host: string) => `${model}@${host}`;
+
+/** Splits "qwen2.5:7b@ai" at the last @, as model names may hold @ for digests. */
+function splitId(name: string): { model: string; host: string } {
+  const at = name.lastIndexOf('@');
+  return { model: name.slice(0, at), host: name.slice(at + 1) };
+}
+
+export const modelsDriver = defineDriver<Map<string, HostRead>>({
+  folder: 'models',
+  async readLive(desired, ctx) {
+    const hosts = managedHosts(desired, ctx);
+    const reads = await Promise.all(
+      hosts.map(async (host): Promise<[string, HostRead]> => {
+        if (!host.value.ollama?.url && !ctx.ssh) return [host.name, { unknown: ctx.noSsh }];
+        try {
+          const live = await withOllama(host, ctx, async (client) => ({ installed: await client.tags(), loaded: await client.ps() }));
+          return [host.name, { live }];
+        } catch (err) {
+          const hint = (err as { hint?: string }).hint;
+          return [host.name, { unknown: hint && !(err instanceof Error && err.name === 'SshError') ? `${(err as Error).message} (${hint})` : unreachable(err) }];
+        }
+      }),
+    );
+    return new Map(reads);
+  },
+  diff(desired, live, ctx) {
+    const changes: ResourceChange[] = [];
+    const unknown: NotRead[] = [];
+    const findings: PlanFinding[] = [];
+    const wanted = byHost(desired);
+    for (const host of managedHosts(desired, ctx)) {
+      const models = wanted.get(host.name) ?? [];
+      const read = live.get(host.name);
+      const hostLive = read && 'live' in read ? read.live : undefined;
+      findings.push(...memoryFindings(host, models, hostLive));
+      if (!hostLive) {
+        const reason = read && 'unknown' in read ? read.unknown : 'not read';
+        unknown.push(...models.map((m) => ({ kind: 'models', name: m.name, reason })));
+        continue;
+      }
+      const installed = new Map(hostLive.installed.map((m) => [normalizeModelName(m.name), m]));
+      const listed = new Set<string>();
+      for (const m of models) {
+        const name = normalizeModelName(m.value.name);
+        listed.add(name);
+        const have = installed.get(name);
+        changes.push(
+          have
+            ? { kind: 'models', name: m.name, action: 'no-op', before: { model: name, digest: have.digest }, after: { model: name }, reason: 'installed' }
+            : { kind: 'models', name: m.name, action: 'create', before: null, after: { model: name, host: host.name }, reason: `not installed on ${host.name}: pull it` },
+        );
+      }
+      if (host.value.ollama?.prune) {
+        for (const [name, have] of installed) {
+          if (listed.has(name)) continue;
+          changes.push({ kind: 'models', name: modelId(name, host.name), action: 'delete', before: { model: name, host: host.name, size: formatSize(have.size) }, after: null, reason: `installed on ${host.name}, listed in no spec, and the host prunes` });
+        }
+      }
+    }
+    return { changes, unknown, findings };
+  },
+  actions(change) {
+    const { model, host } = splitId(change.name);
+    if (change.action === 'create') return [`POST /api/pull ${normalizeModelName(model)} on ${host} (streams progress)`];
+    if (change.action === 'delete') return [`DELETE /api/delete ${model} on ${host}`];
+    return [];
+  },
+  async apply(change, ctx) {
+    if (change.action !== 'create' && change.action !== 'delete') return undefined;
+    const { host: hostName } = splitId(change.name);
+    const model = (change.action === 'create' ? change.after : change.before) as { model: string };
+    const host = ctx.index.get('hosts', hostName) as Resource<Host> | undefined;
+    if (!host) throw new Error(`host ${hostName} is not in specs`);
+    const pull = (client: OllamaClient) => {
+      let last = '';
+      return client.pull(model.model, (p) => {
+        // One line per stage, and per 10% while downloading.
+        const pct = p.total && p.completed !== undefined ? Math.floor((p.completed / p.total) * 10) * 10 : undefined;
+        const line = `models/${change.name}: ${p.status}${pct !== undefined ? ` ${pct}%` : ''}`;
+        if (line !== last) ctx.progress(line);
+        last = line;
+      });
+    };
+    if (change.action === 'create') {
+      await withOllama(host, ctx, pull);
+      return { description: `removed ${model.model} from ${hostName} again`, run: () => withOllama(host, ctx, (c) => c.remove(model.model)) };
+    }
+    await withOllama(host, ctx, (c) => c.remove(model.model));
+    return { description: `pulled ${model.model} back onto ${hostName}`, run: () => withOllama(host, ctx, pull) };
+  },
+});

@@ -1,0 +1,128 @@
+// The engine: every driver reads live and diffs, the results become one plan; apply carries
+// out exactly that plan after planning again and checking the hash, in plan order, stopping
+// at the first failure and rolling back what it did from the versions it saved.
+import type { Diagnostic } from '../diagnostics.js';
+import { countBySeverity } from '../diagnostics.js';
+import { DRIVERS } from '../kinds/drivers.js';
+import type { Driver, LiveContext, Rollback } from '../kinds/driver.js';
+import type { SpecIndex } from '../kinds/kind.js';
+import { loadSpecs } from '../specs/load.js';
+import { buildPlan, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
+
+export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode'> {
+  /** The specs folder. */
+  specs: string;
+  mode: PlanMode;
+  drivers?: readonly Driver[];
+}
+
+export interface Planned {
+  /** Absent when the specs are invalid; the diagnostics say why. */
+  plan?: Plan;
+  diagnostics: Diagnostic[];
+  /** The context the plan was made with, reused by apply so it reads and writes the same way. */
+  context?: LiveContext;
+}
+
+export async function planFleet(opts: EngineOptions): Promise<Planned> {
+  const loaded = await loadSpecs(opts.specs);
+  if (countBySeverity(loaded.diagnostics).errors > 0) return { diagnostics: loaded.diagnostics };
+  const context = liveContext(opts, loaded.index);
+  const changes: ResourceChange[] = [];
+  const unknown: NotRead[] = [];
+  const findings: PlanFinding[] = [];
+  const drivers = opts.drivers ?? DRIVERS;
+  const results = await Promise.all(
+    drivers.map(async (driver) => {
+      const desired = loaded.index.all(driver.folder);
+      const live = await driver.readLive(desired, context);
+      return driver.diff(desired, live, context);
+    }),
+  );
+  for (const r of results) {
+    changes.push(...r.changes);
+    unknown.push(...r.unknown);
+    findings.push(...r.findings);
+  }
+  return { plan: buildPlan(changes, { mode: opts.mode, unknown, findings }), diagnostics: loaded.diagnostics, context };
+}
+
+function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
+  return { mode: opts.mode, db: opts.db, index, ssh: opts.ssh, noSsh: opts.noSsh, secret: opts.secret, progress: opts.progress };
+}
+
+export const isApplicable = (c: ResourceChange) => c.action === 'create' || c.action === 'update' || c.action === 'delete';
+
+export interface ApplyReport {
+  status: 'applied' | 'stale' | 'invalid' | 'failed';
+  /** The plan made just now, to compare with the approved one. */
+  current?: Plan;
+  diagnostics: Diagnostic[];
+  done: ResourceChange[];
+  failed?: { change: ResourceChange; error: string };
+  notDone: ResourceChange[];
+  rolledBack: string[];
+  rollbackFailed: { description: string; error: string }[];
+}
+
+/** Changes whose content differs between two plans: what made an approved plan stale. */
+export function planDifferences(approved: Plan, current: Plan): string[] {
+  const key = (c: ResourceChange) => `${c.kind}/${c.name} ${c.action}`;
+  const body = (c: ResourceChange) => JSON.stringify([c.before, c.after]);
+  const before = new Map(approved.changes.map((c) => [key(c), body(c)]));
+  const after = new Map(current.changes.map((c) => [key(c), body(c)]));
+  const out: string[] = [];
+  for (const [k, v] of before) if (!after.has(k)) out.push(`- ${k} (no longer planned)`);
+  else if (after.get(k) !== v) out.push(`~ ${k} (different before/after)`);
+  for (const k of after.keys()) if (!before.has(k)) out.push(`+ ${k} (newly planned)`);
+  const unread = (p: Plan) => new Set(p.unknown.map((u) => `${u.kind}/${u.name}`));
+  const [was, now] = [unread(approved), unread(current)];
+  for (const u of now) if (!was.has(u)) out.push(`? ${u} (could not be read now)`);
+  for (const u of was) if (!now.has(u)) out.push(`? ${u} (readable now, was not when planned)`);
+  if (approved.mode !== current.mode) out.push(`mode ${approved.mode} → ${current.mode}`);
+  return out;
+}
+
+/**
+ * Plans again in the approved plan's mode and applies only when the hash matches. Each
+ * applicable change goes to its kind's driver in plan order; the first failure stops the
+ * run and every change already done is rolled back, newest first.
+ */
+export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'>): Promise<ApplyReport> {
+  const report: ApplyReport = { status: 'applied', diagnostics: [], done: [], notDone: [], rolledBack: [], rollbackFailed: [] };
+  const planned = await planFleet({ ...opts, mode: approved.mode });
+  report.diagnostics = planned.diagnostics;
+  if (!planned.plan || !planned.context) return { ...report, status: 'invalid' };
+  report.current = planned.plan;
+  if (planned.plan.hash !== approved.hash) return { ...report, status: 'stale' };
+
+  const drivers = new Map((opts.drivers ?? DRIVERS).map((d) => [d.folder, d]));
+  const todo = planned.plan.changes.filter(isApplicable);
+  const rollbacks: Rollback[] = [];
+  for (const [i, change] of todo.entries()) {
+    const driver = drivers.get(change.kind);
+    try {
+      if (!driver) throw new Error(`no driver applies ${change.kind}`);
+      opts.progress(`applying ${change.kind}/${change.name} (${change.action})`);
+      const rollback = await driver.apply(change, planned.context);
+      if (rollback) rollbacks.push(rollback);
+      report.done.push(change);
+    } catch (err) {
+      report.status = 'failed';
+      report.failed = { change, error: err instanceof Error ? err.message : String(err) };
+      report.notDone = todo.slice(i + 1);
+      break;
+    }
+  }
+  if (report.status === 'failed') {
+    for (const rollback of rollbacks.reverse()) {
+      try {
+        await rollback.run();
+        report.rolledBack.push(rollback.description);
+      } catch (err) {
+        report.rollbackFailed.push({ description: rollback.description, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+  return report;
+}
