@@ -5,9 +5,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { applyPlan, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
+import { applyPlan, blockingFindings, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
 import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
 import { renderJson, renderMarkdown, renderText } from '../plan/render.js';
+import { utils as ssh2Utils } from 'ssh2';
 import { SshPool } from '../ssh/pool.js';
 import type { Db } from '../state/db.js';
 import { transition, startRun } from '../state/ledger.js';
@@ -45,10 +46,16 @@ async function readSshKey(opts: ConnectOptions): Promise<{ key?: Buffer; problem
 /** Engine options for one command: the store, the SSH pool in live mode, secrets, progress. */
 async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: ConnectOptions, out: Output) {
   let ssh: SshPool | undefined;
+  let sshPublicKey: string | undefined;
   let noSsh = 'offline (plan with --live to read it)';
   if (mode === 'live') {
     const { key, problem } = await readSshKey(opts);
     if (key) {
+      const parsed = ssh2Utils.parseKey(key);
+      if (!(parsed instanceof Error)) {
+        const k = Array.isArray(parsed) ? parsed[0]! : parsed;
+        sshPublicKey = `${k.type} ${k.getPublicSSH().toString('base64')}`;
+      }
       ssh = new SshPool({
         privateKey: key,
         trustOnFirstUse: opts.trustOnFirstUse ?? false,
@@ -66,6 +73,7 @@ async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: Connec
     db,
     ssh,
     noSsh,
+    sshPublicKey,
     async secret(ref) {
       if (!secretKey) return undefined;
       return (await getSecret(db, secretKey, ref.replace(/^secret:/, ''), actor()))?.toString('utf8');
@@ -107,6 +115,11 @@ export function planCommand(specs: string, opts: PlanCommandOptions, out: Output
       if (opts.out) {
         await writeAtomic(opts.out, renderJson(plan) + '\n');
         out.stderr(`plan written to ${opts.out}; apply it with: fleetspec apply ${opts.out}${specs === 'specs' ? '' : ` ${specs}`}`);
+      }
+      const blocking = blockingFindings(plan);
+      if (blocking.length) {
+        out.stderr(`fleetspec plan: ${blocking.length} finding${blocking.length === 1 ? '' : 's'} of severity error; apply will refuse this plan`);
+        return EXIT.INVALID;
       }
       return hasChanges(plan) ? EXIT.CHANGES : EXIT.OK;
     } finally {
@@ -171,6 +184,13 @@ export function applyCommand(planPath: string, specs: string, opts: ApplyCommand
         out.stderr('fleetspec apply: live changed since this plan; plan again. Nothing was applied.');
         for (const d of planDifferences(approved, report.current!)) out.stderr(`  ${d}`);
         out.stderr(`  hint: fleetspec plan${approved.mode === 'live' ? ' --live' : ''} --out ${planPath}, review it, then apply it`);
+        return EXIT.INVALID;
+      }
+      if (report.status === 'blocked') {
+        const blocking = blockingFindings(report.current!);
+        await transition(db, run.id, 'PLANNING', 'BLOCKED', { reason: blocking.map((f) => `${f.kind}/${f.name}: ${f.message}`).join('; '), planHash: approved.hash });
+        out.stderr('fleetspec apply: the plan has findings of severity error; nothing was applied.');
+        for (const f of blocking) out.stderr(`  ${f.kind}/${f.name}: ${f.message}${f.hint ? ` (${f.hint})` : ''}`);
         return EXIT.INVALID;
       }
       await transition(db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: approved.hash });

@@ -17,6 +17,8 @@ export interface LiveContext {
   ssh?: SshPool;
   /** Why SSH targets are not read when `ssh` is absent ("offline (plan with --live to read it)"). */
   noSsh: string;
+  /** The public half of the client key ("ssh-ed25519 AAAA..."), so a role's authorized_keys cannot lock fleetspec out. */
+  sshPublicKey?: string;
   /**
    * Resolves a `secret:` reference from the store, or undefined when there is no secret key or
    * no such secret. Values stay inside drivers: they never enter a plan, a log or a message.

@@ -48,13 +48,16 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
 }
 
 function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
-  return { mode: opts.mode, db: opts.db, index, ssh: opts.ssh, noSsh: opts.noSsh, secret: opts.secret, progress: opts.progress };
+  return { mode: opts.mode, db: opts.db, index, ssh: opts.ssh, noSsh: opts.noSsh, sshPublicKey: opts.sshPublicKey, secret: opts.secret, progress: opts.progress };
 }
+
+/** Findings of severity error: the plan may be shown, never applied. */
+export const blockingFindings = (plan: Plan) => plan.findings.filter((f) => f.severity === 'error');
 
 export const isApplicable = (c: ResourceChange) => c.action === 'create' || c.action === 'update' || c.action === 'delete';
 
 export interface ApplyReport {
-  status: 'applied' | 'stale' | 'invalid' | 'failed';
+  status: 'applied' | 'stale' | 'invalid' | 'blocked' | 'failed';
   /** The plan made just now, to compare with the approved one. */
   current?: Plan;
   diagnostics: Diagnostic[];
@@ -95,6 +98,7 @@ export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'
   if (!planned.plan || !planned.context) return { ...report, status: 'invalid' };
   report.current = planned.plan;
   if (planned.plan.hash !== approved.hash) return { ...report, status: 'stale' };
+  if (blockingFindings(planned.plan).length) return { ...report, status: 'blocked' };
 
   const drivers = new Map((opts.drivers ?? DRIVERS).map((d) => [d.folder, d]));
   const todo = planned.plan.changes.filter(isApplicable);

@@ -93,6 +93,13 @@ async function restoreFile(session: SshSession, file: string, was: 'had' | 'new'
   if (result.code !== 0) throw new Error(`restoring ~/${file} failed (exit ${result.code}): ${result.stderr.trim()}`);
 }
 
+/** True when writing the role's authorized_keys would shut out the key fleetspec connects with. */
+function locksOut(role: Role, clientKey: string | undefined): boolean {
+  if (!role.authorizedKeys || !clientKey) return false;
+  const blob = clientKey.split(' ')[1];
+  return !role.authorizedKeys.some((k) => k.trim().split(/\s+/)[1] === blob);
+}
+
 /** How a key shows in a plan: its fingerprint and comment, not the long base64. */
 const showKey = (line: string) => {
   const [type, blob, ...comment] = line.split(' ');
@@ -101,6 +108,8 @@ const showKey = (line: string) => {
 
 interface RoleLive {
   files: Map<string, string | undefined>;
+  /** The spec's authorized_keys leaves out the key fleetspec logs in with. */
+  locksOut: boolean;
   /** For each secret-backed variable: does the live value equal the resolved secret? undefined: cannot tell. */
   secretMatches: Map<string, boolean | undefined>;
   /** Why a secret could not be compared. */
@@ -114,7 +123,7 @@ const unavailable = (ref: string) => `${ref} is not available (no FLEETSPEC_SECR
 async function readRole(resource: Resource<Role>, ctx: LiveContext): Promise<RoleRead> {
   const role = resource.value;
   const files = managedFiles(role);
-  if (files.length === 0) return { live: { files: new Map(), secretMatches: new Map(), secretProblems: [] } };
+  if (files.length === 0) return { live: { files: new Map(), locksOut: false, secretMatches: new Map(), secretProblems: [] } };
   if (!ctx.ssh) return { unknown: ctx.noSsh };
   const target = roleTarget(resource, ctx);
   if (typeof target === 'string') return { unknown: target };
@@ -132,7 +141,7 @@ async function readRole(resource: Resource<Role>, ctx: LiveContext): Promise<Rol
         else secretMatches.set(variable, have === want);
       }
     }
-    return { live: { files: read, secretMatches, secretProblems } };
+    return { live: { files: read, locksOut: locksOut(role, ctx.sshPublicKey), secretMatches, secretProblems } };
   } catch (err) {
     return { unknown: unreachable(err) };
   }
@@ -199,6 +208,16 @@ export const rolesDriver = defineDriver<Map<string, RoleRead>>({
         plan.unknown.push({ kind: 'roles', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read' });
         continue;
       }
+      if (read.live.locksOut) {
+        plan.findings.push({
+          kind: 'roles',
+          name: resource.name,
+          code: 'roles.lockout',
+          severity: 'error',
+          message: "authorizedKeys leaves out the key fleetspec connects with; writing it would lock fleetspec out of this role",
+          hint: `add fleetspec's public key to authorizedKeys in ${specLocation(resource, ['authorizedKeys'])}`,
+        });
+      }
       for (const problem of read.live.secretProblems) {
         plan.findings.push({ kind: 'roles', name: resource.name, code: 'secret.unavailable', severity: 'warning', message: `cannot compare the live API key: ${problem}`, hint: 'set FLEETSPEC_SECRET_KEY and store the secret, then plan again' });
       }
@@ -230,6 +249,7 @@ export const rolesDriver = defineDriver<Map<string, RoleRead>>({
     const role = resource.value;
     const target = roleTarget(resource, ctx);
     if (!ctx.ssh || typeof target === 'string') throw new Error(`roles/${change.name} cannot be reached: ${typeof target === 'string' ? target : ctx.noSsh}`);
+    if (locksOut(role, ctx.sshPublicKey)) throw new Error(`roles/${change.name}: authorizedKeys leaves out fleetspec's own key; refusing to lock it out`);
     // Resolve every secret before touching the host, so a missing one changes nothing.
     const secretValues: Record<string, string> = {};
     if (role.llm) {
