@@ -8,8 +8,7 @@ import { EXIT, type ExitCode } from '../exit-codes.js';
 import { applyPlan, blockingFindings, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
 import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
 import { renderJson, renderMarkdown, renderText } from '../plan/render.js';
-import { utils as ssh2Utils } from 'ssh2';
-import { SshPool } from '../ssh/pool.js';
+import { publicKeyOf, SshPool } from '../ssh/pool.js';
 import type { Db } from '../state/db.js';
 import { transition, startRun } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
@@ -51,11 +50,7 @@ async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: Connec
   if (mode === 'live') {
     const { key, problem } = await readSshKey(opts);
     if (key) {
-      const parsed = ssh2Utils.parseKey(key);
-      if (!(parsed instanceof Error)) {
-        const k = Array.isArray(parsed) ? parsed[0]! : parsed;
-        sshPublicKey = `${k.type} ${k.getPublicSSH().toString('base64')}`;
-      }
+      sshPublicKey = publicKeyOf(key);
       ssh = new SshPool({
         privateKey: key,
         trustOnFirstUse: opts.trustOnFirstUse ?? false,

@@ -5,7 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { Readable, type Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 
 export interface SshTarget {
   /** What messages print, e.g. "hosts/ai" or "roles/manager". */
@@ -524,6 +524,14 @@ function fingerprintOf(blob: Buffer): string {
 }
 
 /** "SHA256:..." as ssh-keygen -lf prints it, for "type base64 [comment]" or the bare base64. */
+/** The public half of a private key, "ssh-ed25519 AAAA...", or undefined when the key cannot be read. */
+export function publicKeyOf(privateKey: string | Buffer): string | undefined {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) return undefined;
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  return key ? `${key.type} ${key.getPublicSSH().toString('base64')}` : undefined;
+}
+
 export function fingerprint(publicKey: string): string {
   const fields = publicKey.trim().split(/\s+/);
   const blob = fields.length === 1 ? Buffer.from(fields[0] ?? '', 'base64') : parsePublicKey(publicKey).blob;

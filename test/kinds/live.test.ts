@@ -1,6 +1,7 @@
 // The SSH kinds end to end against real sshd processes on 127.0.0.x and a local server that
 // follows the Ollama API: live plan, apply, idempotence, a failure half-way with rollback,
 // unreachable hosts and wrong host keys, and values full of shell metacharacters.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { generateKey, getSecret, parseKey, setSecret } from '../../reconciler/st
 import { startOllamaServer, type OllamaTestServer } from '../ollama/server.js';
 import { clientKey, startSshd, type TestSshd } from '../ssh/sshd.js';
 
+const BIN = join(import.meta.dirname, '..', '..', 'dist', 'reconciler', 'cli.js');
 const HOSTILE_MODEL = `it's "quoted"; $(touch pwned) \`touch pwned2\`\nSECOND=line`;
 const API_KEY = 'sk-or-v1-0123456789abcdef';
 
@@ -165,6 +167,34 @@ describe('hosts, models and roles over real sshd', () => {
     const again = await plan();
     expect(again.changes.filter((c) => c.action !== 'no-op' && c.action !== 'drift')).toEqual([]);
     expect(change(again, 'roles/manager')?.action).toBe('no-op');
+  });
+
+  it('plans --live through the binary with --ssh-key, and says so when the key is missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-live-cli-'));
+    try {
+      const keyFile = join(dir, 'id_ed25519');
+      writeFileSync(keyFile, clientKey().privateKey, { mode: 0o600 });
+      const env = { ...process.env, NO_COLOR: '1', FLEETSPEC_STATE_DIR: join(dir, 'state'), DATABASE_URL: '', FLEETSPEC_SECRET_KEY: '' };
+      const run = (args: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+          execFile(process.execPath, [BIN, 'plan', specs, '--format', 'json', ...args], { env }, (err, stdout, stderr) =>
+            done({ code: err ? Number((err as { code?: number }).code ?? 3) : 0, stdout, stderr }),
+          ),
+        );
+      const live = await run(['--live', '--ssh-key', keyFile, '--connect-timeout', '2']);
+      expect(live.code, live.stderr).toBe(2);
+      const p = JSON.parse(live.stdout) as Plan;
+      expect(p.mode).toBe('live');
+      expect(change(p, 'hosts/web')?.action).toBe('drift');
+      expect(change(p, 'roles/manager')?.action).toBe('no-op');
+      // Without FLEETSPEC_SECRET_KEY the API key cannot be compared: a warning, not a change.
+      expect(p.findings).toContainEqual(expect.objectContaining({ name: 'manager', code: 'secret.unavailable' }));
+      const noKey = await run(['--live', '--ssh-key', join(dir, 'missing')]);
+      const q = JSON.parse(noKey.stdout) as Plan;
+      expect(q.unknown.find((u) => u.name === 'web')?.reason).toBe(`no SSH key (${join(dir, 'missing')}: not found; pass --ssh-key or set FLEETSPEC_SSH_KEY)`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to apply when live changed since the plan', async () => {
