@@ -1,29 +1,11 @@
 // Benchmark: load + validate a generated fleet of N resources spread over many files.
 // Prints a table; no goal for issue 2 beyond seeing how validation scales.
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadSpecs } from '../reconciler/specs/load.js';
-
-async function generateFleet(dir: string, resources: number): Promise<number> {
-  // Per project: one PortRange with 8 allocations, 8 DNS records, one host, one ticket: 18 resources.
-  const projects = Math.ceil(resources / 18);
-  for (const folder of ['hosts', 'ports', 'dns', 'tickets']) await mkdir(join(dir, folder));
-  for (let p = 0; p < projects; p++) {
-    const start = 10_000 + p * 10; // ten ports per project keeps 65535 reachable for ~5,500 projects
-    const allocations = Array.from({ length: 8 }, (_, i) => `  - service: svc${i}\n    port: ${start + i}\n    host: host${p}`).join('\n');
-    await writeFile(join(dir, 'hosts', `host${p}.yaml`), `kind: Host\nname: host${p}\naddress: 10.0.${p >> 8}.${p & 255}\nservices:\n  - name: ssh\n    port: 22\n`);
-    await writeFile(join(dir, 'ports', `project${p}.yaml`), `kind: PortRange\nname: project${p}\nrange: {start: ${start}, end: ${start + 9}}\nallocations:\n${allocations}\n`);
-    const records = Array.from(
-      { length: 8 },
-      (_, i) => `kind: DnsRecord\nname: svc${i}.project${p}.example.org\nzone: example.org\ntype: CNAME\ntarget: tunnel.example.org\nroute: project${p}/svc${i}\n`,
-    ).join('---\n');
-    await writeFile(join(dir, 'dns', `project${p}.yaml`), records);
-    await writeFile(join(dir, 'tickets', `T-${String(p + 1).padStart(4, '0')}.yaml`), `kind: Ticket\nid: T-${String(p + 1).padStart(4, '0')}\ntitle: Check project ${p}\nstatus: open\nhosts: [host${p}]\n`);
-  }
-  return projects * 4;
-}
+import { generateFleet, printTable } from './fleet.js';
 
 const sizes = (process.argv[2] ?? '100,1000,5000').split(',').map(Number);
 const rows: string[][] = [];
@@ -39,9 +21,4 @@ for (const n of sizes) {
   rows.push([String(loaded.resources.length), String(files), ms.toFixed(0), (loaded.resources.length / (ms / 1000)).toFixed(0), ((rss - before) / 2 ** 20).toFixed(0), (rss / 2 ** 20).toFixed(0)]);
   await rm(dir, { recursive: true, force: true });
 }
-const header = ['resources', 'files', 'validate ms', 'resources/s', 'RSS growth MB', 'RSS MB'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const fmt = (r: string[]) => '| ' + r.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
-console.log(fmt(header));
-console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-for (const r of rows) console.log(fmt(r));
+printTable(['resources', 'files', 'validate ms', 'resources/s', 'RSS growth MB', 'RSS MB'], rows);

@@ -8,7 +8,7 @@ import { EXIT, type ExitCode } from '../exit-codes.js';
 import { applyPlan, blockingFindings, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
 import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
 import { renderJson, renderMarkdown, renderText } from '../plan/render.js';
-import { publicKeyOf, SshPool } from '../ssh/pool.js';
+import type { SshPool } from '../ssh/pool.js';
 import type { Db } from '../state/db.js';
 import { transition, startRun } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
@@ -50,6 +50,8 @@ async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: Connec
   if (mode === 'live') {
     const { key, problem } = await readSshKey(opts);
     if (key) {
+      // Loaded only for --live: node-ssh and ssh2 are a tenth of a second of start-up.
+      const { publicKeyOf, SshPool } = await import('../ssh/pool.js');
       sshPublicKey = publicKeyOf(key);
       ssh = new SshPool({
         privateKey: key,

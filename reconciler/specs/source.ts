@@ -1,6 +1,6 @@
 // Reading one spec file: size and encoding checks, YAML parsing with source positions,
 // and the guards that keep hostile YAML (alias bombs, prototype keys) out of the pipeline.
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import {
   isAlias,
   isMap,
@@ -96,22 +96,23 @@ function problem(file: string, pos: Position, code: string, message: string, hin
 /** Reads and parses one spec file. Never throws for bad content: every problem is a diagnostic. */
 export async function readSpecFile(file: string): Promise<ReadResult> {
   const start = { line: 1, col: 1 };
-  const info = await stat(file);
-  if (info.size > LIMITS.maxFileBytes) {
-    return {
-      documents: [],
-      diagnostics: [
-        problem(
-          file,
-          start,
-          'file.too-large',
-          `file is ${info.size} bytes, over the ${LIMITS.maxFileBytes}-byte limit for a spec file`,
-          'split it into one file per resource',
-        ),
-      ],
-    };
+  // One open for the size check and the read: a large fleet is thousands of files.
+  const handle = await open(file);
+  let bytes: Buffer;
+  try {
+    const { size } = await handle.stat();
+    if (size > LIMITS.maxFileBytes) {
+      return {
+        documents: [],
+        diagnostics: [
+          problem(file, start, 'file.too-large', `file is ${size} bytes, over the ${LIMITS.maxFileBytes}-byte limit for a spec file`, 'split it into one file per resource'),
+        ],
+      };
+    }
+    bytes = await handle.readFile();
+  } finally {
+    await handle.close();
   }
-  const bytes = await readFile(file);
   const decoded = decodeUtf8(bytes);
   if (typeof decoded !== 'string') {
     return {

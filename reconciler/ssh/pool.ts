@@ -1,10 +1,10 @@
 // SSH to the fleet: pinned host keys, one connection per target, a bound on work in flight.
-import { createHash } from 'node:crypto';
 import type { ClientRequestArgs } from 'node:http';
 import { constants as osConstants } from 'node:os';
 import { Readable, type Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { fingerprintOf, formatPublicKey, keyTypeOf, parsePublicKey, SshError, type PublicKey, type SshErrorCode } from './keys.js';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 
 export interface SshTarget {
@@ -33,28 +33,7 @@ export interface SshPoolOptions {
   trustOnFirstUse?: boolean;
 }
 
-export type SshErrorCode =
-  | 'unreachable'
-  | 'host-key-unknown'
-  | 'host-key-mismatch'
-  | 'auth'
-  | 'timeout'
-  | 'command'
-  | 'closed';
-
-/** An SSH problem for one target, with what to do about it. The message starts with the target's label. */
-export class SshError extends Error {
-  override name = 'SshError';
-  constructor(
-    readonly code: SshErrorCode,
-    /** The target's label. */
-    readonly target: string,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(`${target}: ${message}`);
-  }
-}
+export { fingerprint, SshError, type SshErrorCode } from './keys.js';
 
 export interface ExecResult {
   stdout: string;
@@ -463,11 +442,6 @@ function hostKeyMismatch(target: SshTarget, pinned: PublicKey, offered: PublicKe
     `host key mismatch: ${pinnedAs} ${fingerprintOf(pinned.blob)}, offered ${fingerprintOf(offered.blob)}`, mismatchHint(target));
 }
 
-interface PublicKey {
-  type: string;
-  blob: Buffer;
-}
-
 /** The pinned key of a target, or a clear error when ssh.hostKey is not "type base64". */
 function pinnedKey(target: SshTarget): PublicKey {
   try {
@@ -477,29 +451,6 @@ function pinnedKey(target: SshTarget): PublicKey {
       `ssh.hostKey${target.where ? ` (${target.where})` : ''} is not a public key like "ssh-ed25519 AAAA...": ${messageOf(error)}`,
       'copy the key type and base64 from ssh-keyscan\'s output, without the host name');
   }
-}
-
-/** Parses "type base64 [comment]" and checks that the type written matches the key's own. */
-function parsePublicKey(text: string): PublicKey {
-  const [type, base64] = text.trim().split(/\s+/);
-  if (!type || !base64) throw new Error('expected the key type and its base64, separated by a space');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) throw new Error('the second field is not base64');
-  const blob = Buffer.from(base64, 'base64');
-  const inner = keyTypeOf(blob);
-  if (inner !== type) throw new Error(`the key says it is ${inner || 'nothing readable'}, not ${type}`);
-  return { type, blob };
-}
-
-/** The algorithm name that starts an SSH public key blob (a uint32 length, then the name). */
-function keyTypeOf(blob: Buffer): string {
-  if (blob.length < 4) return '';
-  const length = blob.readUInt32BE(0);
-  if (length > 64 || 4 + length > blob.length) return '';
-  return blob.subarray(4, 4 + length).toString('latin1');
-}
-
-function formatPublicKey(key: PublicKey): string {
-  return `${key.type} ${key.blob.toString('base64')}`;
 }
 
 type HostKeyAlgorithms = NonNullable<NonNullable<ConnectConfig['algorithms']>['serverHostKey']>;
@@ -519,24 +470,12 @@ function hostKeyAlgorithms(type: string): HostKeyAlgorithms | undefined {
   }
 }
 
-function fingerprintOf(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
-
-/** "SHA256:..." as ssh-keygen -lf prints it, for "type base64 [comment]" or the bare base64. */
 /** The public half of a private key, "ssh-ed25519 AAAA...", or undefined when the key cannot be read. */
 export function publicKeyOf(privateKey: string | Buffer): string | undefined {
   const parsed = ssh2.utils.parseKey(privateKey);
   if (parsed instanceof Error) return undefined;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   return key ? `${key.type} ${key.getPublicSSH().toString('base64')}` : undefined;
-}
-
-export function fingerprint(publicKey: string): string {
-  const fields = publicKey.trim().split(/\s+/);
-  const blob = fields.length === 1 ? Buffer.from(fields[0] ?? '', 'base64') : parsePublicKey(publicKey).blob;
-  if (blob.length === 0) throw new Error('fingerprint: expected a public key like "ssh-ed25519 AAAA..."');
-  return fingerprintOf(blob);
 }
 
 function messageOf(error: unknown): string {

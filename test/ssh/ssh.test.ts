@@ -248,7 +248,7 @@ describe('command timeout', () => {
         const error = await sshError(session.exec('echo $$ > "$HOME/shell.pid"; sleep 30; true', { timeoutMs: 300 }));
         expect(error.code).toBe('timeout');
         let alive = '';
-        for (let attempt = 0; attempt < 20; attempt++) {
+        for (let attempt = 0; attempt < 100; attempt++) {
           alive = (await session.exec('kill -0 -- -$(cat "$HOME/shell.pid") 2>/dev/null && echo alive || echo gone')).stdout.trim();
           if (alive === 'gone') break;
           await new Promise((resolve) => setTimeout(resolve, 50));

@@ -1,7 +1,8 @@
 // Hosts are read-only: live facts come over SSH in one command, differences from the spec
 // are drift (reported, never applied), and the seed 004 monitoring table becomes findings.
 import type { PlanFinding, ResourceChange } from '../../plan/plan.js';
-import { SshError, type SshTarget } from '../../ssh/pool.js';
+import { SshError } from '../../ssh/keys.js';
+import type { SshTarget } from '../../ssh/pool.js';
 import { positionOf } from '../../specs/source.js';
 import { defineDriver, type LiveContext } from '../driver.js';
 import type { Resource } from '../kind.js';

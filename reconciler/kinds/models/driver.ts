@@ -12,6 +12,8 @@ import type { Model } from './index.js';
 import { normalizeModelName, ollamaClient, type LoadedModel, type OllamaClient, type OllamaModel } from './ollama.js';
 
 const DEFAULT_OLLAMA_PORT = 11434;
+// Ollama is silent while it checks a downloaded layer's digest: minutes for a model of tens of GB.
+const PULL_IDLE_TIMEOUT_MS = 10 * 60_000;
 
 interface HostModels {
   installed: OllamaModel[];
@@ -26,13 +28,14 @@ function ollamaPort(host: Host): number {
 }
 
 /** Runs fn with a client for the host's Ollama: direct when the spec gives a URL, else over SSH. */
-async function withOllama<T>(host: Resource<Host>, ctx: LiveContext, fn: (client: OllamaClient) => Promise<T>): Promise<T> {
-  if (host.value.ollama?.url) return fn(ollamaClient({ baseUrl: host.value.ollama.url }));
+async function withOllama<T>(host: Resource<Host>, ctx: LiveContext, fn: (client: OllamaClient) => Promise<T>, timeoutMs?: number): Promise<T> {
+  const timeout = timeoutMs ? { timeoutMs } : {};
+  if (host.value.ollama?.url) return fn(ollamaClient({ baseUrl: host.value.ollama.url, ...timeout }));
   const target = hostTarget(host);
   if (!ctx.ssh) throw new Error(ctx.noSsh);
   if (typeof target === 'string') throw new Error(target);
   const port = ollamaPort(host.value);
-  return ctx.ssh.run(target, (session) => fn(ollamaClient({ baseUrl: `http://127.0.0.1:${port}`, connect: () => session.forward('127.0.0.1', port) })));
+  return ctx.ssh.run(target, (session) => fn(ollamaClient({ baseUrl: `http://127.0.0.1:${port}`, connect: () => session.forward('127.0.0.1', port), ...timeout })));
 }
 
 /** The Ollama models of the specs, by host name. */
@@ -162,10 +165,10 @@ export const modelsDriver = defineDriver<Map<string, HostRead>>({
       });
     };
     if (change.action === 'create') {
-      await withOllama(host, ctx, pull);
+      await withOllama(host, ctx, pull, PULL_IDLE_TIMEOUT_MS);
       return { description: `removed ${model.model} from ${hostName} again`, run: () => withOllama(host, ctx, (c) => c.remove(model.model)) };
     }
     await withOllama(host, ctx, (c) => c.remove(model.model));
-    return { description: `pulled ${model.model} back onto ${hostName}`, run: () => withOllama(host, ctx, pull) };
+    return { description: `pulled ${model.model} back onto ${hostName}`, run: () => withOllama(host, ctx, pull, PULL_IDLE_TIMEOUT_MS) };
   },
 });

@@ -4,7 +4,8 @@
 // rollback. Secret values are resolved only here, go to the host on stdin, and never appear
 // in a plan, a command line or a message.
 import type { ResourceChange } from '../../plan/plan.js';
-import { fingerprint, type SshSession, type SshTarget } from '../../ssh/pool.js';
+import { fingerprint } from '../../ssh/keys.js';
+import type { SshSession, SshTarget } from '../../ssh/pool.js';
 import { sh } from '../../ssh/quote.js';
 import { defineDriver, type LiveContext, type Rollback } from '../driver.js';
 import { specLocation, unreachable } from '../hosts/driver.js';
