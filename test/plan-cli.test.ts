@@ -48,7 +48,7 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     const planFile = join(dir, 'plan.json');
     const result = await fleetspec(['plan', 'specs', '--out', planFile]);
     expect(result.code).toBe(2);
-    expect(result.stdout).toContain('+ ports/consilio/api (create: port pinned in specs, not allocated)');
+    expect(result.stdout).toContain('+ ports/consilio/api (create: port pinned in specs, not allocated)\n    after:  {"port":4001}\n    will:   record allocation consilio/api: port 4001 in the state store');
     expect(result.stdout).toContain('warning: hosts/linux-home: disk / at 97% (alert >90%');
     expect(result.stdout).toMatch(/\? not read: hosts\/DESKTOP-LIBOQV5, hosts\/ai, hosts\/linux-home, models\/nomic-embed-text@ai, .*roles\/manager.*: offline \(plan with --live to read it\)/);
     expect(result.stdout).toContain('Plan: 7 to add, 0 to change, 0 to destroy. 10 not read.');

@@ -36,7 +36,12 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
     drivers.map(async (driver) => {
       const desired = loaded.index.all(driver.folder);
       const live = await driver.readLive(desired, context);
-      return driver.diff(desired, live, context);
+      const found = driver.diff(desired, live, context);
+      for (const change of found.changes) {
+        const actions = isApplicable(change) ? driver.actions(change) : [];
+        if (actions.length) change.actions = actions;
+      }
+      return found;
     }),
   );
   for (const r of results) {

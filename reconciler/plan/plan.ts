@@ -14,6 +14,8 @@ export interface ResourceChange {
   before: unknown;
   after: unknown;
   reason: string;
+  /** The concrete steps apply takes for it, from its kind's driver ("write ~/.env"). */
+  actions?: string[];
 }
 
 export interface PlanSummary {

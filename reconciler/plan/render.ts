@@ -17,6 +17,7 @@ export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: 
     if (c.action !== 'no-op') {
       if (c.action !== 'create') lines.push(tint('red', `    before: ${show(c.before)}`));
       if (c.action !== 'delete') lines.push(tint('green', `    after:  ${show(c.after)}`));
+      for (const step of c.actions ?? []) lines.push(tint('dim', `    will:   ${step}`));
     }
   }
   for (const f of plan.findings) {
@@ -51,7 +52,7 @@ export function renderMarkdown(plan: Plan): string {
   if (hasChanges(plan)) {
     out.push('| | resource | action | before | after | why |', '|---|---|---|---|---|---|');
     for (const c of shown) {
-      out.push(`| ${SIGN[c.action]} | ${cell(code(`${c.kind}/${c.name}`))} | ${c.action} | ${cell(code(show(c.before)))} | ${cell(code(show(c.after)))} | ${cell(c.reason)} |`);
+      out.push(`| ${SIGN[c.action]} | ${cell(code(`${c.kind}/${c.name}`))} | ${c.action} | ${cell(code(show(c.before)))} | ${cell(code(show(c.after)))} | ${cell([c.reason, ...(c.actions ?? []).map((a) => `will ${a}`)].join('; '))} |`);
     }
     out.push('');
   }

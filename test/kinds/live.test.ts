@@ -275,4 +275,30 @@ describe('hosts, models and roles over real sshd', () => {
       await other.stop();
     }
   });
+
+  it('refuses a host without a pinned key unless trust on first use is asked, and then asks to pin it', async () => {
+    write('hosts/web.yaml', [
+      { kind: 'Host', name: 'web', address: hostSshd.host, ssh: { user: hostSshd.user, port: hostSshd.port } },
+      { kind: 'Host', name: 'down', address: hostSshd.host },
+    ]);
+    write('models/web.yaml', [{ kind: 'Model', name: 'qwen2.5:3b', host: 'web', runtime: 'ollama' }]);
+    for (const trustOnFirstUse of [false, true]) {
+      const fresh = new SshPool({ privateKey: clientKey().privateKey, connectTimeoutMs: 2000, trustOnFirstUse });
+      try {
+        const p = await plan({ ssh: fresh });
+        if (!trustOnFirstUse) {
+          expect(p.unknown.find((u) => u.name === 'web')?.reason).toMatch(/no pinned host key/);
+          expect(p.unknown.find((u) => u.name === 'down')?.reason).toMatch(/^no ssh settings in .*hosts\/web\.yaml:\d+:\d+$/);
+        } else {
+          // Read now; its only drift is the machine's hostname, which is not "web".
+          expect(change(p, 'hosts/web')).toMatchObject({ action: 'drift', after: { hostname: 'web' }, reason: expect.stringContaining('in hostname;') });
+          const pin = p.findings.find((f) => f.code === 'ssh.unpinned-host-key');
+          expect(pin).toMatchObject({ kind: 'hosts', name: 'web', severity: 'warning' });
+          expect(pin?.hint).toContain(`hostKey: ${hostSshd.hostKey}`);
+        }
+      } finally {
+        await fresh.close();
+      }
+    }
+  });
 });

@@ -1,7 +1,7 @@
 // Hosts are read-only: live facts come over SSH in one command, differences from the spec
 // are drift (reported, never applied), and the seed 004 monitoring table becomes findings.
 import type { PlanFinding, ResourceChange } from '../../plan/plan.js';
-import { SshError } from '../../ssh/keys.js';
+import { fingerprint, SshError } from '../../ssh/keys.js';
 import type { SshTarget } from '../../ssh/pool.js';
 import { positionOf } from '../../specs/source.js';
 import { defineDriver, type LiveContext } from '../driver.js';
@@ -36,16 +36,29 @@ export function unreachable(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export type HostRead = { facts: HostFacts } | { unknown: string };
+/** acceptedKey: the host key taken on first use (no pin in the spec), to be pinned. */
+export type HostRead = { facts: HostFacts; acceptedKey?: string } | { unknown: string };
+
+/** The finding that asks for a host key accepted on first use to be pinned. */
+export function pinFinding(kind: string, name: string, key: string, where: string | undefined): PlanFinding {
+  return {
+    kind,
+    name,
+    code: 'ssh.unpinned-host-key',
+    severity: 'warning',
+    message: `host key accepted on first use: ${fingerprint(key)}`,
+    hint: `check it out of band, then pin it${where ? ` in ${where}` : ''}: hostKey: ${key}`,
+  };
+}
 
 export async function readHostFacts(resource: Resource<Host>, ctx: LiveContext): Promise<HostRead> {
   const target = hostTarget(resource);
   if (!ctx.ssh) return { unknown: ctx.noSsh };
   if (typeof target === 'string') return { unknown: target };
   try {
-    const result = await ctx.ssh.run(target, (s) => s.exec(FACTS_SCRIPT));
+    const { result, presented } = await ctx.ssh.run(target, async (s) => ({ result: await s.exec(FACTS_SCRIPT), presented: s.presentedHostKey }));
     if (result.code !== 0) return { unknown: `facts command exited ${result.code}: ${result.stderr.trim().split('\n')[0] ?? ''}` };
-    return { facts: parseFacts(result.stdout) };
+    return { facts: parseFacts(result.stdout), ...(target.hostKey ? {} : { acceptedKey: presented }) };
   } catch (err) {
     return { unknown: unreachable(err) };
   }
@@ -127,6 +140,7 @@ export const hostsDriver = defineDriver<Map<string, HostRead>>({
       const read = live.get(resource.name);
       const facts = read && 'facts' in read ? read.facts : undefined;
       plan.findings.push(...thresholdFindings(resource, facts));
+      if (read && 'acceptedKey' in read && read.acceptedKey) plan.findings.push(pinFinding('hosts', resource.name, read.acceptedKey, specLocation(resource, ['ssh'])));
       if (!facts) {
         plan.unknown.push({ kind: 'hosts', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read' });
         continue;
