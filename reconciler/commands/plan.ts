@@ -7,6 +7,7 @@ import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { applyPlan, blockingFindings, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
 import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
+import { loadSpecs } from '../specs/load.js';
 import { renderJson, renderMarkdown, renderText } from '../plan/render.js';
 import type { SshPool } from '../ssh/pool.js';
 import type { Db } from '../state/db.js';
@@ -98,10 +99,13 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 }
 
 export function planCommand(specs: string, opts: PlanCommandOptions, out: Output): Promise<ExitCode> {
+  // Reading the specs overlaps opening the store (PGlite compiles its WebAssembly meanwhile).
+  const loaded = loadSpecs(specs);
+  loaded.catch(() => {}); // awaited below; a store failure must not leave it unhandled
   return withStore(out, 'plan', async (db) => {
     const { options, close } = await engineOptions(db, specs, opts.live ? 'live' : 'offline', opts, out);
     try {
-      const { plan, diagnostics } = await planFleet(options);
+      const { plan, diagnostics } = await planFleet({ ...options, loaded });
       printDiagnostics(diagnostics, out);
       if (!plan) {
         out.stderr('fleetspec plan: the specs are invalid; nothing was planned');

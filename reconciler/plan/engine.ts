@@ -6,7 +6,7 @@ import { countBySeverity } from '../diagnostics.js';
 import { DRIVERS } from '../kinds/drivers.js';
 import type { Driver, LiveContext, Rollback } from '../kinds/driver.js';
 import type { SpecIndex } from '../kinds/kind.js';
-import { loadSpecs } from '../specs/load.js';
+import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import { buildPlan, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
 
 export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode'> {
@@ -14,6 +14,8 @@ export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode'> {
   specs: string;
   mode: PlanMode;
   drivers?: readonly Driver[];
+  /** The specs already being loaded (a caller may start reading them while the store opens). */
+  loaded?: Promise<LoadedSpecs>;
 }
 
 export interface Planned {
@@ -25,7 +27,7 @@ export interface Planned {
 }
 
 export async function planFleet(opts: EngineOptions): Promise<Planned> {
-  const loaded = await loadSpecs(opts.specs);
+  const loaded = await (opts.loaded ?? loadSpecs(opts.specs));
   if (countBySeverity(loaded.diagnostics).errors > 0) return { diagnostics: loaded.diagnostics };
   const context = liveContext(opts, loaded.index);
   const changes: ResourceChange[] = [];
@@ -98,7 +100,8 @@ export function planDifferences(approved: Plan, current: Plan): string[] {
  */
 export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'>): Promise<ApplyReport> {
   const report: ApplyReport = { status: 'applied', diagnostics: [], done: [], notDone: [], rolledBack: [], rollbackFailed: [] };
-  const planned = await planFleet({ ...opts, mode: approved.mode });
+  const { loaded: _, ...rest } = opts;
+  const planned = await planFleet({ ...rest, mode: approved.mode });
   report.diagnostics = planned.diagnostics;
   if (!planned.plan || !planned.context) return { ...report, status: 'invalid' };
   report.current = planned.plan;
