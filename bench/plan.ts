@@ -40,28 +40,33 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; maxR
   const dir = await mkdtemp(join(tmpdir(), 'fleetspec-bench-plan-'));
   const specs = join(dir, 'specs');
   await mkdir(specs);
-  await generateFleet(specs, SIZE);
+  // generateFleet counts a range's 8 allocations as resources; here SIZE counts spec documents
+  // (11 per project: a range, 8 DNS records, a host, a ticket), allocations on top.
+  await generateFleet(specs, Math.ceil(SIZE / 11) * 18);
   const stateDir = join(dir, 'state');
   const db = await openDb({ stateDir });
   const options = { specs, mode: 'offline' as const, db, noSsh: 'offline', secret: async () => undefined, progress: () => {} };
   await planFleet(options); // warm-up: module loading, JIT
   const before = process.memoryUsage().rss;
   const t0 = performance.now();
-  const { plan } = await planFleet(options);
+  const { resources } = await planFleet(options);
   const ms = performance.now() - t0;
-  const resources = plan!.changes.length + plan!.unknown.length;
   rows.push(['offline plan, engine in-process (store open)', String(resources), ms.toFixed(0), mb(process.memoryUsage().rss), `+${mb(process.memoryUsage().rss - before)}`]);
   await db.close();
 
   const env = { ...process.env, FLEETSPEC_STATE_DIR: stateDir, DATABASE_URL: '', NO_COLOR: '1' };
-  const run = await cli(['plan', specs, '--format', 'json'], env);
-  if (run.code !== 2) throw new Error(`fleetspec plan exited ${run.code}`);
-  rows.push(['fleetspec plan, whole command, PGlite', String(resources), run.ms.toFixed(0), mb(run.maxRss), 'peak']);
+  // Best of three: the command is short enough for scheduling noise to show.
+  const best = async (e: NodeJS.ProcessEnv) => {
+    const runs = [await cli(['plan', specs, '--format', 'json'], e), await cli(['plan', specs, '--format', 'json'], e), await cli(['plan', specs, '--format', 'json'], e)];
+    if (runs.some((r) => r.code !== 2)) throw new Error(`fleetspec plan exited ${runs.map((r) => r.code).join(', ')}`);
+    return runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+  };
+  const run = await best(env);
+  rows.push(['fleetspec plan, whole command, PGlite', String(resources), run.ms.toFixed(0), mb(run.maxRss), 'peak, best of 3']);
   if (process.env.BENCH_DATABASE_URL !== '') {
     const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    const pgRun = await cli(['plan', specs, '--format', 'json'], { ...env, DATABASE_URL: url });
-    if (pgRun.code === 2) rows.push(['fleetspec plan, whole command, PostgreSQL', String(resources), pgRun.ms.toFixed(0), mb(pgRun.maxRss), 'peak']);
-    else console.error(`PostgreSQL row skipped: fleetspec plan exited ${pgRun.code}`);
+    const pgRun = await best({ ...env, DATABASE_URL: url }).catch((err: Error) => console.error(`PostgreSQL row skipped: ${err.message}`));
+    if (pgRun) rows.push(['fleetspec plan, whole command, PostgreSQL', String(resources), pgRun.ms.toFixed(0), mb(pgRun.maxRss), 'peak, best of 3']);
   }
   await rm(dir, { recursive: true, force: true });
 }

@@ -22,13 +22,15 @@ export interface Planned {
   /** Absent when the specs are invalid; the diagnostics say why. */
   plan?: Plan;
   diagnostics: Diagnostic[];
+  /** How many valid resources the specs hold. */
+  resources: number;
   /** The context the plan was made with, reused by apply so it reads and writes the same way. */
   context?: LiveContext;
 }
 
 export async function planFleet(opts: EngineOptions): Promise<Planned> {
   const loaded = await (opts.loaded ?? loadSpecs(opts.specs));
-  if (countBySeverity(loaded.diagnostics).errors > 0) return { diagnostics: loaded.diagnostics };
+  if (countBySeverity(loaded.diagnostics).errors > 0) return { diagnostics: loaded.diagnostics, resources: loaded.resources.length };
   const context = liveContext(opts, loaded.index);
   const changes: ResourceChange[] = [];
   const unknown: NotRead[] = [];
@@ -51,7 +53,7 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
     unknown.push(...r.unknown);
     findings.push(...r.findings);
   }
-  return { plan: buildPlan(changes, { mode: opts.mode, unknown, findings }), diagnostics: loaded.diagnostics, context };
+  return { plan: buildPlan(changes, { mode: opts.mode, unknown, findings }), diagnostics: loaded.diagnostics, resources: loaded.resources.length, context };
 }
 
 function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
