@@ -63,6 +63,11 @@ export function defineDriver<Live>(driver: Driver<Live>): Driver<Live> {
   return driver;
 }
 
+/** Reads every desired resource at once (the SSH pool bounds the concurrency), by name. */
+export async function readEach<T, V>(desired: readonly Resource[], read: (resource: Resource<V>) => Promise<T>): Promise<Map<string, T>> {
+  return new Map(await Promise.all(desired.map(async (r) => [r.name, await read(r as Resource<V>)] as const)));
+}
+
 /** The NotRead entries for every desired resource of a kind, with one reason. */
 export function notRead(desired: readonly Resource[], reason: string): NotRead[] {
   return desired.map((r) => ({ kind: r.kind.folder, name: r.name, reason }));

@@ -4,7 +4,7 @@ import type { PlanFinding, ResourceChange } from '../../plan/plan.js';
 import { fingerprint, SshError } from '../../ssh/keys.js';
 import type { SshTarget } from '../../ssh/pool.js';
 import { positionOf } from '../../specs/source.js';
-import { defineDriver, type LiveContext } from '../driver.js';
+import { defineDriver, readEach, type LiveContext } from '../driver.js';
 import type { Resource } from '../kind.js';
 import { breaches, FACTS_SCRIPT, formatSize, parseFacts, parseSize, parseThreshold, type HostFacts } from './facts.js';
 import type { Host } from './index.js';
@@ -129,10 +129,7 @@ export function thresholdFindings(resource: Resource<Host>, facts: HostFacts | u
 
 export const hostsDriver = defineDriver<Map<string, HostRead>>({
   folder: 'hosts',
-  async readLive(desired, ctx) {
-    const reads = await Promise.all(desired.map(async (r) => [r.name, await readHostFacts(r as Resource<Host>, ctx)] as const));
-    return new Map(reads);
-  },
+  readLive: (desired, ctx) => readEach<HostRead, Host>(desired, (r) => readHostFacts(r, ctx)),
   diff(desired, live) {
     const changes: ResourceChange[] = [];
     const plan = { changes, unknown: [] as { kind: string; name: string; reason: string }[], findings: [] as PlanFinding[] };

@@ -7,7 +7,7 @@ import type { ResourceChange } from '../../plan/plan.js';
 import { fingerprint } from '../../ssh/keys.js';
 import type { SshSession, SshTarget } from '../../ssh/pool.js';
 import { sh } from '../../ssh/quote.js';
-import { defineDriver, type LiveContext, type Rollback } from '../driver.js';
+import { defineDriver, readEach, type LiveContext, type Rollback } from '../driver.js';
 import { specLocation, unreachable } from '../hosts/driver.js';
 import type { Host } from '../hosts/index.js';
 import type { Resource } from '../kind.js';
@@ -195,10 +195,7 @@ function describe(role: Role, live: RoleLive | undefined) {
 
 export const rolesDriver = defineDriver<Map<string, RoleRead>>({
   folder: 'roles',
-  async readLive(desired, ctx) {
-    const reads = await Promise.all(desired.map(async (r) => [r.name, await readRole(r as Resource<Role>, ctx)] as const));
-    return new Map(reads);
-  },
+  readLive: (desired, ctx) => readEach<RoleRead, Role>(desired, (r) => readRole(r, ctx)),
   diff(desired, live) {
     const plan = { changes: [] as ResourceChange[], unknown: [] as { kind: string; name: string; reason: string }[], findings: [] as import('../../plan/plan.js').PlanFinding[] };
     for (const resource of desired as Resource<Role>[]) {
