@@ -25,6 +25,17 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
       child.stdin!.end();
     });
 
+  /** The newest run of this suite's repo and the states it went through, read after the CLI let go of the store. */
+  const latestRun = async () => {
+    const db = await openDb(options);
+    try {
+      const [run] = await listRuns(db, { repo: 'test/specs' });
+      return { run, history: run ? (await runHistory(db, run.id)).map((t) => t.to) : [] };
+    } finally {
+      await db.close();
+    }
+  };
+
   beforeAll(async () => {
     const fresh = await engine.fresh();
     cleanup = fresh.cleanup;
@@ -82,14 +93,9 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     expect(again.stdout).toContain('No changes in what was read. 10 not read.');
     expect((await fleetspec(['ports', 'get', 'consilio', 'api'])).stdout).toBe('4001\n');
 
-    const db = await openDb(options);
-    try {
-      const [run] = await listRuns(db, { repo: 'test/specs' });
-      expect(run).toMatchObject({ state: 'DONE', trigger: 'manual' });
-      expect((await runHistory(db, run!.id)).map((t) => t.to)).toEqual(['PENDING', 'PLANNING', 'WAIT_FOR_APPROVE', 'APPLYING', 'DONE']);
-    } finally {
-      await db.close();
-    }
+    const { run, history } = await latestRun();
+    expect(run).toMatchObject({ state: 'DONE', trigger: 'manual' });
+    expect(history).toEqual(['PENDING', 'PLANNING', 'WAIT_FOR_APPROVE', 'APPLYING', 'DONE']);
   });
 
   it('refuses a plan made before live changed: "live changed since this plan; plan again" (exit 1)', async () => {
@@ -104,13 +110,7 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     expect(result.stderr).toContain('- ports/consilio/api create (no longer planned)');
     expect(result.stderr).toContain('+ ports/consilio/api update (newly planned)');
     expect((await fleetspec(['ports', 'get', 'consilio', 'api'])).stdout).toBe('4000\n');
-    const db = await openDb(options);
-    try {
-      const [run] = await listRuns(db, { repo: 'test/specs' });
-      expect(run).toMatchObject({ state: 'FAILED', reason: 'live changed since this plan' });
-    } finally {
-      await db.close();
-    }
+    expect((await latestRun()).run).toMatchObject({ state: 'FAILED', reason: 'live changed since this plan' });
   });
 
   it('prints the plan as Markdown and JSON, and explains bad arguments (exit 1)', async () => {

@@ -1,7 +1,7 @@
 // Hosts are read-only: live facts come over SSH in one command, differences from the spec
 // are drift (reported, never applied), and the seed 004 monitoring table becomes findings.
-import type { PlanFinding, ResourceChange } from '../../plan/plan.js';
-import { fingerprint, SshError } from '../../ssh/keys.js';
+import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
+import { fingerprint } from '../../ssh/keys.js';
 import type { SshTarget } from '../../ssh/pool.js';
 import { positionOf } from '../../specs/source.js';
 import { defineDriver, readEach, type LiveContext } from '../driver.js';
@@ -30,10 +30,11 @@ export function hostTarget(resource: Resource<Host>): SshTarget | string {
   };
 }
 
-/** A reason a live read failed, short enough for a plan line; SSH errors carry their own words. */
+/** A reason a live read failed, for a plan line: the error's message and, when it has one (SSH, Ollama), its hint. */
 export function unreachable(err: unknown): string {
-  if (err instanceof SshError) return err.hint ? `${err.message} (${err.hint})` : err.message;
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  const hint = (err as { hint?: unknown }).hint;
+  return typeof hint === 'string' && hint ? `${err.message} (${hint})` : err.message;
 }
 
 /** acceptedKey: the host key taken on first use (no pin in the spec), to be pinned. */
@@ -132,7 +133,7 @@ export const hostsDriver = defineDriver<Map<string, HostRead>>({
   readLive: (desired, ctx) => readEach<HostRead, Host>(desired, (r) => readHostFacts(r, ctx)),
   diff(desired, live) {
     const changes: ResourceChange[] = [];
-    const plan = { changes, unknown: [] as { kind: string; name: string; reason: string }[], findings: [] as PlanFinding[] };
+    const plan = { changes, unknown: [] as NotRead[], findings: [] as PlanFinding[] };
     for (const resource of desired as Resource<Host>[]) {
       const read = live.get(resource.name);
       const facts = read && 'facts' in read ? read.facts : undefined;

@@ -99,8 +99,7 @@ export const modelsDriver = defineDriver<Map<string, HostRead>>({
           const live = await withOllama(host, ctx, async (client) => ({ installed: await client.tags(), loaded: await client.ps() }));
           return [host.name, { live }];
         } catch (err) {
-          const hint = (err as { hint?: string }).hint;
-          return [host.name, { unknown: hint && !(err instanceof Error && err.name === 'SshError') ? `${(err as Error).message} (${hint})` : unreachable(err) }];
+          return [host.name, { unknown: unreachable(err) }];
         }
       }),
     );

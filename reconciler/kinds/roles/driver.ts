@@ -3,7 +3,7 @@
 // Writes are atomic (temp file + rename) and keep the previous version beside the file for
 // rollback. Secret values are resolved only here, go to the host on stdin, and never appear
 // in a plan, a command line or a message.
-import type { ResourceChange } from '../../plan/plan.js';
+import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
 import { fingerprint } from '../../ssh/keys.js';
 import type { SshSession, SshTarget } from '../../ssh/pool.js';
 import { sh } from '../../ssh/quote.js';
@@ -197,7 +197,7 @@ export const rolesDriver = defineDriver<Map<string, RoleRead>>({
   folder: 'roles',
   readLive: (desired, ctx) => readEach<RoleRead, Role>(desired, (r) => readRole(r, ctx)),
   diff(desired, live) {
-    const plan = { changes: [] as ResourceChange[], unknown: [] as { kind: string; name: string; reason: string }[], findings: [] as import('../../plan/plan.js').PlanFinding[] };
+    const plan = { changes: [] as ResourceChange[], unknown: [] as NotRead[], findings: [] as PlanFinding[] };
     for (const resource of desired as Resource<Role>[]) {
       const role = resource.value;
       if (managedFiles(role).length === 0) continue;
