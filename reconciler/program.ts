@@ -5,11 +5,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { applyCommand, planCommand, type ApplyCommandOptions, type PlanCommandOptions } from './commands/plan.js';
 import { portsAllocate, portsApply, portsDiff, portsGet, portsList, portsRelease } from './commands/ports.js';
 import { schemaCommand } from './commands/schema.js';
+import { stacksApply, stacksPlan, stacksSynth, type StacksPlanOptions, type SynthOptions } from './commands/stacks.js';
 import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsSet } from './commands/secrets.js';
 import { validateCommand } from './commands/validate.js';
 import type { Output } from './commands/output.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { KINDS } from './kinds/index.js';
+import { STACK_NAMES } from './stacks/model.js';
 
 /** fleetspec's version from its package.json, found from the source (reconciler/) or the build (dist/reconciler/). */
 function packageVersion(): string {
@@ -88,12 +90,16 @@ Spec files name their schema for editors on their first line:
       .option('--trust-on-first-use', 'accept hosts without a pinned ssh.hostKey (a changed key is always refused)')
       .option('--concurrency <n>', 'SSH operations in flight across hosts', positive('--concurrency'), 8)
       .option('--connect-timeout <seconds>', 'per host: TCP connect and SSH handshake', positive('--connect-timeout'), 10)
-      .option('--command-timeout <seconds>', 'per remote command', positive('--command-timeout'), 30);
+      .option('--command-timeout <seconds>', 'per remote command', positive('--command-timeout'), 30)
+      .option('--terraform <binary>', 'terraform or tofu to run for the dns and vms stacks (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)')
+      .option('--stacks-dir <dir>', 'the synthesised stacks folder (default: stacks/ beside the specs folder)');
   const PLAN_HELP = `
 Offline (the default) reads only the state store: hosts, models and roles are
-listed as "not read". --live contacts each host that has ssh settings in specs,
-checking its pinned host key; an unreachable host is "not read", never planned
-as a deletion.
+listed as "not read", and the dns and vms stacks show their configuration diff
+against stacks/<name>/cdk.tf.json. --live contacts each host that has ssh
+settings in specs, checking its pinned host key (an unreachable host is "not
+read", never planned as a deletion), and runs terraform plan for the stacks
+when terraform or tofu is on PATH and DATABASE_URL names PostgreSQL.
 Exit codes: 0 no changes, 1 invalid specs, 2 changes, 3 error.`;
 
   connectOptions(
@@ -130,6 +136,68 @@ Exit codes: 0 applied, 1 invalid or stale plan (nothing applied), 3 apply failed
     .action(async (planPath: string, path: string, opts: ApplyCommandOptions) => {
       code = await applyCommand(planPath, path, opts, out);
     });
+  const stacks = program
+    .command('stacks')
+    .description('the Terraform stacks synthesised from specs with CDKTF: dns (Cloudflare records, tunnel ingress) and vms (GCE)')
+    .addHelpText(
+      'after',
+      `
+Stacks: ${STACK_NAMES.join(', ')}. Output goes to stacks/<name>/cdk.tf.json (sorted keys, ids
+from names), rewritten only when its bytes change; a stack whose input hash is
+unchanged is not synthesised at all. Terraform state lives in the pg backend,
+schema fleetspec_stack_<name>, in the PostgreSQL of DATABASE_URL. Secrets reach
+terraform only as TF_VAR_secret__* environment variables, never in the JSON.`,
+    );
+  stacks
+    .command('synth')
+    .description('write stacks/<name>/cdk.tf.json from the specs')
+    .argument('[name]', `one stack (${STACK_NAMES.join(', ')}); default all`)
+    .option('--specs <path>', 'the specs folder', 'specs')
+    .option('--stacks-dir <dir>', 'output folder (default: stacks/ beside the specs folder)')
+    .option('--check', 'write nothing; exit 1 when a committed stack is out of date with the specs (for CI)')
+    .option('--force', 'synthesise even when the input hash is unchanged')
+    .addOption(format())
+    .addHelpText('after', '\nExit codes: 0 done (or up to date with --check), 1 invalid specs or out of date, 3 error.')
+    .action(async (name: string | undefined, opts: SynthOptions & { stacksDir?: string }) => {
+      code = await stacksSynth(name, { ...opts, stacks: opts.stacksDir }, out);
+    });
+  stacks
+    .command('plan')
+    .description('terraform init, plan -out and show -json for the stacks; the saved plan file is kept for stacks apply')
+    .argument('[name]', `one stack (${STACK_NAMES.join(', ')}); default all`)
+    .option('--specs <path>', 'the specs folder', 'specs')
+    .option('--terraform <binary>', 'terraform or tofu (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)')
+    .option('--stacks-dir <dir>', 'the synthesised stacks folder')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .option('--show-unchanged', 'list resources that need no change too')
+    .addHelpText(
+      'after',
+      `
+Without terraform or tofu on PATH (or without PostgreSQL for the pg backend, or a
+stack's secret), the plan says why and shows the configuration diff instead.
+Exit codes: 0 no changes, 1 invalid specs or terraform failed, 2 changes, 3 error.`,
+    )
+    .action(async (name: string | undefined, opts: StacksPlanOptions) => {
+      code = await stacksPlan(name, opts, out);
+    });
+  stacks
+    .command('apply')
+    .description('terraform apply of the plan file saved by the last stacks plan, and nothing else')
+    .argument('[name]', `one stack (${STACK_NAMES.join(', ')}); default every stack with a saved plan`)
+    .option('--specs <path>', 'the specs folder', 'specs')
+    .option('--terraform <binary>', 'terraform or tofu (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)')
+    .option('--stacks-dir <dir>', 'the synthesised stacks folder')
+    .addHelpText(
+      'after',
+      `
+Terraform refuses a saved plan when its state moved on since; plan again then.
+On success the applied configuration is written to stacks/<name>/cdk.tf.json.
+Exit codes: 0 applied, 1 nothing to apply or not configured, 3 terraform failed.`,
+    )
+    .action(async (name: string | undefined, opts: StacksPlanOptions) => {
+      code = await stacksApply(name, opts, out);
+    });
+
   const STORE_HELP = `
 The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
 .fleetspec/state (FLEETSPEC_STATE_DIR overrides the folder).`;

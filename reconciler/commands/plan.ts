@@ -1,15 +1,18 @@
 // `fleetspec plan` and `fleetspec apply`: the engine behind a command line. Plans go to
 // stdout (text, Markdown or JSON) and to --out as JSON; progress goes to stderr.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { writeAtomic } from '../files.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { applyPlan, blockingFindings, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
+import { applyPlan, blockingFindings, defaultStacksDir, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
 import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
 import { loadSpecs } from '../specs/load.js';
 import { renderJson, renderMarkdown, renderText } from '../plan/render.js';
 import type { SshPool } from '../ssh/pool.js';
+import type { StacksContext } from '../stacks/driver.js';
+import { findTerraform, missingBinaryReason } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
 import { transition, startRun } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
@@ -23,6 +26,12 @@ export interface ConnectOptions {
   concurrency?: number;
   connectTimeout?: number;
   commandTimeout?: number;
+  /** terraform or tofu binary (path or name on PATH). */
+  terraform?: string;
+  /** The committed stacks folder. */
+  stacksDir?: string;
+  /** Commands that never use SSH (stacks plan): no key is read, no pool is made. */
+  noSsh?: boolean;
 }
 
 export interface PlanCommandOptions extends ConnectOptions {
@@ -44,11 +53,11 @@ async function readSshKey(opts: ConnectOptions): Promise<{ key?: Buffer; problem
 }
 
 /** Engine options for one command: the store, the SSH pool in live mode, secrets, progress. */
-async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: ConnectOptions, out: Output) {
+export async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: ConnectOptions, out: Output) {
   let ssh: SshPool | undefined;
   let sshPublicKey: string | undefined;
-  let noSsh = 'offline (plan with --live to read it)';
-  if (mode === 'live') {
+  let noSsh = opts.noSsh ? 'not read by this command' : 'offline (plan with --live to read it)';
+  if (mode === 'live' && !opts.noSsh) {
     const { key, problem } = await readSshKey(opts);
     if (key) {
       // Loaded only for --live: node-ssh and ssh2 are a tenth of a second of start-up.
@@ -67,6 +76,7 @@ async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: Connec
   const secretKey = process.env.FLEETSPEC_SECRET_KEY ? parseKey(process.env.FLEETSPEC_SECRET_KEY) : undefined;
   const options: EngineOptions = {
     specs,
+    stacks: await stacksContext(specs, opts),
     mode,
     db,
     ssh,
@@ -81,21 +91,27 @@ async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: Connec
   return { options, close: async () => ssh?.close() };
 }
 
+/** Where stacks live and how terraform runs, from options and the environment. */
+export async function stacksContext(specs: string, opts: Pick<ConnectOptions, 'terraform' | 'stacksDir'>): Promise<StacksContext> {
+  const terraform = await findTerraform(opts.terraform);
+  const pgConnStr = process.env.PG_CONN_STR ?? process.env.DATABASE_URL;
+  return {
+    dir: opts.stacksDir ?? defaultStacksDir(specs),
+    workDir: process.env.FLEETSPEC_WORK_DIR ?? join('.fleetspec', 'terraform'),
+    ...(terraform ? { terraform } : {}),
+    noTerraform: missingBinaryReason(opts.terraform),
+    ...(pgConnStr ? { pgConnStr } : {}),
+  };
+}
+
 function printDiagnostics(diagnostics: readonly Diagnostic[], out: Output): void {
   for (const d of diagnostics) out.stderr(formatDiagnostic(d, out.color));
 }
 
-function renderPlan(plan: Plan, format: PlanCommandOptions['format'], out: Output, showUnchanged = false): void {
+export function renderPlan(plan: Plan, format: PlanCommandOptions['format'], out: Output, showUnchanged = false): void {
   if (format === 'json') out.stdout(renderJson(plan));
   else if (format === 'markdown') out.stdout(renderMarkdown(plan));
   else out.stdout(renderText(plan, { color: out.color, showUnchanged }));
-}
-
-/** Writes through a temporary file, so a reader never sees half a plan. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }
 
 export function planCommand(specs: string, opts: PlanCommandOptions, out: Output): Promise<ExitCode> {

@@ -4,6 +4,7 @@
 // not the driver, owns ordering, stopping at the first failure and rolling back.
 import type { NotRead, PlanFinding, PlanMode, ResourceChange } from '../plan/plan.js';
 import type { SshPool } from '../ssh/pool.js';
+import type { StacksContext } from '../stacks/driver.js';
 import type { Queryable } from '../state/db.js';
 import type { Resource, SpecIndex } from './kind.js';
 
@@ -26,6 +27,8 @@ export interface LiveContext {
   secret(ref: string): Promise<string | undefined>;
   /** One line of progress for a person watching (stderr); never a secret. */
   progress(message: string): void;
+  /** Terraform stacks (dns, vms): the committed output folder and how to run terraform. */
+  stacks: StacksContext;
 }
 
 /** What a driver found: the changes, what it could not read, and findings that are not changes. */

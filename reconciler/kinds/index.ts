@@ -7,8 +7,9 @@ import { ports } from './ports/index.js';
 import { roles } from './roles/index.js';
 import { tickets } from './tickets/index.js';
 import { vms } from './vms/index.js';
+import { zones } from './zones/index.js';
 
-export const KINDS: readonly KindModule<any>[] = [hosts, models, roles, tickets, ports, dns, vms];
+export const KINDS: readonly KindModule<any>[] = [hosts, models, roles, tickets, ports, zones, dns, vms];
 
 export const kindByName = new Map(KINDS.map((k) => [k.kind, k]));
 export const kindByFolder = new Map(KINDS.map((k) => [k.folder, k]));

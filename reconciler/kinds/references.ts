@@ -2,7 +2,7 @@
 import type { PathSegment } from '../specs/source.js';
 import type { Finding, SpecIndex } from './kind.js';
 
-const SINGULAR: Record<string, string> = { hosts: 'host', roles: 'role', models: 'model', ports: 'project', tickets: 'ticket' };
+const SINGULAR: Record<string, string> = { hosts: 'host', roles: 'role', models: 'model', ports: 'project', tickets: 'ticket', zones: 'zone' };
 
 /** A finding when `name` is set and no resource of `folder` has it; undefined otherwise. */
 export function missingReference(index: SpecIndex, folder: string, name: string | undefined, path: PathSegment[]): Finding | undefined {

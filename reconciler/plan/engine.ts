@@ -1,19 +1,23 @@
 // The engine: every driver reads live and diffs, the results become one plan; apply carries
 // out exactly that plan after planning again and checking the hash, in plan order, stopping
 // at the first failure and rolling back what it did from the versions it saved.
+import { dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
 import { countBySeverity } from '../diagnostics.js';
 import { DRIVERS } from '../kinds/drivers.js';
 import type { Driver, LiveContext, Rollback } from '../kinds/driver.js';
 import type { SpecIndex } from '../kinds/kind.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
+import type { StacksContext } from '../stacks/driver.js';
 import { buildPlan, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
 
-export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode'> {
+export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'stacks'> {
   /** The specs folder. */
   specs: string;
   mode: PlanMode;
   drivers?: readonly Driver[];
+  /** Stacks: default stacks/ beside the specs folder, terraform not run. */
+  stacks?: StacksContext;
   /** The specs already being loaded (a caller may start reading them while the store opens). */
   loaded?: Promise<LoadedSpecs>;
 }
@@ -57,13 +61,20 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
 }
 
 function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
-  return { mode: opts.mode, db: opts.db, index, ssh: opts.ssh, noSsh: opts.noSsh, sshPublicKey: opts.sshPublicKey, secret: opts.secret, progress: opts.progress };
+  const stacks = opts.stacks ?? { dir: defaultStacksDir(opts.specs), workDir: join('.fleetspec', 'terraform'), noTerraform: 'no terraform configured' };
+  return { mode: opts.mode, db: opts.db, index, ssh: opts.ssh, noSsh: opts.noSsh, sshPublicKey: opts.sshPublicKey, secret: opts.secret, progress: opts.progress, stacks };
+}
+
+/** stacks/ beside the specs folder (or beside the folder of a single spec file's folder). */
+export function defaultStacksDir(specs: string): string {
+  const abs = resolve(specs);
+  return join(dirname(/\.ya?ml$/.test(abs) ? dirname(abs) : abs), 'stacks');
 }
 
 /** Findings of severity error: the plan may be shown, never applied. */
 export const blockingFindings = (plan: Plan) => plan.findings.filter((f) => f.severity === 'error');
 
-export const isApplicable = (c: ResourceChange) => c.action === 'create' || c.action === 'update' || c.action === 'delete';
+export const isApplicable = (c: ResourceChange) => c.action === 'create' || c.action === 'update' || c.action === 'replace' || c.action === 'delete';
 
 export interface ApplyReport {
   status: 'applied' | 'stale' | 'invalid' | 'blocked' | 'failed';

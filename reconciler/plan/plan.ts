@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { KINDS } from '../kinds/index.js';
 
-export type Action = 'create' | 'update' | 'delete' | 'no-op' | 'drift';
+/** `replace`: destroyed and created again (Terraform's -/+), e.g. a VM whose image changed. */
+export type Action = 'create' | 'update' | 'replace' | 'delete' | 'no-op' | 'drift';
 
 export interface ResourceChange {
   /** Kind folder, e.g. `ports`. */
@@ -22,6 +23,8 @@ export interface PlanSummary {
   add: number;
   change: number;
   destroy: number;
+  /** Counted apart from add and destroy: a replacement loses what the old resource held. */
+  replace: number;
   drift: number;
   unchanged: number;
   /** Resources whose live state could not be read (offline, no connection settings, unreachable). */
@@ -64,7 +67,7 @@ export interface Plan {
 }
 
 const KIND_ORDER = new Map(KINDS.map((k, i) => [k.folder, i]));
-const ACTION_ORDER: Record<Action, number> = { delete: 0, create: 1, update: 2, drift: 3, 'no-op': 4 };
+const ACTION_ORDER: Record<Action, number> = { delete: 0, replace: 1, create: 2, update: 3, drift: 4, 'no-op': 5 };
 
 const byKindAndName = (a: { kind: string; name: string }, b: { kind: string; name: string }) =>
   (KIND_ORDER.get(a.kind) ?? KINDS.length) - (KIND_ORDER.get(b.kind) ?? KINDS.length) || a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -84,11 +87,12 @@ export function buildPlan(
   const sorted = [...changes].sort(compareChanges);
   const unknown = [...(extra.unknown ?? [])].sort(byKindAndName);
   const findings = [...(extra.findings ?? [])].sort((a, b) => byKindAndName(a, b) || a.code.localeCompare(b.code) || a.message.localeCompare(b.message));
-  const summary: PlanSummary = { add: 0, change: 0, destroy: 0, drift: 0, unchanged: 0, unknown: unknown.length };
+  const summary: PlanSummary = { add: 0, change: 0, destroy: 0, replace: 0, drift: 0, unchanged: 0, unknown: unknown.length };
   for (const c of sorted) {
     if (c.action === 'create') summary.add++;
     else if (c.action === 'update') summary.change++;
     else if (c.action === 'delete') summary.destroy++;
+    else if (c.action === 'replace') summary.replace++;
     else if (c.action === 'drift') summary.drift++;
     else summary.unchanged++;
   }
@@ -98,14 +102,14 @@ export function buildPlan(
 }
 
 export function hasChanges(plan: Plan): boolean {
-  const { add, change, destroy, drift } = plan.summary;
-  return add + change + destroy + drift > 0;
+  const { add, change, destroy, replace, drift } = plan.summary;
+  return add + change + destroy + replace + drift > 0;
 }
 
 /** "3 to add, 1 to change, 0 to destroy" (and drift, when there is any). */
 export function summaryLine(plan: Plan): string {
-  const { add, change, destroy, drift } = plan.summary;
+  const { add, change, destroy, replace, drift } = plan.summary;
   const unread = plan.summary.unknown ? ` ${plan.summary.unknown} not read.` : '';
   if (!hasChanges(plan)) return plan.summary.unknown ? `No changes in what was read.${unread}` : 'No changes. Live matches the specs.';
-  return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${drift ? `, ${drift} drifted` : ''}.${unread}`;
+  return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${replace ? `, ${replace} to replace` : ''}${drift ? `, ${drift} drifted` : ''}.${unread}`;
 }

@@ -3,8 +3,8 @@
 import { paint, type Style } from '../color.js';
 import { canonicalJson, hasChanges, summaryLine, type Action, type NotRead, type Plan } from './plan.js';
 
-const SIGN: Record<Action, string> = { create: '+', update: '~', delete: '-', drift: '!', 'no-op': ' ' };
-const COLOUR: Record<Action, Style> = { create: 'green', update: 'yellow', delete: 'red', drift: 'magenta', 'no-op': 'dim' };
+const SIGN: Record<Action, string> = { create: '+', update: '~', replace: '±', delete: '-', drift: '!', 'no-op': ' ' };
+const COLOUR: Record<Action, Style> = { create: 'green', update: 'yellow', replace: 'red', delete: 'red', drift: 'magenta', 'no-op': 'dim' };
 
 const show = (v: unknown) => (v === null || v === undefined ? '(none)' : canonicalJson(v));
 

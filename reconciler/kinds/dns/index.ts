@@ -1,6 +1,8 @@
 import { kindSchema, ref } from '../common.js';
 import { defineKind, type Finding } from '../kind.js';
 import { findAllocation } from '../ports/index.js';
+import { missingReference } from '../references.js';
+import { FQDN_PATTERN, type DnsZone } from '../zones/index.js';
 
 export interface DnsRecord {
   kind: 'DnsRecord';
@@ -9,14 +11,11 @@ export interface DnsRecord {
   type: 'CNAME' | 'A' | 'AAAA';
   target: string;
   proxied?: boolean;
+  ttl?: number;
   route?: string;
 }
 
-const fqdn = {
-  type: 'string',
-  pattern: '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$',
-  description: 'a lowercase DNS name such as api.consilio.153.se',
-};
+const fqdn = { type: 'string', pattern: FQDN_PATTERN, description: 'a lowercase DNS name such as api.consilio.153.se' };
 
 const schema = kindSchema(
   'dns',
@@ -27,10 +26,11 @@ const schema = kindSchema(
     properties: {
       kind: { const: 'DnsRecord' },
       name: fqdn,
-      zone: { ...fqdn, description: 'the Cloudflare zone the record belongs to, such as 153.se' },
+      zone: { ...fqdn, description: 'the zone the record belongs to, such as 153.se (defined in specs/zones)' },
       type: { enum: ['CNAME', 'A', 'AAAA'] },
       target: ref('text', 'what the record points at: the tunnel host name for a CNAME, an address for A/AAAA'),
-      proxied: { type: 'boolean' },
+      proxied: { type: 'boolean', description: 'through Cloudflare\'s proxy; default true for records routed through the tunnel, false otherwise' },
+      ttl: { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds; 1 means automatic (the default)' },
       route: {
         type: 'string',
         pattern: '^[a-z0-9]([a-z0-9-]*[a-z0-9])?/[a-z0-9]([a-z0-9-]*[a-z0-9])?$',
@@ -49,6 +49,24 @@ export const dns = defineKind<DnsRecord>({
   namePath: ['name'],
   references({ value }, index) {
     const findings: Finding[] = [];
+    const unknownZone = missingReference(index, 'zones', value.zone, ['zone']);
+    if (unknownZone) findings.push(unknownZone);
+    const tunnel = (index.get('zones', value.zone)?.value as DnsZone | undefined)?.tunnel;
+    if (value.route !== undefined && !unknownZone && !tunnel) {
+      findings.push({
+        code: 'ref.no-tunnel',
+        path: ['route'],
+        message: `routed to ${value.route}, but zone "${value.zone}" has no tunnel to carry it`,
+        hint: `add tunnel: {name, hostname} to specs/zones/${value.zone}.yaml`,
+      });
+    } else if (value.route !== undefined && tunnel && value.target !== tunnel.hostname) {
+      findings.push({
+        code: 'ref.not-through-tunnel',
+        path: ['target'],
+        message: `routed to ${value.route} but points at "${value.target}", not the tunnel's hostname "${tunnel.hostname}"`,
+        hint: `set target: ${tunnel.hostname}, or drop route: if the name is not served through the tunnel`,
+      });
+    }
     if (value.name !== value.zone && !value.name.endsWith(`.${value.zone}`)) {
       findings.push({
         code: 'ref.outside-zone',

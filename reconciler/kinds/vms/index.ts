@@ -10,6 +10,10 @@ export interface VirtualMachine {
   machineType: string;
   purpose?: string;
   serviceAccount?: string;
+  /** Google credentials (a service account key) Terraform uses for this VM's project, as a secret reference. */
+  credentials?: string;
+  network?: string;
+  externalIp?: boolean;
   bootDisk?: { image?: string; sizeGb?: number; type?: string };
   labels?: Record<string, string>;
   autoscale?: {
@@ -36,10 +40,13 @@ const schema = kindSchema(
       machineType,
       purpose: ref('text'),
       serviceAccount: { type: 'string', pattern: '^[a-z0-9-]+@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$', description: 'a service account e-mail' },
+      credentials: ref('secretRef', 'the service account key Terraform uses for this project (seed 003: secret:meta/gcloud/vm_host_key); without it the provider uses the environment\'s application default credentials'),
+      network: ref('name', 'the VPC network (default: default)'),
+      externalIp: { type: 'boolean', description: 'give the VM an ephemeral external address (default true)' },
       bootDisk: {
         type: 'object',
         additionalProperties: false,
-        properties: { image: ref('text'), sizeGb: { type: 'integer', minimum: 10 }, type: { enum: ['pd-standard', 'pd-balanced', 'pd-ssd'] } },
+        properties: { image: ref('text', 'a GCE image such as debian-cloud/debian-12 (the default)'), sizeGb: { type: 'integer', minimum: 10 }, type: { enum: ['pd-standard', 'pd-balanced', 'pd-ssd'] } },
       },
       labels: {
         type: 'object',

@@ -1,0 +1,146 @@
+// A Terraform stack as a plan-engine driver (the contract in kinds/driver.ts), shared by the
+// dns and vms kinds. readLive synthesises the stack and, in live mode with a terraform or tofu
+// binary and PostgreSQL for the pg backend, runs init + plan -out + show -json; otherwise the
+// plan is the configuration diff against the committed stacks/<name>/cdk.tf.json.
+// Applying a stack applies its saved plan file once, for all of its changes.
+import { readFile, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { writeAtomic } from '../files.js';
+import { defineDriver, type Driver, type LiveContext, type Rollback } from '../kinds/driver.js';
+import type { PlanFinding, ResourceChange } from '../plan/plan.js';
+import { configDiff } from './config-diff.js';
+import { readCommitted, stackFile, synthesiseModel } from './files.js';
+import { stackModels, type StackModel, type StackName } from './model.js';
+import { toResourceChanges, type ShowPlan } from './show.js';
+import { applySaved, init, plan, TerraformError, type TerraformBinary, type TerraformRun } from './terraform.js';
+
+/** How the engine reaches stacks: where output lives and how Terraform runs. */
+export interface StacksContext {
+  /** The committed output folder (stacks/). */
+  dir: string;
+  /** Working folders for terraform, one per stack (under the state dir). */
+  workDir: string;
+  terraform?: TerraformBinary;
+  /** Why terraform is not run when `terraform` is absent. */
+  noTerraform: string;
+  /** PostgreSQL for the pg backend (DATABASE_URL); the embedded store has no server to offer. */
+  pgConnStr?: string;
+  /** Per terraform command. */
+  timeoutMs?: number;
+}
+
+interface StackLive {
+  model: StackModel;
+  text: string;
+  previous?: Record<string, any>;
+  /** Where the committed file is, as messages print it. */
+  where: string;
+  /** Terraform's plan, when it ran. */
+  show?: ShowPlan;
+  run?: TerraformRun;
+  /** Why terraform was not run (configuration diff instead). */
+  notRun?: string;
+  /** Terraform failed: its own message. */
+  failed?: string;
+}
+
+const TERRAFORM_REASON = 'terraform plan';
+const CONFIG_REASON = 'configuration diff';
+
+/** The live data of each stack for the context it was read in, so apply reuses the same plan file. */
+const readings = new WeakMap<LiveContext, Map<StackName, StackLive>>();
+const appliedIn = new WeakMap<LiveContext, Set<StackName>>();
+
+async function terraformRun(name: StackName, model: StackModel, ctx: LiveContext): Promise<{ run?: TerraformRun; notRun?: string }> {
+  const s = ctx.stacks;
+  if (ctx.mode === 'offline') return { notRun: 'offline: plan with --live to run terraform' };
+  if (!s.terraform) return { notRun: `terraform not run: ${s.noTerraform}` };
+  if (!s.pgConnStr) return { notRun: 'terraform not run: its pg backend needs PostgreSQL (set DATABASE_URL; the embedded store has no server)' };
+  const env: Record<string, string> = { PG_CONN_STR: s.pgConnStr };
+  const redact: string[] = [];
+  const password = /^postgres(?:ql)?:\/\/[^:/@]*:([^@]*)@/.exec(s.pgConnStr)?.[1];
+  if (password) redact.push(decodeURIComponent(password));
+  for (const secret of model.secrets) {
+    const value = await ctx.secret(secret.ref);
+    if (value === undefined) {
+      return { notRun: `terraform not run: ${secret.ref} is not readable (store it with \`fleetspec secrets set ${secret.ref.replace(/^secret:/, '')}\`, and set FLEETSPEC_SECRET_KEY)` };
+    }
+    env[`TF_VAR_${secret.variable}`] = value;
+    redact.push(value);
+  }
+  return { run: { binary: s.terraform, workDir: join(s.workDir, name), env, redact, progress: (l) => ctx.progress(`stacks/${name}: ${l}`), ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}) } };
+}
+
+const isEmpty = (model: StackModel) => Object.values(model.input).every((list) => (list as unknown[]).length === 0);
+
+export function stackDriver(name: StackName): Driver<StackLive | undefined> {
+  return defineDriver<StackLive | undefined>({
+    folder: name,
+    async readLive(_desired, ctx) {
+      const [model] = stackModels(ctx.index, [name]);
+      const previous = await readCommitted(ctx.stacks.dir, name);
+      // Nothing declared and nothing synthesised before: no stack to plan.
+      if (isEmpty(model!) && !previous) return undefined;
+      const { text } = await synthesiseModel(ctx.stacks.dir, model!);
+      const live: StackLive = { model: model!, text, where: relative(process.cwd(), stackFile(ctx.stacks.dir, name)) || stackFile(ctx.stacks.dir, name), ...(previous ? { previous: previous.json } : {}) };
+      const { run, notRun } = await terraformRun(name, model!, ctx);
+      if (notRun) live.notRun = notRun;
+      if (run) {
+        live.run = run;
+        try {
+          await init(run, text);
+          live.show = (await plan(run)).show;
+        } catch (err) {
+          live.failed = err instanceof TerraformError || err instanceof Error ? err.message : String(err);
+        }
+      }
+      const byStack = readings.get(ctx) ?? new Map<StackName, StackLive>();
+      byStack.set(name, live);
+      readings.set(ctx, byStack);
+      return live;
+    },
+    diff(_desired, live) {
+      if (!live) return { changes: [], unknown: [], findings: [] };
+      const findings: PlanFinding[] = [];
+      if (live.failed) {
+        findings.push({ kind: name, name: 'stack', code: 'stacks.terraform-failed', severity: 'error', message: live.failed, hint: `fix the cause, then plan again (working folder: ${live.run?.workDir})` });
+        return { changes: [], unknown: [{ kind: name, name: 'stack', reason: 'terraform plan failed' }], findings };
+      }
+      if (live.show) return { changes: toResourceChanges(name, live.show, `stacks/${name}`).map((c) => ({ ...c, reason: c.reason.replace(/^terraform plan of [^;]*/, TERRAFORM_REASON) })), unknown: [], findings };
+      const next = JSON.parse(live.text) as Record<string, any>;
+      if (!live.notRun!.startsWith('offline')) {
+        findings.push({ kind: name, name: 'stack', code: 'stacks.terraform-not-run', severity: 'warning', message: `${live.notRun}; the plan shows the configuration diff against ${live.where}, not live state` });
+      }
+      return { changes: configDiff(name, live.previous, next, `${CONFIG_REASON} against ${live.where} (${live.notRun})`), unknown: [], findings };
+    },
+    actions(change: ResourceChange) {
+      if (change.reason.startsWith(TERRAFORM_REASON)) return [`terraform apply of the saved plan for stacks/${name} (every change of the stack at once)`, `write stacks/${name}/cdk.tf.json`];
+      return [`write stacks/${name}/cdk.tf.json (Terraform applies it when run with terraform)`];
+    },
+    async apply(change, ctx): Promise<Rollback | undefined> {
+      const done = appliedIn.get(ctx) ?? new Set<StackName>();
+      appliedIn.set(ctx, done);
+      if (done.has(name)) return undefined; // the stack's first change applied all of them
+      const live = readings.get(ctx)?.get(name);
+      if (!live) throw new Error(`stacks/${name} was not planned in this run`);
+      done.add(name);
+      const file = stackFile(ctx.stacks.dir, name);
+      const before = await readFile(file, 'utf8').catch(() => undefined);
+      const restore = async () => (before === undefined ? rm(file, { force: true }) : writeAtomic(file, before));
+      if (change.reason.startsWith(TERRAFORM_REASON)) {
+        if (!live.run) throw new Error(`stacks/${name}: terraform is not available to apply this plan`);
+        await applySaved(live.run);
+        await writeAtomic(file, live.text);
+        return {
+          description: `stacks/${name}: Terraform has no rollback; what it applied stays (revert the specs and plan again to undo it)`,
+          run: async () => {
+            await restore();
+            throw new Error('terraform changes are not rolled back automatically; stacks/' + name + '/cdk.tf.json was restored');
+          },
+        };
+      }
+      await writeAtomic(file, live.text);
+      return { description: `restored ${relative(process.cwd(), file) || file}`, run: restore };
+    },
+  });
+}

@@ -1,0 +1,168 @@
+// Driving `terraform` or `tofu` from PATH: init, plan -out, show -json, and apply of that saved
+// plan file only. Each stack runs in its own working folder under the state dir, never in
+// stacks/ (no .terraform or plan files next to committed output). Secrets reach Terraform
+// only as TF_VAR_* environment variables, and are scrubbed from anything it prints.
+import { spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { writeAtomic } from '../files.js';
+import { parseShowJson, type ShowPlan } from './show.js';
+
+export interface TerraformBinary {
+  path: string;
+}
+
+/** Names looked for on PATH, in order. */
+export const BINARY_NAMES = ['terraform', 'tofu'] as const;
+
+async function executable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The binary to run: `explicit` (a --terraform option or FLEETSPEC_TERRAFORM) as a path or a
+ * name looked up on PATH, else the first of terraform, tofu on PATH.
+ */
+export async function findTerraform(explicit?: string, env: NodeJS.ProcessEnv = process.env): Promise<TerraformBinary | undefined> {
+  const wanted = explicit ?? env.FLEETSPEC_TERRAFORM;
+  const dirs = (env.PATH ?? '').split(delimiter).filter(Boolean);
+  const candidates = wanted ? [wanted] : [...BINARY_NAMES];
+  for (const name of candidates) {
+    if (name.includes('/')) {
+      if (await executable(name)) return { path: name };
+      continue;
+    }
+    for (const dir of dirs) if (await executable(join(dir, name))) return { path: join(dir, name) };
+  }
+  return undefined;
+}
+
+/** What to say when no binary was found, naming what was looked for. */
+export function missingBinaryReason(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const wanted = explicit ?? env.FLEETSPEC_TERRAFORM;
+  return wanted ? `${wanted} is not an executable (from ${explicit ? '--terraform' : 'FLEETSPEC_TERRAFORM'})` : `neither ${BINARY_NAMES.join(' nor ')} is on PATH`;
+}
+
+export class TerraformError extends Error {
+  constructor(
+    /** e.g. `terraform plan` */
+    readonly command: string,
+    readonly exitCode: number | null,
+    /** Terraform's own diagnostics ("Error: ..." blocks), secrets scrubbed. */
+    readonly detail: string,
+  ) {
+    super(`${command} failed${exitCode === null ? ' (killed: timeout)' : ` (exit ${exitCode})`}${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+export interface TerraformRun {
+  binary: TerraformBinary;
+  /** The stack's working folder; cdk.tf.json is written there. */
+  workDir: string;
+  /** Extra environment: PG_CONN_STR, TF_VAR_* secrets, provider credentials. */
+  env: Record<string, string>;
+  /** Values never to print (secrets): replaced by *** in anything Terraform says. */
+  redact: string[];
+  progress(line: string): void;
+  /** Per command; apply of a VM can take minutes. */
+  timeoutMs?: number;
+}
+
+export const PLAN_FILE = 'fleetspec.tfplan';
+
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
+  return out;
+}
+
+/** Terraform's "Error: ..." blocks (with -no-color), or its last lines when there are none. */
+export function terraformErrors(stderr: string, stdout = ''): string {
+  const text = `${stderr}\n${stdout}`.replace(/\r/g, '');
+  const blocks = text
+    .split(/\n(?=(?:│ )?Error: )/)
+    .filter((b) => /^(?:│ )?Error: /.test(b.trimStart()))
+    .map((b) => b.replace(/^│ ?/gm, '').replace(/^╷\n?|\n?╵$/gm, '').trim().split(/\n\s*\n/).slice(0, 2).join(': ').replace(/\s*\n\s*/g, ' '));
+  if (blocks.length) return [...new Set(blocks)].join('; ');
+  return text.trim().split('\n').slice(-3).join(' ').trim();
+}
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function execute(run: TerraformRun, args: string[], opts: { streamProgress?: boolean } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(run.binary.path, args, {
+      cwd: run.workDir,
+      env: {
+        ...process.env,
+        TF_IN_AUTOMATION: '1',
+        TF_INPUT: '0',
+        CHECKPOINT_DISABLE: '1',
+        ...run.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!opts.streamProgress) return;
+      partial += chunk;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      // Resource progress lines ("x: Creating...", "x: Creation complete after 2s").
+      for (const l of lines) if (/: (Creating|Modifying|Destroying|Creation complete|Modifications complete|Destruction complete|Still )/.test(l)) run.progress(scrub(l.trim(), run.redact));
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGTERM'), run.timeoutMs ?? 30 * 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new TerraformError(`${run.binary.path} ${args[0]}`, -1, err.message));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: signal ? null : code, stdout: scrub(stdout, run.redact), stderr: scrub(stderr, run.redact) });
+    });
+  });
+}
+
+const label = (run: TerraformRun, sub: string) => `${run.binary.path.split('/').pop()} ${sub}`;
+
+async function must(run: TerraformRun, sub: string, args: string[], ok: readonly number[] = [0], stream = false): Promise<Result> {
+  const result = await execute(run, [sub, ...args], { streamProgress: stream });
+  if (result.code === null || !ok.includes(result.code)) throw new TerraformError(label(run, sub), result.code, terraformErrors(result.stderr, result.stdout));
+  return result;
+}
+
+/** Writes the stack's JSON into its working folder and runs `init` (idempotent, fast once providers are cached). */
+export async function init(run: TerraformRun, stackJson: string): Promise<void> {
+  await writeAtomic(join(run.workDir, 'cdk.tf.json'), stackJson);
+  run.progress(`${label(run, 'init')} in ${run.workDir}`);
+  await must(run, 'init', ['-input=false', '-no-color']);
+}
+
+/** `plan -out`, then `show -json` of that file. */
+export async function plan(run: TerraformRun): Promise<{ show: ShowPlan; planFile: string; changes: boolean }> {
+  run.progress(label(run, 'plan'));
+  // -detailed-exitcode: 0 no changes, 2 changes, 1 error.
+  const result = await must(run, 'plan', ['-input=false', '-no-color', '-lock-timeout=60s', '-detailed-exitcode', `-out=${PLAN_FILE}`], [0, 2]);
+  const shown = await must(run, 'show', ['-json', '-no-color', PLAN_FILE]);
+  const show = parseShowJson(shown.stdout);
+  if (show.errored) throw new TerraformError(label(run, 'plan'), 1, terraformErrors(result.stderr, result.stdout) || 'the plan is marked errored');
+  return { show, planFile: join(run.workDir, PLAN_FILE), changes: result.code === 2 };
+}
+
+/** Applies the saved plan file and nothing else; Terraform refuses it when state moved on since. */
+export async function applySaved(run: TerraformRun): Promise<string> {
+  run.progress(`${label(run, 'apply')} ${PLAN_FILE}`);
+  const result = await must(run, 'apply', ['-input=false', '-no-color', '-lock-timeout=60s', PLAN_FILE], [0], true);
+  return result.stdout;
+}
