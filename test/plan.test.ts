@@ -14,7 +14,7 @@ describe('plan as data', () => {
   it('orders changes by kind, then name, whatever order they were found in', () => {
     const plan = buildPlan(changes);
     expect(plan.changes.map((c) => `${c.kind}/${c.name}`)).toEqual(['hosts/linux-home', 'models/qwen2.5:7b@ai', 'roles/developer', 'ports/consilio/api', 'ports/odin']);
-    expect(plan.summary).toEqual({ add: 1, change: 1, destroy: 1, drift: 1, unchanged: 1, unknown: 0 });
+    expect(plan.summary).toEqual({ add: 1, change: 1, destroy: 1, replace: 0, drift: 1, unchanged: 1, unknown: 0 });
     expect(summaryLine(plan)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted.');
   });
 

@@ -79,7 +79,7 @@ describe('the fleetspec binary', () => {
   it('validates specs/ and exits 0', async () => {
     const r = await fleetspec('validate', 'specs');
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^specs: 26 files, 36 resources, 0 errors, 0 warnings: valid/m);
+    expect(r.stderr).toMatch(/^specs: 27 files, 37 resources, 0 errors, 0 warnings: valid/m);
   });
 
   it('exits 1 with file:line:col on a broken spec', async () => {

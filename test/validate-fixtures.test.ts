@@ -66,6 +66,14 @@ const cases: Record<string, { code: string; lines: string[] }> = {
     code: 'ref.no-allocation',
     lines: ['dns/web.yaml:6:8 dns/web.consilio.153.se: project "consilio" has no allocation for service "web"'],
   },
+  'dns-unknown-zone': {
+    code: 'ref.unknown-zone',
+    lines: ['dns/api.yaml:3:7 dns/api.consilio.153.se: unknown zone "153.se"'],
+  },
+  'dns-not-through-tunnel': {
+    code: 'ref.not-through-tunnel',
+    lines: ['dns/api.yaml:5:9 dns/api.consilio.153.se: routed to consilio/api but points at "origin.153.se", not the tunnel\'s hostname "tunnel.153.se"'],
+  },
   'dns-outside-zone': {
     code: 'ref.outside-zone',
     lines: ['dns/api.yaml:2:7 dns/api.consilio.example.org: "api.consilio.example.org" is not inside zone "153.se"'],

@@ -3,7 +3,7 @@
 // stacks/ (no .terraform or plan files next to committed output). Secrets reach Terraform
 // only as TF_VAR_* environment variables, and are scrubbed from anything it prints.
 import { spawn } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { access, chmod, constants, mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { parseShowJson, type ShowPlan } from './show.js';
@@ -85,7 +85,7 @@ export function terraformErrors(stderr: string, stdout = ''): string {
   const blocks = text
     .split(/\n(?=(?:│ )?Error: )/)
     .filter((b) => /^(?:│ )?Error: /.test(b.trimStart()))
-    .map((b) => b.replace(/^│ ?/gm, '').replace(/^╷\n?|\n?╵$/gm, '').trim().split(/\n\s*\n/).slice(0, 2).join(': ').replace(/\s*\n\s*/g, ' '));
+    .map((b) => b.replace(/^│ ?/gm, '').replace(/^╷\n?|\n?╵$/gm, '').trim().split(/\n\s*\n/).slice(0, 2).map((p) => p.trim()).join(': ').replace(/\s*\n\s*/g, ' '));
   if (blocks.length) return [...new Set(blocks)].join('; ');
   return text.trim().split('\n').slice(-3).join(' ').trim();
 }
@@ -144,6 +144,9 @@ async function must(run: TerraformRun, sub: string, args: string[], ok: readonly
 
 /** Writes the stack's JSON into its working folder and runs `init` (idempotent, fast once providers are cached). */
 export async function init(run: TerraformRun, stackJson: string): Promise<void> {
+  // Saved plan files hold variable values (secrets included): only this user may read them.
+  await mkdir(run.workDir, { recursive: true, mode: 0o700 });
+  await chmod(run.workDir, 0o700);
   await writeAtomic(join(run.workDir, 'cdk.tf.json'), stackJson);
   run.progress(`${label(run, 'init')} in ${run.workDir}`);
   await must(run, 'init', ['-input=false', '-no-color']);

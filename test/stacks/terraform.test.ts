@@ -1,0 +1,181 @@
+// The terraform runner through the built binary, against a stand-in terraform CLI that follows
+// the documented contract (fake-terraform.mjs: init / plan -out -detailed-exitcode / show -json /
+// apply of a saved plan, state in the pg backend's <schema>.states table) and real PostgreSQL.
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDb } from '../../reconciler/state/db.js';
+import { listRuns, runHistory } from '../../reconciler/state/ledger.js';
+import { postgres } from '../state/engines.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'dist', 'reconciler', 'cli.js');
+const FAKE = join(import.meta.dirname, 'fake-terraform.mjs');
+const CF_TOKEN = 'cf-token-Zq8!never-print-me';
+const GCP_KEY = '{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----gcp-never-print-me"}';
+
+const admin = process.env.TEST_DATABASE_URL;
+
+describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)', () => {
+  let dir: string;
+  let specs: string;
+  let stacks: string;
+  let work: string;
+  let log: string;
+  let databaseUrl: string;
+  let cleanup: () => Promise<void>;
+  let env: NodeJS.ProcessEnv;
+  const seen: string[] = [];
+
+  const fleetspec = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      const child = execFile(process.execPath, [BIN, ...args], { cwd: dir, env: { ...env, ...opts.env } }, (err, stdout, stderr) => {
+        seen.push(stdout, stderr);
+        done({ code: err ? ((err as { code?: number }).code ?? 3) : 0, stdout, stderr });
+      });
+      child.stdin!.end(opts.input ?? '');
+    });
+  const query = async (sql: string) => {
+    const c = new pg.Client({ connectionString: databaseUrl });
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  const resources = async (stack: string) => {
+    const rows = await query(`select data from fleetspec_stack_${stack}.states where name = 'default'`);
+    return rows[0] ? Object.keys(JSON.parse(rows[0].data).resources).sort() : [];
+  };
+
+  beforeAll(async () => {
+    const fresh = await postgres(admin!).fresh();
+    cleanup = fresh.cleanup;
+    databaseUrl = fresh.options.databaseUrl!;
+    dir = await mkdtemp(join(tmpdir(), 'fleetspec-tf-'));
+    specs = join(dir, 'specs');
+    stacks = join(dir, 'stacks');
+    work = join(dir, 'work');
+    log = join(dir, 'terraform.log');
+    await cp(join(ROOT, 'specs'), specs, { recursive: true });
+    await cp(join(ROOT, 'stacks'), stacks, { recursive: true });
+    const { FLEETSPEC_SECRET_KEY: _, FLEETSPEC_TERRAFORM: __, PG_CONN_STR: ___, ...rest } = process.env;
+    env = { ...rest, NO_COLOR: '1', DATABASE_URL: databaseUrl, FLEETSPEC_ACTOR: 'ci', FLEETSPEC_REPO: 'tf-test', FLEETSPEC_WORK_DIR: work, FLEETSPEC_TERRAFORM: FAKE, FAKE_TF_LOG: log };
+    const key = await fleetspec(['secrets', 'keygen']);
+    env.FLEETSPEC_SECRET_KEY = key.stdout.trim();
+    expect((await fleetspec(['secrets', 'set', 'meta/cloudflare/api_token'], { input: CF_TOKEN })).code).toBe(0);
+    expect((await fleetspec(['secrets', 'set', 'meta/gcloud/vm_host_key'], { input: GCP_KEY })).code).toBe(0);
+  });
+  afterAll(async () => {
+    await cleanup?.();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stacks plan: init, plan -out and show -json per stack; state schemas in the same PostgreSQL; secrets only as TF_VAR_', async () => {
+    const r = await fleetspec(['stacks', 'plan', '--specs', specs, '--stacks-dir', stacks]);
+    expect(r.stderr).not.toContain('warning');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('+ dns/cloudflare_dns_record.api_consilio_153_se (create: terraform plan)');
+    expect(r.stdout).toContain('+ dns/cloudflare_zero_trust_tunnel_cloudflared_config.supervisor (create: terraform plan)');
+    expect(r.stdout).toContain('+ vms/google_compute_instance.supervisor-vm (create: terraform plan)');
+    expect(r.stdout).toContain('"id":"(known after apply)"');
+    expect(r.stdout).toContain('Plan: 3 to add, 0 to change, 0 to destroy.');
+    const schemas = (await query("select schema_name from information_schema.schemata where schema_name like 'fleetspec_stack_%' order by 1")).map((x) => x.schema_name);
+    expect(schemas).toEqual(['fleetspec_stack_dns', 'fleetspec_stack_vms']);
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(calls.map((l) => l.split(' ')[0])).toEqual(expect.arrayContaining(['init', 'plan', 'show']));
+    expect(calls.find((l) => l.startsWith('plan') && l.includes('TF_VAR_secret__meta__cloudflare__api_token'))).toContain('PG_CONN_STR');
+    expect(calls.some((l) => l.includes('-out=fleetspec.tfplan') && l.includes('-detailed-exitcode'))).toBe(true);
+    expect((await stat(join(work, 'dns'))).mode & 0o077, 'plan files hold variable values: the work folder is private').toBe(0);
+  });
+
+  it('stacks apply: applies the saved plan file only, writes the applied configuration, and a plan file applies once', async () => {
+    const r = await fleetspec(['stacks', 'apply', 'dns', '--specs', specs, '--stacks-dir', stacks]);
+    expect(r.stderr).toContain('Creation complete');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('✓ stacks/dns applied');
+    expect(await resources('dns')).toEqual(['cloudflare_dns_record.api_consilio_153_se', 'cloudflare_zero_trust_tunnel_cloudflared_config.supervisor']);
+    const again = await fleetspec(['stacks', 'apply', 'dns', '--specs', specs, '--stacks-dir', stacks]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no saved plan for stacks/dns');
+    const replan = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks]);
+    expect(replan.code).toBe(0);
+    expect(replan.stdout).toContain('No changes.');
+  });
+
+  it("refuses a stale saved plan with terraform's own message", async () => {
+    expect((await fleetspec(['stacks', 'plan', 'vms', '--specs', specs, '--stacks-dir', stacks])).code).toBe(2);
+    const saved = join(dir, 'vms.tfplan.copy');
+    await copyFile(join(work, 'vms', 'fleetspec.tfplan'), saved);
+    expect((await fleetspec(['stacks', 'apply', 'vms', '--specs', specs, '--stacks-dir', stacks])).code).toBe(0);
+    await copyFile(saved, join(work, 'vms', 'fleetspec.tfplan'));
+    const stale = await fleetspec(['stacks', 'apply', 'vms', '--specs', specs, '--stacks-dir', stacks]);
+    expect(stale.code).toBe(3);
+    expect(stale.stderr).toContain('Error: Saved plan is stale: The given plan file can no longer be applied');
+    expect(await resources('vms')).toEqual(['google_compute_instance.supervisor-vm']);
+  });
+
+  it("carries terraform's failure into the plan as an error finding", async () => {
+    const r = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks], { env: { FAKE_TF_FAIL: 'plan' } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('error: dns/stack: fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid');
+    expect(r.stdout).toContain('? not read: dns/stack: terraform plan failed');
+  });
+
+  it('fleetspec plan --live and apply: a spec change goes through terraform, the ledger records it, and the next plan is clean', async () => {
+    await writeFile(join(specs, 'dns', 'web.yaml'), 'kind: DnsRecord\nname: web.consilio.153.se\nzone: 153.se\ntype: CNAME\ntarget: tunnel.153.se\nroute: consilio/api\n');
+    const planFile = join(dir, 'plan.json');
+    const common = ['--stacks-dir', stacks, '--ssh-key', join(dir, 'no-such-key')];
+    const p = await fleetspec(['plan', specs, '--live', '--out', planFile, ...common]);
+    expect(p.code).toBe(2);
+    expect(p.stdout).toContain('+ dns/cloudflare_dns_record.web_consilio_153_se (create: terraform plan)');
+    expect(p.stdout).toContain('~ dns/cloudflare_zero_trust_tunnel_cloudflared_config.supervisor (update: terraform plan)');
+    expect(p.stdout).toContain('will:   terraform apply of the saved plan for stacks/dns');
+
+    const appliesBefore = (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('apply')).length;
+    const a = await fleetspec(['apply', planFile, specs, ...common]);
+    expect(a.stderr).toContain('Apply complete');
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain('✓ dns/cloudflare_dns_record.web_consilio_153_se create');
+    expect(await resources('dns')).toContain('cloudflare_dns_record.web_consilio_153_se');
+    expect(await readFile(join(stacks, 'dns', 'cdk.tf.json'), 'utf8')).toContain('web.consilio.153.se');
+    const applies = (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('apply'));
+    expect(applies.length - appliesBefore, 'the dns stack is applied once for its two changes').toBe(1);
+
+    const db = await openDb({ databaseUrl });
+    try {
+      const [run] = await listRuns(db, { repo: 'tf-test' });
+      expect((await runHistory(db, run!.id)).map((t) => t.to)).toEqual(['PENDING', 'PLANNING', 'WAIT_FOR_APPROVE', 'APPLYING', 'DONE']);
+    } finally {
+      await db.close();
+    }
+    const clean = await fleetspec(['plan', specs, '--live', ...common]);
+    expect(clean.stdout).not.toMatch(/^[+~-] (dns|vms)\//m);
+  });
+
+  it('without a binary the live plan says so and shows the configuration diff', async () => {
+    await writeFile(join(specs, 'dns', 'docs.yaml'), 'kind: DnsRecord\nname: docs.consilio.153.se\nzone: 153.se\ntype: CNAME\ntarget: tunnel.153.se\nroute: consilio/api\n');
+    const r = await fleetspec(['plan', specs, '--live', '--stacks-dir', stacks, '--terraform', '/nonexistent/terraform', '--ssh-key', join(dir, 'no-such-key')]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('warning: dns/stack: terraform not run: /nonexistent/terraform is not an executable (from --terraform)');
+    expect(r.stdout).toMatch(/\+ dns\/cloudflare_dns_record\.docs_consilio_153_se \(create: configuration diff against .*cdk\.tf\.json/);
+  });
+
+  it('never lets a secret value out: not in stacks/, plans, output, the ledger or the PR-facing Markdown', async () => {
+    const md = await fleetspec(['plan', specs, '--live', '--format', 'markdown', '--stacks-dir', stacks, '--ssh-key', join(dir, 'no-such-key')]);
+    expect(md.stdout).toContain('### Plan:');
+    const texts = [...seen];
+    for (const name of ['dns', 'vms']) texts.push(await readFile(join(stacks, name, 'cdk.tf.json'), 'utf8'), await readFile(join(work, name, 'cdk.tf.json'), 'utf8'));
+    texts.push(await readFile(join(dir, 'plan.json'), 'utf8'), await readFile(log, 'utf8'));
+    texts.push(JSON.stringify(await query('select * from run_transitions')), JSON.stringify(await query('select * from runs')));
+    for (const t of texts) {
+      expect(t).not.toContain(CF_TOKEN);
+      expect(t).not.toContain('gcp-never-print-me');
+    }
+    expect(await readdir(stacks)).not.toContain('.terraform');
+  });
+});
