@@ -4,9 +4,14 @@ import { join } from 'node:path';
 
 /** Writes a valid fleet of about `resources` resources into `dir`; returns the number of files. */
 export async function generateFleet(dir: string, resources: number): Promise<number> {
-  // Per project: one PortRange with 8 allocations, 8 DNS records, one host, one ticket: 18 resources.
+  // Per project: one PortRange with 8 allocations, 8 DNS records, one host, one ticket: 18 resources
+  // (plus one zone with the tunnel for all records).
   const projects = Math.ceil(resources / 18);
-  for (const folder of ['hosts', 'ports', 'dns', 'tickets']) await mkdir(join(dir, folder));
+  for (const folder of ['hosts', 'ports', 'dns', 'tickets', 'zones']) await mkdir(join(dir, folder));
+  await writeFile(
+    join(dir, 'zones', 'example.org.yaml'),
+    'kind: DnsZone\nname: example.org\nprovider: cloudflare\napiToken: secret:meta/cloudflare/api_token\ntunnel:\n  name: bench\n  hostname: tunnel.example.org\n',
+  );
   for (let p = 0; p < projects; p++) {
     const start = 10_000 + p * 10; // ten ports per project keeps 65535 reachable for ~5,500 projects
     const allocations = Array.from({ length: 8 }, (_, i) => `  - service: svc${i}\n    port: ${start + i}\n    host: host${p}`).join('\n');
@@ -19,7 +24,7 @@ export async function generateFleet(dir: string, resources: number): Promise<num
     await writeFile(join(dir, 'dns', `project${p}.yaml`), records);
     await writeFile(join(dir, 'tickets', `T-${String(p + 1).padStart(4, '0')}.yaml`), `kind: Ticket\nid: T-${String(p + 1).padStart(4, '0')}\ntitle: Check project ${p}\nstatus: open\nhosts: [host${p}]\n`);
   }
-  return projects * 4;
+  return projects * 4 + 1;
 }
 
 export function printTable(header: string[], rows: string[][]): void {

@@ -34,7 +34,9 @@ export function configDiff(kind: string, previous: TfJson | undefined, next: TfJ
   for (const [address, body] of after) {
     const was = before.get(address);
     const action = was === undefined ? 'create' : canonicalJson(was) === canonicalJson(body) ? 'no-op' : 'update';
-    changes.push({ kind, name: address, action, before: was ?? null, after: body, reason });
+    // An unchanged block is not repeated: at thousands of records the plan would carry every one twice.
+    if (action === 'no-op') changes.push({ kind, name: address, action, before: null, after: null, reason: `${reason}: unchanged` });
+    else changes.push({ kind, name: address, action, before: was ?? null, after: body, reason });
   }
   for (const [address, body] of before) if (!after.has(address)) changes.push({ kind, name: address, action: 'delete', before: body, after: null, reason });
   const [s0, s1] = [settingsOf(previous), settingsOf(next)];

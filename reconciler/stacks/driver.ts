@@ -32,6 +32,8 @@ export interface StacksContext {
 interface StackLive {
   model: StackModel;
   text: string;
+  /** The synthesised JSON (the committed object itself when the bytes are the same). */
+  next: Record<string, any>;
   previous?: Record<string, any>;
   /** Where the committed file is, as messages print it. */
   where: string;
@@ -82,7 +84,8 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       // Nothing declared and nothing synthesised before: no stack to plan.
       if (isEmpty(model!) && !previous) return undefined;
       const { text } = await synthesiseModel(ctx.stacks.dir, model!);
-      const live: StackLive = { model: model!, text, where: relative(process.cwd(), stackFile(ctx.stacks.dir, name)) || stackFile(ctx.stacks.dir, name), ...(previous ? { previous: previous.json } : {}) };
+      const next = previous && previous.text === text ? previous.json : (JSON.parse(text) as Record<string, any>);
+      const live: StackLive = { model: model!, text, next, where: relative(process.cwd(), stackFile(ctx.stacks.dir, name)) || stackFile(ctx.stacks.dir, name), ...(previous ? { previous: previous.json } : {}) };
       const { run, notRun } = await terraformRun(name, model!, ctx);
       if (notRun) live.notRun = notRun;
       if (run) {
@@ -107,11 +110,10 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
         return { changes: [], unknown: [{ kind: name, name: 'stack', reason: 'terraform plan failed' }], findings };
       }
       if (live.show) return { changes: toResourceChanges(name, live.show, `stacks/${name}`).map((c) => ({ ...c, reason: c.reason.replace(/^terraform plan of [^;]*/, TERRAFORM_REASON) })), unknown: [], findings };
-      const next = JSON.parse(live.text) as Record<string, any>;
       if (!live.notRun!.startsWith('offline')) {
         findings.push({ kind: name, name: 'stack', code: 'stacks.terraform-not-run', severity: 'warning', message: `${live.notRun}; the plan shows the configuration diff against ${live.where}, not live state` });
       }
-      return { changes: configDiff(name, live.previous, next, `${CONFIG_REASON} against ${live.where} (${live.notRun})`), unknown: [], findings };
+      return { changes: configDiff(name, live.previous, live.next, `${CONFIG_REASON} against ${live.where} (${live.notRun})`), unknown: [], findings };
     },
     actions(change: ResourceChange) {
       if (change.reason.startsWith(TERRAFORM_REASON)) return [`terraform apply of the saved plan for stacks/${name} (every change of the stack at once)`, `write stacks/${name}/cdk.tf.json`];
