@@ -4,7 +4,7 @@
 // plan is the configuration diff against the committed stacks/<name>/cdk.tf.json.
 // Applying a stack applies its saved plan file once, for all of its changes.
 import { readFile, rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { defineDriver, type Driver, type LiveContext, type Rollback } from '../kinds/driver.js';
 import type { PlanFinding, ResourceChange } from '../plan/plan.js';
@@ -85,7 +85,10 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       if (isEmpty(model!) && !previous) return undefined;
       const { text } = await synthesiseModel(ctx.stacks.dir, model!);
       const next = previous && previous.text === text ? previous.json : (JSON.parse(text) as Record<string, any>);
-      const live: StackLive = { model: model!, text, next, where: relative(process.cwd(), stackFile(ctx.stacks.dir, name)) || stackFile(ctx.stacks.dir, name), ...(previous ? { previous: previous.json } : {}) };
+      // Named from the stacks folder, not the working directory: the reason is part of the plan's
+      // hash, and a plan made in one directory must stay valid when applied from another.
+      const where = `${basename(ctx.stacks.dir)}/${name}/cdk.tf.json`;
+      const live: StackLive = { model: model!, text, next, where, ...(previous ? { previous: previous.json } : {}) };
       const { run, notRun } = await terraformRun(name, model!, ctx);
       if (notRun) live.notRun = notRun;
       if (run) {

@@ -11,7 +11,7 @@ import { planFleet } from '../../reconciler/plan/engine.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { openDb, type Db } from '../../reconciler/state/db.js';
 import { committedInputHash, synthesiseAll } from '../../reconciler/stacks/files.js';
-import { stackModels, secretVariable, tfId } from '../../reconciler/stacks/model.js';
+import { stackModels, secretVariable, SYNTH_VERSION, tfId } from '../../reconciler/stacks/model.js';
 import { synthStack } from '../../reconciler/stacks/synth.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -104,6 +104,13 @@ describe('determinism', () => {
     expect(sa.dns).toBe(sb.dns);
     const ingress = JSON.parse(sa.dns!).resource.cloudflare_zero_trust_tunnel_cloudflared_config.supervisor.config.ingress.map((r: any) => r.hostname ?? r.service);
     expect(ingress).toEqual(['admin.consilio.153.se', 'api.consilio.153.se', 'grafana.consilio.153.se', 'web.consilio.153.se', 'http_status:404']);
+  });
+
+  it('names the installed cdktf and provider versions in SYNTH_VERSION (an upgrade re-synthesises every stack)', async () => {
+    const version = async (pkg: string) => JSON.parse(await readFile(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version as string;
+    expect(SYNTH_VERSION).toContain(`cdktf ${await version('cdktf')}`);
+    expect(SYNTH_VERSION).toContain(`cloudflare ${await version('@cdktf/provider-cloudflare')}`);
+    expect(SYNTH_VERSION).toContain(`google ${await version('@cdktf/provider-google')}`);
   });
 
   it('derives Terraform identifiers from names, one to one', () => {
@@ -199,7 +206,7 @@ describe('stacks in the offline plan', () => {
       ['cloudflare_dns_record.web_consilio_153_se', 'create'],
       ['cloudflare_zero_trust_tunnel_cloudflared_config.supervisor', 'update'],
     ]);
-    expect(dns[0]!.reason).toMatch(/^configuration diff against .*cdk\.tf\.json \(offline: plan with --live to run terraform\)$/);
+    expect(dns[0]!.reason).toBe('configuration diff against plan-stacks/dns/cdk.tf.json (offline: plan with --live to run terraform)');
     expect(dns[0]!.actions).toEqual(['write stacks/dns/cdk.tf.json (Terraform applies it when run with terraform)']);
   });
 
