@@ -3,7 +3,7 @@
 // binary and PostgreSQL for the pg backend, runs init + plan -out + show -json; otherwise the
 // plan is the configuration diff against the committed stacks/<name>/cdk.tf.json.
 // Applying a stack applies its saved plan file once, for all of its changes.
-import { readFile, rm } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { defineDriver, type Driver, type LiveContext, type Rollback } from '../kinds/driver.js';
@@ -32,8 +32,8 @@ export interface StacksContext {
 interface StackLive {
   model: StackModel;
   text: string;
-  /** The synthesised JSON (the committed object itself when the bytes are the same). */
-  next: Record<string, any>;
+  /** The synthesised JSON; absent when the input hash matched the committed file (no diff to make). */
+  next?: Record<string, any>;
   previous?: Record<string, any>;
   /** Where the committed file is, as messages print it. */
   where: string;
@@ -80,15 +80,20 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
     folder: name,
     async readLive(_desired, ctx) {
       const [model] = stackModels(ctx.index, [name]);
-      const previous = await readCommitted(ctx.stacks.dir, name);
+      const file = stackFile(ctx.stacks.dir, name);
       // Nothing declared and nothing synthesised before: no stack to plan.
-      if (isEmpty(model!) && !previous) return undefined;
-      const { text } = await synthesiseModel(ctx.stacks.dir, model!);
-      const next = previous && previous.text === text ? previous.json : (JSON.parse(text) as Record<string, any>);
+      if (isEmpty(model!) && !(await access(file).then(() => true, () => false))) return undefined;
+      const { text, fresh } = await synthesiseModel(ctx.stacks.dir, model!);
       // Named from the stacks folder, not the working directory: the reason is part of the plan's
       // hash, and a plan made in one directory must stay valid when applied from another.
       const where = `${basename(ctx.stacks.dir)}/${name}/cdk.tf.json`;
-      const live: StackLive = { model: model!, text, next, where, ...(previous ? { previous: previous.json } : {}) };
+      const live: StackLive = { model: model!, text, where };
+      // An unchanged input hash means the committed file is this very synthesis: nothing to parse.
+      if (fresh) {
+        const previous = await readCommitted(ctx.stacks.dir, name);
+        live.next = previous && previous.text === text ? previous.json : (JSON.parse(text) as Record<string, any>);
+        if (previous) live.previous = previous.json;
+      }
       const { run, notRun } = await terraformRun(name, model!, ctx);
       if (notRun) live.notRun = notRun;
       if (run) {
@@ -116,7 +121,12 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       if (!live.notRun!.startsWith('offline')) {
         findings.push({ kind: name, name: 'stack', code: 'stacks.terraform-not-run', severity: 'warning', message: `${live.notRun}; the plan shows the configuration diff against ${live.where}, not live state` });
       }
-      return { changes: configDiff(name, live.previous, live.next, `${CONFIG_REASON} against ${live.where} (${live.notRun})`), unknown: [], findings };
+      const reason = `${CONFIG_REASON} against ${live.where} (${live.notRun})`;
+      if (!live.next) {
+        const unchanged = `${reason}: unchanged, its input hash matches the specs`;
+        return { changes: [{ kind: name, name: 'stack', action: 'no-op', before: null, after: null, reason: unchanged }], unknown: [], findings };
+      }
+      return { changes: configDiff(name, live.previous, live.next, reason), unknown: [], findings };
     },
     actions(change: ResourceChange) {
       if (change.reason.startsWith(TERRAFORM_REASON)) return [`terraform apply of the saved plan for stacks/${name} (every change of the stack at once)`, `write stacks/${name}/cdk.tf.json`];
