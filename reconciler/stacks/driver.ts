@@ -12,7 +12,7 @@ import { configDiff } from './config-diff.js';
 import { readCommitted, stackFile, synthesiseModel } from './files.js';
 import { stackModels, type StackModel, type StackName } from './model.js';
 import { toResourceChanges, type ShowPlan } from './show.js';
-import { applySaved, init, plan, TerraformError, type TerraformBinary, type TerraformRun } from './terraform.js';
+import { applySaved, init, plan, PLAN_FILE, TerraformError, type TerraformBinary, type TerraformRun } from './terraform.js';
 
 /** How the engine reaches stacks: where output lives and how Terraform runs. */
 export interface StacksContext {
@@ -145,6 +145,7 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       if (change.reason.startsWith(TERRAFORM_REASON)) {
         if (!live.run) throw new Error(`stacks/${name}: terraform is not available to apply this plan`);
         await applySaved(live.run);
+        await rm(join(live.run.workDir, PLAN_FILE), { force: true }); // a saved plan applies once
         await writeAtomic(file, live.text);
         return {
           description: `stacks/${name}: Terraform has no rollback; what it applied stays (revert the specs and plan again to undo it)`,
