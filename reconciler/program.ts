@@ -84,6 +84,8 @@ Spec files name their schema for editors on their first line:
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
     return n;
   };
+  const TERRAFORM_OPTION = ['--terraform <binary>', 'terraform or tofu to run for the dns and vms stacks (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)'] as const;
+  const STACKS_DIR_OPTION = ['--stacks-dir <dir>', 'the synthesised stacks folder (default: stacks/ beside the specs folder)'] as const;
   const connectOptions = (cmd: Command) =>
     cmd
       .option('--ssh-key <path>', 'private key for SSH (default: FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519)')
@@ -91,8 +93,8 @@ Spec files name their schema for editors on their first line:
       .option('--concurrency <n>', 'SSH operations in flight across hosts', positive('--concurrency'), 8)
       .option('--connect-timeout <seconds>', 'per host: TCP connect and SSH handshake', positive('--connect-timeout'), 10)
       .option('--command-timeout <seconds>', 'per remote command', positive('--command-timeout'), 30)
-      .option('--terraform <binary>', 'terraform or tofu to run for the dns and vms stacks (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)')
-      .option('--stacks-dir <dir>', 'the synthesised stacks folder (default: stacks/ beside the specs folder)');
+      .option(...TERRAFORM_OPTION)
+      .option(...STACKS_DIR_OPTION);
   const PLAN_HELP = `
 Offline (the default) reads only the state store: hosts, models and roles are
 listed as "not read", and the dns and vms stacks show their configuration diff
@@ -148,12 +150,15 @@ unchanged is not synthesised at all. Terraform state lives in the pg backend,
 schema fleetspec_stack_<name>, in the PostgreSQL of DATABASE_URL. Secrets reach
 terraform only as TF_VAR_secret__* environment variables, never in the JSON.`,
     );
-  stacks
-    .command('synth')
-    .description('write stacks/<name>/cdk.tf.json from the specs')
-    .argument('[name]', `one stack (${STACK_NAMES.join(', ')}); default all`)
-    .option('--specs <path>', 'the specs folder', 'specs')
-    .option('--stacks-dir <dir>', 'output folder (default: stacks/ beside the specs folder)')
+  // Every stacks command: an optional stack name, the specs and the stacks folder.
+  const stackCommand = (name: string, description: string, all = 'default all') =>
+    stacks
+      .command(name)
+      .description(description)
+      .argument('[name]', `one stack (${STACK_NAMES.join(', ')}); ${all}`)
+      .option('--specs <path>', 'the specs folder', 'specs')
+      .option(...STACKS_DIR_OPTION);
+  stackCommand('synth', 'write stacks/<name>/cdk.tf.json from the specs')
     .option('--check', 'write nothing; exit 1 when a committed stack is out of date with the specs (for CI)')
     .option('--force', 'synthesise even when the input hash is unchanged')
     .addOption(format())
@@ -161,13 +166,8 @@ terraform only as TF_VAR_secret__* environment variables, never in the JSON.`,
     .action(async (name: string | undefined, opts: SynthOptions & { stacksDir?: string }) => {
       code = await stacksSynth(name, { ...opts, stacks: opts.stacksDir }, out);
     });
-  stacks
-    .command('plan')
-    .description('terraform init, plan -out and show -json for the stacks; the saved plan file is kept for stacks apply')
-    .argument('[name]', `one stack (${STACK_NAMES.join(', ')}); default all`)
-    .option('--specs <path>', 'the specs folder', 'specs')
-    .option('--terraform <binary>', 'terraform or tofu (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)')
-    .option('--stacks-dir <dir>', 'the synthesised stacks folder')
+  stackCommand('plan', 'terraform init, plan -out and show -json for the stacks; the saved plan file is kept for stacks apply')
+    .option(...TERRAFORM_OPTION)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
     .option('--show-unchanged', 'list resources that need no change too')
     .addHelpText(
@@ -180,13 +180,8 @@ Exit codes: 0 no changes, 1 invalid specs or terraform failed, 2 changes, 3 erro
     .action(async (name: string | undefined, opts: StacksPlanOptions) => {
       code = await stacksPlan(name, opts, out);
     });
-  stacks
-    .command('apply')
-    .description('terraform apply of the plan file saved by the last stacks plan, and nothing else')
-    .argument('[name]', `one stack (${STACK_NAMES.join(', ')}); default every stack with a saved plan`)
-    .option('--specs <path>', 'the specs folder', 'specs')
-    .option('--terraform <binary>', 'terraform or tofu (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)')
-    .option('--stacks-dir <dir>', 'the synthesised stacks folder')
+  stackCommand('apply', 'terraform apply of the plan file saved by the last stacks plan, and nothing else', 'default every stack with a saved plan')
+    .option(...TERRAFORM_OPTION)
     .addHelpText(
       'after',
       `

@@ -7,14 +7,15 @@ import { countBySeverity, formatDiagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { writeAtomic } from '../files.js';
 import { DRIVERS } from '../kinds/drivers.js';
-import { blockingFindings, planFleet } from '../plan/engine.js';
+import { blockingFindings, defaultStacksDir, planFleet } from '../plan/engine.js';
 import { hasChanges } from '../plan/plan.js';
 import { loadSpecs } from '../specs/load.js';
+import { terraformEnv } from '../stacks/driver.js';
 import { synthesiseAll, stackFile } from '../stacks/files.js';
 import { isStackName, STACK_NAMES, stackModels, type StackName } from '../stacks/model.js';
 import { applySaved, PLAN_FILE, TerraformError } from '../stacks/terraform.js';
 import type { Output } from './output.js';
-import { engineOptions, renderPlan, stacksContext, type PlanCommandOptions } from './plan.js';
+import { engineOptions, renderPlan, type PlanCommandOptions } from './plan.js';
 import { printTable, withStore } from './store.js';
 
 function chosen(name: string | undefined, out: Output, command: string): StackName[] | undefined {
@@ -41,7 +42,7 @@ export async function stacksSynth(name: string | undefined, opts: SynthOptions, 
     out.stderr('fleetspec stacks synth: the specs are invalid; nothing was synthesised');
     return EXIT.INVALID;
   }
-  const dir = (await stacksContext(opts.specs, { stacksDir: opts.stacks })).dir;
+  const dir = opts.stacks ?? defaultStacksDir(opts.specs);
   // --check compares real bytes: a hand-edited file with an unchanged input hash is still caught.
   const results = await synthesiseAll(loaded.index, dir, { only, force: opts.force || opts.check, write: !opts.check });
   const stale = results.filter((r) => r.status === 'written');
@@ -119,19 +120,13 @@ export function stacksApply(name: string | undefined, opts: Omit<StacksPlanOptio
         }
         continue;
       }
-      const env: Record<string, string> = { PG_CONN_STR: ctx.pgConnStr };
-      const redact: string[] = [];
-      for (const s of model.secrets) {
-        const value = await options.secret(s.ref);
-        if (value === undefined) {
-          out.stderr(`fleetspec stacks apply: ${s.ref} is not readable; set FLEETSPEC_SECRET_KEY and store it with fleetspec secrets set`);
-          return EXIT.INVALID;
-        }
-        env[`TF_VAR_${s.variable}`] = value;
-        redact.push(value);
+      const found = await terraformEnv(model, ctx.pgConnStr, options.secret);
+      if ('missing' in found) {
+        out.stderr(`fleetspec stacks apply: ${found.missing}`);
+        return EXIT.INVALID;
       }
       try {
-        await applySaved({ binary: ctx.terraform, workDir, env, redact, progress: (l) => out.stderr(`stacks/${model.name}: ${l}`) });
+        await applySaved({ binary: ctx.terraform, workDir, ...found, progress: (l) => out.stderr(`stacks/${model.name}: ${l}`) });
       } catch (err) {
         out.stderr(`fleetspec stacks apply: stacks/${model.name}: ${err instanceof TerraformError ? err.message : String(err)}`);
         return EXIT.ERROR;

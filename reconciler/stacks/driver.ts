@@ -58,19 +58,33 @@ async function terraformRun(name: StackName, model: StackModel, ctx: LiveContext
   if (ctx.mode === 'offline') return { notRun: 'offline: plan with --live to run terraform' };
   if (!s.terraform) return { notRun: `terraform not run: ${s.noTerraform}` };
   if (!s.pgConnStr) return { notRun: 'terraform not run: its pg backend needs PostgreSQL (set DATABASE_URL; the embedded store has no server)' };
-  const env: Record<string, string> = { PG_CONN_STR: s.pgConnStr };
+  const found = await terraformEnv(model, s.pgConnStr, ctx.secret);
+  if ('missing' in found) return { notRun: `terraform not run: ${found.missing}` };
+  return { run: { binary: s.terraform, workDir: join(s.workDir, name), ...found, progress: (l) => ctx.progress(`stacks/${name}: ${l}`), ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}) } };
+}
+
+/**
+ * The environment terraform runs a stack with: PG_CONN_STR for the pg backend and TF_VAR_* for
+ * each of the stack's secrets, with the values to scrub from its output; or which secret is missing.
+ */
+export async function terraformEnv(
+  model: StackModel,
+  pgConnStr: string,
+  secret: LiveContext['secret'],
+): Promise<Pick<TerraformRun, 'env' | 'redact'> | { missing: string }> {
+  const env: Record<string, string> = { PG_CONN_STR: pgConnStr };
   const redact: string[] = [];
-  const password = /^postgres(?:ql)?:\/\/[^:/@]*:([^@]*)@/.exec(s.pgConnStr)?.[1];
+  const password = /^postgres(?:ql)?:\/\/[^:/@]*:([^@]*)@/.exec(pgConnStr)?.[1];
   if (password) redact.push(decodeURIComponent(password));
-  for (const secret of model.secrets) {
-    const value = await ctx.secret(secret.ref);
+  for (const s of model.secrets) {
+    const value = await secret(s.ref);
     if (value === undefined) {
-      return { notRun: `terraform not run: ${secret.ref} is not readable (store it with \`fleetspec secrets set ${secret.ref.replace(/^secret:/, '')}\`, and set FLEETSPEC_SECRET_KEY)` };
+      return { missing: `${s.ref} is not readable (store it with \`fleetspec secrets set ${s.ref.replace(/^secret:/, '')}\`, and set FLEETSPEC_SECRET_KEY)` };
     }
-    env[`TF_VAR_${secret.variable}`] = value;
+    env[`TF_VAR_${s.variable}`] = value;
     redact.push(value);
   }
-  return { run: { binary: s.terraform, workDir: join(s.workDir, name), env, redact, progress: (l) => ctx.progress(`stacks/${name}: ${l}`), ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}) } };
+  return { env, redact };
 }
 
 const isEmpty = (model: StackModel) => Object.values(model.input).every((list) => (list as unknown[]).length === 0);

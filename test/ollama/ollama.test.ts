@@ -1,6 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rejectionOf } from '../helpers.js';
 import { normalizeModelName, ollamaClient, OllamaError, type PullProgress } from '../../reconciler/kinds/models/ollama.js';
 import { OLLAMA_TEST_VERSION, startOllamaServer, type OllamaTestServer } from './server.js';
 
@@ -32,14 +33,7 @@ async function rawServer(handler: (path: string, res: ServerResponse) => void): 
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<OllamaError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(OllamaError);
-  return error as OllamaError;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, OllamaError);
 
 describe('normalizeModelName', () => {
   it('adds :latest to a name without a tag and leaves tags and prefixes alone', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utils } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { rejectionOf } from '../helpers.js';
 import { SshError, SshPool, fingerprint, forwardedConnection, type SshPoolOptions, type SshTarget } from '../../reconciler/ssh/pool.js';
 import { sh, shellQuote } from '../../reconciler/ssh/quote.js';
 import { clientKey, otherLoginUser, startSshd, type TestSshd } from './sshd.js';
@@ -34,14 +35,7 @@ function newPool(options: Partial<SshPoolOptions> = {}): SshPool {
 }
 
 /** The SshError a promise rejects with (fails the test if it resolves or rejects with something else). */
-async function sshError(promise: Promise<unknown>): Promise<SshError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(SshError);
-  return error as SshError;
-}
+const sshError = (promise: Promise<unknown>) => rejectionOf(promise, SshError);
 
 /** A key pair no test server knows. ssh2's generator writes a malformed private key about once in 300 (seen in CI): retry those. */
 function strangerPair(type: 'ed25519' | 'ecdsa' = 'ed25519'): { private: string; public: string } {

@@ -2,7 +2,7 @@ import { kindSchema, ref } from '../common.js';
 import { defineKind, type Finding } from '../kind.js';
 import { findAllocation } from '../ports/index.js';
 import { missingReference } from '../references.js';
-import { FQDN_PATTERN, type DnsZone } from '../zones/index.js';
+import { FQDN_PATTERN, insideZone, type DnsZone } from '../zones/index.js';
 
 export interface DnsRecord {
   kind: 'DnsRecord';
@@ -67,7 +67,7 @@ export const dns = defineKind<DnsRecord>({
         hint: `set target: ${tunnel.hostname}, or drop route: if the name is not served through the tunnel`,
       });
     }
-    if (value.name !== value.zone && !value.name.endsWith(`.${value.zone}`)) {
+    if (!insideZone(value.name, value.zone)) {
       findings.push({
         code: 'ref.outside-zone',
         path: ['name'],

@@ -23,6 +23,9 @@ export interface DnsZone {
   };
 }
 
+/** True when `name` is the zone itself or a name below it. */
+export const insideZone = (name: string, zone: string) => name === zone || name.endsWith(`.${zone}`);
+
 export const FQDN_PATTERN = '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$';
 const fqdn = (description: string) => ({ type: 'string', pattern: FQDN_PATTERN, description });
 const cloudflareId = (what: string) => ({
@@ -74,7 +77,7 @@ export const zones = defineKind<DnsZone>({
   references({ value }) {
     const findings: Finding[] = [];
     const host = value.tunnel?.hostname;
-    if (host !== undefined && host !== value.name && !host.endsWith(`.${value.name}`)) {
+    if (host !== undefined && !insideZone(host, value.name)) {
       findings.push({
         code: 'ref.outside-zone',
         path: ['tunnel', 'hostname'],
