@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { applyCommand, planCommand, type ApplyCommandOptions, type PlanCommandOptions } from './commands/plan.js';
+import { daemonCommand, reconcileCommand, type DaemonCommandOptions, type ReconcileOptions } from './commands/loop.js';
 import { portsAllocate, portsApply, portsDiff, portsGet, portsList, portsRelease } from './commands/ports.js';
 import { schemaCommand } from './commands/schema.js';
 import { stacksApply, stacksPlan, stacksSynth, type StacksPlanOptions, type SynthOptions } from './commands/stacks.js';
@@ -12,6 +13,7 @@ import type { Output } from './commands/output.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { KINDS } from './kinds/index.js';
 import { STACK_NAMES } from './stacks/model.js';
+import { DEFAULT_SCHEDULE } from './loop/daemon.js';
 
 /** fleetspec's version from its package.json, found from the source (reconciler/) or the build (dist/reconciler/). */
 function packageVersion(): string {
@@ -138,6 +140,64 @@ Exit codes: 0 applied, 1 invalid or stale plan (nothing applied), 3 apply failed
     .action(async (planPath: string, path: string, opts: ApplyCommandOptions) => {
       code = await applyCommand(planPath, path, opts, out);
     });
+  const LOOP_HELP = `
+Settings (options override the environment; the systemd unit reads them from
+an EnvironmentFile):
+  FLEETSPEC_GITHUB_REPO   OWNER/NAME of the spec repository (--github-repo)
+  FLEETSPEC_GITHUB_TOKEN  token (or GITHUB_TOKEN, or the secret meta/github/token)
+  FLEETSPEC_GIT_URL       clone URL (default https://github.com/OWNER/NAME.git)
+  FLEETSPEC_GITHUB_API    REST API root (default https://api.github.com)
+  FLEETSPEC_BRANCH        the default branch (default: asked of GitHub)
+  FLEETSPEC_REPO_DIR      the local clone (default .fleetspec/repo)
+  FLEETSPEC_LLM_MODEL, FLEETSPEC_LLM_BASE_URL, FLEETSPEC_LLM_API_KEY (or the
+  secret meta/llm/api_key), FLEETSPEC_LLM_TIMEOUT (seconds, default 30): the
+  narrative; without a model PRs go out without one and say so.
+A tick: plan every branch and open or update its PR (plan comment, narrative,
+status fleetspec/plan); apply a merge on the default branch only when its PR
+was approved on the planned head by a user whose role has the approve
+capability, not the author, and the plan is unchanged; open one drift PR per
+kind where live differs from the default branch.`;
+  const loopOptions = (cmd: Command) =>
+    connectOptions(
+      cmd
+        .option('--github-repo <owner/name>', 'the spec repository on GitHub (default: FLEETSPEC_GITHUB_REPO)')
+        .option('--git-url <url>', 'clone URL (default: FLEETSPEC_GIT_URL, else https://github.com/OWNER/NAME.git)')
+        .option('--github-api <url>', 'GitHub REST API root (default: FLEETSPEC_GITHUB_API, else https://api.github.com)')
+        .option('--branch <name>', 'the default branch (default: FLEETSPEC_BRANCH, else GitHub\'s default branch)')
+        .option('--repo-dir <dir>', 'the local clone (default: FLEETSPEC_REPO_DIR, else .fleetspec/repo)')
+        .option('--specs-path <path>', 'the specs folder inside the repository', 'specs'),
+    );
+
+  loopOptions(
+    program
+      .command('reconcile')
+      .description('run one tick of the GitOps loop: plan branches into PRs, apply approved merges, report drift')
+      .addOption(format())
+      .option('-q, --quiet', 'no progress lines on stderr'),
+  )
+    .addHelpText('after', `${LOOP_HELP}
+Exit codes: 0 tick done (including commits refused for lack of approval), 1 bad settings, 3 the tick failed.`)
+    .action(async (opts: ReconcileOptions) => {
+      code = await reconcileCommand(opts, out);
+    });
+
+  loopOptions(
+    program
+      .command('daemon')
+      .description('run ticks on a cron schedule until SIGTERM (the east server\'s systemd service)')
+      .option('--schedule <cron>', 'when to tick, as a cron expression', DEFAULT_SCHEDULE)
+      .option('--immediately', 'tick once at start too')
+      .addOption(new Option('--log-format <format>', 'one line per tick').choices(['text', 'json']).default('text')),
+  )
+    .addHelpText('after', `${LOOP_HELP}
+SIGTERM or SIGINT: no new tick starts; a tick that is applying finishes, one
+that has not begun applying stops before it does. A second signal exits at once
+(the next start marks that run FAILED, abandoned, and does not retry it).
+Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start.`)
+    .action(async (opts: DaemonCommandOptions) => {
+      code = await daemonCommand({ ...opts, format: 'text' }, out);
+    });
+
   const stacks = program
     .command('stacks')
     .description('the Terraform stacks synthesised from specs with CDKTF: dns (Cloudflare records, tunnel ingress) and vms (GCE)')

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
 import { countBySeverity } from '../diagnostics.js';
 import { DRIVERS } from '../kinds/drivers.js';
-import type { Driver, LiveContext, Rollback } from '../kinds/driver.js';
+import type { Driver, DriverPlan, LiveContext, Rollback } from '../kinds/driver.js';
 import type { SpecIndex } from '../kinds/kind.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import type { StacksContext } from '../stacks/driver.js';
@@ -20,6 +20,8 @@ export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'sta
   stacks?: StacksContext;
   /** The specs already being loaded (a caller may start reading them while the store opens). */
   loaded?: Promise<LoadedSpecs>;
+  /** Apply only: called once the new plan matched the approved one, before the first change. Throwing stops the apply. */
+  beforeApply?: (current: Plan) => Promise<void>;
 }
 
 export interface Planned {
@@ -30,6 +32,8 @@ export interface Planned {
   resources: number;
   /** The context the plan was made with, reused by apply so it reads and writes the same way. */
   context?: LiveContext;
+  /** Each driver's part of the plan, by kind folder: what a plan scoped to that kind holds. */
+  byDriver?: Map<string, DriverPlan>;
 }
 
 export async function planFleet(opts: EngineOptions): Promise<Planned> {
@@ -57,7 +61,8 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
     unknown.push(...r.unknown);
     findings.push(...r.findings);
   }
-  return { plan: buildPlan(changes, { mode: opts.mode, unknown, findings }), diagnostics: loaded.diagnostics, resources: loaded.resources.length, context };
+  const byDriver = new Map(drivers.map((d, i) => [d.folder, results[i]!]));
+  return { plan: buildPlan(changes, { mode: opts.mode, unknown, findings }), diagnostics: loaded.diagnostics, resources: loaded.resources.length, context, byDriver };
 }
 
 function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
@@ -113,13 +118,14 @@ export function planDifferences(approved: Plan, current: Plan): string[] {
  */
 export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'>): Promise<ApplyReport> {
   const report: ApplyReport = { status: 'applied', diagnostics: [], done: [], notDone: [], rolledBack: [], rollbackFailed: [] };
-  const { loaded: _, ...rest } = opts;
+  const { loaded: _, beforeApply: __, ...rest } = opts;
   const planned = await planFleet({ ...rest, mode: approved.mode });
   report.diagnostics = planned.diagnostics;
   if (!planned.plan || !planned.context) return { ...report, status: 'invalid' };
   report.current = planned.plan;
   if (planned.plan.hash !== approved.hash) return { ...report, status: 'stale' };
   if (blockingFindings(planned.plan).length) return { ...report, status: 'blocked' };
+  await opts.beforeApply?.(planned.plan);
 
   const drivers = new Map((opts.drivers ?? DRIVERS).map((d) => [d.folder, d]));
   const todo = planned.plan.changes.filter(isApplicable);

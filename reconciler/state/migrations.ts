@@ -200,6 +200,35 @@ create table secret_audit (
 create index secret_audit_path on secret_audit (path, at);
 `,
   },
+  {
+    version: 4,
+    name: 'gitops loop',
+    sql: `
+create table planned_commits (
+  repo text not null,
+  sha text not null,
+  scope text not null,
+  pr integer,
+  plan_hash text,
+  plan jsonb,
+  problem text,
+  run_id bigint references runs (id),
+  created_at timestamptz not null default now(),
+  primary key (repo, sha, scope)
+);
+
+create table main_commits (
+  repo text not null,
+  sha text not null,
+  outcome text not null check (outcome in ('baseline', 'applying', 'applied', 'failed', 'abandoned', 'not-approved', 'stale', 'blocked', 'invalid', 'no-changes')),
+  pr integer,
+  run_id bigint references runs (id),
+  detail text,
+  at timestamptz not null default now(),
+  primary key (repo, sha)
+);
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');

@@ -17,6 +17,8 @@ export interface OllamaServerOptions {
   registry?: Record<string, number>;
   /** Pause between two streamed pull lines. */
   pullDelayMs?: number;
+  /** A longer pause for pulls of these models (name to ms): an apply that can be interrupted half-way. */
+  slowPullOf?: Record<string, number>;
   /** Pulls of these fail as a missing manifest does, even when the registry has them. */
   failPullOf?: string[];
   /** Installed models that GET /api/ps reports as loaded. */
@@ -63,7 +65,7 @@ class BadRequest extends Error {}
 
 export async function startOllamaServer(options: OllamaServerOptions = {}): Promise<OllamaTestServer> {
   const host = options.host ?? '127.0.0.1';
-  const delay = options.pullDelayMs ?? 0;
+  const slow = new Map(Object.entries(options.slowPullOf ?? {}).map(([name, ms]) => [normalizeModelName(name), ms]));
   const registry = new Map(Object.entries(options.registry ?? {}).map(([name, size]) => [normalizeModelName(name), size]));
   const failing = new Set((options.failPullOf ?? []).map(normalizeModelName));
   const loaded = new Set((options.loaded ?? []).map(normalizeModelName));
@@ -120,6 +122,7 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
     const name = normalizeModelName(given);
     const size = failing.has(name) ? undefined : registry.get(name);
     const lines = pullLines(name, size);
+    const delay = slow.get(name) ?? options.pullDelayMs ?? 0;
 
     if (fields['stream'] === false) {
       // waitForStream: the final object, or the error with 500.

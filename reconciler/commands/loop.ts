@@ -1,0 +1,132 @@
+// `fleetspec reconcile` (one tick) and `fleetspec daemon` (ticks on a schedule): the GitOps loop
+// behind a command line. Settings come from options and the environment (loop/config.ts).
+import { join } from 'node:path';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { SpecRepo } from '../git/repo.js';
+import { GitHub } from '../github/client.js';
+import { loopConfig, type LoopConfig, type LoopOptions } from '../loop/config.js';
+import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type TickLog } from '../loop/daemon.js';
+import { tick, type TickReport } from '../loop/tick.js';
+import type { Db } from '../state/db.js';
+import type { RunTrigger } from '../state/ledger.js';
+import type { Output } from './output.js';
+import { engineOptions, type ConnectOptions } from './plan.js';
+import { withStore } from './store.js';
+
+export interface ReconcileOptions extends LoopOptions, ConnectOptions {
+  format: 'text' | 'json';
+  quiet?: boolean;
+}
+
+export interface DaemonCommandOptions extends ReconcileOptions {
+  schedule: string;
+  logFormat: 'text' | 'json';
+  immediately?: boolean;
+}
+
+interface Loop {
+  config: LoopConfig;
+  git: SpecRepo;
+  github: GitHub;
+}
+
+async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolean): Promise<Loop> {
+  const config = await loopConfig(db, opts);
+  const log = (m: string) => progress && out.stderr(m);
+  const github = new GitHub({ owner: config.owner, repo: config.repo, token: config.token, baseUrl: config.githubApi, log: (m) => out.stderr(m) });
+  const git = await SpecRepo.open({ dir: config.repoDir, url: config.gitUrl, token: config.token, author: config.author, progress: log });
+  return { config, git, github };
+}
+
+async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, trigger: RunTrigger, progress: boolean, signal?: AbortSignal): Promise<TickReport> {
+  const specs = join(loop.config.repoDir, loop.config.specsPath);
+  const quiet: Output = { ...out, stderr: (l) => progress && out.stderr(l) };
+  const { options, close } = await engineOptions(db, specs, 'live', opts, quiet);
+  try {
+    return await tick({
+      db,
+      repoKey: loop.config.fullName,
+      git: loop.git,
+      github: loop.github,
+      ...(loop.config.branch ? { branch: loop.config.branch } : {}),
+      specsPath: loop.config.specsPath,
+      ...(loop.config.llm ? { llm: loop.config.llm } : {}),
+      ...(loop.config.llmProblem ? { llmProblem: loop.config.llmProblem } : {}),
+      engine: options,
+      trigger,
+      ...(signal ? { signal } : {}),
+      progress: (m) => progress && out.stderr(m),
+    });
+  } finally {
+    await close();
+  }
+}
+
+function printReport(r: TickReport, out: Output): void {
+  for (const b of r.branches) out.stdout(`branch ${b.branch} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
+  for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${m.detail}` : ''}`);
+  for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
+  for (const e of r.errors) out.stdout(`error ${e}`);
+  out.stdout(`run ${r.run} ${r.state}: ${r.reason}`);
+}
+
+export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<ExitCode> {
+  return withStore(out, 'reconcile', async (db) => {
+    const loop = await openLoop(db, opts, out, !opts.quiet);
+    let report: TickReport;
+    try {
+      report = await runTick(db, loop, opts, out, 'manual', !opts.quiet);
+    } catch (err) {
+      const partial = (err as { report?: TickReport }).report;
+      if (partial && opts.format === 'json') out.stdout(JSON.stringify(partial, null, 2));
+      out.stderr(`fleetspec reconcile: ${err instanceof Error ? err.message : String(err)}${partial ? ` (run ${partial.run} ${partial.state})` : ''}`);
+      return EXIT.ERROR;
+    }
+    if (opts.format === 'json') out.stdout(JSON.stringify(report, null, 2));
+    else printReport(report, out);
+    return report.state === 'FAILED' ? EXIT.ERROR : EXIT.OK;
+  });
+}
+
+export function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: NodeJS.EventEmitter = process): Promise<ExitCode> {
+  const problem = scheduleProblem(opts.schedule);
+  if (problem) {
+    out.stderr(`fleetspec daemon: --schedule "${opts.schedule}" is not a cron expression: ${problem}`);
+    out.stderr(`  hint: five fields, minute hour day month weekday; the default is "${DEFAULT_SCHEDULE}" (every 5 minutes)`);
+    return Promise.resolve(EXIT.INVALID);
+  }
+  return withStore(out, 'daemon', async (db) => {
+    const loop = await openLoop(db, opts, out, false);
+    const log = (e: TickLog) => out.stdout(opts.logFormat === 'json' ? JSON.stringify(e) : formatTickLog(e));
+    const daemon = startDaemon({
+      schedule: opts.schedule,
+      immediately: opts.immediately ?? false,
+      tick: (signal) => runTick(db, loop, opts, out, 'cron', false, signal),
+      log,
+    });
+    out.stderr(`fleetspec daemon: reconciling ${loop.config.fullName} (${loop.config.gitUrl}) on "${opts.schedule}"; SIGTERM stops it after the current tick's apply`);
+    let stopping = false;
+    const onSignal = (name: string) => () => {
+      if (stopping) {
+        // A second signal: leave now; the next start marks the run abandoned.
+        out.stderr(`fleetspec daemon: ${name} again, exiting at once`);
+        process.exit(EXIT.ERROR);
+      }
+      stopping = true;
+      out.stderr(`fleetspec daemon: ${name}: stopping after the current tick`);
+      void daemon.stop();
+    };
+    const term = onSignal('SIGTERM');
+    const int = onSignal('SIGINT');
+    signals.on('SIGTERM', term);
+    signals.on('SIGINT', int);
+    try {
+      await daemon.stopped;
+    } finally {
+      signals.off('SIGTERM', term);
+      signals.off('SIGINT', int);
+    }
+    out.stderr(`fleetspec daemon: stopped after ${daemon.ticks()} tick${daemon.ticks() === 1 ? '' : 's'}`);
+    return EXIT.OK;
+  });
+}

@@ -1,0 +1,513 @@
+// A small typed facade over the GitHub REST routes the plan/apply loop needs: pull requests, reviews,
+// PR comments, commit statuses and commit comments. Retries of 5xx (@octokit/plugin-retry) and waits
+// for rate limits (@octokit/plugin-throttling) live here, so a caller sees either an answer or a
+// GitHubError that names the route and says what to do next.
+// Limits: docs.github.com "Rate limits for the REST API" (primary: x-ratelimit-remaining 0 and
+// x-ratelimit-reset; secondary: retry-after), 65536 characters per issue/PR/commit comment and PR body,
+// 140 characters per commit status description.
+import { Octokit } from '@octokit/rest';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+// A transitive dependency through both plugins; the plugins' own option types name this package.
+import Bottleneck from 'bottleneck';
+
+export interface GitHubOptions {
+  owner: string;
+  repo: string;
+  token: string;
+  /** Default https://api.github.com; GitHub Enterprise Server is https://HOST/api/v3. */
+  baseUrl?: string;
+  /** 5xx and network retries (plugin-retry), default 3. */
+  retries?: number;
+  /** Wait for a primary/secondary rate-limit reset up to this long, then fail; default 900. */
+  maxRateLimitWaitS?: number;
+  /** How many rate-limit waits one request may take, default 2. */
+  rateLimitRetries?: number;
+  /** Least gap between two content-creating requests of this client (plugin-throttling's write group), default 1000. */
+  writeIntervalMs?: number;
+  /** One second of retry-after or backoff lasts this long (both plugins' retryAfterBaseValue), default 1000. */
+  retryAfterBaseMs?: number;
+  /** Longest wait for one HTTP attempt before it counts as failed and is retried, default 30000. */
+  requestTimeoutMs?: number;
+  /** One line per rate-limit wait or retry; never includes the token. */
+  log?: (message: string) => void;
+}
+
+export interface PullRequest {
+  number: number;
+  state: 'open' | 'closed';
+  merged: boolean;
+  mergeCommitSha: string | null;
+  headRef: string;
+  headSha: string;
+  baseRef: string;
+  author: string;
+  title: string;
+  body: string;
+  url: string;
+  labels: string[];
+}
+
+export type ReviewState = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
+
+export interface Review {
+  id: number;
+  user: string;
+  state: ReviewState;
+  commitId: string | null;
+  submittedAt: string | null;
+}
+
+export type StatusState = 'success' | 'failure' | 'pending' | 'error';
+
+/** A failed GitHub call: which route, the HTTP status when GitHub answered, and what to do next. */
+export class GitHubError extends Error {
+  readonly status?: number;
+  readonly hint?: string;
+  /** The route template, such as POST /repos/{owner}/{repo}/pulls. */
+  readonly route?: string;
+
+  constructor(message: string, options: { status?: number; hint?: string; route?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GitHubError';
+    if (options.status !== undefined) this.status = options.status;
+    if (options.hint !== undefined) this.hint = options.hint;
+    if (options.route !== undefined) this.route = options.route;
+  }
+}
+
+/** GitHub's limit for issue comments, PR bodies and commit comments ("Body is too long (maximum is 65536 characters)"). */
+export const MAX_BODY_CHARS = 65_536;
+/** GitHub's limit for a commit status description. */
+export const MAX_STATUS_DESCRIPTION_CHARS = 140;
+export const DEFAULT_STATUS_CONTEXT = 'fleetspec/plan';
+
+const DEFAULTS = {
+  baseUrl: 'https://api.github.com',
+  retries: 3,
+  maxRateLimitWaitS: 900,
+  rateLimitRetries: 2,
+  writeIntervalMs: 1000,
+  retryAfterBaseMs: 1000,
+  requestTimeoutMs: 30_000,
+};
+/** The most a list page may hold; fewer round trips for the same answer. */
+const PER_PAGE = 100;
+/** plugin-retry's list plus 429, which is a rate limit and belongs to plugin-throttling alone. */
+const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];
+const HTML_COMMENT = /<!--[\s\S]*?-->/g;
+
+/** What the attempt plugin needs; it rides in Octokit's options because plugins get nothing else. */
+interface AttemptOptions {
+  retries: number;
+  retryAfterBaseMs: number;
+  requestTimeoutMs: number;
+  say: (message: string) => void;
+}
+
+/**
+ * Innermost request hook, so it sees every attempt plugin-retry makes: gives each attempt its own
+ * timeout and logs the retry plugin-retry is about to make (it has no callback of its own).
+ */
+const attempts: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
+  const config = options['fleetspecAttempts'] as AttemptOptions | undefined;
+  if (!config) return;
+  octokit.hook.wrap('request', async (request, endpoint) => {
+    endpoint.request = { ...endpoint.request, signal: AbortSignal.timeout(config.requestTimeoutMs) };
+    try {
+      return await request(endpoint);
+    } catch (error) {
+      const status = statusOf(error);
+      const done = Number(endpoint.request.retryCount ?? 0);
+      if ((status === undefined || status >= 500) && done < config.retries) {
+        // plugin-retry waits (retryCount + 1)² × retryAfterBaseValue before the next attempt.
+        const waitS = (done + 1) ** 2;
+        // octokit reports a request that got no answer (refused, reset, timed out) as a 500 without a response.
+        const what = responseOf(error) ? `GitHub ${status}` : `No answer from GitHub (${error instanceof Error ? error.message : String(error)})`;
+        config.say(`${what} on ${endpoint.method} ${endpoint.url}: retry ${done + 1} of ${config.retries} in ${formatWait(waitS, config.retryAfterBaseMs)}`);
+      }
+      throw error;
+    }
+  });
+};
+
+const FleetOctokit = Octokit.plugin(attempts, retry, throttling);
+type FleetOctokit = InstanceType<typeof FleetOctokit>;
+
+// The parts of GitHub's answers this facade reads; octokit's generated types are wider than needed.
+interface PullData {
+  number: number;
+  state: string;
+  merged?: boolean;
+  merged_at: string | null;
+  merge_commit_sha: string | null;
+  head: { ref: string; sha: string };
+  base: { ref: string };
+  user: { login: string } | null;
+  title: string;
+  body: string | null;
+  html_url: string;
+  labels: { name?: string }[];
+}
+
+export class GitHub {
+  readonly fullName: string;
+  private readonly owner: string;
+  private readonly repo: string;
+  private readonly octokit: FleetOctokit;
+  private readonly say: (message: string) => void;
+  private readonly redact: (text: string) => string;
+  private readonly maxRateLimitWaitS: number;
+  private readonly rateLimitRetries: number;
+
+  constructor(opts: GitHubOptions) {
+    this.owner = opts.owner;
+    this.repo = opts.repo;
+    this.fullName = `${opts.owner}/${opts.repo}`;
+    const token = opts.token;
+    const log = opts.log ?? (() => {});
+    // Belt and braces: no line or error leaves this client with the token in it, whatever a message quotes.
+    this.redact = (text) => (token === '' ? text : text.split(token).join('***'));
+    this.say = (message) => log(this.redact(message));
+    this.maxRateLimitWaitS = opts.maxRateLimitWaitS ?? DEFAULTS.maxRateLimitWaitS;
+    this.rateLimitRetries = opts.rateLimitRetries ?? DEFAULTS.rateLimitRetries;
+    const retries = opts.retries ?? DEFAULTS.retries;
+    const retryAfterBaseMs = opts.retryAfterBaseMs ?? DEFAULTS.retryAfterBaseMs;
+    const writeIntervalMs = opts.writeIntervalMs ?? DEFAULTS.writeIntervalMs;
+
+    // plugin-throttling keeps its limiter groups in module state, shared by every client in the process;
+    // groups of our own give each client its own write spacing (the plugin's defaults otherwise).
+    const throttle = {
+      global: new Bottleneck.Group({ maxConcurrent: 10 }),
+      auth: new Bottleneck.Group({ maxConcurrent: 1 }),
+      search: new Bottleneck.Group({ maxConcurrent: 1, minTime: 2000 }),
+      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
+      // The plugin spaces notification-triggering writes (PRs, comments) three times wider than other writes.
+      notifications: new Bottleneck.Group({ maxConcurrent: 1, minTime: 3 * writeIntervalMs }),
+      retryAfterBaseValue: retryAfterBaseMs,
+      onRateLimit: (retryAfter: number, options: { method: string; url: string }, _octokit: unknown, retryCount: number) =>
+        this.shouldWait('primary', retryAfter, options, retryCount, retryAfterBaseMs),
+      onSecondaryRateLimit: (retryAfter: number, options: { method: string; url: string }, _octokit: unknown, retryCount: number) =>
+        this.shouldWait('secondary', retryAfter, options, retryCount, retryAfterBaseMs),
+    };
+    const fleetspecAttempts: AttemptOptions = {
+      retries,
+      retryAfterBaseMs,
+      requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      say: this.say,
+    };
+    this.octokit = new FleetOctokit({
+      auth: token,
+      baseUrl: (opts.baseUrl ?? DEFAULTS.baseUrl).replace(/\/+$/, ''),
+      userAgent: 'fleetspec',
+      // debug gets the full request options, headers and token included, so it must stay silent;
+      // error repeats each failed attempt, which the GitHubError and the retry lines already say.
+      log: { debug: () => {}, info: () => {}, warn: (message: string) => this.say(String(message)), error: () => {} },
+      retry: { retries, retryAfterBaseValue: retryAfterBaseMs, doNotRetry: DO_NOT_RETRY },
+      throttle,
+      fleetspecAttempts,
+    });
+  }
+
+  async defaultBranch(): Promise<string> {
+    const route = 'GET /repos/{owner}/{repo}';
+    const { data } = await this.call(route, () => this.octokit.request(route, this.where()));
+    return data.default_branch;
+  }
+
+  /** The open PR whose head is `branch` in this repository, if any. */
+  async openPullFor(branch: string): Promise<PullRequest | undefined> {
+    const route = 'GET /repos/{owner}/{repo}/pulls';
+    // GitHub ignores a head filter without the owner prefix and lists every PR instead.
+    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), state: 'open', head: `${this.owner}:${branch}`, per_page: PER_PAGE }));
+    const found = (data as PullData[]).find((pull) => pull.head.ref === branch);
+    return found && toPullRequest(found);
+  }
+
+  async listOpenPulls(): Promise<PullRequest[]> {
+    const route = 'GET /repos/{owner}/{repo}/pulls';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), state: 'open', per_page: PER_PAGE }));
+    return (data as PullData[]).map(toPullRequest);
+  }
+
+  async getPull(number: number): Promise<PullRequest> {
+    const route = 'GET /repos/{owner}/{repo}/pulls/{pull_number}';
+    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), pull_number: number }));
+    return toPullRequest(data as PullData);
+  }
+
+  async createPull(p: { branch: string; base: string; title: string; body: string }): Promise<PullRequest> {
+    const route = 'POST /repos/{owner}/{repo}/pulls';
+    try {
+      const { data } = await this.call(route, () =>
+        this.octokit.request(route, { ...this.where(), head: p.branch, base: p.base, title: p.title, body: fitBody(p.body) }),
+      );
+      return toPullRequest(data as PullData);
+    } catch (error) {
+      // GitHub can answer 5xx after it opened the PR; the retry then meets "already exists" for our own PR.
+      if (error instanceof GitHubError && error.status === 422 && wasRetry(error.cause) && /already exists/i.test(error.message)) {
+        const existing = await this.openPullFor(p.branch);
+        if (existing && existing.baseRef === p.base && existing.title === p.title) return existing;
+      }
+      throw error;
+    }
+  }
+
+  async updatePull(number: number, p: { title?: string; body?: string; state?: 'open' | 'closed' }): Promise<PullRequest> {
+    const route = 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}';
+    const change: { title?: string; body?: string; state?: 'open' | 'closed' } = {};
+    if (p.title !== undefined) change.title = p.title;
+    if (p.body !== undefined) change.body = fitBody(p.body);
+    if (p.state !== undefined) change.state = p.state;
+    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), pull_number: number, ...change }));
+    return toPullRequest(data as PullData);
+  }
+
+  /** PRs that contain the commit or were merged as it. */
+  async pullsForCommit(sha: string): Promise<PullRequest[]> {
+    const route = 'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), commit_sha: sha, per_page: PER_PAGE }));
+    return (data as PullData[]).map(toPullRequest);
+  }
+
+  /** Every review of PR `number`, in GitHub's (chronological) order. */
+  async reviews(number: number): Promise<Review[]> {
+    const route = 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), pull_number: number, per_page: PER_PAGE }));
+    return data.map((review) => ({
+      id: review.id,
+      user: review.user?.login ?? '',
+      state: review.state as ReviewState,
+      commitId: review.commit_id ?? null,
+      submittedAt: review.submitted_at ?? null,
+    }));
+  }
+
+  /** Finds the issue comment on PR `number` whose body contains `marker` (an HTML comment like <!-- fleetspec:plan -->), paginating; creates it if missing, PATCHes it only if the body differs. */
+  async upsertComment(number: number, marker: string, body: string): Promise<{ id: number; url: string; action: 'created' | 'updated' | 'unchanged' }> {
+    // Without the marker in it the comment could never be found again, and each run would add one.
+    const wanted = fitBody(body.includes(marker) ? body : `${marker}\n${body}`, marker);
+    const list = 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments';
+    const existing = await this.call(list, async () => {
+      for await (const page of this.octokit.paginate.iterator(list, { ...this.where(), issue_number: number, per_page: PER_PAGE })) {
+        const found = page.data.find((comment) => comment.body?.includes(marker));
+        if (found) return found;
+      }
+      return undefined;
+    });
+    if (!existing) {
+      const created = await this.comment(number, wanted);
+      return { ...created, action: 'created' };
+    }
+    // int64 in the description, so octokit's types allow a bigint; GitHub's ids fit a double for decades yet.
+    if (sameBody(existing.body ?? '', wanted)) return { id: Number(existing.id), url: existing.html_url, action: 'unchanged' };
+    const update = 'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}';
+    const { data } = await this.call(update, () => this.octokit.request(update, { ...this.where(), comment_id: Number(existing.id), body: wanted }));
+    return { id: Number(data.id), url: data.html_url, action: 'updated' };
+  }
+
+  async comment(number: number, body: string): Promise<{ id: number; url: string }> {
+    const route = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
+    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), issue_number: number, body: fitBody(body) }));
+    return { id: Number(data.id), url: data.html_url };
+  }
+
+  async setStatus(sha: string, s: { state: StatusState; description: string; context?: string; targetUrl?: string }): Promise<void> {
+    const route = 'POST /repos/{owner}/{repo}/statuses/{sha}';
+    await this.call(route, () =>
+      this.octokit.request(route, {
+        ...this.where(),
+        sha,
+        state: s.state,
+        description: truncate(s.description, MAX_STATUS_DESCRIPTION_CHARS),
+        context: s.context ?? DEFAULT_STATUS_CONTEXT,
+        ...(s.targetUrl === undefined ? {} : { target_url: s.targetUrl }),
+      }),
+    );
+  }
+
+  async commitComment(sha: string, body: string): Promise<{ id: number; url: string }> {
+    const route = 'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments';
+    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), commit_sha: sha, body: fitBody(body) }));
+    return { id: data.id, url: data.html_url };
+  }
+
+  private where(): { owner: string; repo: string } {
+    return { owner: this.owner, repo: this.repo };
+  }
+
+  /** plugin-throttling asks before each rate-limit wait; true means wait `retryAfter` seconds and try again. */
+  private shouldWait(kind: 'primary' | 'secondary', retryAfter: number, options: { method: string; url: string }, retryCount: number, baseMs: number): boolean {
+    const what = `${kind}, ${options.method} ${options.url}`;
+    if (retryAfter > this.maxRateLimitWaitS) {
+      this.say(`GitHub rate limit: not waiting ${retryAfter}s (${what}): longer than maxRateLimitWaitS ${this.maxRateLimitWaitS}s`);
+      return false;
+    }
+    if (retryCount >= this.rateLimitRetries) {
+      this.say(`GitHub rate limit: giving up (${what}): still limited after ${retryCount} waits`);
+      return false;
+    }
+    this.say(`GitHub rate limit: waiting ${retryAfter}s (${what}, wait ${retryCount + 1} of ${this.rateLimitRetries}${baseMs === 1000 ? '' : `, ${formatWait(retryAfter, baseMs)} at this pace`})`);
+    return true;
+  }
+
+  /** Runs one GitHub call, turning whatever octokit throws into a GitHubError that says what to do. */
+  private async call<T>(route: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw this.explain(route, error);
+    }
+  }
+
+  private explain(route: string, error: unknown): GitHubError {
+    if (error instanceof GitHubError) return error;
+    const status = statusOf(error);
+    const message = error instanceof Error ? error.message : String(error);
+    const on = `GitHub ${route} for ${this.fullName}`;
+    const response = responseOf(error);
+    const rateLimit = response && rateLimitWait(status, message, response.headers);
+    if (rateLimit) {
+      const tooLong = rateLimit.waitS > this.maxRateLimitWaitS;
+      return new GitHubError(
+        tooLong
+          ? `${on}: ${rateLimit.kind} rate limit, reset in ${rateLimit.waitS}s, longer than maxRateLimitWaitS ${this.maxRateLimitWaitS}s`
+          : `${on}: ${rateLimit.kind} rate limit still hit after ${this.rateLimitRetries} waits`,
+        {
+          status,
+          route,
+          cause: error,
+          hint: `wait until ${new Date(Date.now() + rateLimit.waitS * 1000).toISOString()} and run again, raise maxRateLimitWaitS, or use a token with a higher limit (a GitHub App installation token)`,
+        },
+      );
+    }
+    const said = `${on} failed${status === undefined ? '' : ` with ${status}`}: ${this.redact(message)}`;
+    switch (true) {
+      case status === 401:
+        return new GitHubError(said, { status, route, cause: error, hint: 'check the token: it is missing, mistyped, expired or revoked' });
+      case status === 403:
+        return new GitHubError(said, {
+          status,
+          route,
+          cause: error,
+          hint: `check the token's permissions on ${this.fullName}: fine-grained tokens need Pull requests, Issues and Commit statuses read/write and Contents read; classic tokens need the repo scope`,
+        });
+      case status === 404:
+        return new GitHubError(said, {
+          status,
+          route,
+          cause: error,
+          hint: `check owner/repo (${this.fullName}), the PR or commit asked for, and that the token can see the repository (GitHub answers 404, not 403, when it cannot)`,
+        });
+      case status === 422:
+        return new GitHubError(said, {
+          status,
+          route,
+          cause: error,
+          hint: route.startsWith('POST /repos/{owner}/{repo}/pulls')
+            ? 'a PR for this branch may already be open, the branch may not be pushed, or it has no commits ahead of the base'
+            : 'GitHub refused the request as invalid; the message above says which field',
+        });
+      case status !== undefined && status >= 500 && response !== undefined:
+        return new GitHubError(said, { status, route, cause: error, hint: 'GitHub kept failing after the retries; see https://www.githubstatus.com and run again later' });
+      case response === undefined:
+        return new GitHubError(`${on}: no answer (${this.redact(message)})`, {
+          status,
+          route,
+          cause: error,
+          hint: 'check the network and baseUrl (https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server)',
+        });
+      default:
+        return new GitHubError(said, { status, route, cause: error, hint: 'see the message above; GitHub did not accept this request' });
+    }
+  }
+
+}
+
+/** Cuts a body to GitHub's limit, saying so, and keeps every HTML comment marker the cut would drop. */
+export function fitBody(body: string, marker?: string): string {
+  if (body.length <= MAX_BODY_CHARS) return body;
+  const markers = new Set<string>(marker ? [marker] : []);
+  const note = (dropped: number) => `\n\n… truncated: ${dropped} of ${body.length} characters did not fit GitHub's ${MAX_BODY_CHARS}-character limit.\n`;
+  const tail = (kept: string) => {
+    const lost = [...markers, ...(body.slice(kept.length).match(HTML_COMMENT) ?? [])].filter((m, i, all) => !kept.includes(m) && all.indexOf(m) === i);
+    return lost.length === 0 ? '' : `${lost.join('\n')}\n`;
+  };
+  // The note and markers take room too; shrink until everything fits (twice at most in practice).
+  let room = MAX_BODY_CHARS - note(body.length).length;
+  for (;;) {
+    const kept = cutAt(body, room);
+    const fitted = `${kept}${note(body.length - kept.length)}${tail(kept)}`;
+    if (fitted.length <= MAX_BODY_CHARS) return fitted;
+    room -= fitted.length - MAX_BODY_CHARS;
+  }
+}
+
+/** Cuts to `max` characters, ending in … when something was cut. */
+export function truncate(text: string, max: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= max) return text;
+  return `${chars.slice(0, max - 1).join('')}…`;
+}
+
+function cutAt(text: string, length: number): string {
+  const cut = text.slice(0, Math.max(0, length));
+  // Never leave half a surrogate pair, which GitHub would store as a replacement character.
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/** GitHub may hand back CRLF line ends and trimmed trailing space; neither is a change worth a PATCH. */
+function sameBody(a: string, b: string): boolean {
+  const normal = (text: string) => text.replace(/\r\n/g, '\n').trimEnd();
+  return normal(a) === normal(b);
+}
+
+function toPullRequest(data: PullData): PullRequest {
+  return {
+    number: data.number,
+    state: data.state === 'closed' ? 'closed' : 'open',
+    // The list routes (pull-request-simple) carry merged_at but no merged flag.
+    merged: data.merged ?? data.merged_at !== null,
+    mergeCommitSha: data.merge_commit_sha ?? null,
+    headRef: data.head.ref,
+    headSha: data.head.sha,
+    baseRef: data.base.ref,
+    author: data.user?.login ?? '',
+    title: data.title,
+    body: data.body ?? '',
+    url: data.html_url,
+    labels: data.labels.map((label) => label.name ?? '').filter((name) => name !== ''),
+  };
+}
+
+/** Whether the failed attempt was a retry (plugin-retry counts on the request options the error carries). */
+function wasRetry(error: unknown): boolean {
+  const retryCount = (error as { request?: { request?: { retryCount?: unknown } } } | null)?.request?.request?.retryCount;
+  return Number(retryCount ?? 0) > 0;
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function responseOf(error: unknown): { headers: Record<string, string | number | undefined> } | undefined {
+  const response = (error as { response?: { headers?: Record<string, string | number | undefined> } } | null)?.response;
+  return response?.headers ? { headers: response.headers } : undefined;
+}
+
+/** The same reading of a rate-limit answer plugin-throttling makes, for the error message. */
+function rateLimitWait(status: number | undefined, message: string, headers: Record<string, string | number | undefined>): { kind: 'primary' | 'secondary'; waitS: number } | undefined {
+  if (status !== 403 && status !== 429) return undefined;
+  if (/\bsecondary rate\b/i.test(message)) return { kind: 'secondary', waitS: Number(headers['retry-after']) || 60 };
+  if (String(headers['x-ratelimit-remaining']) === '0') {
+    const resetMs = Number(headers['x-ratelimit-reset']) * 1000;
+    return { kind: 'primary', waitS: Math.max(Math.ceil((resetMs - Date.now()) / 1000) + 1, 0) };
+  }
+  return undefined;
+}
+
+function formatWait(seconds: number, baseMs: number): string {
+  const ms = seconds * baseMs;
+  return baseMs === 1000 ? `${seconds}s` : `${ms}ms`;
+}

@@ -1,0 +1,94 @@
+// Where the loop's settings come from: command-line options, then the environment (the systemd
+// unit's EnvironmentFile), then the secret store for tokens. Every missing setting is one clear
+// error that says which variable or flag to set.
+import { join } from 'node:path';
+import type { NarrativeConfig } from '../narrative/narrate.js';
+import type { Queryable } from '../state/db.js';
+import { StateError } from '../state/errors.js';
+import { getSecret, parseKey } from '../state/secrets.js';
+
+export interface LoopOptions {
+  githubRepo?: string;
+  gitUrl?: string;
+  githubApi?: string;
+  branch?: string;
+  repoDir?: string;
+  specsPath?: string;
+}
+
+export interface LoopConfig {
+  owner: string;
+  repo: string;
+  /** owner/repo: the ledger's and the leader lock's key. */
+  fullName: string;
+  gitUrl: string;
+  githubApi: string;
+  token: string;
+  /** The default branch; absent: asked of GitHub. */
+  branch?: string;
+  repoDir: string;
+  /** The specs folder inside the repository. */
+  specsPath: string;
+  author: { name: string; email: string };
+  /** Absent: PRs go out without a narrative, and say why. */
+  llm?: NarrativeConfig;
+  llmProblem?: string;
+}
+
+/** A setting the loop cannot run without: exit code 1, with what to set. */
+export class ConfigError extends StateError {
+  constructor(message: string, hint: string) {
+    super(message, hint, 1);
+  }
+}
+
+const REPO = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/;
+
+async function fromStore(db: Queryable, path: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (!env.FLEETSPEC_SECRET_KEY) return undefined;
+  const value = await getSecret(db, parseKey(env.FLEETSPEC_SECRET_KEY), path, 'fleetspec-loop');
+  return value?.toString('utf8').trim() || undefined;
+}
+
+export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoopConfig> {
+  const fullName = opts.githubRepo || env.FLEETSPEC_GITHUB_REPO;
+  if (!fullName) throw new ConfigError('no GitHub repository to reconcile', 'pass --github-repo OWNER/NAME or set FLEETSPEC_GITHUB_REPO');
+  const m = REPO.exec(fullName);
+  if (!m) throw new ConfigError(`"${fullName}" is not a GitHub repository name`, 'write it as OWNER/NAME, e.g. alice/fleet');
+  // An empty variable (a blank line in the EnvironmentFile) counts as unset.
+  const token = env.FLEETSPEC_GITHUB_TOKEN || env.GITHUB_TOKEN || (await fromStore(db, 'meta/github/token', env));
+  if (!token) {
+    throw new ConfigError(
+      'no GitHub token',
+      'set FLEETSPEC_GITHUB_TOKEN (a fine-grained token with contents, pull requests, commit statuses: read and write), or store it with: fleetspec secrets set meta/github/token',
+    );
+  }
+  const githubApi = (opts.githubApi ?? env.FLEETSPEC_GITHUB_API ?? 'https://api.github.com').replace(/\/+$/, '');
+  const llm = await llmConfig(db, env);
+  return {
+    owner: m[1]!,
+    repo: m[2]!,
+    fullName,
+    gitUrl: opts.gitUrl ?? env.FLEETSPEC_GIT_URL ?? `https://github.com/${fullName}.git`,
+    githubApi,
+    token,
+    ...((opts.branch ?? env.FLEETSPEC_BRANCH) ? { branch: opts.branch ?? env.FLEETSPEC_BRANCH } : {}),
+    repoDir: opts.repoDir ?? env.FLEETSPEC_REPO_DIR ?? join('.fleetspec', 'repo'),
+    specsPath: opts.specsPath ?? env.FLEETSPEC_SPECS_PATH ?? 'specs',
+    author: {
+      name: env.FLEETSPEC_GIT_AUTHOR_NAME ?? 'fleetspec[bot]',
+      email: env.FLEETSPEC_GIT_AUTHOR_EMAIL ?? 'fleetspec@users.noreply.github.com',
+    },
+    ...llm,
+  };
+}
+
+async function llmConfig(db: Queryable, env: NodeJS.ProcessEnv): Promise<{ llm?: NarrativeConfig; llmProblem?: string }> {
+  const model = env.FLEETSPEC_LLM_MODEL || undefined;
+  if (!model) return { llmProblem: 'no LLM configured (set FLEETSPEC_LLM_MODEL and FLEETSPEC_LLM_BASE_URL)' };
+  const baseUrl = env.FLEETSPEC_LLM_BASE_URL || 'https://openrouter.ai/api/v1';
+  const apiKey = env.FLEETSPEC_LLM_API_KEY || (await fromStore(db, 'meta/llm/api_key', env));
+  const timeout = Number(env.FLEETSPEC_LLM_TIMEOUT ?? 30);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new ConfigError(`FLEETSPEC_LLM_TIMEOUT="${env.FLEETSPEC_LLM_TIMEOUT}" is not a number of seconds`, 'set it to e.g. 30');
+  return { llm: { baseUrl, model, timeoutMs: timeout * 1000, ...(apiKey ? { apiKey } : {}) } };
+}

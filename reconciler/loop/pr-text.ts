@@ -1,0 +1,174 @@
+// What the loop writes on GitHub: the plan comment (narrative, verdict, exact plan), commit
+// statuses, apply results and refusals. Text only, from data; nothing here talks to GitHub.
+import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
+import { blockingFindings, type ApplyReport } from '../plan/engine.js';
+import { hasChanges, summaryLine, type Plan } from '../plan/plan.js';
+import { renderMarkdown } from '../plan/render.js';
+import type { NarrativeResult } from '../narrative/narrate.js';
+import { relative } from 'node:path';
+
+/** Marks the one comment per PR that holds the plan, updated in place every tick. */
+export const PLAN_MARKER = '<!-- fleetspec:plan -->';
+export const PLAN_CONTEXT = 'fleetspec/plan';
+export const APPLY_CONTEXT = 'fleetspec/apply';
+
+export const short = (sha: string) => sha.slice(0, 7);
+
+export interface StatusText {
+  state: 'success' | 'failure' | 'error' | 'pending';
+  description: string;
+}
+
+/** The commit status for a planned head: a failure names what blocks apply. */
+export function planStatus(plan: Plan): StatusText {
+  const blocking = blockingFindings(plan);
+  if (blocking.length) {
+    const first = blocking[0]!;
+    return { state: 'failure', description: `${blocking.length} blocking finding${blocking.length === 1 ? '' : 's'}: ${first.kind}/${first.name}: ${first.message}` };
+  }
+  return { state: 'success', description: `${summaryLine(plan)} Plan ${plan.hash.slice(0, 12)}` };
+}
+
+export function invalidStatus(diagnostics: readonly Diagnostic[], root: string): StatusText {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  const first = errors[0];
+  const where = first ? `${relative(root, first.file)}:${first.line}:${first.col}: ${first.message}` : 'the specs are invalid';
+  return { state: 'failure', description: `${errors.length} spec error${errors.length === 1 ? '' : 's'}; ${where}` };
+}
+
+function narrativeSection(n: NarrativeResult): string[] {
+  if (n.status === 'ok') {
+    return ['### What this changes', '', n.text, '', `<sub>Written by the LLM \`${n.model}\` from the plan data and checked against it: it names only resources in the plan below. The exact plan is what applies.</sub>`, ''];
+  }
+  return [`_No narrative: ${n.reason}. The exact plan below is complete without it._`, ''];
+}
+
+export interface PlanCommentInput {
+  plan: Plan;
+  sha: string;
+  narrative: NarrativeResult;
+  /** Who may approve: GitHub logins of roles with the approve capability. */
+  approvers: string[];
+  /** For drift PRs: the one kind this plan covers. */
+  scope?: string;
+}
+
+export function planComment(i: PlanCommentInput): string {
+  const blocking = blockingFindings(i.plan);
+  const verdict = blocking.length
+    ? `**Verdict: ❌ blocked.** ${blocking.length} finding${blocking.length === 1 ? '' : 's'} of severity error; apply refuses this plan until ${blocking.length === 1 ? 'it is' : 'they are'} fixed.`
+    : hasChanges(i.plan)
+      ? '**Verdict: ✅ can be applied** once approved.'
+      : '**Verdict: ✅ nothing to apply.**';
+  const who = i.approvers.length ? i.approvers.map((a) => `@${a}`).join(', ') : 'nobody yet (no role with the approve capability lists githubUsers)';
+  return [
+    PLAN_MARKER,
+    `## fleetspec plan for ${short(i.sha)}${i.scope ? ` (kind \`${i.scope}\` only)` : ''}`,
+    '',
+    verdict,
+    '',
+    ...narrativeSection(i.narrative),
+    '### Exact plan',
+    '',
+    renderMarkdown(i.plan),
+    '',
+    `To apply: a user who may approve (${who}), and who is not this PR's author, approves commit ${short(i.sha)}; after the merge the next tick plans again and applies only if the plan is still \`${i.plan.hash.slice(0, 12)}\`.`,
+  ].join('\n');
+}
+
+export function invalidComment(sha: string, diagnostics: readonly Diagnostic[], root: string): string {
+  const shown = diagnostics.filter((d) => d.severity === 'error').slice(0, 50);
+  return [
+    PLAN_MARKER,
+    `## fleetspec plan for ${short(sha)}`,
+    '',
+    '**Verdict: ❌ the specs are invalid**; nothing was planned. `fleetspec validate` on the branch shows the same:',
+    '',
+    '```',
+    ...shown.map((d) => formatDiagnostic({ ...d, file: relative(root, d.file) }, false)),
+    '```',
+  ].join('\n');
+}
+
+export function appliedComment(sha: string, runId: number, report: ApplyReport, by: string): string {
+  const lines = [`### fleetspec applied ${short(sha)} (run ${runId})`, '', `Approved by @${by}; the plan was still \`${report.current?.hash.slice(0, 12)}\` at apply time.`, ''];
+  if (report.status === 'applied') {
+    lines.push(report.done.length ? `✅ ${report.done.length} change${report.done.length === 1 ? '' : 's'} applied:` : '✅ Nothing needed applying.');
+  } else {
+    lines.push(`❌ Apply failed at \`${report.failed!.change.kind}/${report.failed!.change.name}\`: ${report.failed!.error}`);
+  }
+  lines.push('');
+  for (const c of report.done) lines.push(`- ✓ \`${c.kind}/${c.name}\` ${c.action}`);
+  for (const c of report.notDone) lines.push(`- not done: \`${c.kind}/${c.name}\` ${c.action}`);
+  for (const r of report.rolledBack) lines.push(`- ↺ rolled back: ${r}`);
+  for (const r of report.rollbackFailed) lines.push(`- ❌ rollback failed: ${r.description}: ${r.error}`);
+  return lines.join('\n');
+}
+
+export function refusedComment(sha: string, main: string, reasons: string[]): string {
+  return [
+    `### fleetspec did not apply ${short(sha)}`,
+    '',
+    'The merge is on `' + main + '`, but it was not approved the way fleetspec requires (an APPROVED review of the planned head commit by a user with the approve capability who is not the author):',
+    '',
+    ...reasons.map((r) => `- ${r}`),
+    '',
+    'Live is unchanged. fleetspec opens a drift pull request with the plan that would bring live to what `' + main + '` now says; approving that one applies it.',
+  ].join('\n');
+}
+
+export function directPushComment(main: string): string {
+  return [
+    '### fleetspec did not apply this commit',
+    '',
+    `It reached \`${main}\` without a merged pull request, so nobody approved its plan. Live is unchanged.`,
+    `fleetspec opens a drift pull request with the plan that would bring live to what \`${main}\` now says; approving that one applies it.`,
+  ].join('\n');
+}
+
+export function staleComment(sha: string, differences: string[]): string {
+  return [
+    `### fleetspec did not apply ${short(sha)}: live changed since the approval`,
+    '',
+    'The plan made at apply time differs from the approved one:',
+    '',
+    '```',
+    ...differences,
+    '```',
+    '',
+    'Nothing was applied. A fresh plan follows in a drift pull request, for a new review.',
+  ].join('\n');
+}
+
+export function interruptedComment(sha: string, runId: number | null): string {
+  return [
+    `### fleetspec's apply of ${short(sha)} was interrupted`,
+    '',
+    `The reconciler stopped in the middle of applying it${runId ? ` (run ${runId})` : ''}. It is not retried, so nothing is applied twice: some changes may have been made and others not.`,
+    'The next plan of the default branch shows what remains; fleetspec opens a drift pull request with it.',
+  ].join('\n');
+}
+
+export function driftRecord(kind: string, plan: Plan, mainSha: string, main: string): string {
+  return [
+    `# Drift: ${kind}`,
+    '',
+    `Live differs from \`${main}\` at ${mainSha} for the kind \`${kind}\`, with no change to the specs`,
+    `(drift, or commits on \`${main}\` that were never approved). Written by fleetspec; merging the pull`,
+    'that adds this file, once approved, applies the plan below, bringing live back to the specs.',
+    '',
+    renderMarkdown(plan),
+    '',
+  ].join('\n');
+}
+
+export function driftBody(kind: string, main: string): string {
+  return [
+    `Live differs from \`${main}\` for \`${kind}\`, and no spec change explains it. fleetspec never overwrites live silently: this pull request records the drift (in \`drift/${kind}.md\`) and the plan to correct it.`,
+    '',
+    '- **To correct live**: an allowed reviewer approves, then merge; the next tick applies the plan for this kind only.',
+    `- **To keep live as it is**: change the specs on a branch to match it, and close this pull request.`,
+    '',
+    'fleetspec updates this pull request in place while the drift lasts, and closes it when live matches again.',
+  ].join('\n');
+}

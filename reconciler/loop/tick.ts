@@ -1,0 +1,383 @@
+// One tick of the GitOps loop, as one run in the ledger under the leader lock. Level-based:
+// every tick reads git, GitHub and live afresh and acts on the difference, so a tick that died
+// half-way is repaired by the next one. In order:
+//   1. recover: runs a dead process left unfinished end FAILED; an interrupted apply is reported, never retried;
+//   2. branches: each spec branch is validated, its stacks synthesised and committed, planned live,
+//      narrated, and its PR opened or updated (one plan comment, edited in place) with a commit status;
+//   3. the default branch: each new commit is applied only if its merged PR was approved by an
+//      allowed reviewer on the planned head and the plan made now is the approved one (one apply per tick);
+//   4. drift: what live differs from the default branch by, per kind, as one PR each.
+import { join, relative } from 'node:path';
+import { countBySeverity } from '../diagnostics.js';
+import { DRIVERS } from '../kinds/drivers.js';
+import type { GitHub, PullRequest } from '../github/client.js';
+import type { SpecRepo } from '../git/repo.js';
+import { narrate, type NarrativeConfig, type NarrativeResult } from '../narrative/narrate.js';
+import { applyPlan, isApplicable, planDifferences, planFleet, type EngineOptions, type Planned } from '../plan/engine.js';
+import { buildPlan, type Plan } from '../plan/plan.js';
+import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
+import { synthesiseAll } from '../stacks/files.js';
+import type { Db } from '../state/db.js';
+import { getRun, startRun, transition, unfinishedRuns, type Run, type RunState, type RunTrigger } from '../state/ledger.js';
+import { acquireLeader } from '../state/lock.js';
+import { interruptedApplies, mainCommits, plannedCommit, recordMain, recordPlanned, type MainOutcome } from '../state/loop.js';
+import { approvers, decideApproval } from './approval.js';
+import * as text from './pr-text.js';
+
+export const DRIFT_PREFIX = 'fleetspec/drift-';
+/** At most this many new default-branch commits are examined per tick (the rest wait). */
+const MAX_MAIN_COMMITS = 200;
+
+export interface TickContext {
+  db: Db;
+  /** owner/repo: the ledger's and the leader lock's key. */
+  repoKey: string;
+  git: SpecRepo;
+  github: GitHub;
+  /** The default branch; absent: asked of GitHub. */
+  branch?: string;
+  specsPath: string;
+  llm?: NarrativeConfig;
+  llmProblem?: string;
+  /** Engine options for live plans (store, SSH pool, secrets, terraform); specs and stacks folders are the checkout's. */
+  engine: EngineOptions;
+  trigger: RunTrigger;
+  /** SIGTERM: no new work starts, an apply in progress finishes. */
+  signal?: AbortSignal;
+  progress(message: string): void;
+}
+
+export interface TickReport {
+  run: number;
+  state: RunState;
+  reason: string;
+  recovered: { runs: number[]; applies: string[] };
+  branches: { branch: string; sha: string; pr: number; action: 'opened' | 'updated' | 'unchanged'; status: string }[];
+  main: { sha: string; outcome: MainOutcome; pr: number | null; detail: string | null }[];
+  applied?: { sha: string; pr: number; changes: number; status: string };
+  drift: { kind: string; pr: number; action: 'opened' | 'updated' | 'unchanged' | 'closed' }[];
+  /** Default-branch commits left for the next tick. */
+  waiting: number;
+  /** Branches that could not be planned this tick (the others were); the run ends FAILED. */
+  errors: string[];
+  durationMs: number;
+}
+
+/** Thrown when a stop was asked for before the tick reached the point of no return. */
+export class TickAbandoned extends Error {}
+
+export async function tick(ctx: TickContext): Promise<TickReport> {
+  const started = Date.now();
+  const lock = await acquireLeader(ctx.db, ctx.repoKey);
+  let run: Run = await startRun(ctx.db, { repo: ctx.repoKey, trigger: ctx.trigger });
+  const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], waiting: 0, errors: [], durationMs: 0 };
+  try {
+    run = await transition(ctx.db, run.id, 'PENDING', 'PLANNING');
+    await recover(ctx, run.id, report);
+    const heads = await ctx.git.fetch();
+    const main = ctx.branch ?? (await ctx.github.defaultBranch());
+    const mainSha = heads.get(main);
+    if (!mainSha) throw new Error(`the repository has no branch "${main}"; set FLEETSPEC_BRANCH to its default branch`);
+    const allowed = await approversAt(ctx, mainSha);
+
+    for (const [branch, sha] of [...heads].sort(([a], [b]) => a.localeCompare(b))) {
+      if (branch === main || branch.startsWith(DRIFT_PREFIX)) continue;
+      checkStop(ctx);
+      try {
+        const planned = await planBranch(ctx, run.id, branch, sha, main, mainSha, allowed);
+        if (planned) report.branches.push(planned);
+      } catch (err) {
+        // One bad branch must not stop the others, nor the default branch's applies.
+        report.errors.push(`${branch}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+
+    const merged = await reconcileMain(ctx, run, main, mainSha, report);
+    if (merged) run = merged;
+    // After an apply live just changed: the next tick checks drift. A refused merge (stale, blocked) gets its fresh plan now.
+    if (!report.applied && report.waiting === 0) {
+      checkStop(ctx);
+      await reconcileDrift(ctx, run.id, main, mainSha, allowed, report);
+    }
+    if (!merged) {
+      const refused = report.main.filter((m) => m.outcome !== 'baseline' && m.outcome !== 'applied' && m.outcome !== 'no-changes');
+      const end = report.errors.length ? 'FAILED' : refused.length ? 'BLOCKED' : 'DONE';
+      run = await transition(ctx.db, run.id, 'PLANNING', end, { reason: summarise(report) });
+    }
+  } catch (err) {
+    const current = await getRun(ctx.db, run.id);
+    const why = err instanceof TickAbandoned ? `abandoned: ${err.message}` : err instanceof Error ? err.message : String(err);
+    if (current && !['DONE', 'FAILED', 'BLOCKED'].includes(current.state)) {
+      run = await transition(ctx.db, run.id, current.state, 'FAILED', { reason: why }).catch(() => current);
+    }
+    report.state = run.state;
+    report.reason = why;
+    report.durationMs = Date.now() - started;
+    throw Object.assign(err instanceof Error ? err : new Error(why), { report });
+  } finally {
+    await lock.release();
+  }
+  report.state = run.state;
+  report.reason = run.reason ?? summarise(report);
+  report.durationMs = Date.now() - started;
+  return report;
+}
+
+function checkStop(ctx: TickContext): void {
+  if (ctx.signal?.aborted) throw new TickAbandoned('stop requested before this step started');
+}
+
+function summarise(r: TickReport): string {
+  const parts = [`${r.branches.length} branch${r.branches.length === 1 ? '' : 'es'} planned`];
+  const refused = r.main.filter((m) => !['baseline', 'applied', 'no-changes'].includes(m.outcome));
+  if (refused.length) parts.push(`${refused.length} commit${refused.length === 1 ? '' : 's'} not applied (${refused.map((m) => `${text.short(m.sha)} ${m.outcome}`).join(', ')})`);
+  if (r.applied) parts.push(`applied ${text.short(r.applied.sha)} from #${r.applied.pr}: ${r.applied.changes} change${r.applied.changes === 1 ? '' : 's'}`);
+  if (r.drift.length) parts.push(`drift: ${r.drift.map((d) => `${d.kind} #${d.pr} ${d.action}`).join(', ')}`);
+  if (r.errors.length) parts.push(`failed: ${r.errors.join('; ')}`);
+  if (r.waiting) parts.push(`${r.waiting} commit${r.waiting === 1 ? '' : 's'} wait for the next tick`);
+  return parts.join('; ');
+}
+
+/** Runs a dead process left behind end FAILED; an apply it was in the middle of is reported, not retried. */
+async function recover(ctx: TickContext, runId: number, report: TickReport): Promise<void> {
+  for (const stale of await unfinishedRuns(ctx.db, ctx.repoKey)) {
+    if (stale.id === runId) continue;
+    await transition(ctx.db, stale.id, stale.state, 'FAILED', { reason: `abandoned: the reconciler stopped while the run was ${stale.state}` });
+    report.recovered.runs.push(stale.id);
+  }
+  for (const c of await interruptedApplies(ctx.db, ctx.repoKey)) {
+    await recordMain(ctx.db, ctx.repoKey, { ...c, outcome: 'abandoned', detail: `interrupted during run ${c.runId ?? '?'}; not retried` });
+    await ctx.github.setStatus(c.sha, { context: text.APPLY_CONTEXT, state: 'error', description: 'apply interrupted; not retried (see the drift PR for what remains)' });
+    if (c.pr) await ctx.github.comment(c.pr, text.interruptedComment(c.sha, c.runId));
+    report.recovered.applies.push(c.sha);
+  }
+}
+
+const specsDir = (ctx: TickContext) => join(ctx.git.dir, ctx.specsPath);
+const stacksDir = (ctx: TickContext) => join(specsDir(ctx), '..', 'stacks');
+
+/** Checks out `sha` and loads its specs. */
+async function load(ctx: TickContext, sha: string): Promise<LoadedSpecs> {
+  await ctx.git.checkout(sha);
+  return loadSpecs(specsDir(ctx));
+}
+
+/** GitHub logins allowed to approve, by the roles spec of `sha` (never the PR's own). */
+async function approversAt(ctx: TickContext, sha: string): Promise<Map<string, string[]>> {
+  const loaded = await load(ctx, sha);
+  return countBySeverity(loaded.diagnostics).errors ? new Map() : approvers(loaded.index);
+}
+
+async function planLoaded(ctx: TickContext, loaded: LoadedSpecs): Promise<Planned> {
+  return planFleet({ ...ctx.engine, specs: specsDir(ctx), mode: 'live', stacks: { ...ctx.engine.stacks!, dir: stacksDir(ctx) }, loaded: Promise.resolve(loaded) });
+}
+
+async function narrative(ctx: TickContext, plan: Plan): Promise<NarrativeResult> {
+  if (!ctx.llm) return { status: 'withheld', reason: ctx.llmProblem ?? 'no LLM configured' };
+  ctx.progress(`asking ${ctx.llm.model} for the narrative`);
+  return narrate(plan, ctx.llm, ctx.signal ? { signal: ctx.signal } : {});
+}
+
+async function publishPlan(
+  ctx: TickContext,
+  pr: PullRequest,
+  sha: string,
+  plan: Plan,
+  allowed: Map<string, string[]>,
+  scope?: string,
+): Promise<{ status: string; changed: boolean }> {
+  const body = text.planComment({ plan, sha, narrative: await narrative(ctx, plan), approvers: [...allowed.keys()].sort(), ...(scope ? { scope } : {}) });
+  const comment = await ctx.github.upsertComment(pr.number, text.PLAN_MARKER, body);
+  const status = text.planStatus(plan);
+  await ctx.github.setStatus(sha, { context: text.PLAN_CONTEXT, ...status });
+  return { status: status.state, changed: comment.action !== 'unchanged' };
+}
+
+async function planBranch(
+  ctx: TickContext,
+  runId: number,
+  branch: string,
+  tip: string,
+  main: string,
+  mainSha: string,
+  allowed: Map<string, string[]>,
+): Promise<TickReport['branches'][number] | undefined> {
+  if (tip === mainSha || (await ctx.git.isAncestor(tip, mainSha))) return undefined; // merged, or nothing to propose
+  let pr = await ctx.github.openPullFor(branch);
+  const known = await plannedCommit(ctx.db, ctx.repoKey, tip);
+  if (pr && known && known.pr === pr.number) return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
+
+  ctx.progress(`planning ${branch} at ${text.short(tip)}`);
+  const loaded = await load(ctx, tip);
+  const title = (await ctx.git.commitMessage(tip)).message.split('\n')[0]!.slice(0, 200) || `fleetspec: ${branch}`;
+  const opened = !pr;
+  if (countBySeverity(loaded.diagnostics).errors) {
+    pr ??= await ctx.github.createPull({ branch, base: main, title, body: branchBody(branch) });
+    await ctx.github.upsertComment(pr.number, text.PLAN_MARKER, text.invalidComment(tip, loaded.diagnostics, ctx.git.dir));
+    const status = text.invalidStatus(loaded.diagnostics, ctx.git.dir);
+    await ctx.github.setStatus(tip, { context: text.PLAN_CONTEXT, ...status });
+    await recordPlanned(ctx.db, ctx.repoKey, { sha: tip, scope: 'all', pr: pr.number, planHash: null, plan: null, problem: status.description, runId });
+    return { branch, sha: tip, pr: pr.number, action: opened ? 'opened' : 'updated', status: 'invalid' };
+  }
+
+  // The stacks the specs imply belong on the branch, so the reviewed diff holds them too.
+  let sha = tip;
+  const synthesised = await synthesiseAll(loaded.index, stacksDir(ctx));
+  if (synthesised.some((s) => s.status === 'written')) {
+    const stacks = relative(ctx.git.dir, stacksDir(ctx));
+    const names = synthesised.filter((s) => s.status === 'written').map((s) => s.model.name);
+    sha = (await ctx.git.commitAndPush(branch, `fleetspec: synthesise the ${names.join(' and ')} stack${names.length === 1 ? '' : 's'} for ${text.short(tip)}`, [stacks])) ?? tip;
+    if (sha !== tip) ctx.progress(`committed synthesised stacks to ${branch} as ${text.short(sha)}`);
+  }
+  const { plan } = await planLoaded(ctx, loaded);
+  pr ??= await ctx.github.createPull({ branch, base: main, title, body: branchBody(branch) });
+  const published = await publishPlan(ctx, pr, sha, plan!, allowed);
+  await recordPlanned(ctx.db, ctx.repoKey, { sha, scope: 'all', pr: pr.number, planHash: plan!.hash, plan: plan!, problem: null, runId });
+  return { branch, sha, pr: pr.number, action: opened ? 'opened' : published.changed ? 'updated' : 'unchanged', status: published.status };
+}
+
+function branchBody(branch: string): string {
+  return `Opened by fleetspec for the branch \`${branch}\`. The plan, its verdict and an explanation are in the comment below, updated on every push.`;
+}
+
+/**
+ * New commits on the default branch, oldest first. The first tick records the tip as the
+ * baseline and applies nothing (history is not replayed). Returns the run when it applied.
+ */
+async function reconcileMain(ctx: TickContext, run: Run, main: string, mainSha: string, report: TickReport): Promise<Run | undefined> {
+  const seen = await mainCommits(ctx.db, ctx.repoKey);
+  if (seen.size === 0) {
+    await recordMain(ctx.db, ctx.repoKey, { sha: mainSha, outcome: 'baseline', pr: null, runId: run.id, detail: 'first tick: commits before this one are not applied' });
+    report.main.push({ sha: mainSha, outcome: 'baseline', pr: null, detail: null });
+    return undefined;
+  }
+  const pending = await ctx.git.firstParents(mainSha, (sha) => seen.has(sha), MAX_MAIN_COMMITS);
+  for (const [i, sha] of pending.entries()) {
+    checkStop(ctx);
+    const merged = (await ctx.github.pullsForCommit(sha)).find((p) => p.merged && p.mergeCommitSha === sha);
+    if (!merged) {
+      await refuse(ctx, run.id, report, sha, null, 'not-approved', `pushed to ${main} without a pull request`);
+      await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: reached ${main} without an approved pull request` });
+      await ctx.github.commitComment(sha, text.directPushComment(main));
+      continue;
+    }
+    const [parent] = await ctx.git.parents(sha);
+    const allowed = parent ? await approversAt(ctx, parent) : new Map<string, string[]>();
+    const planned = await plannedCommit(ctx.db, ctx.repoKey, merged.headSha);
+    const reviews = await ctx.github.reviews(merged.number);
+    const decision = decideApproval({ author: merged.author, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: allowed });
+    if (!decision.approved) {
+      await refuse(ctx, run.id, report, sha, merged.number, 'not-approved', decision.reasons.join('; '));
+      await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${decision.reasons[0]}` });
+      await ctx.github.comment(merged.number, text.refusedComment(sha, main, decision.reasons));
+      continue;
+    }
+    report.waiting = pending.length - i - 1;
+    return applyMerge(ctx, run, sha, merged, planned!.plan!, planned!.scope, decision.by, report);
+  }
+  return undefined;
+}
+
+async function refuse(ctx: TickContext, runId: number, report: TickReport, sha: string, pr: number | null, outcome: MainOutcome, detail: string): Promise<void> {
+  ctx.progress(`not applying ${text.short(sha)}: ${detail}`);
+  await recordMain(ctx.db, ctx.repoKey, { sha, outcome, pr, runId, detail });
+  report.main.push({ sha, outcome, pr, detail });
+}
+
+/** Plans the merge commit again, applies it only if it is the approved plan, and reports on the PR. */
+async function applyMerge(ctx: TickContext, run: Run, sha: string, pr: PullRequest, approved: Plan, scope: string, by: string, report: TickReport): Promise<Run> {
+  ctx.progress(`applying ${text.short(sha)} (#${pr.number}, approved by @${by})`);
+  await ctx.git.checkout(sha);
+  const drivers = scope === 'all' ? DRIVERS : DRIVERS.filter((d) => d.folder === scope);
+  const applied = await applyPlan(approved, {
+    ...ctx.engine,
+    drivers,
+    specs: specsDir(ctx),
+    stacks: { ...ctx.engine.stacks!, dir: stacksDir(ctx) },
+    beforeApply: async (current) => {
+      // The last moment to stop cleanly: after this the apply finishes even on SIGTERM.
+      checkStop(ctx);
+      run = await transition(ctx.db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: current.hash });
+      await recordMain(ctx.db, ctx.repoKey, { sha, outcome: 'applying', pr: pr.number, runId: run.id, detail: `approved by @${by}` });
+      run = await transition(ctx.db, run.id, 'WAIT_FOR_APPROVE', 'APPLYING', { reason: `#${pr.number} approved by @${by}` });
+    },
+  });
+  const push = (outcome: MainOutcome, detail: string) => report.main.push({ sha, outcome, pr: pr.number, detail });
+  if (applied.status === 'invalid' || applied.status === 'stale' || applied.status === 'blocked') {
+    const outcome: MainOutcome = applied.status;
+    const detail =
+      applied.status === 'stale'
+        ? `live changed since the approval (${planDifferences(approved, applied.current!).join('; ') || 'findings or reasons differ'})`
+        : applied.status === 'blocked'
+          ? 'the plan has findings of severity error'
+          : 'the specs are invalid';
+    await recordMain(ctx.db, ctx.repoKey, { sha, outcome, pr: pr.number, runId: run.id, detail });
+    push(outcome, detail);
+    await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${detail}` });
+    await ctx.github.comment(pr.number, applied.status === 'stale' ? text.staleComment(sha, planDifferences(approved, applied.current!)) : `### fleetspec did not apply ${text.short(sha)}\n\n${detail}; nothing was applied.`);
+    return transition(ctx.db, run.id, 'PLANNING', applied.status === 'invalid' ? 'FAILED' : 'BLOCKED', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+  }
+  const changes = applied.done.length;
+  report.applied = { sha, pr: pr.number, changes, status: applied.status };
+  await ctx.github.comment(pr.number, text.appliedComment(sha, run.id, applied, by));
+  if (applied.status === 'failed') {
+    run = await transition(ctx.db, run.id, 'APPLYING', 'ROLLBACK', { reason: applied.failed!.error });
+    const clean = applied.rollbackFailed.length === 0;
+    await recordMain(ctx.db, ctx.repoKey, { sha, outcome: 'failed', pr: pr.number, runId: run.id, detail: applied.failed!.error });
+    push('failed', applied.failed!.error);
+    await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `apply failed; ${clean ? 'rolled back' : 'NOT fully rolled back'}: ${applied.failed!.error}` });
+    return transition(ctx.db, run.id, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
+  }
+  const detail = `${changes} change${changes === 1 ? '' : 's'} applied`;
+  await recordMain(ctx.db, ctx.repoKey, { sha, outcome: 'applied', pr: pr.number, runId: run.id, detail });
+  push('applied', detail);
+  await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'success', description: `applied in run ${run.id}: ${detail}` });
+  return transition(ctx.db, run.id, 'APPLYING', 'DONE', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+}
+
+/** Live against the default branch, per kind: one PR each while it differs, closed when it matches. */
+async function reconcileDrift(ctx: TickContext, runId: number, main: string, mainSha: string, allowed: Map<string, string[]>, report: TickReport): Promise<void> {
+  const loaded = await load(ctx, mainSha);
+  if (countBySeverity(loaded.diagnostics).errors) {
+    ctx.progress(`${main} at ${text.short(mainSha)} has invalid specs; no drift check`);
+    return;
+  }
+  const { byDriver, plan } = await planLoaded(ctx, loaded);
+  const open = new Map((await ctx.github.listOpenPulls()).filter((p) => p.headRef.startsWith(DRIFT_PREFIX)).map((p) => [p.headRef.slice(DRIFT_PREFIX.length), p]));
+  for (const [kind, part] of byDriver!) {
+    const pr = open.get(kind);
+    if (!part.changes.some(isApplicable)) {
+      if (pr) {
+        await ctx.github.comment(pr.number, `Live matches \`${main}\` for \`${kind}\` again (${text.short(mainSha)}); closing.`);
+        await ctx.github.updatePull(pr.number, { state: 'closed' });
+        await ctx.git.deleteRemoteBranch(pr.headRef);
+        report.drift.push({ kind, pr: pr.number, action: 'closed' });
+      }
+      continue;
+    }
+    checkStop(ctx);
+    // The scoped plan is exactly what planning with this kind's driver alone gives: what approval covers.
+    const scoped = buildPlan(part.changes, { mode: plan!.mode, unknown: part.unknown, findings: part.findings });
+    const branch = `${DRIFT_PREFIX}${kind}`;
+    const record = text.driftRecord(kind, buildPlan(part.changes, { mode: plan!.mode }), mainSha, main); // volatile findings and error texts left out
+    const path = `drift/${kind}.md`;
+    const tip = pr?.headSha;
+    const current = tip && (await ctx.git.parents(tip).catch(() => []))[0] === mainSha ? await ctx.git.readFile(tip, path).catch(() => undefined) : undefined;
+    let head = tip;
+    if (!tip || current !== record) {
+      ctx.progress(`drift in ${kind}: writing ${branch}`);
+      head = await ctx.git.writeBranch(branch, mainSha, { [path]: record }, `fleetspec: record drift in ${kind}`);
+    }
+    if (!head) continue;
+    const opened = !pr;
+    const driftPr = pr ?? (await ctx.github.createPull({ branch, base: main, title: `fleetspec: drift in ${kind}`, body: text.driftBody(kind, main) }));
+    const known = await plannedCommit(ctx.db, ctx.repoKey, head);
+    if (known && known.planHash === scoped.hash && known.pr === driftPr.number) {
+      report.drift.push({ kind, pr: driftPr.number, action: 'unchanged' });
+      continue;
+    }
+    await publishPlan(ctx, driftPr, head, scoped, allowed, kind);
+    await recordPlanned(ctx.db, ctx.repoKey, { sha: head, scope: kind, pr: driftPr.number, planHash: scoped.hash, plan: scoped, problem: null, runId });
+    report.drift.push({ kind, pr: driftPr.number, action: opened ? 'opened' : 'updated' });
+  }
+}

@@ -1,0 +1,1395 @@
+// A local server that answers like the GitHub REST API for the routes reconciler/github/client.ts uses,
+// and holds every exchange to GitHub's own OpenAPI description (@octokit/openapi, api.github.com.json):
+// the method and path must be a documented operation, query parameters must be declared ones, JSON
+// bodies must match the operation's requestBody schema, and every response body it sends must match
+// the operation's response schema for that status. A mismatch is recorded in `violations` and answered
+// with 404 (no such route), 422 (bad request) or 500 (bad response), so a drifting client or a drifting
+// fake fails loudly instead of agreeing with itself. Response bodies start from the description's own
+// components.examples, with the fields that matter overridden.
+// Behaviour beyond the schemas (pagination and Link, the `head` filter needing `owner:`, 422 texts,
+// rate-limit headers) follows docs.github.com "Using pagination in the REST API", "Rate limits for the
+// REST API" and the pulls/issues/statuses reference pages.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+
+// ---------------------------------------------------------------------------------------------------
+// The contract: GitHub's OpenAPI description, loaded once per process and compiled lazily per operation.
+
+type JsonObject = Record<string, unknown>;
+interface Ref {
+  $ref: string;
+}
+interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header' | 'cookie';
+  required?: boolean;
+  schema?: JsonObject;
+  'x-multi-segment'?: boolean;
+}
+interface MediaType {
+  schema?: JsonObject;
+}
+interface ResponseObject {
+  content?: Record<string, MediaType>;
+}
+interface OperationObject {
+  operationId: string;
+  parameters?: (Parameter | Ref)[];
+  requestBody?: { required?: boolean; content?: Record<string, MediaType> } | Ref;
+  responses: Record<string, ResponseObject | Ref>;
+  externalDocs?: { url: string };
+}
+interface OpenApiDocument {
+  paths: Record<string, Record<string, OperationObject>>;
+  components: {
+    schemas: Record<string, JsonObject>;
+    examples: Record<string, { value: unknown }>;
+    parameters: Record<string, Parameter>;
+    responses: Record<string, ResponseObject>;
+    requestBodies?: Record<string, { required?: boolean; content?: Record<string, MediaType> }>;
+  };
+}
+
+/** One documented operation, such as GET /repos/{owner}/{repo}/pulls (pulls/list). */
+export interface SpecOperation {
+  method: string;
+  template: string;
+  operationId: string;
+  docsUrl: string;
+  parameters: Parameter[];
+}
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+/** The $id the components are registered under, so a compiled fragment's "#/components/..." refs resolve. */
+const SPEC_ID = 'https://api.github.com/openapi.json';
+
+interface PathMatcher {
+  template: string;
+  pattern: RegExp;
+  names: string[];
+  literals: number;
+}
+
+/** GitHub's REST description as a checker: which operation a request is, and whether a request or response fits it. */
+export class GitHubContract {
+  private readonly ajv: Ajv;
+  private readonly matchers: PathMatcher[];
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor(private readonly doc: OpenApiDocument) {
+    this.ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
+    addFormats.default(this.ajv);
+    for (const format of collectFormats(doc)) {
+      // Formats GitHub invented (repo.nwo, timestamp) are documentation only; say so rather than warn per compile.
+      if (!(format in this.ajv.formats)) this.ajv.addFormat(format, true);
+    }
+    this.ajv.addSchema({ $id: SPEC_ID, components: doc.components }, undefined, undefined, false);
+    this.matchers = Object.keys(doc.paths).map((template) => pathMatcher(template, doc.paths[template]!));
+  }
+
+  /** The operation a method and (still percent-encoded) path are, with decoded path parameters. */
+  match(method: string, pathname: string): { operation: SpecOperation; params: Record<string, string> } | { problem: string } {
+    let best: { matcher: PathMatcher; values: string[] } | undefined;
+    for (const matcher of this.matchers) {
+      const found = matcher.pattern.exec(pathname);
+      // The most literal segments wins, as /pulls/comments beats /pulls/{pull_number}.
+      if (found && (!best || matcher.literals > best.matcher.literals)) best = { matcher, values: found.slice(1) };
+    }
+    if (!best) return { problem: `${method} ${pathname}: no such path in GitHub's REST description` };
+    const operation = this.operation(method, best.matcher.template);
+    if (!operation) return { problem: `${method} ${pathname}: ${best.matcher.template} has no ${method} operation in GitHub's REST description` };
+    const params: Record<string, string> = {};
+    best.matcher.names.forEach((name, i) => (params[name] = decodeURIComponent(best.values[i]!)));
+    return { operation, params };
+  }
+
+  /** The documented operation for `METHOD /template`, if there is one. */
+  operation(method: string, template: string): SpecOperation | undefined {
+    const raw = this.doc.paths[template]?.[method.toLowerCase()];
+    if (!raw || !HTTP_METHODS.has(method.toLowerCase())) return undefined;
+    return {
+      method: method.toUpperCase(),
+      template,
+      operationId: raw.operationId,
+      docsUrl: raw.externalDocs?.url ?? 'https://docs.github.com/rest',
+      parameters: (raw.parameters ?? []).map((p) => this.resolve<Parameter>(p)),
+    };
+  }
+
+  /** Problems with a request: undeclared or mistyped parameters, a body the operation does not take or that breaks its schema. */
+  checkRequest(operation: SpecOperation, params: Record<string, string>, query: URLSearchParams, body: { raw: string; value: unknown }): string[] {
+    const where = `${operation.method} ${operation.template}`;
+    const problems: string[] = [];
+    for (const p of operation.parameters.filter((p) => p.in === 'path')) {
+      problems.push(...this.checkParameter(operation, p, params[p.name]).map((e) => `${where}: path parameter ${p.name} ${e}`));
+    }
+    const queryParams = new Map(operation.parameters.filter((p) => p.in === 'query').map((p) => [p.name, p]));
+    for (const name of new Set(query.keys())) {
+      const declared = queryParams.get(name);
+      if (!declared) {
+        problems.push(`${where}: query parameter ${name} is not a parameter of ${operation.operationId}`);
+        continue;
+      }
+      const values = query.getAll(name);
+      if (values.length > 1) problems.push(`${where}: query parameter ${name} given ${values.length} times`);
+      problems.push(...this.checkParameter(operation, declared, values[0]).map((e) => `${where}: query parameter ${name} ${e}`));
+    }
+    for (const [name, p] of queryParams) if (p.required && !query.has(name)) problems.push(`${where}: required query parameter ${name} is missing`);
+
+    const raw = this.doc.paths[operation.template]![operation.method.toLowerCase()]!;
+    const requestBody = raw.requestBody && this.resolve<{ required?: boolean; content?: Record<string, MediaType> }>(raw.requestBody);
+    const hasBody = body.raw.trim() !== '';
+    if (!requestBody) {
+      if (hasBody) problems.push(`${where}: ${operation.operationId} takes no request body`);
+      return problems;
+    }
+    if (!hasBody) {
+      if (requestBody.required) problems.push(`${where}: the request body is required`);
+      return problems;
+    }
+    const schema = requestBody.content?.['application/json']?.schema;
+    if (!schema) return [...problems, `${where}: ${operation.operationId} takes no JSON body`];
+    const validate = this.validator(`request ${where}`, schema);
+    if (!validate(body.value)) problems.push(...describe(validate.errors).map((e) => `${where}: request body ${e}`));
+    return problems;
+  }
+
+  /** Problems with a response: a status the operation does not document (below 400), or a body that breaks its schema. */
+  checkResponse(operation: SpecOperation, status: number, body: unknown): string[] {
+    const where = `${operation.method} ${operation.template} → ${status}`;
+    const raw = this.doc.paths[operation.template]![operation.method.toLowerCase()]!;
+    const declared = raw.responses[String(status)] ?? raw.responses[`${Math.floor(status / 100)}XX`] ?? raw.responses['default'];
+    let schema: JsonObject | undefined;
+    if (declared) {
+      const response = this.resolve<ResponseObject>(declared);
+      const content = response.content;
+      if (!content) return body === undefined ? [] : [`${where}: GitHub documents no body for this status`];
+      schema = content['application/json']?.schema;
+      if (!schema) return [`${where}: GitHub documents no JSON body for this status (${Object.keys(content).join(', ')})`];
+    } else if (status >= 400) {
+      // GitHub leaves most 401/5xx answers undocumented per operation; they all carry its basic-error shape.
+      schema = { $ref: '#/components/schemas/basic-error' };
+    } else {
+      return [`${where}: ${operation.operationId} does not document status ${status}`];
+    }
+    if (body === undefined) return [`${where}: a JSON body is documented but none was sent`];
+    const validate = this.validator(`response ${where} ${declared ? '' : 'basic-error'}`, schema);
+    return validate(body) ? [] : describe(validate.errors).map((e) => `${where}: response body ${e}`);
+  }
+
+  /** A fresh copy of components.examples[name].value. */
+  example<T = JsonObject>(name: string): T {
+    const example = this.doc.components.examples[name];
+    if (!example) throw new Error(`GitHub's REST description has no example ${name}`);
+    return structuredClone(example.value) as T;
+  }
+
+  /** Validates a value against components.schemas[name]; for tests of the checker itself. */
+  checkSchema(name: string, value: unknown): string[] {
+    if (!this.doc.components.schemas[name]) throw new Error(`GitHub's REST description has no schema ${name}`);
+    const validate = this.validator(`schema ${name}`, { $ref: `#/components/schemas/${name}` });
+    return validate(value) ? [] : describe(validate.errors);
+  }
+
+  private checkParameter(operation: SpecOperation, p: Parameter, value: string | undefined): string[] {
+    if (value === undefined) return p.required ? ['is missing'] : [];
+    if (!p.schema) return [];
+    const schema = p.schema['$ref'] ? this.resolve<JsonObject>(p.schema as unknown as Ref) : p.schema;
+    const validate = this.validator(`parameter ${operation.method} ${operation.template} ${p.in} ${p.name}`, p.schema);
+    return validate(coerce(value, schema)) ? [] : describe(validate.errors).map((e) => `${JSON.stringify(value)}: ${e}`);
+  }
+
+  private validator(key: string, schema: JsonObject): ValidateFunction {
+    let validate = this.validators.get(key);
+    if (!validate) {
+      validate = this.ajv.compile(absoluteRefs(schema) as JsonObject);
+      this.validators.set(key, validate);
+    }
+    return validate;
+  }
+
+  /** Follows a components $ref (parameters, responses, request bodies, schemas) one level. */
+  private resolve<T>(value: T | Ref): T {
+    const ref = (value as Partial<Ref>).$ref;
+    if (typeof ref !== 'string') return value as T;
+    const [, , section, name] = ref.split('/');
+    const found = (this.doc.components as unknown as Record<string, Record<string, unknown>>)[section!]?.[name!];
+    if (!found) throw new Error(`GitHub's REST description has no ${ref}`);
+    return found as T;
+  }
+}
+
+let loaded: GitHubContract | undefined;
+
+/** The checker for api.github.com; the 13 MB description is read and normalised once per process. */
+export function githubContract(): GitHubContract {
+  if (!loaded) {
+    const file = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as OpenApiDocument;
+    normalizeNullable(doc);
+    loaded = new GitHubContract(doc);
+  }
+  return loaded;
+}
+
+function pathMatcher(template: string, item: Record<string, OperationObject>): PathMatcher {
+  const multi = new Set<string>();
+  for (const [method, op] of Object.entries(item)) {
+    if (!HTTP_METHODS.has(method)) continue;
+    for (const p of op.parameters ?? []) if ('x-multi-segment' in p && p['x-multi-segment']) multi.add(p.name);
+  }
+  const names: string[] = [];
+  let literals = 0;
+  const source = template
+    .split('/')
+    .map((segment) => {
+      const param = /^\{(.+)\}$/.exec(segment);
+      if (!param) {
+        if (segment !== '') literals++;
+        return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      }
+      names.push(param[1]!);
+      // x-multi-segment parameters (a ref, a file path) may span slashes.
+      return multi.has(param[1]!) ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
+  return { template, pattern: new RegExp(`^${source}$`), names, literals };
+}
+
+/**
+ * OpenAPI 3.0 `nullable` without a `type` (135 places, beside oneOf/anyOf/allOf) makes Ajv throw, and a
+ * nullable `enum` without null in it rejects the null it allows (69 places); rewrite both to plain JSON Schema.
+ */
+function normalizeNullable(doc: OpenApiDocument): void {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    const schema = node as JsonObject;
+    for (const [key, value] of Object.entries(schema)) if (key !== 'example' && key !== 'examples') visit(value);
+    if (schema['nullable'] !== true) return;
+    if (Array.isArray(schema['enum']) && !schema['enum'].includes(null)) schema['enum'] = [...schema['enum'], null];
+    if ('type' in schema) return;
+    const { nullable: _nullable, description, ...rest } = schema;
+    for (const key of Object.keys(schema)) delete schema[key];
+    if (description !== undefined) schema['description'] = description;
+    if (Object.keys(rest).length > 0) schema['anyOf'] = [rest, { type: 'null' }];
+  };
+  visit(doc.paths);
+  const { examples: _examples, ...components } = doc.components;
+  visit(components);
+}
+
+function collectFormats(doc: OpenApiDocument): Set<string> {
+  const formats = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'format' && typeof value === 'string') formats.add(value);
+      else if (key !== 'example' && key !== 'examples') visit(value);
+    }
+  };
+  visit(doc.paths);
+  visit(doc.components.schemas);
+  visit(doc.components.parameters);
+  return formats;
+}
+
+/** Rewrites "#/components/..." to the registered components document, so a compiled fragment finds its refs. */
+function absoluteRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(absoluteRefs);
+  if (!node || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${SPEC_ID}${value}` : absoluteRefs(value)]),
+  );
+}
+
+/** Query and path values arrive as text; read them as the parameter's schema type before validating. */
+function coerce(value: string, schema: JsonObject): unknown {
+  switch (schema['type']) {
+    case 'integer':
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+    case 'boolean':
+      return value === 'true' ? true : value === 'false' ? false : value;
+    case 'array':
+      return value.split(',');
+    default:
+      return value;
+  }
+}
+
+function describe(errors: ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((e) => {
+    const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : e.keyword === 'enum' ? ` (${JSON.stringify(e.params['allowedValues'])})` : '';
+    return `${e.instancePath || '/'} ${e.message ?? e.keyword}${extra}`;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// State: what a repository on GitHub holds, as far as the routes below can see it.
+
+export interface PullState {
+  id: number;
+  number: number;
+  state: 'open' | 'closed';
+  title: string;
+  body: string | null;
+  author: string;
+  head: { ref: string; sha: string };
+  base: { ref: string };
+  draft: boolean;
+  labels: string[];
+  merged: boolean;
+  mergedAt: string | null;
+  mergedBy: string | null;
+  mergeCommitSha: string | null;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+}
+
+export type ReviewStateName = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
+
+export interface ReviewRecord {
+  id: number;
+  pull: number;
+  user: string;
+  state: ReviewStateName;
+  body: string;
+  commitId: string | null;
+  submittedAt: string | null;
+}
+
+export interface IssueCommentRecord {
+  id: number;
+  /** The issue or PR number (they share one number space). */
+  issue: number;
+  user: string;
+  body: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StatusRecord {
+  id: number;
+  sha: string;
+  state: 'error' | 'failure' | 'pending' | 'success';
+  description: string | null;
+  targetUrl: string | null;
+  context: string;
+  creator: string;
+  createdAt: string;
+}
+
+export interface CommitCommentRecord {
+  id: number;
+  sha: string;
+  user: string;
+  body: string;
+  path: string | null;
+  position: number | null;
+  line: number | null;
+  createdAt: string;
+}
+
+export interface RepoState {
+  id: number;
+  owner: string;
+  name: string;
+  defaultBranch: string;
+  private: boolean;
+  /** Issues and PRs share numbers; the next one either gets. */
+  nextNumber: number;
+  /** Branch name to head SHA, for PRs opened through the API. */
+  branches: Map<string, string>;
+  pulls: Map<number, PullState>;
+  reviews: ReviewRecord[];
+  issueComments: IssueCommentRecord[];
+  statuses: StatusRecord[];
+  commitComments: CommitCommentRecord[];
+  /** Commit SHA to the PRs GET /commits/{sha}/pulls lists. */
+  commitPulls: Map<string, Set<number>>;
+}
+
+export interface GitHubState {
+  repos: Map<string, RepoState>;
+  nextId: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The server.
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  /** The documented operation, when the request was one. */
+  operation?: string;
+  /** What the server answered. */
+  status: number;
+}
+
+/** What a route handler answers; the server validates it against the operation before sending. */
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteContext {
+  server: GitHubTestServer;
+  operation: SpecOperation;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The parsed JSON body (already checked against the operation's schema). */
+  body: JsonObject;
+  /** The user the token belongs to. */
+  login: string;
+  /** The repository named by {owner}/{repo}; answers 404 as GitHub does when there is none. */
+  repo(): RepoState;
+  /** One page of `items` as GitHub pages lists: per_page/page, Link with next/last/prev/first. */
+  page<T>(items: T[], render: (item: T) => unknown): Reply;
+}
+
+export type RouteHandler = (ctx: RouteContext) => Reply;
+
+export interface GitHubServerOptions {
+  host?: string;
+  /** The one repository at start; more with addRepo. Default acme/fleet on main. */
+  owner?: string;
+  repo?: string;
+  defaultBranch?: string;
+  /** The only token accepted; default a fresh random ghp_ token per server. */
+  token?: string;
+  /** Who the token belongs to; the author of what the client creates. */
+  login?: string;
+  /** Cap on per_page, to force several pages with few items. GitHub's is 100. */
+  perPageMax?: number;
+  /** Head SHA for a branch a PR is opened from through the API, when setBranch did not name one. */
+  resolveBranch?: (branch: string, repo: RepoState) => string | undefined;
+}
+
+export interface RateLimitInjection {
+  kind: 'primary' | 'secondary';
+  /** Primary: x-ratelimit-reset is now + this; secondary: retry-after. */
+  resetInS: number;
+  /** 403 (default) or 429; GitHub sends either. */
+  status?: 403 | 429;
+  /** How many requests in a row get it; default 1. */
+  count?: number;
+  /** Secondary only: leave out retry-after, as GitHub sometimes does. */
+  omitRetryAfter?: boolean;
+}
+
+export interface GitHubTestServer {
+  /** The baseUrl for the client. */
+  url: string;
+  token: string;
+  login: string;
+  /** The first repository, "owner/name". */
+  fullName: string;
+  state: GitHubState;
+  requests: RecordedRequest[];
+  /** Every way a request or response broke GitHub's description; tests assert it stays empty. */
+  violations: string[];
+  perPageMax: number;
+  routes: Map<string, RouteHandler>;
+  /** Adds or replaces the handler for a documented operation, such as 'GET /repos/{owner}/{repo}/issues'. */
+  route(key: string, handler: RouteHandler): void;
+  addRepo(r: { owner: string; name: string; defaultBranch?: string; private?: boolean }): RepoState;
+  /** The repository named "owner/name", the first one when not named. */
+  repo(fullName?: string): RepoState;
+  setBranch(branch: string, sha: string, repo?: string): void;
+  /** As if a human opened a PR. */
+  openPull(p: { head: string; base?: string; author: string; title: string; body?: string; headSha: string; labels?: string[]; draft?: boolean; repo?: string }): PullState;
+  review(number: number, r: { user: string; state: ReviewStateName; commitId?: string | null; body?: string; repo?: string }): ReviewRecord;
+  /** Marks the PR merged as `mergeCommitSha`; the caller does the git merge. */
+  merge(number: number, m: { mergeCommitSha: string; mergedBy?: string; repo?: string }): PullState;
+  setHeadSha(number: number, sha: string, repo?: string): void;
+  /** Makes GET /commits/{sha}/pulls list PR `number`. */
+  associate(sha: string, number: number, repo?: string): void;
+  setLabels(number: number, labels: string[], repo?: string): void;
+  /** An issue comment by someone else, such as a human reply. */
+  addComment(number: number, c: { user: string; body: string; repo?: string }): IssueCommentRecord;
+  /** The next `count` requests (after auth) are answered with `status` (default 502) without being carried out. */
+  failNext(count: number, status?: number): void;
+  /** The next `count` requests are carried out but answered with `status` (default 502), as when GitHub's front end gives up after the work is done. */
+  loseNextResponse(count?: number, status?: number): void;
+  /** The next `count` requests are answered only after `ms`, to test client timeouts. */
+  stallNext(count: number, ms: number): void;
+  rateLimitNext(r: RateLimitInjection): void;
+  /** The next handler response body passes through `mutate` before validation; for testing the checker. */
+  tamperNext(mutate: (body: JsonObject) => void): void;
+  /** Returns the violations so far and clears them. */
+  takeViolations(): string[];
+  close(): Promise<void>;
+}
+
+const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** GitHub's limit on issue/PR/commit comment and PR bodies. */
+export const GITHUB_MAX_BODY_CHARS = 65_536;
+/** GitHub's limit on a commit status description. */
+export const GITHUB_MAX_STATUS_DESCRIPTION_CHARS = 140;
+const RATE_LIMIT_DOCS = 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api';
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+/** Thrown by a handler to answer with an error, the way GitHub words it. */
+class ErrorReply extends Error {
+  constructor(readonly reply: Reply) {
+    super(`GitHub answers ${reply.status}`);
+  }
+}
+
+/** What happens to one upcoming request, in order of arrival. */
+type Fault =
+  | { kind: 'status'; status: number }
+  | { kind: 'rate'; limit: RateLimitInjection }
+  | { kind: 'lose'; status: number }
+  | { kind: 'stall'; ms: number };
+
+export async function startGitHubServer(options: GitHubServerOptions = {}): Promise<GitHubTestServer> {
+  const contract = githubContract();
+  const host = options.host ?? '127.0.0.1';
+  const token = options.token ?? `ghp_${randomBytes(18).toString('hex')}`;
+  const login = options.login ?? 'fleetspec-bot';
+  const state: GitHubState = { repos: new Map(), nextId: 1000 };
+  const requests: RecordedRequest[] = [];
+  const violations: string[] = [];
+  const faults: Fault[] = [];
+  const tampers: ((body: JsonObject) => void)[] = [];
+  const routes = new Map<string, RouteHandler>();
+  let apiUrl = '';
+
+  const nextId = () => state.nextId++;
+
+  // -- Control API ----------------------------------------------------------------------------------
+
+  function addRepo(r: { owner: string; name: string; defaultBranch?: string; private?: boolean }): RepoState {
+    const repo: RepoState = {
+      id: nextId(),
+      owner: r.owner,
+      name: r.name,
+      defaultBranch: r.defaultBranch ?? 'main',
+      private: r.private ?? true,
+      nextNumber: 1,
+      branches: new Map(),
+      pulls: new Map(),
+      reviews: [],
+      issueComments: [],
+      statuses: [],
+      commitComments: [],
+      commitPulls: new Map(),
+    };
+    state.repos.set(repoKey(r.owner, r.name), repo);
+    return repo;
+  }
+
+  function repo(fullName?: string): RepoState {
+    const found = fullName === undefined ? state.repos.values().next().value : state.repos.get(fullName.toLowerCase());
+    if (!found) throw new Error(`the test GitHub has no repository ${fullName ?? '(none added)'}`);
+    return found;
+  }
+
+  function pull(r: RepoState, number: number): PullState {
+    const found = r.pulls.get(number);
+    if (!found) throw new Error(`the test GitHub has no PR #${number} in ${r.owner}/${r.name}`);
+    return found;
+  }
+
+  function associate(sha: string, number: number, fullName?: string): void {
+    const r = repo(fullName);
+    const set = r.commitPulls.get(sha) ?? new Set<number>();
+    set.add(number);
+    r.commitPulls.set(sha, set);
+  }
+
+  function createPull(r: RepoState, p: { head: string; base: string; author: string; title: string; body: string | null; headSha: string; labels?: string[]; draft?: boolean }): PullState {
+    const now = timestamp();
+    const created: PullState = {
+      id: nextId(),
+      number: r.nextNumber++,
+      state: 'open',
+      title: p.title,
+      body: p.body,
+      author: p.author,
+      head: { ref: p.head, sha: p.headSha },
+      base: { ref: p.base },
+      draft: p.draft ?? false,
+      labels: p.labels ?? [],
+      merged: false,
+      mergedAt: null,
+      mergedBy: null,
+      mergeCommitSha: null,
+      createdAt: now,
+      updatedAt: now,
+      closedAt: null,
+    };
+    r.pulls.set(created.number, created);
+    r.branches.set(p.head, p.headSha);
+    associate(p.headSha, created.number, `${r.owner}/${r.name}`);
+    return created;
+  }
+
+  // -- Response bodies from the description's examples -----------------------------------------------
+
+  function userJson(name: string): JsonObject {
+    const user = contract.example('simple-user');
+    const path = encodeURIComponent(name);
+    const id = numericId(name);
+    for (const [key, value] of Object.entries(user)) {
+      if (typeof value === 'string') user[key] = value.replace('/users/octocat', `/users/${path}`).replace('github.com/octocat', `github.com/${path}`);
+    }
+    return {
+      ...user,
+      login: name,
+      id,
+      node_id: nodeId('User', id),
+      avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
+      type: name.endsWith('[bot]') ? 'Bot' : 'User',
+      site_admin: false,
+    };
+  }
+
+  function repoUrls(r: RepoState) {
+    const full = `${r.owner}/${r.name}`;
+    return { api: `${apiUrl}/repos/${full}`, html: `https://github.com/${full}` };
+  }
+
+  /** Points an example's URLs at this server and repository. */
+  function rehost<T>(value: T, r: RepoState): T {
+    const full = `${r.owner}/${r.name}`;
+    const visit = (node: unknown): unknown => {
+      if (typeof node === 'string') return node.split('https://api.github.com').join(apiUrl).split('octocat/Hello-World').join(full);
+      if (Array.isArray(node)) return node.map(visit);
+      if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, visit(v)]));
+      return node;
+    };
+    return visit(value) as T;
+  }
+
+  function repositoryFields(r: RepoState): JsonObject {
+    const urls = repoUrls(r);
+    return {
+      id: r.id,
+      node_id: nodeId('Repository', r.id),
+      name: r.name,
+      full_name: `${r.owner}/${r.name}`,
+      owner: userJson(r.owner),
+      private: r.private,
+      visibility: r.private ? 'private' : 'public',
+      html_url: urls.html,
+      url: urls.api,
+      default_branch: r.defaultBranch,
+      fork: false,
+      language: 'TypeScript',
+    };
+  }
+
+  function fullRepositoryJson(r: RepoState): JsonObject {
+    const body = rehost(contract.example('full-repository-default-response'), r);
+    // Not a fork and not from a template; the example is both.
+    delete body['parent'];
+    delete body['source'];
+    delete body['template_repository'];
+    delete body['organization'];
+    return { ...body, ...repositoryFields(r), language: 'TypeScript' };
+  }
+
+  function pullJson(r: RepoState, p: PullState, kind: 'full' | 'simple'): JsonObject {
+    const example = rehost(contract.example(kind === 'full' ? 'pull-request' : 'pull-request-simple'), r);
+    const urls = repoUrls(r);
+    const api = `${urls.api}/pulls/${p.number}`;
+    const issue = `${urls.api}/issues/${p.number}`;
+    const html = `${urls.html}/pull/${p.number}`;
+    const statuses = `${urls.api}/statuses/${p.head.sha}`;
+    const exampleHead = example['head'] as JsonObject;
+    const branch = (ref: string, sha: string) => ({
+      ...exampleHead,
+      label: `${r.owner}:${ref}`,
+      ref,
+      sha,
+      user: userJson(r.owner),
+      repo: { ...(exampleHead['repo'] as JsonObject), ...repositoryFields(r) },
+    });
+    const body: JsonObject = {
+      ...example,
+      url: api,
+      id: p.id,
+      node_id: nodeId('PullRequest', p.id),
+      html_url: html,
+      diff_url: `${html}.diff`,
+      patch_url: `${html}.patch`,
+      issue_url: issue,
+      commits_url: `${api}/commits`,
+      review_comments_url: `${api}/comments`,
+      review_comment_url: `${urls.api}/pulls/comments{/number}`,
+      comments_url: `${issue}/comments`,
+      statuses_url: statuses,
+      number: p.number,
+      state: p.state,
+      locked: false,
+      title: p.title,
+      user: userJson(p.author),
+      body: p.body,
+      labels: p.labels.map((name) => labelJson(r, name)),
+      milestone: null,
+      active_lock_reason: null,
+      created_at: p.createdAt,
+      updated_at: p.updatedAt,
+      closed_at: p.closedAt,
+      merged_at: p.mergedAt,
+      merge_commit_sha: p.mergeCommitSha,
+      assignee: null,
+      assignees: [],
+      requested_reviewers: [],
+      // The description's own example lists a team without the `type` its team-simple schema requires.
+      requested_teams: [],
+      head: branch(p.head.ref, p.head.sha),
+      base: branch(p.base.ref, r.branches.get(p.base.ref) ?? p.head.sha),
+      _links: {
+        self: { href: api },
+        html: { href: html },
+        issue: { href: issue },
+        comments: { href: `${issue}/comments` },
+        review_comments: { href: `${api}/comments` },
+        review_comment: { href: `${urls.api}/pulls/comments{/number}` },
+        commits: { href: `${api}/commits` },
+        statuses: { href: statuses },
+      },
+      author_association: authorAssociation(r, p.author),
+      auto_merge: null,
+      draft: p.draft,
+    };
+    if (kind === 'full') {
+      Object.assign(body, {
+        merged: p.merged,
+        mergeable: p.state === 'open' ? true : null,
+        rebaseable: p.state === 'open' ? true : null,
+        mergeable_state: p.state === 'open' ? 'clean' : 'unknown',
+        merged_by: p.mergedBy === null ? null : userJson(p.mergedBy),
+        comments: r.issueComments.filter((c) => c.issue === p.number).length,
+        review_comments: 0,
+        maintainer_can_modify: false,
+      });
+    }
+    return body;
+  }
+
+  function labelJson(r: RepoState, name: string): JsonObject {
+    const id = numericId(`label:${name}`);
+    return { id, node_id: nodeId('Label', id), url: `${repoUrls(r).api}/labels/${encodeURIComponent(name)}`, name, description: null, color: 'ededed', default: false };
+  }
+
+  function reviewJson(r: RepoState, review: ReviewRecord): JsonObject {
+    const body = rehost(contract.example('pull-request-review'), r);
+    const urls = repoUrls(r);
+    const html = `${urls.html}/pull/${review.pull}#pullrequestreview-${review.id}`;
+    const result: JsonObject = {
+      ...body,
+      id: review.id,
+      node_id: nodeId('PullRequestReview', review.id),
+      user: userJson(review.user),
+      body: review.body,
+      state: review.state,
+      html_url: html,
+      pull_request_url: `${urls.api}/pulls/${review.pull}`,
+      _links: { html: { href: html }, pull_request: { href: `${urls.api}/pulls/${review.pull}` } },
+      commit_id: review.commitId,
+      author_association: authorAssociation(r, review.user),
+    };
+    // A pending review has not been submitted; GitHub leaves the field out.
+    if (review.submittedAt === null) delete result['submitted_at'];
+    else result['submitted_at'] = review.submittedAt;
+    return result;
+  }
+
+  function issueCommentJson(r: RepoState, comment: IssueCommentRecord): JsonObject {
+    const body = rehost(contract.example('issue-comment'), r);
+    const urls = repoUrls(r);
+    const isPull = r.pulls.has(comment.issue);
+    return {
+      ...body,
+      id: comment.id,
+      node_id: nodeId('IssueComment', comment.id),
+      url: `${urls.api}/issues/comments/${comment.id}`,
+      html_url: `${urls.html}/${isPull ? 'pull' : 'issues'}/${comment.issue}#issuecomment-${comment.id}`,
+      body: comment.body,
+      user: userJson(comment.user),
+      created_at: comment.createdAt,
+      updated_at: comment.updatedAt,
+      issue_url: `${urls.api}/issues/${comment.issue}`,
+      author_association: authorAssociation(r, comment.user),
+      pin: null,
+      minimized: null,
+    };
+  }
+
+  function statusJson(r: RepoState, status: StatusRecord): JsonObject {
+    const body = rehost(contract.example('status'), r);
+    const creator = userJson(status.creator);
+    return {
+      ...body,
+      url: `${repoUrls(r).api}/statuses/${status.sha}`,
+      avatar_url: creator['avatar_url'],
+      id: status.id,
+      node_id: nodeId('StatusContext', status.id),
+      state: status.state,
+      description: status.description,
+      target_url: status.targetUrl,
+      context: status.context,
+      created_at: status.createdAt,
+      updated_at: status.createdAt,
+      creator,
+    };
+  }
+
+  function commitCommentJson(r: RepoState, comment: CommitCommentRecord): JsonObject {
+    const body = rehost(contract.example('commit-comment'), r);
+    const urls = repoUrls(r);
+    return {
+      ...body,
+      html_url: `${urls.html}/commit/${comment.sha}#commitcomment-${comment.id}`,
+      url: `${urls.api}/comments/${comment.id}`,
+      id: comment.id,
+      node_id: nodeId('CommitComment', comment.id),
+      body: comment.body,
+      path: comment.path,
+      position: comment.position,
+      line: comment.line,
+      commit_id: comment.sha,
+      author_association: authorAssociation(r, comment.user),
+      user: userJson(comment.user),
+      created_at: comment.createdAt,
+      updated_at: comment.createdAt,
+    };
+  }
+
+  function authorAssociation(r: RepoState, user: string): string {
+    return user.toLowerCase() === r.owner.toLowerCase() ? 'OWNER' : 'MEMBER';
+  }
+
+  // -- Errors as GitHub words them ------------------------------------------------------------------
+
+  function errorBody(operation: SpecOperation | undefined, status: number, message: string, extra: JsonObject = {}): JsonObject {
+    return { message, documentation_url: operation?.docsUrl ?? 'https://docs.github.com/rest', status: String(status), ...extra };
+  }
+
+  function notFound(operation: SpecOperation): never {
+    throw new ErrorReply({ status: 404, body: errorBody(operation, 404, 'Not Found') });
+  }
+
+  /** GitHub's 422 "Validation Failed" with one error entry. */
+  function invalid(operation: SpecOperation, error: { resource: string; code: string; field?: string; message?: string }): never {
+    throw new ErrorReply({ status: 422, body: errorBody(operation, 422, 'Validation Failed', { errors: [error] }) });
+  }
+
+  function checkBodyText(operation: SpecOperation, resource: string, text: unknown): string {
+    if (typeof text !== 'string' || text.trim() === '') invalid(operation, { resource, code: 'missing_field', field: 'body' });
+    if (text.length > GITHUB_MAX_BODY_CHARS) invalid(operation, { resource, code: 'custom', field: 'body', message: `body is too long (maximum is ${GITHUB_MAX_BODY_CHARS} characters)` });
+    return text;
+  }
+
+  function checkSha(operation: SpecOperation, sha: string): void {
+    if (!SHA.test(sha)) throw new ErrorReply({ status: 422, body: errorBody(operation, 422, `No commit found for SHA: ${sha}`) });
+  }
+
+  // -- Routes ---------------------------------------------------------------------------------------
+
+  function route(key: string, handler: RouteHandler): void {
+    const [method, template] = key.split(' ');
+    if (!method || !template || !contract.operation(method, template)) throw new Error(`${key} is not an operation in GitHub's REST description`);
+    routes.set(`${method.toUpperCase()} ${template}`, handler);
+  }
+
+  route('GET /repos/{owner}/{repo}', (ctx) => ({ status: 200, body: fullRepositoryJson(ctx.repo()) }));
+
+  route('GET /repos/{owner}/{repo}/pulls', (ctx) => {
+    const r = ctx.repo();
+    const wanted = ctx.query.get('state') ?? 'open';
+    const head = ctx.query.get('head');
+    const base = ctx.query.get('base');
+    const sort = ctx.query.get('sort') ?? 'created';
+    const direction = ctx.query.get('direction') ?? (sort === 'created' ? 'desc' : 'asc');
+    let pulls = [...r.pulls.values()].filter((p) => wanted === 'all' || p.state === wanted);
+    // GitHub ignores a head filter without "owner:" and lists every PR.
+    if (head?.includes(':')) {
+      const [owner, ref] = [head.slice(0, head.indexOf(':')), head.slice(head.indexOf(':') + 1)];
+      pulls = pulls.filter((p) => owner.toLowerCase() === r.owner.toLowerCase() && p.head.ref === ref);
+    }
+    if (base) pulls = pulls.filter((p) => p.base.ref === base);
+    const key = (p: PullState) => (sort === 'updated' ? p.updatedAt : p.createdAt) + String(p.number).padStart(9, '0');
+    pulls.sort((a, b) => key(a).localeCompare(key(b)) * (direction === 'desc' ? -1 : 1));
+    return ctx.page(pulls, (p) => pullJson(r, p, 'simple'));
+  });
+
+  route('POST /repos/{owner}/{repo}/pulls', (ctx) => {
+    const r = ctx.repo();
+    const b = ctx.body;
+    if (typeof b['title'] !== 'string' || b['title'] === '') invalid(ctx.operation, { resource: 'PullRequest', code: 'missing_field', field: 'title' });
+    if (typeof b['head'] !== 'string') invalid(ctx.operation, { resource: 'PullRequest', code: 'missing_field', field: 'head' });
+    if (typeof b['base'] !== 'string') invalid(ctx.operation, { resource: 'PullRequest', code: 'missing_field', field: 'base' });
+    const colon = b['head'].indexOf(':');
+    if (colon !== -1 && b['head'].slice(0, colon).toLowerCase() !== r.owner.toLowerCase()) {
+      invalid(ctx.operation, { resource: 'PullRequest', code: 'invalid', field: 'head' });
+    }
+    const head = colon === -1 ? b['head'] : b['head'].slice(colon + 1);
+    const base = b['base'];
+    if (head === base) invalid(ctx.operation, { resource: 'PullRequest', code: 'custom', message: `No commits between ${base} and ${head}` });
+    if ([...r.pulls.values()].some((p) => p.state === 'open' && p.head.ref === head && p.base.ref === base)) {
+      invalid(ctx.operation, { resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${r.owner}:${head}.` });
+    }
+    if (typeof b['body'] === 'string' && b['body'].length > GITHUB_MAX_BODY_CHARS) {
+      invalid(ctx.operation, { resource: 'PullRequest', code: 'custom', field: 'body', message: `body is too long (maximum is ${GITHUB_MAX_BODY_CHARS} characters)` });
+    }
+    const headSha = r.branches.get(head) ?? options.resolveBranch?.(head, r) ?? fakeSha(`${r.owner}/${r.name}:${head}`);
+    const created = createPull(r, {
+      head,
+      base,
+      author: ctx.login,
+      title: b['title'],
+      body: typeof b['body'] === 'string' ? b['body'] : null,
+      headSha,
+      draft: b['draft'] === true,
+    });
+    const body = pullJson(r, created, 'full');
+    return { status: 201, body, headers: { location: String(body['url']) } };
+  });
+
+  route('GET /repos/{owner}/{repo}/pulls/{pull_number}', (ctx) => {
+    const r = ctx.repo();
+    const p = r.pulls.get(Number(ctx.params['pull_number'])) ?? notFound(ctx.operation);
+    return { status: 200, body: pullJson(r, p, 'full') };
+  });
+
+  route('PATCH /repos/{owner}/{repo}/pulls/{pull_number}', (ctx) => {
+    const r = ctx.repo();
+    const p = r.pulls.get(Number(ctx.params['pull_number'])) ?? notFound(ctx.operation);
+    const b = ctx.body;
+    if (typeof b['body'] === 'string' && b['body'].length > GITHUB_MAX_BODY_CHARS) {
+      invalid(ctx.operation, { resource: 'PullRequest', code: 'custom', field: 'body', message: `body is too long (maximum is ${GITHUB_MAX_BODY_CHARS} characters)` });
+    }
+    if (b['state'] === 'open' && p.state === 'closed') {
+      if (p.merged) invalid(ctx.operation, { resource: 'PullRequest', code: 'custom', message: 'state cannot be changed. The pull request cannot be reopened.' });
+      if ([...r.pulls.values()].some((o) => o !== p && o.state === 'open' && o.head.ref === p.head.ref && o.base.ref === p.base.ref)) {
+        invalid(ctx.operation, { resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${r.owner}:${p.head.ref}.` });
+      }
+    }
+    if (typeof b['title'] === 'string') p.title = b['title'];
+    if (typeof b['body'] === 'string') p.body = b['body'];
+    if (typeof b['base'] === 'string') p.base = { ref: b['base'] };
+    if (b['state'] === 'closed' && p.state === 'open') {
+      p.state = 'closed';
+      p.closedAt = timestamp();
+    } else if (b['state'] === 'open' && p.state === 'closed') {
+      p.state = 'open';
+      p.closedAt = null;
+    }
+    p.updatedAt = timestamp();
+    return { status: 200, body: pullJson(r, p, 'full') };
+  });
+
+  route('GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls', (ctx) => {
+    const r = ctx.repo();
+    const sha = ctx.params['commit_sha']!;
+    checkSha(ctx.operation, sha);
+    const numbers = [...(r.commitPulls.get(sha) ?? [])].sort((a, b) => a - b);
+    return ctx.page(numbers.map((n) => pull(r, n)), (p) => pullJson(r, p, 'simple'));
+  });
+
+  route('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', (ctx) => {
+    const r = ctx.repo();
+    const number = Number(ctx.params['pull_number']);
+    if (!r.pulls.has(number)) notFound(ctx.operation);
+    return ctx.page(
+      r.reviews.filter((review) => review.pull === number),
+      (review) => reviewJson(r, review),
+    );
+  });
+
+  route('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', (ctx) => {
+    const r = ctx.repo();
+    const number = Number(ctx.params['issue_number']);
+    if (!r.pulls.has(number)) notFound(ctx.operation);
+    const since = ctx.query.get('since');
+    return ctx.page(
+      r.issueComments.filter((c) => c.issue === number && (since === null || c.updatedAt >= since)),
+      (c) => issueCommentJson(r, c),
+    );
+  });
+
+  route('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', (ctx) => {
+    const r = ctx.repo();
+    const number = Number(ctx.params['issue_number']);
+    if (!r.pulls.has(number)) notFound(ctx.operation);
+    const text = checkBodyText(ctx.operation, 'IssueComment', ctx.body['body']);
+    const now = timestamp();
+    const comment: IssueCommentRecord = { id: nextId(), issue: number, user: ctx.login, body: text, createdAt: now, updatedAt: now };
+    r.issueComments.push(comment);
+    const body = issueCommentJson(r, comment);
+    return { status: 201, body, headers: { location: String(body['url']) } };
+  });
+
+  route('PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', (ctx) => {
+    const r = ctx.repo();
+    const comment = r.issueComments.find((c) => c.id === Number(ctx.params['comment_id'])) ?? notFound(ctx.operation);
+    comment.body = checkBodyText(ctx.operation, 'IssueComment', ctx.body['body']);
+    comment.updatedAt = timestamp();
+    return { status: 200, body: issueCommentJson(r, comment) };
+  });
+
+  route('POST /repos/{owner}/{repo}/statuses/{sha}', (ctx) => {
+    const r = ctx.repo();
+    const sha = ctx.params['sha']!;
+    checkSha(ctx.operation, sha);
+    const b = ctx.body;
+    const description = typeof b['description'] === 'string' ? b['description'] : null;
+    if (description !== null && Array.from(description).length > GITHUB_MAX_STATUS_DESCRIPTION_CHARS) {
+      invalid(ctx.operation, { resource: 'Status', code: 'custom', field: 'description', message: `description is too long (maximum is ${GITHUB_MAX_STATUS_DESCRIPTION_CHARS} characters)` });
+    }
+    const status: StatusRecord = {
+      id: nextId(),
+      sha,
+      state: b['state'] as StatusRecord['state'],
+      description,
+      targetUrl: typeof b['target_url'] === 'string' ? b['target_url'] : null,
+      context: typeof b['context'] === 'string' ? b['context'] : 'default',
+      creator: ctx.login,
+      createdAt: timestamp(),
+    };
+    r.statuses.push(status);
+    const body = statusJson(r, status);
+    return { status: 201, body, headers: { location: String(body['url']) } };
+  });
+
+  route('POST /repos/{owner}/{repo}/commits/{commit_sha}/comments', (ctx) => {
+    const r = ctx.repo();
+    const sha = ctx.params['commit_sha']!;
+    checkSha(ctx.operation, sha);
+    const b = ctx.body;
+    const comment: CommitCommentRecord = {
+      id: nextId(),
+      sha,
+      user: ctx.login,
+      body: checkBodyText(ctx.operation, 'CommitComment', b['body']),
+      path: typeof b['path'] === 'string' ? b['path'] : null,
+      position: typeof b['position'] === 'number' ? b['position'] : null,
+      line: typeof b['line'] === 'number' ? b['line'] : null,
+      createdAt: timestamp(),
+    };
+    r.commitComments.push(comment);
+    const body = commitCommentJson(r, comment);
+    return { status: 201, body, headers: { location: String(body['url']) } };
+  });
+
+  // -- Request handling -----------------------------------------------------------------------------
+
+  function answer(method: string, url: URL, raw: string, record: RecordedRequest, authorization: string | undefined): { reply: Reply; operation?: SpecOperation; delayMs?: number } {
+    const matched = contract.match(method, url.pathname);
+    if ('problem' in matched) {
+      violations.push(matched.problem);
+      return { reply: { status: 404, body: errorBody(undefined, 404, 'Not Found') } };
+    }
+    const { operation, params } = matched;
+    record.operation = `${operation.method} ${operation.template}`;
+
+    let body: unknown;
+    if (raw.trim() !== '') {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        violations.push(`${record.operation}: the request body is not JSON`);
+        return { reply: { status: 400, body: errorBody(operation, 400, 'Problems parsing JSON') }, operation };
+      }
+    }
+    const problems = contract.checkRequest(operation, params, url.searchParams, { raw, value: body });
+    if (problems.length > 0) {
+      violations.push(...problems);
+      return { reply: { status: 422, body: errorBody(operation, 422, `Invalid request.\n\n${problems.join('\n')}`) }, operation };
+    }
+
+    const given = /^(?:token|bearer)\s+(.+)$/i.exec(authorization ?? '')?.[1];
+    if (given !== token) {
+      return { reply: { status: 401, body: errorBody(undefined, 401, given === undefined ? 'Requires authentication' : 'Bad credentials') }, operation };
+    }
+
+    const fault = faults.shift();
+    const serverError = (status: number): Reply => ({ status, body: errorBody(operation, status, status >= 500 ? 'Server Error' : 'Injected failure') });
+    if (fault?.kind === 'status') return { reply: serverError(fault.status), operation };
+    if (fault?.kind === 'rate') return { reply: rateLimited(operation, fault.limit), operation };
+
+    const handler = routes.get(record.operation);
+    if (!handler) {
+      violations.push(`${record.operation}: documented by GitHub but not implemented by the test server; add it with server.route()`);
+      return { reply: { status: 404, body: errorBody(operation, 404, 'Not Found') }, operation };
+    }
+    const ctx: RouteContext = {
+      server,
+      operation,
+      params,
+      query: url.searchParams,
+      body: body && typeof body === 'object' && !Array.isArray(body) ? (body as JsonObject) : {},
+      login,
+      repo: () => {
+        const found = params['owner'] !== undefined && params['repo'] !== undefined ? state.repos.get(repoKey(params['owner'], params['repo'])) : undefined;
+        return found ?? notFound(operation);
+      },
+      page: (items, render) => page(url, items, render),
+    };
+    try {
+      const reply = handler(ctx);
+      const tamper = tampers.shift();
+      if (tamper && reply.body && typeof reply.body === 'object') tamper((Array.isArray(reply.body) ? reply.body[0] : reply.body) as JsonObject);
+      if (fault?.kind === 'lose') return { reply: serverError(fault.status), operation };
+      return { reply, operation, ...(fault?.kind === 'stall' ? { delayMs: fault.ms } : {}) };
+    } catch (error) {
+      if (error instanceof ErrorReply) return { reply: error.reply, operation };
+      throw error;
+    }
+  }
+
+  function rateLimited(operation: SpecOperation, limit: RateLimitInjection): Reply {
+    const status = limit.status ?? 403;
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    if (limit.kind === 'primary') {
+      const reset = Math.floor(Date.now() / 1000) + limit.resetInS;
+      return {
+        status,
+        headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-used': '5000', 'x-ratelimit-reset': String(reset), 'x-ratelimit-resource': 'core' },
+        body: errorBody(operation, status, `API rate limit exceeded for user ID ${numericId(login)}. If you reach out to GitHub Support for help, please include the request ID ${requestId} and timestamp ${timestamp()}.`, {
+          documentation_url: RATE_LIMIT_DOCS,
+        }),
+      };
+    }
+    return {
+      status,
+      headers: limit.omitRetryAfter ? {} : { 'retry-after': String(limit.resetInS) },
+      body: errorBody(
+        operation,
+        status,
+        `You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID ${requestId}.`,
+        { documentation_url: `${RATE_LIMIT_DOCS}#about-secondary-rate-limits` },
+      ),
+    };
+  }
+
+  function page<T>(url: URL, items: T[], render: (item: T) => unknown): Reply {
+    const perPage = Math.max(1, Math.min(Number(url.searchParams.get('per_page') ?? 30) || 30, 100, server.perPageMax));
+    const current = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+    const last = Math.max(1, Math.ceil(items.length / perPage));
+    const link = (n: number, rel: string) => {
+      const target = new URL(url.pathname + url.search, apiUrl);
+      target.searchParams.set('per_page', String(perPage));
+      target.searchParams.set('page', String(n));
+      return `<${target.href}>; rel="${rel}"`;
+    };
+    const links: string[] = [];
+    if (current > 1) links.push(link(current - 1, 'prev'));
+    if (current < last) links.push(link(current + 1, 'next'), link(last, 'last'));
+    if (current > 1) links.push(link(1, 'first'));
+    const slice = items.slice((current - 1) * perPage, current * perPage).map(render);
+    return { status: 200, body: slice, headers: links.length > 0 ? { link: links.join(', ') } : {} };
+  }
+
+  function send(res: ServerResponse, reply: Reply): void {
+    const headers: Record<string, string> = {
+      'x-github-request-id': randomBytes(8).toString('hex').toUpperCase(),
+      'x-github-api-version-selected': '2022-11-28',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': '4999',
+      'x-ratelimit-used': '1',
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+      'x-ratelimit-resource': 'core',
+      ...reply.headers,
+    };
+    if (reply.body === undefined) {
+      res.writeHead(reply.status, headers).end();
+      return;
+    }
+    res.writeHead(reply.status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(reply.body));
+  }
+
+  const httpServer = createServer((req, res) => {
+    readBody(req)
+      .then(async (raw) => {
+        const url = new URL(req.url ?? '/', apiUrl);
+        const method = (req.method ?? 'GET').toUpperCase();
+        let parsed: unknown = raw === '' ? undefined : raw;
+        try {
+          parsed = raw === '' ? undefined : JSON.parse(raw);
+        } catch {
+          // Recorded as text; answer() reports it.
+        }
+        const record: RecordedRequest = { method, path: url.pathname, query: Object.fromEntries(url.searchParams), body: parsed, status: 0 };
+        requests.push(record);
+        const { reply, operation, delayMs } = answer(method, url, raw, record, req.headers.authorization);
+        let checked = reply;
+        if (operation) {
+          const problems = contract.checkResponse(operation, reply.status, reply.body);
+          if (problems.length > 0) {
+            violations.push(...problems);
+            checked = { status: 500, body: errorBody(operation, 500, `The test server's answer broke GitHub's REST description:\n${problems.join('\n')}`) };
+          }
+        }
+        record.status = checked.status;
+        if (delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        // The client may have given up waiting; then there is nobody to answer.
+        if (res.destroyed) return;
+        send(res, checked);
+      })
+      .catch((error: unknown) => {
+        violations.push(`test server crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        if (res.headersSent) return res.destroy();
+        send(res, { status: 500, body: errorBody(undefined, 500, 'Server Error') });
+      });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(0, host, () => resolve());
+  });
+  const address = httpServer.address() as AddressInfo;
+  apiUrl = `http://${host}:${address.port}`;
+
+  const server: GitHubTestServer = {
+    url: apiUrl,
+    token,
+    login,
+    fullName: '',
+    state,
+    requests,
+    violations,
+    perPageMax: options.perPageMax ?? 100,
+    routes,
+    route,
+    addRepo,
+    repo,
+    setBranch(branch, sha, fullName) {
+      repo(fullName).branches.set(branch, sha);
+    },
+    openPull(p) {
+      const r = repo(p.repo);
+      return createPull(r, { head: p.head, base: p.base ?? r.defaultBranch, author: p.author, title: p.title, body: p.body ?? null, headSha: p.headSha, labels: p.labels ?? [], draft: p.draft ?? false });
+    },
+    review(number, rv) {
+      const r = repo(rv.repo);
+      const p = pull(r, number);
+      const review: ReviewRecord = {
+        id: nextId(),
+        pull: number,
+        user: rv.user,
+        state: rv.state,
+        body: rv.body ?? '',
+        commitId: rv.commitId === undefined ? p.head.sha : rv.commitId,
+        submittedAt: rv.state === 'PENDING' ? null : timestamp(),
+      };
+      r.reviews.push(review);
+      return review;
+    },
+    merge(number, m) {
+      const r = repo(m.repo);
+      const p = pull(r, number);
+      const now = timestamp();
+      Object.assign(p, { state: 'closed', merged: true, mergedAt: now, closedAt: now, updatedAt: now, mergedBy: m.mergedBy ?? r.owner, mergeCommitSha: m.mergeCommitSha });
+      r.branches.set(p.base.ref, m.mergeCommitSha);
+      associate(m.mergeCommitSha, number, m.repo);
+      associate(p.head.sha, number, m.repo);
+      return p;
+    },
+    setHeadSha(number, sha, fullName) {
+      const r = repo(fullName);
+      const p = pull(r, number);
+      p.head = { ...p.head, sha };
+      p.updatedAt = timestamp();
+      r.branches.set(p.head.ref, sha);
+      associate(sha, number, fullName);
+    },
+    associate,
+    setLabels(number, labels, fullName) {
+      pull(repo(fullName), number).labels = [...labels];
+    },
+    addComment(number, c) {
+      const r = repo(c.repo);
+      pull(r, number);
+      const now = timestamp();
+      const comment: IssueCommentRecord = { id: nextId(), issue: number, user: c.user, body: c.body, createdAt: now, updatedAt: now };
+      r.issueComments.push(comment);
+      return comment;
+    },
+    failNext(count, status = 502) {
+      for (let i = 0; i < count; i++) faults.push({ kind: 'status', status });
+    },
+    loseNextResponse(count = 1, status = 502) {
+      for (let i = 0; i < count; i++) faults.push({ kind: 'lose', status });
+    },
+    stallNext(count, ms) {
+      for (let i = 0; i < count; i++) faults.push({ kind: 'stall', ms });
+    },
+    rateLimitNext(limit) {
+      for (let i = 0; i < (limit.count ?? 1); i++) faults.push({ kind: 'rate', limit });
+    },
+    tamperNext(mutate) {
+      tampers.push(mutate);
+    },
+    takeViolations() {
+      return violations.splice(0, violations.length);
+    },
+    close() {
+      return new Promise((resolve) => {
+        httpServer.close(() => resolve());
+        // fetch keeps connections alive; without this close() waits for them to time out.
+        httpServer.closeAllConnections();
+      });
+    },
+  };
+  const first = addRepo({ owner: options.owner ?? 'acme', name: options.repo ?? 'fleet', defaultBranch: options.defaultBranch ?? 'main' });
+  server.fullName = `${first.owner}/${first.name}`;
+  return server;
+}
+
+function repoKey(owner: string, name: string): string {
+  return `${owner}/${name}`.toLowerCase();
+}
+
+/** GitHub's timestamps have whole seconds. */
+function timestamp(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A stable positive id for a name, so a user keeps one id across responses. */
+function numericId(name: string): number {
+  return createHash('sha1').update(name).digest().readUInt32BE(0) % 100_000_000;
+}
+
+function nodeId(kind: string, id: number): string {
+  return Buffer.from(`0${kind.length}:${kind}${id}`).toString('base64');
+}
+
+/** A SHA for a branch nobody named one for; stable, so repeated runs agree. */
+export function fakeSha(seed: string): string {
+  return createHash('sha1').update(seed).digest('hex');
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) {
+        reject(new Error(`request body over ${MAX_REQUEST_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,402 @@
+// The GitOps loop end to end, all local and all real where a real one can run here: a bare
+// repository behind `git http-backend`, sshd hosts for the roles, the store on PGlite and on
+// PostgreSQL; and contract servers where none can (GitHub checked against its OpenAPI
+// description, an OpenAI-compatible LLM, Ollama). One story, tick by tick: a spec branch becomes
+// a PR with plan, narrative and status; a merge approved by the wrong person is not applied; an
+// approved one is, and reported; a quiet tick changes nothing; an apply killed half-way is not
+// retried and nothing is applied twice; the daemon ticks and stops on SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GitHub } from '../../reconciler/github/client.js';
+import { SpecRepo } from '../../reconciler/git/repo.js';
+import { tick, type TickContext, type TickReport } from '../../reconciler/loop/tick.js';
+import { applyPlan, planFleet, type EngineOptions } from '../../reconciler/plan/engine.js';
+import { loadSpecs } from '../../reconciler/specs/load.js';
+import { SshPool } from '../../reconciler/ssh/pool.js';
+import { synthesiseAll } from '../../reconciler/stacks/files.js';
+import { missingBinaryReason } from '../../reconciler/stacks/terraform.js';
+import { openDb, type Db, type OpenOptions } from '../../reconciler/state/db.js';
+import { getRun, runHistory } from '../../reconciler/state/ledger.js';
+import { mainCommits } from '../../reconciler/state/loop.js';
+import { startGitServer, type GitTestServer } from '../git/http-backend.js';
+import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
+import { startLlmServer, type LlmTestServer } from '../llm/server.js';
+import { startOllamaServer, type OllamaTestServer } from '../ollama/server.js';
+import { clientKey, startSshd, type TestSshd } from '../ssh/sshd.js';
+import { ENGINES, type Engine } from '../state/engines.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'dist', 'reconciler', 'cli.js');
+const TOKEN = 'ghp_e2eTestToken0123456789abcdefABCDEF01';
+const OWNER = 'acme';
+const REPO = 'fleet';
+const MODEL = 'fleetspec-test';
+const NO_TERRAFORM = '/nonexistent/terraform';
+
+describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) => {
+  let gitServer: GitTestServer;
+  let gh: GitHubTestServer;
+  let llm: LlmTestServer;
+  let ollama: OllamaTestServer;
+  let web: TestSshd;
+  let monitor: TestSshd;
+  let developer: TestSshd;
+  let pool: SshPool;
+  let options: OpenOptions;
+  let cleanup: () => Promise<void>;
+  let db: Db;
+  let work: string;
+  let repo: SpecRepo;
+  const progress: string[] = [];
+
+  const env = () => {
+    const { DATABASE_URL: _, FLEETSPEC_SECRET_KEY: __, GITHUB_TOKEN: ___, ...rest } = process.env;
+    return {
+      ...rest,
+      NO_COLOR: '1',
+      FLEETSPEC_GITHUB_REPO: `${OWNER}/${REPO}`,
+      FLEETSPEC_GITHUB_TOKEN: TOKEN,
+      FLEETSPEC_GIT_URL: gitServer.url(REPO),
+      FLEETSPEC_GITHUB_API: gh.url,
+      FLEETSPEC_REPO_DIR: join(work, 'repo'),
+      FLEETSPEC_WORK_DIR: join(work, 'terraform'),
+      FLEETSPEC_SSH_KEY: join(work, 'id_ed25519'),
+      FLEETSPEC_LLM_BASE_URL: llm.baseUrl,
+      FLEETSPEC_LLM_MODEL: MODEL,
+      FLEETSPEC_TERRAFORM: NO_TERRAFORM,
+      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : { FLEETSPEC_STATE_DIR: options.stateDir! }),
+    };
+  };
+
+  const engineOptions = (): EngineOptions => ({
+    specs: join(work, 'repo', 'specs'),
+    mode: 'live',
+    db,
+    ssh: pool,
+    noSsh: 'no ssh',
+    sshPublicKey: clientKey().publicKey,
+    secret: async () => undefined,
+    progress: (m) => void progress.push(m),
+    // As the reconcile process finds it (the reason is part of the stacks' plan entries, so of the hash).
+    // No terraform: a real one would try to download providers, and nothing here can reach a registry.
+    stacks: { dir: join(work, 'repo', 'stacks'), workDir: join(work, 'terraform'), noTerraform: missingBinaryReason(undefined, { FLEETSPEC_TERRAFORM: NO_TERRAFORM }) },
+  });
+
+  /** GitHub moves a PR's head when its branch moves; the test server learns it from the real repository. */
+  const syncHeads = () => {
+    const branches = new Map(
+      gitServer
+        .git(REPO, 'for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ') as [string, string]),
+    );
+    for (const [name, sha] of branches) gh.setBranch(name, sha);
+    for (const p of gh.repo().pulls.values()) {
+      const sha = branches.get(p.head.ref);
+      if (p.state === 'open' && sha && sha !== p.head.sha) gh.setHeadSha(p.number, sha);
+    }
+  };
+
+  const runTick = async (): Promise<TickReport> => {
+    syncHeads();
+    const github = new GitHub({ owner: OWNER, repo: REPO, token: TOKEN, baseUrl: gh.url, writeIntervalMs: 0, retryAfterBaseMs: 5 });
+    const ctx: TickContext = {
+      db,
+      repoKey: `${OWNER}/${REPO}`,
+      git: repo,
+      github,
+      specsPath: 'specs',
+      llm: { baseUrl: llm.baseUrl, model: MODEL, timeoutMs: 5000 },
+      engine: engineOptions(),
+      trigger: 'manual',
+      progress: (m) => void progress.push(m),
+    };
+    return tick(ctx);
+  };
+
+  const roleYaml = (model: string) =>
+    [
+      {
+        kind: 'Role',
+        name: 'monitor',
+        type: 'role',
+        host: 'web',
+        ssh: { user: monitor.user, port: monitor.port, hostKey: monitor.hostKey },
+        capabilities: ['approve', 'deploy.production'],
+        githubUsers: ['alice'],
+      },
+      {
+        kind: 'Role',
+        name: 'developer',
+        type: 'role',
+        host: 'web',
+        ssh: { user: developer.user, port: developer.port, hostKey: developer.hostKey },
+        capabilities: ['code.push'],
+        githubUsers: ['bob'],
+        llm: { provider: 'ollama', model, baseUrl: 'http://127.0.0.1:11434/v1' },
+      },
+    ]
+      .map((d) => stringify(d))
+      .join('---\n');
+  const modelsYaml = (names: string[]) => names.map((name) => stringify({ kind: 'Model', name, host: 'web', runtime: 'ollama' })).join('---\n');
+  const developerEnv = () => readFileSync(join(developer.home, '.env'), 'utf8');
+  const pullsOf = (name: string) => ollama.requests.filter((r) => r.path === '/api/pull' && (r.body as { model?: string })?.model === name).length;
+
+  /** What a person does on GitHub: merge the PR (real git on the bare repository), then GitHub marks it merged. */
+  const merge = (number: number): string => {
+    const pull = gh.repo().pulls.get(number)!;
+    const clone = gitServer.clone(REPO);
+    clone.git('checkout', '--quiet', 'main');
+    clone.git('merge', '--quiet', '--no-ff', '-m', `Merge pull request #${number} from ${pull.head.ref}`, `origin/${pull.head.ref}`);
+    clone.git('push', '--quiet', 'origin', 'main');
+    const sha = clone.git('rev-parse', 'HEAD');
+    gh.merge(number, { mergeCommitSha: sha, mergedBy: 'alice' });
+    return sha;
+  };
+  const pullFor = (branch: string) => {
+    syncHeads();
+    return [...gh.repo().pulls.values()].find((p) => p.head.ref === branch && p.state === 'open');
+  };
+  const commentsOn = (number: number) => gh.repo().issueComments.filter((c) => c.issue === number).map((c) => c.body);
+  const statusesOf = (sha: string, context: string) => gh.repo().statuses.filter((s) => s.sha === sha && s.context === context);
+
+  beforeAll(async () => {
+    const fresh = await engine.fresh();
+    options = fresh.options;
+    cleanup = fresh.cleanup;
+    db = await openDb(options);
+    work = await mkdtemp(join(tmpdir(), 'fleetspec-e2e-'));
+    writeFileSync(join(work, 'id_ed25519'), clientKey().privateKey, { mode: 0o600 });
+    web = await startSshd();
+    [monitor, developer] = await Promise.all([startSshd({ address: web.host }), startSshd({ address: web.host })]);
+    ollama = await startOllamaServer({
+      models: [{ name: 'qwen2.5:3b' }],
+      registry: { 'qwen2.5:3b': 1_900_000_000, 'qwen2.5:7b': 4_700_000_000, 'qwen2.5:14b': 9_000_000_000 },
+      slowPullOf: { 'qwen2.5:14b': 1500 },
+    });
+    llm = await startLlmServer({ mode: 'good', models: [MODEL] });
+    gitServer = await startGitServer({ token: TOKEN });
+    gh = await startGitHubServer({ owner: OWNER, repo: REPO, token: TOKEN, defaultBranch: 'main', login: 'fleetspec-bot' });
+    pool = new SshPool({ privateKey: clientKey().privateKey, connectTimeoutMs: 3000, commandTimeoutMs: 10_000 });
+
+    // The fleet on main: one host with Ollama, two roles (monitor may approve, developer may not), one model;
+    // its stacks synthesised and committed, as `fleetspec stacks synth` leaves them.
+    const seed = join(work, 'seed');
+    const files: Record<string, string> = {
+      'specs/hosts/web.yaml': stringify({
+        kind: 'Host',
+        name: 'web',
+        address: web.host,
+        ssh: { user: web.user, port: web.port, hostKey: web.hostKey },
+        services: [{ name: 'ollama', port: ollama.port }],
+      }),
+      'specs/roles/roles.yaml': roleYaml('qwen2.5:3b'),
+      'specs/models/web.yaml': modelsYaml(['qwen2.5:3b']),
+    };
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(join(seed, path, '..'), { recursive: true });
+      writeFileSync(join(seed, path), text);
+    }
+    const loaded = await loadSpecs(join(seed, 'specs'));
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    await synthesiseAll(loaded.index, join(seed, 'stacks'));
+    for (const name of await readdir(join(seed, 'stacks'), { recursive: true })) {
+      const path = join(seed, 'stacks', name);
+      if (name.endsWith('.json')) files[relative(seed, path)] = await readFile(path, 'utf8');
+    }
+    await gitServer.createBare(REPO, files);
+
+    // Live starts as main says: the developer's .env written by an apply of main's plan.
+    const seeded = { ...engineOptions(), specs: join(seed, 'specs'), stacks: { ...engineOptions().stacks!, dir: join(seed, 'stacks') } };
+    const applied = await applyPlan((await planFleet(seeded)).plan!, seeded);
+    expect(applied.status).toBe('applied');
+    expect(developerEnv()).toContain('LLM_MODEL=qwen2.5:3b');
+
+    repo = await SpecRepo.open({ dir: join(work, 'repo'), url: gitServer.url(REPO), token: TOKEN, author: { name: 'fleetspec[bot]', email: 'fleetspec@users.noreply.github.com' } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await pool?.close();
+    await db?.close().catch(() => {});
+    await Promise.all([web, monitor, developer].map((s) => s?.stop()));
+    await Promise.all([ollama?.close(), llm?.close(), gitServer?.close(), gh?.close()]);
+    await cleanup?.();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('tick 1: the first tick takes main as its baseline; a pushed spec branch becomes a PR with the plan, the narrative and a status', async () => {
+    gitServer.commit(REPO, 'bigger-model', { 'specs/roles/roles.yaml': roleYaml('qwen2.5:7b'), 'specs/models/web.yaml': modelsYaml(['qwen2.5:3b', 'qwen2.5:7b']) }, 'Use qwen2.5:7b for the developer');
+    const head = gitServer.git(REPO, 'rev-parse', 'bigger-model');
+    const report = await runTick();
+    expect(report.state).toBe('DONE');
+    expect(report.main).toEqual([expect.objectContaining({ outcome: 'baseline', sha: gitServer.git(REPO, 'rev-parse', 'main') })]);
+    expect(report.drift).toEqual([]);
+    const pr = pullFor('bigger-model')!;
+    expect(pr).toMatchObject({ title: 'Use qwen2.5:7b for the developer', base: { ref: 'main' }, head: { sha: head } });
+    expect(report.branches).toEqual([{ branch: 'bigger-model', sha: head, pr: pr.number, action: 'opened', status: 'success' }]);
+    const [comment, ...more] = commentsOn(pr.number);
+    expect(more).toEqual([]);
+    expect(comment).toContain('<!-- fleetspec:plan -->');
+    expect(comment).toContain('### What this changes');
+    expect(comment).toContain('`models/qwen2.5:7b@web`');
+    expect(comment).toMatch(/\| \+ \| `models\/qwen2\.5:7b@web` \| create \|/);
+    expect(comment).toMatch(/\| ~ \| `roles\/developer` \| update \|/);
+    expect(comment).toContain('@alice');
+    expect(statusesOf(head, 'fleetspec/plan')).toEqual([expect.objectContaining({ state: 'success', description: expect.stringContaining('Plan: 1 to add, 1 to change') })]);
+    // The LLM saw the plan, not the token, and was asked once.
+    expect(llm.requests.length).toBe(1);
+    expect(JSON.stringify(llm.requests)).not.toContain(TOKEN);
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('tick 2: a merge approved by a user without the approve capability is not applied; it is reported, and drift PRs carry the plan', async () => {
+    const pr = pullFor('bigger-model')!;
+    gh.review(pr.number, { user: 'bob', state: 'APPROVED', commitId: pr.head.sha });
+    const sha = merge(pr.number);
+    const report = await runTick();
+    expect(report.state).toBe('BLOCKED');
+    expect(report.main).toEqual([{ sha, outcome: 'not-approved', pr: pr.number, detail: '@bob approved, but no role with the approve capability lists them in githubUsers' }]);
+    expect(report.applied).toBeUndefined();
+    expect(developerEnv()).toContain('LLM_MODEL=qwen2.5:3b');
+    expect(ollama.models()).toEqual(['qwen2.5:3b']);
+    expect(statusesOf(sha, 'fleetspec/apply')).toEqual([expect.objectContaining({ state: 'failure' })]);
+    expect(commentsOn(pr.number).at(-1)).toContain('fleetspec did not apply');
+    // Main now differs from live with no pending PR: one drift PR per kind, never a silent apply.
+    expect(report.drift.map((d) => [d.kind, d.action]).sort()).toEqual([
+      ['models', 'opened'],
+      ['roles', 'opened'],
+    ]);
+    const driftPr = pullFor('fleetspec/drift-roles')!;
+    expect(commentsOn(driftPr.number)[0]).toContain("kind `roles` only");
+    expect(await repo.readFile(driftPr.head.sha, 'drift/roles.md')).toContain('roles/developer');
+    expect((await mainCommits(db, `${OWNER}/${REPO}`)).get(sha)?.outcome).toBe('not-approved');
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('tick 3: a new PR approved by an allowed reviewer on the planned head is applied after the merge; the ledger says DONE and the PR gets the result', async () => {
+    gitServer.commit(REPO, 'tune', { 'specs/roles/roles.yaml': roleYaml('qwen2.5:7b').replace('http://127.0.0.1:11434/v1', 'http://127.0.0.1:11434/v1/') }, 'Trailing slash on the Ollama URL');
+    let report = await runTick();
+    const pr = pullFor('tune')!;
+    expect(report.branches.find((b) => b.branch === 'tune')).toMatchObject({ action: 'opened', status: 'success' });
+    gh.review(pr.number, { user: 'alice', state: 'APPROVED', commitId: pr.head.sha });
+    const sha = merge(pr.number);
+    report = await runTick();
+    expect(report.applied).toEqual({ sha, pr: pr.number, changes: 2, status: 'applied' });
+    expect(report.state).toBe('DONE');
+    expect(developerEnv()).toContain('LLM_MODEL=qwen2.5:7b');
+    expect(developerEnv()).toContain('LLM_BASE_URL=http://127.0.0.1:11434/v1/');
+    expect(ollama.models()).toEqual(['qwen2.5:3b', 'qwen2.5:7b']);
+    const run = await getRun(db, report.run);
+    expect(run).toMatchObject({ state: 'DONE', planHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect((await runHistory(db, report.run)).map((t) => t.to)).toEqual(['PENDING', 'PLANNING', 'WAIT_FOR_APPROVE', 'APPLYING', 'DONE']);
+    expect(commentsOn(pr.number).at(-1)).toMatch(/fleetspec applied .* \(run \d+\)[\s\S]*Approved by @alice[\s\S]*✓ `models\/qwen2\.5:7b@web` create[\s\S]*✓ `roles\/developer` update/);
+    expect(statusesOf(sha, 'fleetspec/apply')).toEqual([expect.objectContaining({ state: 'success' })]);
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('tick 4: nothing changed, nothing happens: no apply, no new comment, and the drift PRs close because live matches main', async () => {
+    const comments = gh.repo().issueComments.length;
+    const pulls = ollama.requests.length;
+    const report = await runTick();
+    expect(report.state).toBe('DONE');
+    expect(report.applied).toBeUndefined();
+    expect(report.main).toEqual([]);
+    expect(report.drift.map((d) => [d.kind, d.action]).sort()).toEqual([
+      ['models', 'closed'],
+      ['roles', 'closed'],
+    ]);
+    expect(gh.repo().issueComments.length).toBe(comments + 2);
+    expect(pullFor('fleetspec/drift-roles')).toBeUndefined();
+    expect(gitServer.git(REPO, 'branch', '--list', 'fleetspec/*')).toBe('');
+    // The live reads went to Ollama; no pull.
+    expect(ollama.requests.slice(pulls).some((r) => r.path === '/api/pull')).toBe(false);
+    const again = await runTick();
+    expect(again).toMatchObject({ state: 'DONE', branches: [], main: [], drift: [] });
+    expect(gh.repo().issueComments.length).toBe(comments + 2);
+  });
+
+  it('an apply killed half-way ends FAILED at the next tick, is reported on the PR, and is not retried: nothing is applied twice', async () => {
+    gitServer.commit(REPO, 'huge', { 'specs/roles/roles.yaml': roleYaml('qwen2.5:14b'), 'specs/models/web.yaml': modelsYaml(['qwen2.5:3b', 'qwen2.5:7b', 'qwen2.5:14b']) }, 'Go to 14b');
+    await runTick();
+    const pr = pullFor('huge')!;
+    gh.review(pr.number, { user: 'alice', state: 'APPROVED', commitId: pr.head.sha });
+    const sha = merge(pr.number);
+
+    // The tick runs as its own process (the daemon's), killed with SIGKILL while Ollama streams the pull.
+    await db.close();
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'reconcile', '--format', 'json'], { env: { ...env(), FLEETSPEC_DEBUG: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let gone = false;
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => ((gone = true), done(code))));
+    for (let i = 0; i < 300 && pullsOf('qwen2.5:14b') === 0 && !gone; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pullsOf('qwen2.5:14b'), stderr).toBe(1);
+    child.kill('SIGKILL');
+    await exited;
+
+    db = await openDb(options);
+    repo = await SpecRepo.open({ dir: join(work, 'repo'), url: gitServer.url(REPO), token: TOKEN, author: { name: 'fleetspec[bot]', email: 'fleetspec@users.noreply.github.com' } });
+    const report = await runTick();
+    expect(report.recovered.applies).toEqual([sha]);
+    expect(report.recovered.runs).toHaveLength(1);
+    const killed = await getRun(db, report.recovered.runs[0]!);
+    expect(killed).toMatchObject({ state: 'FAILED', reason: expect.stringContaining('abandoned') });
+    expect((await runHistory(db, killed!.id)).map((t) => t.to)).toEqual(['PENDING', 'PLANNING', 'WAIT_FOR_APPROVE', 'APPLYING', 'FAILED']);
+    expect((await mainCommits(db, `${OWNER}/${REPO}`)).get(sha)?.outcome).toBe('abandoned');
+    expect(commentsOn(pr.number).at(-1)).toContain('was interrupted');
+    // Not retried: the roles change (after the models in plan order) was never made, and the pull happened once.
+    expect(developerEnv()).toContain('LLM_MODEL=qwen2.5:7b');
+    expect(report.applied).toBeUndefined();
+    expect(pullsOf('qwen2.5:14b')).toBe(1);
+    // What remains goes out as drift for a fresh review.
+    expect(report.drift.map((d) => d.kind)).toContain('roles');
+    const next = await runTick();
+    expect(next.recovered).toEqual({ runs: [], applies: [] });
+    expect(pullsOf('qwen2.5:14b')).toBe(1);
+    expect(gh.violations).toEqual([]);
+  }, 60_000);
+
+  it('fleetspec daemon ticks on its schedule, logs one JSON line per tick, survives failing ticks and stops on SIGTERM', async () => {
+    await db.close();
+    const daemon = (extra: Record<string, string>) => {
+      const child = spawn(process.execPath, [BIN, 'daemon', '--schedule', '*/1 * * * * *', '--log-format', 'json'], { env: { ...env(), ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const lines: string[] = [];
+      let stderr = '';
+      child.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+      return { child, lines, exited, stderr: () => stderr };
+    };
+    const waitFor = async (lines: string[], n: number) => {
+      for (let i = 0; i < 200 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    // A revoked token: each tick fails at its first fetch, is logged, and the next one still runs.
+    const broken = daemon({ FLEETSPEC_GITHUB_TOKEN: 'ghp_revoked000000000000000000000000000000' });
+    await waitFor(broken.lines, 2);
+    broken.child.kill('SIGTERM');
+    expect(await broken.exited, broken.stderr()).toBe(0);
+    const failures = broken.lines.map((l) => JSON.parse(l));
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    for (const f of failures) expect(f).toMatchObject({ level: 'error', message: expect.stringContaining('tick failed') });
+    expect(broken.stderr()).toMatch(/stopped after \d+ ticks?/);
+    expect(broken.lines.join('\n') + broken.stderr()).not.toContain('ghp_revoked');
+
+    const healthy = daemon({});
+    await waitFor(healthy.lines, 2);
+    healthy.child.kill('SIGTERM');
+    expect(await healthy.exited, healthy.stderr()).toBe(0);
+    const ticks = healthy.lines.map((l) => JSON.parse(l));
+    expect(ticks.length).toBeGreaterThanOrEqual(2);
+    for (const t of ticks) expect(t).toMatchObject({ level: 'info', state: 'DONE', run: expect.any(Number), report: { errors: [] } });
+    expect(ticks[1].run).toBeGreaterThan(ticks[0].run);
+    expect(ticks.some((t) => t.report.applied)).toBe(false);
+    expect(JSON.stringify(ticks)).not.toContain(TOKEN);
+    db = await openDb(options);
+  }, 60_000);
+});
