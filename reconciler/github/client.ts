@@ -283,6 +283,13 @@ export class GitHub {
     }));
   }
 
+  /** GitHub logins of the PR's commit authors, where GitHub maps the author email to an account; paginated. */
+  async pullCommitAuthors(number: number): Promise<string[]> {
+    const route = 'GET /repos/{owner}/{repo}/pulls/{pull_number}/commits';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), pull_number: number, per_page: PER_PAGE }));
+    return [...new Set(data.map((c) => c.author?.login).filter((l): l is string => Boolean(l)))];
+  }
+
   /** Finds the issue comment on PR `number` whose body contains `marker` (an HTML comment like <!-- fleetspec:plan -->), paginating; creates it if missing, PATCHes it only if the body differs. */
   async upsertComment(number: number, marker: string, body: string): Promise<{ id: number; url: string; action: 'created' | 'updated' | 'unchanged' }> {
     // Without the marker in it the comment could never be found again, and each run would add one.

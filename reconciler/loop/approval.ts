@@ -25,6 +25,8 @@ export interface ReviewFact {
 
 export interface ApprovalFacts {
   author: string;
+  /** GitHub logins of the PR's commit authors: whoever pushed the change is its author too (the bot opens PRs for pushed branches). */
+  commitAuthors?: readonly string[];
   /** The head commit that was merged. */
   headSha: string;
   /** Whether fleetspec planned that head (an approval of an unplanned commit approves nothing seen). */
@@ -49,10 +51,12 @@ export function decideApproval(f: ApprovalFacts): Approval {
     standing.set(r.user.toLowerCase(), r);
   }
   const reasons: string[] = [];
+  const commitAuthors = new Set((f.commitAuthors ?? []).map((a) => a.toLowerCase()));
   for (const [login, r] of standing) {
     if (r.state !== 'APPROVED') continue;
     const roles = f.approvers.get(login);
     if (login === f.author.toLowerCase()) reasons.push(`@${r.user} approved their own pull request`);
+    else if (commitAuthors.has(login)) reasons.push(`@${r.user} approved a pull request with commits they wrote`);
     else if (!roles) reasons.push(`@${r.user} approved, but no role with the approve capability lists them in githubUsers`);
     else if (r.commitId !== f.headSha) reasons.push(`@${r.user} approved ${short(r.commitId)}, not the merged head ${short(f.headSha)}`);
     else return { approved: true, by: r.user, roles };

@@ -264,8 +264,8 @@ async function reconcileMain(ctx: TickContext, run: Run, main: string, mainSha: 
     const [parent] = await ctx.git.parents(sha);
     const allowed = parent ? await approversAt(ctx, parent) : new Map<string, string[]>();
     const planned = await plannedCommit(ctx.db, ctx.repoKey, merged.headSha);
-    const reviews = await ctx.github.reviews(merged.number);
-    const decision = decideApproval({ author: merged.author, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: allowed });
+    const [reviews, commitAuthors] = await Promise.all([ctx.github.reviews(merged.number), ctx.github.pullCommitAuthors(merged.number)]);
+    const decision = decideApproval({ author: merged.author, commitAuthors, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: allowed });
     if (!decision.approved) {
       await refuse(ctx, run.id, report, sha, merged.number, 'not-approved', decision.reasons.join('; '));
       await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${decision.reasons[0]}` });

@@ -352,6 +352,8 @@ export interface PullState {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
+  /** The PR's commits with the GitHub login their author email maps to (null: no account); default its head by its author. */
+  commits?: { sha: string; author: string | null }[];
 }
 
 export type ReviewStateName = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
@@ -516,6 +518,8 @@ export interface GitHubTestServer {
   /** Makes GET /commits/{sha}/pulls list PR `number`. */
   associate(sha: string, number: number, repo?: string): void;
   setLabels(number: number, labels: string[], repo?: string): void;
+  /** What GET /pulls/{n}/commits lists: each commit and the login GitHub maps its author to (null: none). */
+  setPullCommits(number: number, commits: { sha: string; author: string | null }[], repo?: string): void;
   /** An issue comment by someone else, such as a human reply. */
   addComment(number: number, c: { user: string; body: string; repo?: string }): IssueCommentRecord;
   /** The next `count` requests (after auth) are answered with `status` (default 502) without being carried out. */
@@ -787,6 +791,22 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return { id, node_id: nodeId('Label', id), url: `${repoUrls(r).api}/labels/${encodeURIComponent(name)}`, name, description: null, color: 'ededed', default: false };
   }
 
+  function commitJson(r: RepoState, c: { sha: string; author: string | null }): JsonObject {
+    const [example] = contract.example<JsonObject[]>('commit-items');
+    const body = rehost(example!, r);
+    const urls = repoUrls(r);
+    return {
+      ...body,
+      sha: c.sha,
+      node_id: nodeId('Commit', numericId(c.sha)),
+      url: `${urls.api}/commits/${c.sha}`,
+      html_url: `${urls.html}/commit/${c.sha}`,
+      comments_url: `${urls.api}/commits/${c.sha}/comments`,
+      author: c.author === null ? null : userJson(c.author),
+      committer: c.author === null ? null : userJson(c.author),
+    };
+  }
+
   function reviewJson(r: RepoState, review: ReviewRecord): JsonObject {
     const body = rehost(contract.example('pull-request-review'), r);
     const urls = repoUrls(r);
@@ -1011,6 +1031,14 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       r.reviews.filter((review) => review.pull === number),
       (review) => reviewJson(r, review),
     );
+  });
+
+  route('GET /repos/{owner}/{repo}/pulls/{pull_number}/commits', (ctx) => {
+    const r = ctx.repo();
+    const number = Number(ctx.params['pull_number']);
+    const p = r.pulls.get(number);
+    if (!p) notFound(ctx.operation);
+    return ctx.page(p!.commits ?? [{ sha: p!.head.sha, author: p!.author }], (c) => commitJson(r, c));
   });
 
   route('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', (ctx) => {
@@ -1313,6 +1341,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     associate,
     setLabels(number, labels, fullName) {
       pull(repo(fullName), number).labels = [...labels];
+    },
+    setPullCommits(number, commits, fullName) {
+      pull(repo(fullName), number).commits = commits.map((c) => ({ ...c }));
     },
     addComment(number, c) {
       const r = repo(c.repo);

@@ -73,6 +73,12 @@ describe('decideApproval', () => {
     ]);
   });
 
+  it('refuses an approver who wrote commits of the PR (the bot opened it for their pushed branch), and takes another approver', () => {
+    const pushedByAlice = facts({ author: 'fleetspec-bot', commitAuthors: ['ALICE'], reviews: [{ user: 'alice', state: 'APPROVED', commitId: HEAD }] });
+    expect(decideApproval(pushedByAlice)).toEqual({ approved: false, reasons: ['@alice approved a pull request with commits they wrote'] });
+    expect(decideApproval({ ...pushedByAlice, reviews: [...pushedByAlice.reviews, { user: 'carol', state: 'APPROVED', commitId: HEAD }] })).toMatchObject({ approved: true, by: 'carol' });
+  });
+
   it('a later CHANGES_REQUESTED or DISMISSED withdraws an approval; a later plain comment does not', () => {
     const approve = { user: 'alice', state: 'APPROVED' as const, commitId: HEAD };
     expect(decideApproval(facts({ reviews: [approve, { user: 'alice', state: 'CHANGES_REQUESTED', commitId: HEAD }] })).approved).toBe(false);

@@ -283,6 +283,8 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     let report = await runTick();
     const pr = pullFor('tune')!;
     expect(report.branches.find((b) => b.branch === 'tune')).toMatchObject({ action: 'opened', status: 'success' });
+    // bob pushed the branch (GitHub maps his commit to his login); alice, who did not, approves the planned head.
+    gh.setPullCommits(pr.number, [{ sha: pr.head.sha, author: 'bob' }]);
     gh.review(pr.number, { user: 'alice', state: 'APPROVED', commitId: pr.head.sha });
     const sha = merge(pr.number);
     report = await runTick();
