@@ -1,0 +1,89 @@
+// Benchmark: ticks of the GitOps loop over a generated fleet (hosts without SSH settings, so
+// nothing outside loopback is contacted) in a bare repository behind real `git http-backend`,
+// with the OpenAPI-checked GitHub test server (its validation runs in this process and is
+// included in the times) and embedded PGlite. Goal: a quiet tick, the steady state every five
+// minutes, well under a second and a handful of GitHub requests (5,000 an hour is the limit).
+// Writes are not spaced here (writeIntervalMs 0); in production each write waits 1-3 s.
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { GitHub } from '../reconciler/github/client.js';
+import { SpecRepo } from '../reconciler/git/repo.js';
+import { tick, type TickReport } from '../reconciler/loop/tick.js';
+import { loadSpecs } from '../reconciler/specs/load.js';
+import { synthesiseAll } from '../reconciler/stacks/files.js';
+import { openDb } from '../reconciler/state/db.js';
+import { startGitServer } from '../test/git/http-backend.js';
+import { startGitHubServer } from '../test/github/server.js';
+import { generateFleet, printTable } from './fleet.js';
+
+const resources = Number(process.argv[2] ?? 500);
+const branches = Number(process.argv[3] ?? 10);
+const TOKEN = 'ghp_bench0000000000000000000000000000000';
+const dir = await mkdtemp(join(tmpdir(), 'fleetspec-bench-loop-'));
+const seed = join(dir, 'seed');
+await mkdir(join(seed, 'specs'), { recursive: true });
+await generateFleet(join(seed, 'specs'), resources);
+const loaded = await loadSpecs(join(seed, 'specs'));
+await synthesiseAll(loaded.index, join(seed, 'stacks'));
+const files: Record<string, string> = {};
+for (const name of await readdir(seed, { recursive: true })) {
+  const path = join(seed, name);
+  if (/\.(ya?ml|json)$/.test(name)) files[relative(seed, path)] = await readFile(path, 'utf8');
+}
+
+const gitServer = await startGitServer({ token: TOKEN });
+await gitServer.createBare('fleet', files);
+const gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN, resolveBranch: (b) => gitServer.git('fleet', 'rev-parse', b) });
+const db = await openDb({ stateDir: join(dir, 'state') });
+const repo = await SpecRepo.open({ dir: join(dir, 'repo'), url: gitServer.url('fleet'), token: TOKEN, author: { name: 'fleetspec[bot]', email: 'bot@example.com' } });
+const github = new GitHub({ owner: 'acme', repo: 'fleet', token: TOKEN, baseUrl: gh.url, writeIntervalMs: 0 });
+const run = () =>
+  tick({
+    db,
+    repoKey: 'acme/fleet',
+    git: repo,
+    github,
+    specsPath: 'specs',
+    llmProblem: 'no LLM in the benchmark',
+    engine: {
+      specs: join(dir, 'repo', 'specs'),
+      mode: 'live',
+      db,
+      noSsh: 'no SSH in the benchmark',
+      secret: async () => undefined,
+      progress: () => {},
+      stacks: { dir: join(dir, 'repo', 'stacks'), workDir: join(dir, 'terraform'), noTerraform: 'no terraform in the benchmark' },
+    },
+    trigger: 'manual',
+    progress: () => {},
+  });
+
+const rows: string[][] = [];
+const rssBefore = process.memoryUsage().rss / 2 ** 20;
+const measure = async (what: string): Promise<TickReport> => {
+  const requests = gh.requests.length;
+  const t0 = performance.now();
+  const report = await run();
+  const ms = performance.now() - t0;
+  const sent = gh.requests.slice(requests);
+  const writes = sent.filter((r) => r.method !== 'GET').length;
+  rows.push([what, report.state, ms.toFixed(0), String(sent.length - writes), String(writes), (process.memoryUsage().rss / 2 ** 20).toFixed(0)]);
+  return report;
+};
+
+await measure(`first tick: clone, baseline, drift check (${loaded.resources.length} resources)`);
+await measure('quiet tick, drift PR already up to date');
+for (let i = 0; i < branches; i++) {
+  gitServer.commit('fleet', `change-${i}`, { [`specs/hosts/bench-${i}.yaml`]: `kind: Host\nname: bench-${i}\naddress: 10.9.0.${i + 1}\n` }, `Add host bench-${i}`);
+}
+await measure(`tick planning ${branches} new branches (PR, comment, status each)`);
+await measure(`quiet tick, ${branches} branches already planned`);
+printTable(['tick', 'run', 'wall ms', 'GitHub GETs', 'GitHub writes', 'RSS MB after (whole process: test servers, cdktf)'], rows);
+console.log(`RSS before the first tick (seed synthesised, servers up): ${rssBefore.toFixed(0)} MB`);
+console.log(`GitHub requests checked against the OpenAPI description: ${gh.requests.length}, violations: ${gh.violations.length}`);
+
+await db.close();
+await Promise.all([gitServer.close(), gh.close()]);
+await rm(dir, { recursive: true, force: true });
