@@ -2,8 +2,8 @@
 // behind a command line. Settings come from options and the environment (loop/config.ts).
 import { join } from 'node:path';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { SpecRepo } from '../git/repo.js';
-import { GitHub } from '../github/client.js';
+import { GitError, SpecRepo } from '../git/repo.js';
+import { GitHub, GitHubError } from '../github/client.js';
 import { loopConfig, type LoopConfig, type LoopOptions } from '../loop/config.js';
 import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type TickLog } from '../loop/daemon.js';
 import { tick, type TickReport } from '../loop/tick.js';
@@ -28,6 +28,12 @@ interface Loop {
   config: LoopConfig;
   git: SpecRepo;
   github: GitHub;
+}
+
+/** A git or GitHub failure as one message with what to do, or undefined for anything else. */
+function explain(err: unknown): { message: string; hint?: string } | undefined {
+  if (err instanceof GitError || err instanceof GitHubError) return { message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+  return undefined;
 }
 
 async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolean): Promise<Loop> {
@@ -72,7 +78,16 @@ function printReport(r: TickReport, out: Output): void {
 
 export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<ExitCode> {
   return withStore(out, 'reconcile', async (db) => {
-    const loop = await openLoop(db, opts, out, !opts.quiet);
+    let loop: Loop;
+    try {
+      loop = await openLoop(db, opts, out, !opts.quiet);
+    } catch (err) {
+      const known = explain(err);
+      if (!known) throw err;
+      out.stderr(`fleetspec reconcile: ${known.message}`);
+      if (known.hint) out.stderr(`  hint: ${known.hint}`);
+      return EXIT.ERROR;
+    }
     let report: TickReport;
     try {
       report = await runTick(db, loop, opts, out, 'manual', !opts.quiet);
@@ -80,6 +95,8 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
       const partial = (err as { report?: TickReport }).report;
       if (partial && opts.format === 'json') out.stdout(JSON.stringify(partial, null, 2));
       out.stderr(`fleetspec reconcile: ${err instanceof Error ? err.message : String(err)}${partial ? ` (run ${partial.run} ${partial.state})` : ''}`);
+      const hint = explain(err)?.hint;
+      if (hint) out.stderr(`  hint: ${hint}`);
       return EXIT.ERROR;
     }
     if (opts.format === 'json') out.stdout(JSON.stringify(report, null, 2));
@@ -96,7 +113,16 @@ export function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: 
     return Promise.resolve(EXIT.INVALID);
   }
   return withStore(out, 'daemon', async (db) => {
-    const loop = await openLoop(db, opts, out, false);
+    let loop: Loop;
+    try {
+      loop = await openLoop(db, opts, out, false);
+    } catch (err) {
+      const known = explain(err);
+      if (!known) throw err;
+      out.stderr(`fleetspec daemon: cannot start: ${known.message}`);
+      if (known.hint) out.stderr(`  hint: ${known.hint}`);
+      return EXIT.ERROR;
+    }
     const log = (e: TickLog) => out.stdout(opts.logFormat === 'json' ? JSON.stringify(e) : formatTickLog(e));
     const daemon = startDaemon({
       schedule: opts.schedule,

@@ -97,7 +97,7 @@ export async function tick(ctx: TickContext): Promise<TickReport> {
     // After an apply live just changed: the next tick checks drift. A refused merge (stale, blocked) gets its fresh plan now.
     if (!report.applied && report.waiting === 0) {
       checkStop(ctx);
-      await reconcileDrift(ctx, run.id, main, mainSha, allowed, report);
+      await reconcileDrift(ctx, run.id, main, mainSha, heads, allowed, report);
     }
     if (!merged) {
       const refused = report.main.filter((m) => m.outcome !== 'baseline' && m.outcome !== 'applied' && m.outcome !== 'no-changes');
@@ -206,6 +206,8 @@ async function planBranch(
   let pr = await ctx.github.openPullFor(branch);
   const known = await plannedCommit(ctx.db, ctx.repoKey, tip);
   if (pr && known && known.pr === pr.number) return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
+  // Its PR was closed by a person: respected until the branch gets a new commit.
+  if (!pr && known?.pr) return undefined;
 
   ctx.progress(`planning ${branch} at ${text.short(tip)}`);
   const loaded = await load(ctx, tip);
@@ -335,8 +337,22 @@ async function applyMerge(ctx: TickContext, run: Run, sha: string, pr: PullReque
   return transition(ctx.db, run.id, 'APPLYING', 'DONE', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
 }
 
+/** Whether a drift branch's head records exactly `record` on top of the default branch's tip. */
+async function sameRecord(ctx: TickContext, head: string, mainSha: string, path: string, record: string): Promise<boolean> {
+  const [parent] = await ctx.git.parents(head).catch(() => []);
+  return parent === mainSha && (await ctx.git.readFile(head, path).catch(() => undefined)) === record;
+}
+
 /** Live against the default branch, per kind: one PR each while it differs, closed when it matches. */
-async function reconcileDrift(ctx: TickContext, runId: number, main: string, mainSha: string, allowed: Map<string, string[]>, report: TickReport): Promise<void> {
+async function reconcileDrift(
+  ctx: TickContext,
+  runId: number,
+  main: string,
+  mainSha: string,
+  heads: Map<string, string>,
+  allowed: Map<string, string[]>,
+  report: TickReport,
+): Promise<void> {
   const loaded = await load(ctx, mainSha);
   if (countBySeverity(loaded.diagnostics).errors) {
     ctx.progress(`${main} at ${text.short(mainSha)} has invalid specs; no drift check`);
@@ -361,10 +377,13 @@ async function reconcileDrift(ctx: TickContext, runId: number, main: string, mai
     const branch = `${DRIFT_PREFIX}${kind}`;
     const record = text.driftRecord(kind, buildPlan(part.changes, { mode: plan!.mode }), mainSha, main); // volatile findings and error texts left out
     const path = `drift/${kind}.md`;
-    const tip = pr?.headSha;
-    const current = tip && (await ctx.git.parents(tip).catch(() => []))[0] === mainSha ? await ctx.git.readFile(tip, path).catch(() => undefined) : undefined;
-    let head = tip;
-    if (!tip || current !== record) {
+    const tip = pr?.headSha ?? heads.get(branch);
+    if (!pr && tip && (await sameRecord(ctx, tip, mainSha, path, record))) {
+      // A person closed this drift PR and the drift has not changed since: not reopened every tick.
+      continue;
+    }
+    let head = pr ? tip : undefined;
+    if (!head || !(await sameRecord(ctx, head, mainSha, path, record))) {
       ctx.progress(`drift in ${kind}: writing ${branch}`);
       head = await ctx.git.writeBranch(branch, mainSha, { [path]: record }, `fleetspec: record drift in ${kind}`);
     }

@@ -322,6 +322,24 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     expect(gh.repo().issueComments.length).toBe(comments + 2);
   });
 
+  it('a PR a person closed stays closed until its branch gets a new commit', async () => {
+    gitServer.commit(REPO, 'maybe', { 'specs/roles/roles.yaml': roleYaml('qwen2.5:3b') }, 'Back to 3b?');
+    await runTick();
+    const first = pullFor('maybe')!;
+    const github = new GitHub({ owner: OWNER, repo: REPO, token: TOKEN, baseUrl: gh.url, writeIntervalMs: 0 });
+    await github.updatePull(first.number, { state: 'closed' });
+    const quiet = await runTick();
+    expect(quiet.branches).toEqual([]);
+    expect(pullFor('maybe')).toBeUndefined();
+    gitServer.commit(REPO, 'maybe', { 'specs/models/web.yaml': modelsYaml(['qwen2.5:3b']) }, 'and drop 7b');
+    const reopened = await runTick();
+    const second = pullFor('maybe')!;
+    expect(second.number).not.toBe(first.number);
+    expect(reopened.branches).toEqual([expect.objectContaining({ branch: 'maybe', pr: second.number, action: 'opened' })]);
+    await github.updatePull(second.number, { state: 'closed' });
+    expect(gh.violations).toEqual([]);
+  });
+
   it('an apply killed half-way ends FAILED at the next tick, is reported on the PR, and is not retried: nothing is applied twice', async () => {
     gitServer.commit(REPO, 'huge', { 'specs/roles/roles.yaml': roleYaml('qwen2.5:14b'), 'specs/models/web.yaml': modelsYaml(['qwen2.5:3b', 'qwen2.5:7b', 'qwen2.5:14b']) }, 'Go to 14b');
     await runTick();
