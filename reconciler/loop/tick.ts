@@ -14,7 +14,7 @@ import type { GitHub, PullRequest } from '../github/client.js';
 import type { SpecRepo } from '../git/repo.js';
 import { narrate, type NarrativeConfig, type NarrativeResult } from '../narrative/narrate.js';
 import { applyPlan, isApplicable, planDifferences, planFleet, type EngineOptions, type Planned } from '../plan/engine.js';
-import { buildPlan, type Plan } from '../plan/plan.js';
+import { buildPlan, hasChanges, type Plan } from '../plan/plan.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import { synthesiseAll } from '../stacks/files.js';
 import type { Db } from '../state/db.js';
@@ -173,6 +173,7 @@ async function planLoaded(ctx: TickContext, loaded: LoadedSpecs): Promise<Planne
 }
 
 async function narrative(ctx: TickContext, plan: Plan): Promise<NarrativeResult> {
+  if (!hasChanges(plan)) return { status: 'withheld', reason: 'the plan changes nothing, so there is nothing to explain' };
   if (!ctx.llm) return { status: 'withheld', reason: ctx.llmProblem ?? 'no LLM configured' };
   ctx.progress(`asking ${ctx.llm.model} for the narrative`);
   return narrate(plan, ctx.llm, ctx.signal ? { signal: ctx.signal } : {});
