@@ -91,3 +91,15 @@ describe('plan renderers', () => {
     expect(JSON.parse(renderJson(plan))).toEqual(plan);
   });
 });
+
+describe('planDifferences', () => {
+  const change = (after: unknown): ResourceChange => ({ kind: 'roles', name: 'developer', action: 'update', before: { env: { a: 1, b: 2 } }, after, reason: 'r' });
+  it('names what made an approved plan stale, and ignores key order (a plan read back from jsonb)', async () => {
+    const { planDifferences } = await import('../reconciler/plan/engine.js');
+    const approved = buildPlan([change({ env: { LLM_MODEL: 'x', LLM_PROVIDER: 'ollama' } })], { mode: 'live' });
+    const reordered = JSON.parse(JSON.stringify(approved).replace('{"LLM_MODEL":"x","LLM_PROVIDER":"ollama"}', '{"LLM_PROVIDER":"ollama","LLM_MODEL":"x"}'));
+    expect(planDifferences(reordered, approved)).toEqual([]);
+    const moved = buildPlan([change({ env: { LLM_MODEL: 'y', LLM_PROVIDER: 'ollama' } }), { ...change(null), name: 'manager', action: 'create', before: null }], { mode: 'live' });
+    expect(planDifferences(approved, moved)).toEqual(['~ roles/developer update (different before/after)', '+ roles/manager create (newly planned)']);
+  });
+});

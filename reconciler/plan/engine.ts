@@ -9,7 +9,7 @@ import type { Driver, DriverPlan, LiveContext, Rollback } from '../kinds/driver.
 import type { SpecIndex } from '../kinds/kind.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import type { StacksContext } from '../stacks/driver.js';
-import { buildPlan, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
+import { buildPlan, canonicalJson, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
 
 export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'stacks'> {
   /** The specs folder. */
@@ -96,7 +96,8 @@ export interface ApplyReport {
 /** Changes whose content differs between two plans: what made an approved plan stale. */
 export function planDifferences(approved: Plan, current: Plan): string[] {
   const key = (c: ResourceChange) => `${c.kind}/${c.name} ${c.action}`;
-  const body = (c: ResourceChange) => JSON.stringify([c.before, c.after]);
+  // Canonical: a plan read back from the store (jsonb) has its keys in another order.
+  const body = (c: ResourceChange) => canonicalJson([c.before, c.after]);
   const before = new Map(approved.changes.map((c) => [key(c), body(c)]));
   const after = new Map(current.changes.map((c) => [key(c), body(c)]));
   const out: string[] = [];
