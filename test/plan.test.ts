@@ -103,3 +103,13 @@ describe('planDifferences', () => {
     expect(planDifferences(approved, moved)).toEqual(['~ roles/developer update (different before/after)', '+ roles/manager create (newly planned)']);
   });
 });
+
+describe('the plan hash', () => {
+  const noop = (reason: string): ResourceChange => ({ kind: 'dns', name: 'stack', action: 'no-op', before: null, after: null, reason });
+  const update = (reason: string): ResourceChange => ({ kind: 'roles', name: 'dev', action: 'update', before: { a: 1 }, after: { a: 2 }, reason });
+  it('ignores how a no-op was read, and not why a change is planned', () => {
+    expect(buildPlan([noop('terraform not run: not on PATH'), update('x')]).hash).toBe(buildPlan([noop('terraform not run: pg backend needs PostgreSQL'), update('x')]).hash);
+    expect(buildPlan([update('x')]).hash).not.toBe(buildPlan([update('y')]).hash);
+    expect(buildPlan([update('x')]).hash).not.toBe(buildPlan([{ ...update('x'), after: { a: 3 } }]).hash);
+  });
+});

@@ -60,8 +60,8 @@ export interface Plan {
   summary: PlanSummary;
   /**
    * sha256 of the canonical JSON of mode, changes and the names of unknown resources: the
-   * identity an approval refers to. Findings and reasons for unknowns (volatile: disk usage,
-   * error texts) are left out so they cannot make an approved plan stale.
+   * identity an approval refers to. Findings, reasons for unknowns and for no-ops (volatile: disk
+   * usage, error texts, how a stack was read) are left out so they cannot make an approved plan stale.
    */
   hash: string;
 }
@@ -96,7 +96,9 @@ export function buildPlan(
     else if (c.action === 'drift') summary.drift++;
     else summary.unchanged++;
   }
-  const identity = { mode, changes: sorted, unknown: unknown.map((u) => `${u.kind}/${u.name}`) };
+  // A no-op's reason says how it was read (terraform run or not, which folder), not what changes:
+  // it must not make an approval stale when the applying process found terraform and the planning one did not.
+  const identity = { mode, changes: sorted.map((c) => (c.action === 'no-op' ? { ...c, reason: '' } : c)), unknown: unknown.map((u) => `${u.kind}/${u.name}`) };
   const hash = createHash('sha256').update(canonicalJson(identity)).digest('hex');
   return { format: 'fleetspec-plan/v1', mode, changes: sorted, unknown, findings, summary, hash };
 }

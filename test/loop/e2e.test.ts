@@ -81,8 +81,8 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     sshPublicKey: clientKey().publicKey,
     secret: async () => undefined,
     progress: (m) => void progress.push(m),
-    // As the reconcile process finds it (the reason is part of the stacks' plan entries, so of the hash).
-    // No terraform: a real one would try to download providers, and nothing here can reach a registry.
+    // No terraform, in this process and in the reconcile child alike: a real one (this machine has
+    // /usr/local/bin/terraform) would try to download providers, and nothing here reaches a registry.
     stacks: { dir: join(work, 'repo', 'stacks'), workDir: join(work, 'terraform'), noTerraform: missingBinaryReason(undefined, { FLEETSPEC_TERRAFORM: NO_TERRAFORM }) },
   });
 
