@@ -69,7 +69,13 @@ export class TickAbandoned extends Error {}
 export async function tick(ctx: TickContext): Promise<TickReport> {
   const started = Date.now();
   const lock = await acquireLeader(ctx.db, ctx.repoKey);
-  let run: Run = await startRun(ctx.db, { repo: ctx.repoKey, trigger: ctx.trigger });
+  let run: Run;
+  try {
+    run = await startRun(ctx.db, { repo: ctx.repoKey, trigger: ctx.trigger });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], waiting: 0, errors: [], durationMs: 0 };
   try {
     run = await transition(ctx.db, run.id, 'PENDING', 'PLANNING');
