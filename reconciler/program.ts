@@ -165,7 +165,7 @@ kind where live differs from the default branch.`;
         .option('--github-api <url>', 'GitHub REST API root (default: FLEETSPEC_GITHUB_API, else https://api.github.com)')
         .option('--branch <name>', 'the default branch (default: FLEETSPEC_BRANCH, else GitHub\'s default branch)')
         .option('--repo-dir <dir>', 'the local clone (default: FLEETSPEC_REPO_DIR, else .fleetspec/repo)')
-        .option('--specs-path <path>', 'the specs folder inside the repository', 'specs'),
+        .option('--specs-path <path>', 'the specs folder inside the repository (default: FLEETSPEC_SPECS_PATH, else specs)'),
     );
 
   loopOptions(
