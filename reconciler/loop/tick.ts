@@ -84,7 +84,8 @@ export async function tick(ctx: TickContext): Promise<TickReport> {
     const main = ctx.branch ?? (await ctx.github.defaultBranch());
     const mainSha = heads.get(main);
     if (!mainSha) throw new Error(`the repository has no branch "${main}"; set FLEETSPEC_BRANCH to its default branch`);
-    const allowed = await approversAt(ctx, mainSha);
+    const mainSpecs = await load(ctx, mainSha);
+    const allowed = approversOf(mainSpecs);
 
     for (const [branch, sha] of [...heads].sort(([a], [b]) => a.localeCompare(b))) {
       if (branch === main || branch.startsWith(DRIFT_PREFIX)) continue;
@@ -103,7 +104,7 @@ export async function tick(ctx: TickContext): Promise<TickReport> {
     // After an apply live just changed: the next tick checks drift. A refused merge (stale, blocked) gets its fresh plan now.
     if (!report.applied && report.waiting === 0) {
       checkStop(ctx);
-      await reconcileDrift(ctx, run.id, main, mainSha, heads, allowed, report);
+      await reconcileDrift(ctx, run.id, main, mainSha, mainSpecs, heads, allowed, report);
     }
     if (!merged) {
       const refused = report.main.filter((m) => m.outcome !== 'baseline' && m.outcome !== 'applied' && m.outcome !== 'no-changes');
@@ -170,7 +171,10 @@ async function load(ctx: TickContext, sha: string): Promise<LoadedSpecs> {
 
 /** GitHub logins allowed to approve, by the roles spec of `sha` (never the PR's own). */
 async function approversAt(ctx: TickContext, sha: string): Promise<Map<string, string[]>> {
-  const loaded = await load(ctx, sha);
+  return approversOf(await load(ctx, sha));
+}
+
+function approversOf(loaded: LoadedSpecs): Map<string, string[]> {
   return countBySeverity(loaded.diagnostics).errors ? new Map() : approvers(loaded.index);
 }
 
@@ -356,11 +360,13 @@ async function reconcileDrift(
   runId: number,
   main: string,
   mainSha: string,
+  loaded: LoadedSpecs,
   heads: Map<string, string>,
   allowed: Map<string, string[]>,
   report: TickReport,
 ): Promise<void> {
-  const loaded = await load(ctx, mainSha);
+  // The specs were read at the start of the tick; the stacks folder needs main checked out again.
+  await ctx.git.checkout(mainSha);
   if (countBySeverity(loaded.diagnostics).errors) {
     ctx.progress(`${main} at ${text.short(mainSha)} has invalid specs; no drift check`);
     return;

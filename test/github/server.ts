@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { readBody } from '../http-body.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The contract: GitHub's OpenAPI description, loaded once per process and compiled lazily per operation.
@@ -1244,7 +1245,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   }
 
   const httpServer = createServer((req, res) => {
-    readBody(req)
+    readBody(req, MAX_REQUEST_BYTES, () => new Error(`request body over ${MAX_REQUEST_BYTES} bytes`))
       .then(async (raw) => {
         const url = new URL(req.url ?? '/', apiUrl);
         const method = (req.method ?? 'GET').toUpperCase();
@@ -1407,20 +1408,3 @@ export function fakeSha(seed: string): string {
   return createHash('sha1').update(seed).digest('hex');
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        reject(new Error(`request body over ${MAX_REQUEST_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KINDS } from '../../reconciler/kinds/index.js';
+import { readBody } from '../http-body.js';
 
 export type LlmMode =
   /** A narrative naming exactly the resources in the prompt's JSON as `kind/name`. */
@@ -103,7 +104,7 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
   const state = { mode: options.mode ?? ('good' as LlmMode) };
 
   const server = createServer((req, res) => {
-    readBody(req)
+    readBody(req, MAX_REQUEST_BYTES, () => invalid('The request body is too large.'))
       .then((raw) => {
         const path = new URL(req.url ?? '/', 'http://llm').pathname;
         const method = req.method ?? 'GET';
@@ -306,23 +307,6 @@ function parseJson(raw: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > MAX_REQUEST_BYTES) {
-        reject(invalid('The request body is too large.'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function json(res: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { normalizeModelName } from '../../reconciler/kinds/models/ollama.js';
+import { readBody } from '../http-body.js';
 
 export interface OllamaServerOptions {
   host?: string;
@@ -77,7 +78,7 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
   const requests: RecordedRequest[] = [];
 
   const server = createServer((req, res) => {
-    readBody(req)
+    readBody(req, MAX_REQUEST_BYTES, () => new BadRequest('request body too large'))
       .then(async (raw) => {
         const path = new URL(req.url ?? '/', 'http://ollama').pathname;
         const method = req.method ?? 'GET';
@@ -238,23 +239,6 @@ function parseJson(raw: string): { ok: true; value: unknown } | { ok: false; mes
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > MAX_REQUEST_BYTES) {
-        reject(new BadRequest('request body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function json(res: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value);
