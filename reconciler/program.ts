@@ -9,6 +9,7 @@ import { schemaCommand } from './commands/schema.js';
 import { stacksApply, stacksPlan, stacksSynth, type StacksPlanOptions, type SynthOptions } from './commands/stacks.js';
 import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsSet } from './commands/secrets.js';
 import { validateCommand } from './commands/validate.js';
+import { policyCheckCommand, policyRulesCommand, type PolicyCheckOptions } from './commands/policy.js';
 import type { Output } from './commands/output.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { KINDS } from './kinds/index.js';
@@ -55,13 +56,16 @@ export async function run(argv: readonly string[], out: Output): Promise<ExitCod
     .description('check spec files: YAML syntax, each kind\'s schema, cross-references and secret literals; reports every problem in one run')
     .argument('[path]', 'a specs folder or one spec file', 'specs')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--policies <dir>', 'the policy files (default: policies/ beside the specs folder)')
     .addHelpText(
       'after',
       `
 Each problem prints as "file:line:col kind/name: message" with a hint below it.
+The policies that need only the specs (port ranges, role matrix, DNS routes,
+model memory, host thresholds as observed, the budget brake) are checked too.
 Exit codes: 0 valid, 1 invalid, 3 internal error.`,
     )
-    .action(async (path: string, opts: { format: 'text' | 'json' }) => {
+    .action(async (path: string, opts: { format: 'text' | 'json'; policies?: string }) => {
       code = await validateCommand(path, opts, out);
     });
 
@@ -87,6 +91,8 @@ Spec files name their schema for editors on their first line:
     return n;
   };
   const TERRAFORM_OPTION = ['--terraform <binary>', 'terraform or tofu to run for the dns and vms stacks (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)'] as const;
+  const POLICIES_OPTION = ['--policies <dir>', 'the policy files (default: policies/ beside the specs folder; none there: no policies)'] as const;
+  const OVERRIDE_OPTION = ['--override <word...>', "lift the policies whose override: is this word (as the PR label fleetspec/<word> does)"] as const;
   const STACKS_DIR_OPTION = ['--stacks-dir <dir>', 'the synthesised stacks folder (default: stacks/ beside the specs folder)'] as const;
   const connectOptions = (cmd: Command) =>
     cmd
@@ -96,7 +102,9 @@ Spec files name their schema for editors on their first line:
       .option('--connect-timeout <seconds>', 'per host: TCP connect and SSH handshake', positive('--connect-timeout'), 10)
       .option('--command-timeout <seconds>', 'per remote command', positive('--command-timeout'), 30)
       .option(...TERRAFORM_OPTION)
-      .option(...STACKS_DIR_OPTION);
+      .option(...STACKS_DIR_OPTION)
+      .option(...POLICIES_OPTION)
+      .option(...OVERRIDE_OPTION);
   const PLAN_HELP = `
 Offline (the default) reads only the state store: hosts, models and roles are
 listed as "not read", and the dns and vms stacks show their configuration diff
@@ -104,7 +112,9 @@ against stacks/<name>/cdk.tf.json. --live contacts each host that has ssh
 settings in specs, checking its pinned host key (an unreachable host is "not
 read", never planned as a deletion), and runs terraform plan for the stacks
 when terraform or tofu is on PATH and DATABASE_URL names PostgreSQL.
-Exit codes: 0 no changes, 1 invalid specs, 2 changes, 3 error.`;
+Every plan carries the verdict of the policies in policies/ (fleetspec policy
+rules lists the built-in ones): findings of severity error mean apply refuses it.
+Exit codes: 0 no changes, 1 invalid specs or policies, or a failing verdict, 2 changes, 3 error.`;
 
   connectOptions(
     program
@@ -140,6 +150,51 @@ Exit codes: 0 applied, 1 invalid or stale plan (nothing applied), 3 apply failed
     .action(async (planPath: string, path: string, opts: ApplyCommandOptions) => {
       code = await applyCommand(planPath, path, opts, out);
     });
+  const policy = program
+    .command('policy')
+    .description('policies as code: the rules in policies/ that judge every plan')
+    .addHelpText(
+      'after',
+      `
+A policy file is YAML in policies/: either a built-in rule with its params
+  kind: Policy
+  name: budget
+  severity: error          # error blocks apply; warning is shown
+  rule: budget
+  params: {currency: USD, monthlyBudget: 200, brakeAt: 0.8, prices: {...}}
+or CEL validations (as in Kubernetes ValidatingAdmissionPolicy)
+  kind: Policy
+  name: bastions-hold-nothing
+  severity: error
+  match: {kinds: [roles], condition: "resource.type == 'bastion'"}
+  validations:
+    - expression: size(resource.capabilities) == 0
+      message: a bastion holds no capabilities
+      path: capabilities
+CEL sees resource, name, kind, specs (every spec by kind), plan and params.
+override: <word> lets label fleetspec/<word>, or a line "/fleetspec <word>" in an
+approver's review, turn the policy's errors into warnings for that PR.`,
+    );
+  policy
+    .command('check')
+    .description('judge the specs, and a plan file when given, by the policies; prints the verdict')
+    .argument('[plan]', 'a plan written by fleetspec plan --out (without it, rules that need a plan are skipped)')
+    .option('--specs <path>', 'the specs folder', 'specs')
+    .option(...POLICIES_OPTION)
+    .option(...OVERRIDE_OPTION)
+    .addOption(format())
+    .addHelpText('after', '\nExit codes: 0 pass or warnings only, 1 a finding of severity error or invalid specs or policies, 3 internal error.')
+    .action(async (plan: string | undefined, opts: PolicyCheckOptions) => {
+      code = await policyCheckCommand(plan, opts, out);
+    });
+  policy
+    .command('rules')
+    .description('list the built-in rules a policy file can configure (--format json: with their params schemas)')
+    .addOption(format())
+    .action((opts: { format: 'text' | 'json' }) => {
+      code = policyRulesCommand(opts, out);
+    });
+
   const LOOP_HELP = `
 Settings (options override the environment; the systemd unit reads them from
 an EnvironmentFile):

@@ -60,14 +60,14 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     const result = await fleetspec(['plan', 'specs', '--out', planFile]);
     expect(result.code).toBe(2);
     expect(result.stdout).toContain('+ ports/consilio/api (create: port pinned in specs, not allocated)\n    after:  {"port":4001}\n    will:   record allocation consilio/api: port 4001 in the state store');
-    expect(result.stdout).toContain('warning: hosts/linux-home: disk / at 97% (alert >90%');
+    expect(result.stdout).toContain('warning hosts/linux-home: disk / at 97% (alert >90%');
     expect(result.stdout).toMatch(/\? not read: hosts\/DESKTOP-LIBOQV5, hosts\/ai, hosts\/linux-home, models\/nomic-embed-text@ai, .*roles\/manager.*: offline \(plan with --live to read it\)/);
     expect(result.stdout).toContain('Plan: 7 to add, 0 to change, 0 to destroy. 10 not read.');
     expect(result.stderr).toContain(`plan written to ${planFile}`);
     const plan = JSON.parse(await readFile(planFile, 'utf8'));
     expect(plan).toMatchObject({ format: 'fleetspec-plan/v1', mode: 'offline', summary: { add: 7, unknown: 10 } });
     expect(plan.unknown).toContainEqual({ kind: 'hosts', name: 'ai', reason: 'offline (plan with --live to read it)' });
-    expect(plan.findings).toContainEqual(expect.objectContaining({ kind: 'hosts', name: 'linux-home', code: 'threshold.disk', severity: 'warning' }));
+    expect(plan.findings).toContainEqual(expect.objectContaining({ kind: 'hosts', name: 'linux-home', code: 'policy.host-thresholds', severity: 'warning', where: 'specs/hosts/linux-home.yaml:66:3' }));
   });
 
   it('refuses a plan file edited after it was made, applying nothing (exit 1)', async () => {

@@ -81,10 +81,17 @@ describe('plan renderers', () => {
     const text = renderText(withUnknown);
     expect(text).toContain('? not read: hosts/ai, roles/manager: offline');
     expect(text).toContain('? not read: hosts/east: connection refused');
-    expect(text).toContain('warning: hosts/linux-home: disk / at 97% (free space)');
+    expect(text).toContain('warning hosts/linux-home: disk / at 97%\n    hint: free space');
+    expect(text).toContain('Verdict: warn: 1 warning (no policies)');
     const md = renderMarkdown(withUnknown);
     expect(md).toContain('- `hosts/ai`, `roles/manager`: offline');
-    expect(md).toContain('- warning: `hosts/linux-home`: disk / at 97% (free space)');
+    expect(md).toContain('- ⚠️ warning: `hosts/linux-home`: disk / at 97%. To fix: free space');
+    expect(md).toContain('**Policy verdict: warn: 1 warning (no policies)**');
+    const judged = buildPlan([], { findings: [{ kind: 'ports', name: 'odin', code: 'policy.port-ranges', severity: 'error', message: 'overlaps', hint: 'move it', policy: 'port-ranges', where: 'specs/ports/odin.yaml:3:8' }], policies: ['port-ranges', 'budget'] });
+    expect(judged.verdict).toEqual({ status: 'fail', errors: 1, warnings: 0, policies: ['budget', 'port-ranges'] });
+    expect(renderText(judged)).toContain('error ports/odin: overlaps [policy port-ranges, specs/ports/odin.yaml:3:8]');
+    expect(renderText(judged)).toContain('Verdict: fail: 1 error (2 policies)');
+    expect(renderMarkdown(judged)).toContain('- ❌ error: `ports/odin`: overlaps (policy `port-ranges`, `specs/ports/odin.yaml:3:8`). To fix: move it');
   });
 
   it('renders JSON that parses back to the same plan', () => {

@@ -79,7 +79,7 @@ describe('the fleetspec binary', () => {
   it('validates specs/ and exits 0', async () => {
     const r = await fleetspec('validate', 'specs');
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^specs: 27 files, 37 resources, 0 errors, 0 warnings: valid/m);
+    expect(r.stderr).toMatch(/^specs: 27 files, 37 resources, 0 errors, 9 warnings: valid/m);
   });
 
   it('exits 1 with file:line:col on a broken spec', async () => {
@@ -94,11 +94,13 @@ describe('the fleetspec binary', () => {
     const r = await fleetspec('validate', 'specs/models/ai.yaml');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^specs\/models\/ai.yaml: 1 file, 3 resources, 0 errors/m);
-    const broken = await fleetspec('validate', 'test/fixtures/broken/ranges-overlap/ports/consilio.yaml');
+    // The overlap is a policy (port-ranges, from the repository's policies/), reported on the later range.
+    const fixture = 'test/fixtures/policies/port-ranges/fail-overlap/ports';
+    const broken = await fleetspec('validate', `${fixture}/consilio.yaml`, '--policies', 'policies');
     expect(broken.code, 'the overlap is reported on odin.yaml, not on this file').toBe(0);
-    const other = await fleetspec('validate', 'test/fixtures/broken/ranges-overlap/ports/odin.yaml');
+    const other = await fleetspec('validate', `${fixture}/odin.yaml`, '--policies', 'policies');
     expect(other.code).toBe(1);
-    expect(other.stdout).toMatch(/^test\/fixtures\/broken\/ranges-overlap\/ports\/odin.yaml:3:8 ports\/odin: range 4500-5499 overlaps/);
+    expect(other.stdout).toMatch(/^test\/fixtures\/policies\/port-ranges\/fail-overlap\/ports\/odin.yaml:3:8 ports\/odin: range 4500-5499 overlaps ports\/consilio \(4000-4999\) \(policy port-ranges\)/);
   });
 
   it('prints machine-readable diagnostics with --format json', async () => {

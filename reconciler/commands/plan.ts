@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { applyPlan, blockingFindings, defaultStacksDir, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
+import { applyPlan, blockingFindings, besideSpecs, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
 import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
 import { loadSpecs } from '../specs/load.js';
-import { renderJson, renderMarkdown, renderText } from '../plan/render.js';
+import { formatFinding, renderJson, renderMarkdown, renderText } from '../plan/render.js';
 import type { SshPool } from '../ssh/pool.js';
 import type { StacksContext } from '../stacks/driver.js';
 import { findTerraform, missingBinaryReason } from '../stacks/terraform.js';
@@ -18,6 +18,7 @@ import { transition, startRun } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
 import { getSecret, parseKey } from '../state/secrets.js';
 import type { Output } from './output.js';
+import { policyContext, type PolicyOptions } from './policy.js';
 import { actor, withStore } from './store.js';
 
 export interface ConnectOptions {
@@ -34,7 +35,7 @@ export interface ConnectOptions {
   noSsh?: boolean;
 }
 
-export interface PlanCommandOptions extends ConnectOptions {
+export interface PlanCommandOptions extends ConnectOptions, PolicyOptions {
   live?: boolean;
   out?: string;
   format: 'text' | 'markdown' | 'json';
@@ -96,7 +97,7 @@ export async function stacksContext(specs: string, opts: Pick<ConnectOptions, 't
   const terraform = await findTerraform(opts.terraform);
   const pgConnStr = process.env.PG_CONN_STR ?? process.env.DATABASE_URL;
   return {
-    dir: opts.stacksDir ?? defaultStacksDir(specs),
+    dir: opts.stacksDir ?? besideSpecs(specs, 'stacks'),
     workDir: process.env.FLEETSPEC_WORK_DIR ?? join('.fleetspec', 'terraform'),
     ...(terraform ? { terraform } : {}),
     noTerraform: missingBinaryReason(opts.terraform),
@@ -119,9 +120,16 @@ export function planCommand(specs: string, opts: PlanCommandOptions, out: Output
   const loaded = loadSpecs(specs);
   loaded.catch(() => {}); // awaited below; a store failure must not leave it unhandled
   return withStore(out, 'plan', async (db) => {
+    const policies = await policyContext(specs, opts);
+    printDiagnostics(policies.diagnostics, out);
+    if (!policies.policy) {
+      out.stderr('fleetspec plan: the policies are invalid; nothing was planned');
+      out.stderr('  hint: fix the policy files above (fleetspec policy check lists the same)');
+      return EXIT.INVALID;
+    }
     const { options, close } = await engineOptions(db, specs, opts.live ? 'live' : 'offline', opts, out);
     try {
-      const { plan, diagnostics } = await planFleet({ ...options, loaded });
+      const { plan, diagnostics } = await planFleet({ ...options, loaded, policy: policies.policy });
       printDiagnostics(diagnostics, out);
       if (!plan) {
         out.stderr('fleetspec plan: the specs are invalid; nothing was planned');
@@ -162,7 +170,7 @@ export async function readPlanFile(path: string): Promise<{ plan?: Plan; problem
   return { plan };
 }
 
-export interface ApplyCommandOptions extends ConnectOptions {
+export interface ApplyCommandOptions extends ConnectOptions, PolicyOptions {
   format: 'text' | 'json';
 }
 
@@ -182,9 +190,17 @@ export function applyCommand(planPath: string, specs: string, opts: ApplyCommand
       out.stderr('  hint: make a plan with: fleetspec plan --out plan.json');
       return EXIT.INVALID;
     }
+    const policies = await policyContext(specs, opts);
+    printDiagnostics(policies.diagnostics, out);
+    if (!policies.policy) {
+      out.stderr('fleetspec apply: the policies are invalid; nothing was applied');
+      return EXIT.INVALID;
+    }
     const repo = process.env.FLEETSPEC_REPO ?? resolve(specs);
     const lock = await acquireLeader(db, repo);
-    const { options, close } = await engineOptions(db, specs, approved.mode, opts, out);
+    const engine = await engineOptions(db, specs, approved.mode, opts, out);
+    const options = { ...engine.options, policy: policies.policy };
+    const close = engine.close;
     let run = await startRun(db, { repo, trigger: 'manual', reason: `fleetspec apply ${planPath}` });
     try {
       run = await transition(db, run.id, 'PENDING', 'PLANNING');
@@ -207,7 +223,7 @@ export function applyCommand(planPath: string, specs: string, opts: ApplyCommand
         const blocking = blockingFindings(report.current!);
         await transition(db, run.id, 'PLANNING', 'BLOCKED', { reason: blocking.map((f) => `${f.kind}/${f.name}: ${f.message}`).join('; '), planHash: approved.hash });
         out.stderr('fleetspec apply: the plan has findings of severity error; nothing was applied.');
-        for (const f of blocking) out.stderr(`  ${f.kind}/${f.name}: ${f.message}${f.hint ? ` (${f.hint})` : ''}`);
+        for (const f of blocking) out.stderr(`  ${formatFinding(f)}`);
         return EXIT.INVALID;
       }
       await transition(db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: approved.hash });

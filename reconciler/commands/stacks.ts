@@ -7,7 +7,7 @@ import { countBySeverity, formatDiagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { writeAtomic } from '../files.js';
 import { DRIVERS } from '../kinds/drivers.js';
-import { blockingFindings, defaultStacksDir, planFleet } from '../plan/engine.js';
+import { blockingFindings, besideSpecs, planFleet } from '../plan/engine.js';
 import { hasChanges } from '../plan/plan.js';
 import { loadSpecs } from '../specs/load.js';
 import { terraformEnv } from '../stacks/driver.js';
@@ -42,7 +42,7 @@ export async function stacksSynth(name: string | undefined, opts: SynthOptions, 
     out.stderr('fleetspec stacks synth: the specs are invalid; nothing was synthesised');
     return EXIT.INVALID;
   }
-  const dir = opts.stacks ?? defaultStacksDir(opts.specs);
+  const dir = opts.stacks ?? besideSpecs(opts.specs, 'stacks');
   // --check compares real bytes: a hand-edited file with an unchanged input hash is still caught.
   const results = await synthesiseAll(loaded.index, dir, { only, force: opts.force || opts.check, write: !opts.check });
   const stale = results.filter((r) => r.status === 'written');

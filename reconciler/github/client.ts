@@ -56,6 +56,8 @@ export interface Review {
   state: ReviewState;
   commitId: string | null;
   submittedAt: string | null;
+  /** The review's text ("" when none): where an approver writes "/fleetspec <override>". */
+  body: string;
 }
 
 export type StatusState = 'success' | 'failure' | 'pending' | 'error';
@@ -280,6 +282,7 @@ export class GitHub {
       state: review.state as ReviewState,
       commitId: review.commit_id ?? null,
       submittedAt: review.submitted_at ?? null,
+      body: review.body ?? '',
     }));
   }
 

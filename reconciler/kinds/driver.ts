@@ -36,6 +36,8 @@ export interface DriverPlan {
   changes: ResourceChange[];
   unknown: NotRead[];
   findings: PlanFinding[];
+  /** What was read live, by resource name, for the policies (hosts: their facts). */
+  facts?: ReadonlyMap<string, unknown>;
 }
 
 /** How to put back what one applied change altered, from the version saved before it. */

@@ -64,3 +64,29 @@ export function decideApproval(f: ApprovalFacts): Approval {
   if (!reasons.length) reasons.push('no standing APPROVED review');
   return { approved: false, reasons };
 }
+
+/**
+ * Policy overrides in force on a PR, by word: its labels fleetspec/<word>, and lines
+ * "/fleetspec <word>" in reviews by users allowed to approve who are not its author
+ * (a dismissed review counts for nothing). The PR's own text never overrides anything.
+ */
+export function overridesOf(
+  pr: { author: string; labels: readonly string[] },
+  reviews: readonly (ReviewFact & { body?: string })[],
+  allowed: ReadonlyMap<string, string[]>,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const label of pr.labels) {
+    const m = /^fleetspec\/([a-z0-9][a-z0-9-]*)$/.exec(label);
+    if (m) out.set(m[1]!, `label ${label}`);
+  }
+  for (const r of reviews) {
+    const who = r.user.toLowerCase();
+    if (r.state === 'DISMISSED' || r.state === 'PENDING' || !allowed.has(who) || who === pr.author.toLowerCase()) continue;
+    for (const line of (r.body ?? '').split(/\r?\n/)) {
+      const m = /^\s*\/fleetspec\s+([a-z0-9][a-z0-9-]*)\s*$/.exec(line);
+      if (m && !out.has(m[1]!)) out.set(m[1]!, `@${r.user}'s review`);
+    }
+  }
+  return out;
+}

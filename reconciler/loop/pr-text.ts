@@ -2,8 +2,8 @@
 // statuses, apply results and refusals. Text only, from data; nothing here talks to GitHub.
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { blockingFindings, type ApplyReport } from '../plan/engine.js';
-import { hasChanges, summaryLine, type Plan } from '../plan/plan.js';
-import { renderMarkdown } from '../plan/render.js';
+import { hasChanges, summaryLine, verdictLine, type Plan } from '../plan/plan.js';
+import { planVerdict, renderMarkdown } from '../plan/render.js';
 import type { NarrativeResult } from '../narrative/narrate.js';
 import { relative } from 'node:path';
 
@@ -24,9 +24,10 @@ export function planStatus(plan: Plan): StatusText {
   const blocking = blockingFindings(plan);
   if (blocking.length) {
     const first = blocking[0]!;
-    return { state: 'failure', description: `${blocking.length} blocking finding${blocking.length === 1 ? '' : 's'}: ${first.kind}/${first.name}: ${first.message}` };
+    return { state: 'failure', description: `${blocking.length} blocking finding${blocking.length === 1 ? '' : 's'}: ${first.policy ? `policy ${first.policy}: ` : ''}${first.kind}/${first.name}: ${first.message}` };
   }
-  return { state: 'success', description: `${summaryLine(plan)} Plan ${plan.hash.slice(0, 12)}` };
+  const verdict = planVerdict(plan);
+  return { state: 'success', description: `${summaryLine(plan)} Policies: ${verdict.status}. Plan ${plan.hash.slice(0, 12)}` };
 }
 
 export function invalidStatus(diagnostics: readonly Diagnostic[], root: string): StatusText {
@@ -54,12 +55,7 @@ export interface PlanCommentInput {
 }
 
 export function planComment(i: PlanCommentInput): string {
-  const blocking = blockingFindings(i.plan);
-  const verdict = blocking.length
-    ? `**Verdict: ❌ blocked.** ${blocking.length} finding${blocking.length === 1 ? '' : 's'} of severity error; apply refuses this plan until ${blocking.length === 1 ? 'it is' : 'they are'} fixed.`
-    : hasChanges(i.plan)
-      ? '**Verdict: ✅ can be applied** once approved.'
-      : '**Verdict: ✅ nothing to apply.**';
+  const verdict = verdictText(i.plan);
   const who = i.approvers.length ? i.approvers.map((a) => `@${a}`).join(', ') : 'nobody yet (no role with the approve capability lists githubUsers)';
   return [
     PLAN_MARKER,
@@ -74,6 +70,25 @@ export function planComment(i: PlanCommentInput): string {
     '',
     `To apply: a user who may approve (${who}), and who is not this PR's author, approves commit ${short(i.sha)}; after the merge the next tick plans again and applies only if the plan is still \`${i.plan.hash.slice(0, 12)}\`.`,
   ].join('\n');
+}
+
+/** The verdict paragraph: blocked (by what, and how to lift an overridable block), or can be applied. */
+export function verdictText(plan: Plan): string {
+  const blocking = blockingFindings(plan);
+  const policies = verdictLine(planVerdict(plan));
+  if (blocking.length) {
+    const words = [...new Set(blocking.map((f) => f.override))];
+    const lines = [
+      `**Verdict: ❌ blocked** (${policies}). Apply refuses this plan until ${blocking.length === 1 ? 'this is' : 'these are'} fixed:`,
+      '',
+      ...blocking.map((f) => `- ${f.policy ? `policy \`${f.policy}\`: ` : ''}\`${f.kind}/${f.name}\`${f.where ? ` at \`${f.where}\`` : ''}: ${f.message}`),
+    ];
+    if (words.every((w) => w)) {
+      lines.push('', `To override instead: label this PR ${words.map((w) => `\`fleetspec/${w}\``).join(' and ')}, or an approver writes ${words.map((w) => `\`/fleetspec ${w}\``).join(' and ')} on a line of their review.`);
+    }
+    return lines.join('\n');
+  }
+  return hasChanges(plan) ? `**Verdict: ✅ can be applied** once approved (policies: ${policies}).` : `**Verdict: ✅ nothing to apply** (policies: ${policies}).`;
 }
 
 export function invalidComment(sha: string, diagnostics: readonly Diagnostic[], root: string): string {

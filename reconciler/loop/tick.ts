@@ -13,7 +13,8 @@ import { DRIVERS } from '../kinds/drivers.js';
 import type { GitHub, PullRequest } from '../github/client.js';
 import type { SpecRepo } from '../git/repo.js';
 import { narrate, type NarrativeConfig, type NarrativeResult } from '../narrative/narrate.js';
-import { applyPlan, isApplicable, planDifferences, planFleet, type EngineOptions, type Planned } from '../plan/engine.js';
+import { applyPlan, blockingFindings, isApplicable, planDifferences, planFleet, scopedPlan, type EngineOptions, type Planned } from '../plan/engine.js';
+import { loadPolicies, withOverrides, type PolicyContext } from '../policies/index.js';
 import { buildPlan, hasChanges, type Plan } from '../plan/plan.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import { synthesiseAll } from '../stacks/files.js';
@@ -21,7 +22,7 @@ import type { Db } from '../state/db.js';
 import { getRun, startRun, transition, unfinishedRuns, type Run, type RunState, type RunTrigger } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
 import { interruptedApplies, mainCommits, plannedCommit, recordMain, recordPlanned, type MainOutcome } from '../state/loop.js';
-import { approvers, decideApproval } from './approval.js';
+import { approvers, decideApproval, overridesOf } from './approval.js';
 import * as text from './pr-text.js';
 
 export const DRIFT_PREFIX = 'fleetspec/drift-';
@@ -86,12 +87,14 @@ export async function tick(ctx: TickContext): Promise<TickReport> {
     if (!mainSha) throw new Error(`the repository has no branch "${main}"; set FLEETSPEC_BRANCH to its default branch`);
     const mainSpecs = await load(ctx, mainSha);
     const allowed = approversOf(mainSpecs);
+    // A branch is judged by the default branch's policies: a PR cannot loosen the rules that judge it.
+    const policy = await policiesOf(ctx);
 
     for (const [branch, sha] of [...heads].sort(([a], [b]) => a.localeCompare(b))) {
       if (branch === main || branch.startsWith(DRIFT_PREFIX)) continue;
       checkStop(ctx);
       try {
-        const planned = await planBranch(ctx, run.id, branch, sha, main, mainSha, allowed);
+        const planned = await planBranch(ctx, run.id, branch, sha, main, mainSha, allowed, policy);
         if (planned) report.branches.push(planned);
       } catch (err) {
         // One bad branch must not stop the others, nor the default branch's applies.
@@ -104,7 +107,7 @@ export async function tick(ctx: TickContext): Promise<TickReport> {
     // After an apply live just changed: the next tick checks drift. A refused merge (stale, blocked) gets its fresh plan now.
     if (!report.applied && report.waiting === 0) {
       checkStop(ctx);
-      await reconcileDrift(ctx, run.id, main, mainSha, mainSpecs, heads, allowed, report);
+      await reconcileDrift(ctx, run.id, main, mainSha, mainSpecs, heads, allowed, policy, report);
     }
     if (!merged) {
       const refused = report.main.filter((m) => m.outcome !== 'baseline' && m.outcome !== 'applied' && m.outcome !== 'no-changes');
@@ -162,6 +165,14 @@ async function recover(ctx: TickContext, runId: number, report: TickReport): Pro
 
 const specsDir = (ctx: TickContext) => join(ctx.git.dir, ctx.specsPath);
 const stacksDir = (ctx: TickContext) => join(specsDir(ctx), '..', 'stacks');
+const policiesDir = (ctx: TickContext) => join(specsDir(ctx), '..', 'policies');
+
+/** The policies of the commit checked out now. Invalid ones block every plan they would judge. */
+async function policiesOf(ctx: TickContext): Promise<PolicyContext> {
+  const { set, diagnostics } = await loadPolicies(policiesDir(ctx));
+  const problems = diagnostics.filter((d) => d.severity === 'error');
+  return { set: problems.length ? { policies: [] } : set, root: ctx.git.dir, ...(problems.length ? { problems } : {}) };
+}
 
 /** Checks out `sha` and loads its specs. */
 async function load(ctx: TickContext, sha: string): Promise<LoadedSpecs> {
@@ -169,17 +180,23 @@ async function load(ctx: TickContext, sha: string): Promise<LoadedSpecs> {
   return loadSpecs(specsDir(ctx));
 }
 
-/** GitHub logins allowed to approve, by the roles spec of `sha` (never the PR's own). */
-async function approversAt(ctx: TickContext, sha: string): Promise<Map<string, string[]>> {
-  return approversOf(await load(ctx, sha));
+/** Who may approve and the policies, by the specs of `sha` (the default branch before a merge, never the PR's own). */
+async function rulesAt(ctx: TickContext, sha: string): Promise<{ allowed: Map<string, string[]>; policy: PolicyContext }> {
+  const allowed = approversOf(await load(ctx, sha));
+  return { allowed, policy: await policiesOf(ctx) };
 }
 
 function approversOf(loaded: LoadedSpecs): Map<string, string[]> {
   return countBySeverity(loaded.diagnostics).errors ? new Map() : approvers(loaded.index);
 }
 
-async function planLoaded(ctx: TickContext, loaded: LoadedSpecs): Promise<Planned> {
-  return planFleet({ ...ctx.engine, specs: specsDir(ctx), mode: 'live', stacks: { ...ctx.engine.stacks!, dir: stacksDir(ctx) }, loaded: Promise.resolve(loaded) });
+async function planLoaded(ctx: TickContext, loaded: LoadedSpecs, policy: PolicyContext): Promise<Planned> {
+  return planFleet({ ...ctx.engine, specs: specsDir(ctx), mode: 'live', stacks: { ...ctx.engine.stacks!, dir: stacksDir(ctx) }, loaded: Promise.resolve(loaded), policy });
+}
+
+/** Overrides on an open PR: its labels and its approvers' review lines (one GET for the reviews). */
+async function prOverrides(ctx: TickContext, pr: PullRequest, allowed: Map<string, string[]>): Promise<Map<string, string>> {
+  return overridesOf(pr, await ctx.github.reviews(pr.number), allowed);
 }
 
 async function narrative(ctx: TickContext, plan: Plan): Promise<NarrativeResult> {
@@ -212,11 +229,23 @@ async function planBranch(
   main: string,
   mainSha: string,
   allowed: Map<string, string[]>,
+  policy: PolicyContext,
 ): Promise<TickReport['branches'][number] | undefined> {
   if (tip === mainSha || (await ctx.git.isAncestor(tip, mainSha))) return undefined; // merged, or nothing to propose
   let pr = await ctx.github.openPullFor(branch);
   const known = await plannedCommit(ctx.db, ctx.repoKey, tip);
-  if (pr && known && known.pr === pr.number) return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
+  if (pr && known && known.pr === pr.number) {
+    // An override (label, approver's review line) given since the plan lifts its block now, without planning again.
+    const overridable = known.plan?.findings.some((f) => f.severity === 'error' && f.override);
+    const lifted = overridable ? withOverrides(known.plan!, await prOverrides(ctx, pr, allowed)) : undefined;
+    if (lifted && lifted.verdict.errors < known.plan!.verdict.errors) {
+      ctx.progress(`override on #${pr.number}: judging ${text.short(tip)} again`);
+      const published = await publishPlan(ctx, pr, tip, lifted, allowed);
+      await recordPlanned(ctx.db, ctx.repoKey, { sha: tip, scope: known.scope, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId });
+      return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
+    }
+    return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
+  }
   // Its PR was closed by a person: respected until the branch gets a new commit.
   if (!pr && known?.pr) return undefined;
 
@@ -242,7 +271,8 @@ async function planBranch(
     sha = (await ctx.git.commitAndPush(branch, `fleetspec: synthesise the ${names.join(' and ')} stack${names.length === 1 ? '' : 's'} for ${text.short(tip)}`, [stacks])) ?? tip;
     if (sha !== tip) ctx.progress(`committed synthesised stacks to ${branch} as ${text.short(sha)}`);
   }
-  const { plan } = await planLoaded(ctx, loaded);
+  const overrides = pr ? await prOverrides(ctx, pr, allowed) : new Map<string, string>();
+  const { plan } = await planLoaded(ctx, loaded, { ...policy, overrides });
   pr ??= await ctx.github.createPull({ branch, base: main, title, body: branchBody(branch) });
   const published = await publishPlan(ctx, pr, sha, plan!, allowed);
   await recordPlanned(ctx.db, ctx.repoKey, { sha, scope: 'all', pr: pr.number, planHash: plan!.hash, plan: plan!, problem: null, runId });
@@ -275,7 +305,7 @@ async function reconcileMain(ctx: TickContext, run: Run, main: string, mainSha: 
       continue;
     }
     const [parent] = await ctx.git.parents(sha);
-    const allowed = parent ? await approversAt(ctx, parent) : new Map<string, string[]>();
+    const { allowed, policy } = parent ? await rulesAt(ctx, parent) : { allowed: new Map<string, string[]>(), policy: { set: { policies: [] } } };
     const planned = await plannedCommit(ctx.db, ctx.repoKey, merged.headSha);
     const [reviews, commitAuthors] = await Promise.all([ctx.github.reviews(merged.number), ctx.github.pullCommitAuthors(merged.number)]);
     const decision = decideApproval({ author: merged.author, commitAuthors, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: allowed });
@@ -286,7 +316,7 @@ async function reconcileMain(ctx: TickContext, run: Run, main: string, mainSha: 
       continue;
     }
     report.waiting = pending.length - i - 1;
-    return applyMerge(ctx, run, sha, merged, planned!.plan!, planned!.scope, decision.by, report);
+    return applyMerge(ctx, run, sha, merged, planned!.plan!, planned!.scope, decision.by, { ...policy, overrides: overridesOf(merged, reviews, allowed) }, report);
   }
   return undefined;
 }
@@ -298,7 +328,7 @@ async function refuse(ctx: TickContext, runId: number, report: TickReport, sha: 
 }
 
 /** Plans the merge commit again, applies it only if it is the approved plan, and reports on the PR. */
-async function applyMerge(ctx: TickContext, run: Run, sha: string, pr: PullRequest, approved: Plan, scope: string, by: string, report: TickReport): Promise<Run> {
+async function applyMerge(ctx: TickContext, run: Run, sha: string, pr: PullRequest, approved: Plan, scope: string, by: string, policy: PolicyContext, report: TickReport): Promise<Run> {
   ctx.progress(`applying ${text.short(sha)} (#${pr.number}, approved by @${by})`);
   await ctx.git.checkout(sha);
   const drivers = scope === 'all' ? DRIVERS : DRIVERS.filter((d) => d.folder === scope);
@@ -307,6 +337,7 @@ async function applyMerge(ctx: TickContext, run: Run, sha: string, pr: PullReque
     drivers,
     specs: specsDir(ctx),
     stacks: { ...ctx.engine.stacks!, dir: stacksDir(ctx) },
+    policy,
     beforeApply: async (current) => {
       // The last moment to stop cleanly: after this the apply finishes even on SIGTERM.
       checkStop(ctx);
@@ -322,12 +353,13 @@ async function applyMerge(ctx: TickContext, run: Run, sha: string, pr: PullReque
       applied.status === 'stale'
         ? `live changed since the approval (${planDifferences(approved, applied.current!).join('; ') || 'findings or reasons differ'})`
         : applied.status === 'blocked'
-          ? 'the plan has findings of severity error'
+          ? `blocked by ${blockingFindings(applied.current!).map((f) => `${f.policy ? `policy ${f.policy}` : f.code} (${f.kind}/${f.name}: ${f.message})`).join('; ')}`
           : 'the specs are invalid';
     await recordMain(ctx.db, ctx.repoKey, { sha, outcome, pr: pr.number, runId: run.id, detail });
     push(outcome, detail);
     await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${detail}` });
-    await ctx.github.comment(pr.number, applied.status === 'stale' ? text.staleComment(sha, planDifferences(approved, applied.current!)) : `### fleetspec did not apply ${text.short(sha)}\n\n${detail}; nothing was applied.`);
+    const why = applied.status === 'blocked' ? text.verdictText(applied.current!) : `${detail}; nothing was applied.`;
+    await ctx.github.comment(pr.number, applied.status === 'stale' ? text.staleComment(sha, planDifferences(approved, applied.current!)) : `### fleetspec did not apply ${text.short(sha)}\n\n${why}`);
     return transition(ctx.db, run.id, 'PLANNING', applied.status === 'invalid' ? 'FAILED' : 'BLOCKED', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
   }
   const changes = applied.done.length;
@@ -363,6 +395,7 @@ async function reconcileDrift(
   loaded: LoadedSpecs,
   heads: Map<string, string>,
   allowed: Map<string, string[]>,
+  policy: PolicyContext,
   report: TickReport,
 ): Promise<void> {
   // The specs were read at the start of the tick; the stacks folder needs main checked out again.
@@ -371,7 +404,8 @@ async function reconcileDrift(
     ctx.progress(`${main} at ${text.short(mainSha)} has invalid specs; no drift check`);
     return;
   }
-  const { byDriver, plan } = await planLoaded(ctx, loaded);
+  const planned = await planLoaded(ctx, loaded, policy);
+  const { byDriver, plan } = planned;
   const open = new Map((await ctx.github.listOpenPulls()).filter((p) => p.headRef.startsWith(DRIFT_PREFIX)).map((p) => [p.headRef.slice(DRIFT_PREFIX.length), p]));
   for (const [kind, part] of byDriver!) {
     const pr = open.get(kind);
@@ -386,7 +420,7 @@ async function reconcileDrift(
     }
     checkStop(ctx);
     // The scoped plan is exactly what planning with this kind's driver alone gives: what approval covers.
-    const scoped = buildPlan(part.changes, { mode: plan!.mode, unknown: part.unknown, findings: part.findings });
+    const scoped = scopedPlan(planned, kind, policy);
     const branch = `${DRIFT_PREFIX}${kind}`;
     const record = text.driftRecord(kind, buildPlan(part.changes, { mode: plan!.mode }), mainSha, main); // volatile findings and error texts left out
     const path = `drift/${kind}.md`;

@@ -9,6 +9,7 @@ import type { Driver, DriverPlan, LiveContext, Rollback } from '../kinds/driver.
 import type { SpecIndex } from '../kinds/kind.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import type { StacksContext } from '../stacks/driver.js';
+import { evaluatePolicies, type PolicyContext } from '../policies/evaluate.js';
 import { buildPlan, canonicalJson, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
 
 export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'stacks'> {
@@ -20,6 +21,8 @@ export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'sta
   stacks?: StacksContext;
   /** The specs already being loaded (a caller may start reading them while the store opens). */
   loaded?: Promise<LoadedSpecs>;
+  /** Policies to judge the plan by; absent: none (the verdict says "no policies"). */
+  policy?: PolicyContext;
   /** Apply only: called once the new plan matched the approved one, before the first change. Throwing stops the apply. */
   beforeApply?: (current: Plan) => Promise<void>;
 }
@@ -62,18 +65,37 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
     findings.push(...r.findings);
   }
   const byDriver = new Map(drivers.map((d, i) => [d.folder, results[i]!]));
-  return { plan: buildPlan(changes, { mode: opts.mode, unknown, findings }), diagnostics: loaded.diagnostics, resources: loaded.resources.length, context, byDriver };
+  const plan = judge(buildPlan(changes, { mode: opts.mode, unknown, findings }), loaded.index, byDriver, opts.policy);
+  return { plan, diagnostics: loaded.diagnostics, resources: loaded.resources.length, context, byDriver };
+}
+
+/** The plan with the policies' findings added and its verdict: the same changes, so the same hash. */
+function judge(plan: Plan, index: SpecIndex, byDriver: ReadonlyMap<string, DriverPlan>, policy: PolicyContext | undefined): Plan {
+  if (!policy) return plan;
+  const facts = new Map([...byDriver].filter(([, p]) => p.facts).map(([folder, p]) => [folder, p.facts!]));
+  const judged = evaluatePolicies(policy, { index, plan, facts });
+  return buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: [...plan.findings, ...judged.findings], policies: judged.evaluated });
+}
+
+/**
+ * The plan of one kind alone, judged by the policies as applying it would be: what a drift
+ * PR for that kind shows and what its approval covers.
+ */
+export function scopedPlan(planned: Planned, folder: string, policy: PolicyContext | undefined): Plan {
+  const part = planned.byDriver!.get(folder)!;
+  const plan = buildPlan(part.changes, { mode: planned.plan!.mode, unknown: part.unknown, findings: part.findings });
+  return judge(plan, planned.context!.index, new Map([[folder, part]]), policy);
 }
 
 function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
-  const stacks = opts.stacks ?? { dir: defaultStacksDir(opts.specs), workDir: join('.fleetspec', 'terraform'), noTerraform: 'no terraform configured' };
+  const stacks = opts.stacks ?? { dir: besideSpecs(opts.specs, 'stacks'), workDir: join('.fleetspec', 'terraform'), noTerraform: 'no terraform configured' };
   return { mode: opts.mode, db: opts.db, index, ssh: opts.ssh, noSsh: opts.noSsh, sshPublicKey: opts.sshPublicKey, secret: opts.secret, progress: opts.progress, stacks };
 }
 
-/** stacks/ beside the specs folder (or beside the folder of a single spec file's folder). */
-export function defaultStacksDir(specs: string): string {
+/** A folder beside the specs folder (or beside the folder of a single spec file's folder): stacks/, policies/. */
+export function besideSpecs(specs: string, name: string): string {
   const abs = resolve(specs);
-  return join(dirname(/\.ya?ml$/.test(abs) ? dirname(abs) : abs), 'stacks');
+  return join(dirname(/\.ya?ml$/.test(abs) ? dirname(abs) : abs), name);
 }
 
 /** Findings of severity error: the plan may be shown, never applied. */

@@ -46,6 +46,21 @@ export interface PlanFinding {
   severity: 'error' | 'warning';
   message: string;
   hint?: string;
+  /** The policy that found it (its code is policy.<name>). */
+  policy?: string;
+  /** The spec's file:line:col that must change, relative to the repository. */
+  where?: string;
+  /** The word that lifts it when it is an error: label fleetspec/<word>, or "/fleetspec <word>" in an approver's review. */
+  override?: string;
+}
+
+/** The plan's policy verdict: fail when any finding is an error (apply refuses), warn when only warnings. */
+export interface Verdict {
+  status: 'pass' | 'warn' | 'fail';
+  errors: number;
+  warnings: number;
+  /** The policies evaluated, by name. */
+  policies: string[];
 }
 
 export type PlanMode = 'offline' | 'live';
@@ -58,6 +73,7 @@ export interface Plan {
   unknown: NotRead[];
   findings: PlanFinding[];
   summary: PlanSummary;
+  verdict: Verdict;
   /**
    * sha256 of the canonical JSON of mode, changes and the names of unknown resources: the
    * identity an approval refers to. Findings, reasons for unknowns and for no-ops (volatile: disk
@@ -81,7 +97,7 @@ export function canonicalJson(value: unknown): string {
 
 export function buildPlan(
   changes: readonly ResourceChange[],
-  extra: { mode?: PlanMode; unknown?: readonly NotRead[]; findings?: readonly PlanFinding[] } = {},
+  extra: { mode?: PlanMode; unknown?: readonly NotRead[]; findings?: readonly PlanFinding[]; policies?: readonly string[] } = {},
 ): Plan {
   const mode = extra.mode ?? 'offline';
   const sorted = [...changes].sort(compareChanges);
@@ -100,7 +116,20 @@ export function buildPlan(
   // it must not make an approval stale when the applying process found terraform and the planning one did not.
   const identity = { mode, changes: sorted.map((c) => (c.action === 'no-op' ? { ...c, reason: '' } : c)), unknown: unknown.map((u) => `${u.kind}/${u.name}`) };
   const hash = createHash('sha256').update(canonicalJson(identity)).digest('hex');
-  return { format: 'fleetspec-plan/v1', mode, changes: sorted, unknown, findings, summary, hash };
+  return { format: 'fleetspec-plan/v1', mode, changes: sorted, unknown, findings, summary, verdict: verdictOf(findings, extra.policies ?? []), hash };
+}
+
+export function verdictOf(findings: readonly PlanFinding[], policies: readonly string[]): Verdict {
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const warnings = findings.length - errors;
+  return { status: errors ? 'fail' : warnings ? 'warn' : 'pass', errors, warnings, policies: [...policies].sort() };
+}
+
+/** "fail: 2 errors, 1 warning (8 policies)". */
+export function verdictLine(v: Verdict): string {
+  const counts = [v.errors && `${v.errors} error${v.errors === 1 ? '' : 's'}`, v.warnings && `${v.warnings} warning${v.warnings === 1 ? '' : 's'}`].filter(Boolean).join(', ');
+  const policies = v.policies.length ? `${v.policies.length} polic${v.policies.length === 1 ? 'y' : 'ies'}` : 'no policies';
+  return `${v.status}${counts ? `: ${counts}` : ''} (${policies})`;
 }
 
 export function hasChanges(plan: Plan): boolean {

@@ -1,7 +1,7 @@
 // A plan rendered three ways: coloured text for terminals, Markdown for pull requests,
 // JSON for machines. Every renderer shows every change; none decides anything.
 import { paint, type Style } from '../color.js';
-import { canonicalJson, hasChanges, summaryLine, type Action, type NotRead, type Plan } from './plan.js';
+import { canonicalJson, hasChanges, summaryLine, verdictLine, verdictOf, type Action, type NotRead, type Plan, type PlanFinding, type Verdict } from './plan.js';
 
 const SIGN: Record<Action, string> = { create: '+', update: '~', replace: '±', delete: '-', drift: '!', 'no-op': ' ' };
 const COLOUR: Record<Action, Style> = { create: 'green', update: 'yellow', replace: 'red', delete: 'red', drift: 'magenta', 'no-op': 'dim' };
@@ -20,15 +20,28 @@ export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: 
       for (const step of c.actions ?? []) lines.push(tint('dim', `    will:   ${step}`));
     }
   }
-  for (const f of plan.findings) {
-    lines.push(tint(f.severity === 'error' ? 'red' : 'yellow', `${f.severity}: ${f.kind}/${f.name}: ${f.message}`) + (f.hint ? tint('dim', ` (${f.hint})`) : ''));
-  }
+  for (const f of plan.findings) lines.push(formatFinding(f, opts.color));
   for (const [reason, names] of unreadByReason(plan.unknown)) lines.push(tint('dim', `? not read: ${names.join(', ')}: ${reason}`));
   if (lines.length) lines.push('');
   lines.push(tint('bold', summaryLine(plan)));
+  const verdict = planVerdict(plan);
+  lines.push(tint(verdict.status === 'fail' ? 'red' : verdict.status === 'warn' ? 'yellow' : 'green', `Verdict: ${verdictLine(verdict)}`));
   lines.push(tint('dim', `${plan.mode} plan ${plan.hash}`));
   return lines.join('\n');
 }
+
+/** A finding as a line: "error ports/odin: message [policy port-ranges, specs/ports/odin.yaml:3:8]" and its hint. */
+export function formatFinding(f: PlanFinding, color = false): string {
+  const source = [f.policy && `policy ${f.policy}`, f.where].filter(Boolean).join(', ');
+  return (
+    paint(f.severity === 'error' ? 'red' : 'yellow', `${f.severity} ${f.kind}/${f.name}: ${f.message}`, color) +
+    (source ? paint('dim', ` [${source}]`, color) : '') +
+    (f.hint ? `\n    ${paint('dim', `hint: ${f.hint}`, color)}` : '')
+  );
+}
+
+/** A plan's verdict; plans stored before verdicts existed get one from their findings. */
+export const planVerdict = (plan: Plan): Verdict => plan.verdict ?? verdictOf(plan.findings, []);
 
 /** Unknown resources grouped by why they were not read, so offline plans stay short. */
 function unreadByReason(unknown: readonly NotRead[]): [string, string[]][] {
@@ -56,9 +69,13 @@ export function renderMarkdown(plan: Plan): string {
     }
     out.push('');
   }
+  out.push(`**Policy verdict: ${verdictLine(planVerdict(plan))}**`, '');
   if (plan.findings.length) {
     out.push('**Findings**', '');
-    for (const f of plan.findings) out.push(`- ${f.severity}: ${cell(code(`${f.kind}/${f.name}`))}: ${cell(f.message)}${f.hint ? ` (${cell(f.hint)})` : ''}`);
+    for (const f of plan.findings) {
+      const source = [f.policy && `policy \`${f.policy}\``, f.where && code(f.where)].filter(Boolean).join(', ');
+      out.push(`- ${f.severity === 'error' ? '❌' : '⚠️'} ${f.severity}: ${cell(code(`${f.kind}/${f.name}`))}: ${cell(f.message)}${source ? ` (${cell(source)})` : ''}${f.hint ? `. To fix: ${cell(f.hint)}` : ''}`);
+    }
     out.push('');
   }
   if (plan.unknown.length) {

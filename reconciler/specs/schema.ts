@@ -6,20 +6,20 @@ import type { Finding, KindModule } from '../kinds/kind.js';
 import type { PathSegment } from './source.js';
 
 const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-const compiled = new Map<KindModule<any>, ValidateFunction>();
-
-function validatorFor(kind: KindModule<any>): ValidateFunction {
-  let validate = compiled.get(kind);
-  if (!validate) {
-    validate = ajv.compile(kind.schema);
-    compiled.set(kind, validate);
-  }
-  return validate;
-}
+const compiled = new WeakMap<object, ValidateFunction>();
 
 /** Schema findings for one value of a kind; empty when it conforms. */
 export function checkSchema(kind: KindModule<any>, value: unknown): Finding[] {
-  const validate = validatorFor(kind);
+  return checkAgainst(kind.schema, value);
+}
+
+/** Findings for a value against any JSON Schema (policy files, rule params), compiled once per schema object. */
+export function checkAgainst(schema: object, value: unknown): Finding[] {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
   if (validate(value)) return [];
   const findings = (validate.errors ?? []).map(toFinding);
   // ajv reports one error per failing keyword; keep one per place and kind of problem.

@@ -10,6 +10,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../../reconciler/kinds/roles/files.js';
 import { applyPlan, planFleet, type EngineOptions } from '../../reconciler/plan/engine.js';
+import { loadPolicies, type PolicyContext } from '../../reconciler/policies/index.js';
 import type { Plan } from '../../reconciler/plan/plan.js';
 import { SshPool } from '../../reconciler/ssh/pool.js';
 import { openDb, type Db } from '../../reconciler/state/db.js';
@@ -37,6 +38,7 @@ describe('hosts, models and roles over real sshd', () => {
     mkdirSync(join(specs, file, '..'), { recursive: true });
     writeFileSync(join(specs, file), docs.map((d) => stringify(d)).join('---\n'));
   };
+  let policy: PolicyContext;
   const options = (extra: Partial<EngineOptions> = {}): EngineOptions => ({
     specs,
     mode: 'live',
@@ -46,6 +48,7 @@ describe('hosts, models and roles over real sshd', () => {
     secret: async (ref) => (await getSecret(db, key, ref.replace(/^secret:/, ''), 'test'))?.toString('utf8'),
     progress: (m) => void progress.push(m),
     sshPublicKey: clientKey().publicKey,
+    policy,
     ...extra,
   });
   const plan = async (extra: Partial<EngineOptions> = {}): Promise<Plan> => {
@@ -57,6 +60,10 @@ describe('hosts, models and roles over real sshd', () => {
   const home = (s: TestSshd, file: string) => join(s.home, file);
 
   beforeAll(async () => {
+    // The repository's host-thresholds and model-memory policies, the latter as a warning so the applies below go ahead.
+    const { set } = await loadPolicies(join(import.meta.dirname, '..', '..', 'policies'));
+    const wanted = set.policies.filter((p) => p.name === 'host-thresholds' || p.name === 'model-memory');
+    policy = { set: { policies: wanted.map((p) => ({ ...p, severity: 'warning' as const })) } };
     hostSshd = await startSshd();
     // Role endpoints answer on the host's address, each on its own port (seed 000: ssh-manager on 2202...).
     [manager, developer] = await Promise.all([startSshd({ address: hostSshd.host }), startSshd({ address: hostSshd.host })]);
@@ -122,8 +129,9 @@ describe('hosts, models and roles over real sshd', () => {
     const p = await plan();
     expect(change(p, 'hosts/web')).toMatchObject({ action: 'drift', after: { cpus: 999 }, reason: expect.stringContaining('cpus') });
     expect((change(p, 'hosts/web')!.before as { services: Record<string, unknown> }).services).toEqual({ ollama: ollama.port });
-    expect(p.findings).toContainEqual(expect.objectContaining({ kind: 'hosts', name: 'web', code: 'threshold.disk' }));
-    expect(p.findings).toContainEqual(expect.objectContaining({ kind: 'models', name: 'web', code: 'budget.memory' }));
+    expect(p.findings).toContainEqual(expect.objectContaining({ kind: 'hosts', name: 'web', code: 'policy.host-thresholds', message: expect.stringMatching(/^disk \/ at \d+% \(alert >0%; live\)$/) }));
+    expect(p.findings).toContainEqual(expect.objectContaining({ kind: 'models', code: 'policy.model-memory', message: expect.stringContaining('over the Ollama budget of web (8GB)') }));
+    expect(p.verdict.policies).toEqual(['host-thresholds', 'model-memory']);
     expect(change(p, 'models/qwen2.5:3b@web')?.action).toBe('no-op');
     expect(change(p, 'models/qwen2.5:7b@web')).toMatchObject({ action: 'create', after: { model: 'qwen2.5:7b', host: 'web' } });
     expect(change(p, 'models/stale-model:latest@web')).toMatchObject({ action: 'delete' });

@@ -122,7 +122,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
   it("carries terraform's failure into the plan as an error finding", async () => {
     const r = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks], { env: { FAKE_TF_FAIL: 'plan' } });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('error: dns/stack: fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid');
+    expect(r.stdout).toContain('error dns/stack: fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid');
     expect(r.stdout).toContain('? not read: dns/stack: terraform plan failed');
   });
 
@@ -161,7 +161,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     await writeFile(join(specs, 'dns', 'docs.yaml'), 'kind: DnsRecord\nname: docs.consilio.153.se\nzone: 153.se\ntype: CNAME\ntarget: tunnel.153.se\nroute: consilio/api\n');
     const r = await fleetspec(['plan', specs, '--live', '--stacks-dir', stacks, '--terraform', '/nonexistent/terraform', '--ssh-key', join(dir, 'no-such-key')]);
     expect(r.code).toBe(2);
-    expect(r.stdout).toContain('warning: dns/stack: terraform not run: /nonexistent/terraform is not an executable (from --terraform)');
+    expect(r.stdout).toContain('warning dns/stack: terraform not run: /nonexistent/terraform is not an executable (from --terraform)');
     expect(r.stdout).toMatch(/\+ dns\/cloudflare_dns_record\.docs_consilio_153_se \(create: configuration diff against .*cdk\.tf\.json/);
   });
 

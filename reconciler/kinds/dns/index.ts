@@ -1,6 +1,5 @@
 import { kindSchema, ref } from '../common.js';
 import { defineKind, type Finding } from '../kind.js';
-import { findAllocation } from '../ports/index.js';
 import { missingReference } from '../references.js';
 import { FQDN_PATTERN, insideZone, type DnsZone } from '../zones/index.js';
 
@@ -73,24 +72,6 @@ export const dns = defineKind<DnsRecord>({
         path: ['name'],
         message: `"${value.name}" is not inside zone "${value.zone}"`,
         hint: `use a name ending in .${value.zone}, or the zone it belongs to`,
-      });
-    }
-    if (value.route === undefined) {
-      findings.push({
-        code: 'ref.no-allocation',
-        path: ['name'],
-        message: 'no port allocation behind this name',
-        hint: 'add route: <project>/<service> naming an allocation in specs/ports',
-      });
-    } else if (!findAllocation(index, value.route)) {
-      const [project] = value.route.split('/');
-      findings.push({
-        code: 'ref.no-allocation',
-        path: ['route'],
-        message: index.get('ports', project!)
-          ? `project "${project}" has no allocation for service "${value.route.split('/')[1]}"`
-          : `unknown project "${project}"`,
-        hint: 'allocate the port first in specs/ports/<project>.yaml, then route to it',
       });
     }
     return findings;

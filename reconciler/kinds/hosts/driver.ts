@@ -1,12 +1,12 @@
 // Hosts are read-only: live facts come over SSH in one command, differences from the spec
-// are drift (reported, never applied), and the seed 004 monitoring table becomes findings.
+// are drift (reported, never applied); the facts also feed the host-thresholds policy.
 import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
 import { fingerprint } from '../../ssh/keys.js';
 import type { SshTarget } from '../../ssh/pool.js';
 import { positionOf } from '../../specs/source.js';
 import { defineDriver, readEach, type LiveContext } from '../driver.js';
 import type { Resource } from '../kind.js';
-import { breaches, FACTS_SCRIPT, formatSize, parseFacts, parseSize, parseThreshold, type HostFacts } from './facts.js';
+import { FACTS_SCRIPT, formatSize, parseFacts, parseSize, type HostFacts } from './facts.js';
 import type { Host } from './index.js';
 
 /** Where in its spec file a resource sets something, for messages: "specs/hosts/ai.yaml:40:3". */
@@ -97,47 +97,17 @@ function compare(host: Host, facts: HostFacts): { before: Record<string, unknown
   return { before, after, drift };
 }
 
-/** Seed 004's monitoring table against live facts (or the spec's `observed` facts offline). */
-export function thresholdFindings(resource: Resource<Host>, facts: HostFacts | undefined): PlanFinding[] {
-  const host = resource.value;
-  const findings: PlanFinding[] = [];
-  const finding = (code: string, message: string, hint: string) =>
-    findings.push({ kind: 'hosts', name: resource.name, code, severity: 'warning', message, hint });
-  for (const m of host.monitoring ?? []) {
-    const alert = parseThreshold(m.alert);
-    if (m.metric === 'disk.usage') {
-      const mount = m.mount ?? '/';
-      const live = facts?.disks.find((d) => d.mount === mount)?.usedPercent;
-      const observed = host.observed?.disks?.find((d) => d.mount === mount)?.usedPercent;
-      const value = live ?? observed;
-      if (value !== undefined && breaches(alert, value)) {
-        const source = live !== undefined ? 'live' : `observed: ${host.observed!.source}`;
-        finding('threshold.disk', `disk ${mount} at ${value}% (alert ${m.alert}; ${source})`, `free space on ${mount}${m.target ? ` to get back to ${m.target}` : ''}`);
-      }
-    } else if (m.metric === 'memory.usage' && facts) {
-      const used = facts.memory.totalBytes - facts.memory.availableBytes;
-      const value = alert.unit === '%' ? Math.round((used / facts.memory.totalBytes) * 100) : used;
-      if (breaches(alert, value)) finding('threshold.memory', `memory in use ${alert.unit === '%' ? `${value}%` : formatSize(value)} (alert ${m.alert})`, 'find what grew, or raise the host\'s memory budget');
-    } else if (m.metric === 'cpu.usage' && facts) {
-      // Load average per CPU stands in for usage; "sustained" looks at the 15-minute figure.
-      const load = m.aggregate === 'sustained' ? facts.load[2] : m.aggregate === 'avg' ? facts.load[1] : facts.load[0];
-      const value = Math.round((load / facts.cpus) * 100);
-      if (breaches(alert, value)) finding('threshold.cpu', `CPU load ${value}% of ${facts.cpus} CPUs (alert ${m.alert}${m.aggregate ? `, ${m.aggregate}` : ''})`, 'find the busy process, or move work to another host');
-    }
-  }
-  return findings;
-}
-
 export const hostsDriver = defineDriver<Map<string, HostRead>>({
   folder: 'hosts',
   readLive: (desired, ctx) => readEach<HostRead, Host>(desired, (r) => readHostFacts(r, ctx)),
   diff(desired, live) {
     const changes: ResourceChange[] = [];
-    const plan = { changes, unknown: [] as NotRead[], findings: [] as PlanFinding[] };
+    // The facts go to the policies too (host-thresholds, port-listeners).
+    const plan = { changes, unknown: [] as NotRead[], findings: [] as PlanFinding[], facts: new Map<string, HostFacts>() };
     for (const resource of desired as Resource<Host>[]) {
       const read = live.get(resource.name);
       const facts = read && 'facts' in read ? read.facts : undefined;
-      plan.findings.push(...thresholdFindings(resource, facts));
+      if (facts) plan.facts.set(resource.name, facts);
       if (read && 'acceptedKey' in read && read.acceptedKey) plan.findings.push(pinFinding('hosts', resource.name, read.acceptedKey, specLocation(resource, ['ssh'])));
       if (!facts) {
         plan.unknown.push({ kind: 'hosts', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read' });

@@ -4,7 +4,7 @@
 // spec says prune: true.
 import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
 import { defineDriver, type LiveContext } from '../driver.js';
-import { breaches, formatSize, parseSize, parseThreshold } from '../hosts/facts.js';
+import { breaches, formatSize, parseThreshold } from '../hosts/facts.js';
 import { hostTarget, unreachable } from '../hosts/driver.js';
 import type { Host } from '../hosts/index.js';
 import type { Resource } from '../kind.js';
@@ -55,21 +55,9 @@ function managedHosts(desired: readonly Resource[], ctx: Pick<LiveContext, 'inde
   return [...names].map((n) => ctx.index.get('hosts', n) as Resource<Host>).filter(Boolean);
 }
 
-/** Seed 004's budget: the Ollama line of the host's budget table, the upper end of its RAM. */
-function memoryFindings(host: Resource<Host>, models: readonly Resource<Model>[], live: HostModels | undefined): PlanFinding[] {
+/** Seed 004's monitoring table: the memory Ollama's loaded models use (the budget of what specs list is the model-memory policy). */
+function memoryFindings(host: Resource<Host>, live: HostModels | undefined): PlanFinding[] {
   const findings: PlanFinding[] = [];
-  const budget = host.value.budget?.find((b) => /ollama/i.test(b.component))?.ram;
-  const planned = models.reduce((sum, m) => sum + (m.value.memory?.ram ? parseSize(m.value.memory.ram) : 0), 0);
-  if (budget && planned > parseSize(budget)) {
-    findings.push({
-      kind: 'models',
-      name: host.name,
-      code: 'budget.memory',
-      severity: 'warning',
-      message: `the Ollama models listed for ${host.name} take ${formatSize(planned)} of RAM, over the host's Ollama budget of ${budget}`,
-      hint: 'remove a model from specs/models or raise the budget in the host spec',
-    });
-  }
   const alert = host.value.monitoring?.find((m) => m.metric === 'ollama.memory')?.alert;
   if (alert && live) {
     const inUse = live.loaded.reduce((sum, m) => sum + m.size, 0);
@@ -114,7 +102,7 @@ export const modelsDriver = defineDriver<Map<string, HostRead>>({
       const models = wanted.get(host.name) ?? [];
       const read = live.get(host.name);
       const hostLive = read && 'live' in read ? read.live : undefined;
-      findings.push(...memoryFindings(host, models, hostLive));
+      findings.push(...memoryFindings(host, hostLive));
       if (!hostLive) {
         const reason = read && 'unknown' in read ? read.unknown : 'not read';
         unknown.push(...models.map((m) => ({ kind: 'models', name: m.name, reason })));

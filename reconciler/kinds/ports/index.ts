@@ -1,5 +1,5 @@
 import { kindSchema, ref } from '../common.js';
-import { defineKind, type Finding, type Resource, type SpecIndex } from '../kind.js';
+import { defineKind, type Finding } from '../kind.js';
 import { missingReference } from '../references.js';
 
 export interface PortRange {
@@ -13,7 +13,7 @@ export interface PortRange {
 const schema = kindSchema(
   'ports',
   'PortRange',
-  'A project\'s port range (seed 003) and the ports allocated in it. Ranges never overlap, so services of different projects never collide.',
+  'A project\'s port range (seed 003) and the ports allocated in it. The port-ranges policy keeps ranges apart and allocations inside them.',
   {
     required: ['kind', 'name', 'range'],
     properties: {
@@ -44,31 +44,6 @@ const schema = kindSchema(
   },
 );
 
-interface PortsTable {
-  /** Load order of each range resource: messages go on the later one. */
-  order: Map<Resource, number>;
-  byStart: Resource<PortRange>[];
-  /** Port → the allocations that claim it, in load order. */
-  owners: Map<number, { resource: Resource<PortRange>; service: string }[]>;
-}
-
-// Built once per spec index, so checking P projects is O(P log P), not O(P²).
-const tables = new WeakMap<SpecIndex, PortsTable>();
-
-function portsTable(index: SpecIndex): PortsTable {
-  let table = tables.get(index);
-  if (!table) {
-    const all = index.all('ports') as Resource<PortRange>[];
-    const owners = new Map<number, { resource: Resource<PortRange>; service: string }[]>();
-    for (const resource of all) {
-      for (const a of resource.value.allocations ?? []) owners.set(a.port, [...(owners.get(a.port) ?? []), { resource, service: a.service }]);
-    }
-    table = { order: new Map(all.map((r, i) => [r, i])), byStart: [...all].sort((a, b) => a.value.range.start - b.value.range.start), owners };
-    tables.set(index, table);
-  }
-  return table;
-}
-
 export const ports = defineKind<PortRange>({
   kind: 'PortRange',
   folder: 'ports',
@@ -91,14 +66,6 @@ export const ports = defineKind<PortRange>({
     const byPort = new Map<number, number>();
     const byService = new Map<string, number>();
     (value.allocations ?? []).forEach((a, i) => {
-      if (a.port < start || a.port > end) {
-        findings.push({
-          code: 'ref.allocation-out-of-range',
-          path: ['allocations', i, 'port'],
-          message: `port ${a.port} is outside the project's range ${start}-${end}`,
-          hint: `pick a free port between ${start} and ${end}`,
-        });
-      }
       const samePort = byPort.get(a.port);
       if (samePort !== undefined) {
         findings.push({
@@ -119,32 +86,6 @@ export const ports = defineKind<PortRange>({
       } else byService.set(a.service, i);
       const host = missingReference(index, 'hosts', a.host, ['allocations', i, 'host']);
       if (host) findings.push(host);
-    });
-    // Overlaps and cross-project collisions are reported once, on the later of the two projects.
-    const table = portsTable(index);
-    const mine = table.order.get(resource)!;
-    for (const other of table.byStart) {
-      const theirs = other.value.range;
-      if (theirs.start > end) break;
-      if (theirs.end >= start && table.order.get(other)! < mine) {
-        findings.push({
-          code: 'ref.range-overlap',
-          path: ['range'],
-          message: `range ${start}-${end} overlaps ${other.label} (${theirs.start}-${theirs.end})`,
-          hint: 'give each project a range of its own; ranges must not share a port',
-        });
-      }
-    }
-    (value.allocations ?? []).forEach((a, i) => {
-      for (const owner of table.owners.get(a.port) ?? []) {
-        if (table.order.get(owner.resource)! >= mine) break;
-        findings.push({
-          code: 'ref.allocation-collision',
-          path: ['allocations', i, 'port'],
-          message: `port ${a.port} is already allocated to ${owner.resource.label} service "${owner.service}"`,
-          hint: "allocate from this project's own range",
-        });
-      }
     });
     return findings;
   },
