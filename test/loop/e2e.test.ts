@@ -143,6 +143,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     ]
       .map((d) => stringify(d))
       .join('---\n');
+  const POLICY = stringify({ kind: 'Policy', name: 'only-monitor-deploys', severity: 'error', override: 'trust-me', rule: 'role-matrix', params: { exclusive: { 'deploy.production': ['monitor'] } } });
   const modelsYaml = (names: string[]) => names.map((name) => stringify({ kind: 'Model', name, host: 'web', runtime: 'ollama' })).join('---\n');
   const developerEnv = () => readFileSync(join(developer.home, '.env'), 'utf8');
   const pullsOf = (name: string) => ollama.requests.filter((r) => r.path === '/api/pull' && (r.body as { model?: string })?.model === name).length;
@@ -197,6 +198,8 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
       }),
       'specs/roles/roles.yaml': roleYaml('qwen2.5:3b'),
       'specs/models/web.yaml': modelsYaml(['qwen2.5:3b']),
+      // main's policies judge every PR: only monitor deploys, unless an approver overrides.
+      'policies/roles.yaml': POLICY,
     };
     for (const [path, text] of Object.entries(files)) {
       mkdirSync(join(seed, path, '..'), { recursive: true });
@@ -337,6 +340,38 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     expect(second.number).not.toBe(first.number);
     expect(reopened.branches).toEqual([expect.objectContaining({ branch: 'maybe', pr: second.number, action: 'opened' })]);
     await github.updatePull(second.number, { state: 'closed' });
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('main\'s policies judge a PR, which cannot loosen them; the failing verdict is the status until an approver\'s review line overrides it', async () => {
+    const granted = roleYaml('qwen2.5:7b').replace("capabilities:\n  - code.push", "capabilities:\n  - code.push\n  - deploy.production");
+    expect(granted).toContain('deploy.production\ngithubUsers:\n  - bob');
+    // The branch also rewrites the policy to let developer deploy: main's policy still judges it.
+    const loosened = POLICY.replace('- monitor', '- monitor\n      - developer');
+    gitServer.commit(REPO, 'grant', { 'specs/roles/roles.yaml': granted, 'policies/roles.yaml': loosened }, 'Let developer deploy');
+    let report = await runTick();
+    const pr = pullFor('grant')!;
+    expect(report.branches.find((b) => b.branch === 'grant')).toMatchObject({ action: 'opened', status: 'failure' });
+    expect(statusesOf(pr.head.sha, 'fleetspec/plan').at(-1)).toMatchObject({
+      state: 'failure',
+      description: expect.stringContaining('policy only-monitor-deploys: roles/developer: holds "deploy.production", which only monitor may hold'),
+    });
+    const comment = commentsOn(pr.number).at(-1)!;
+    expect(comment).toMatch(/\*\*Verdict: ❌ blocked\*\* \(fail: 1 error, \d+ warnings \(1 policy\)\)\. Apply refuses this plan/);
+    expect(comment).toContain('policy `only-monitor-deploys`: `roles/developer` at `specs/roles/roles.yaml:');
+    expect(comment).toContain('an approver writes `/fleetspec trust-me` on a line of their review');
+
+    // bob's own review line counts for nothing; alice's does.
+    gh.review(pr.number, { user: 'bob', state: 'COMMENTED', commitId: pr.head.sha, body: '/fleetspec trust-me' });
+    report = await runTick();
+    expect(report.branches.find((b) => b.branch === 'grant')).toMatchObject({ action: 'unchanged' });
+    gh.review(pr.number, { user: 'alice', state: 'APPROVED', commitId: pr.head.sha, body: 'Fine for this sprint.\n/fleetspec trust-me' });
+    report = await runTick();
+    expect(report.branches.find((b) => b.branch === 'grant')).toMatchObject({ action: 'updated', status: 'success' });
+    expect(statusesOf(pr.head.sha, 'fleetspec/plan').at(-1)).toMatchObject({ state: 'success' });
+    expect(commentsOn(pr.number).at(-1)).toContain("(overridden by @alice's review)");
+    const github = new GitHub({ owner: OWNER, repo: REPO, token: TOKEN, baseUrl: gh.url, writeIntervalMs: 0 });
+    await github.updatePull(pr.number, { state: 'closed' });
     expect(gh.violations).toEqual([]);
   });
 
