@@ -283,6 +283,7 @@ terraform only as TF_VAR_secret__* environment variables, never in the JSON.`,
     });
   stackCommand('plan', 'terraform init, plan -out and show -json for the stacks; the saved plan file is kept for stacks apply')
     .option(...TERRAFORM_OPTION)
+    .option(...POLICIES_OPTION)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
     .option('--show-unchanged', 'list resources that need no change too')
     .addHelpText(
@@ -297,6 +298,7 @@ Exit codes: 0 no changes, 1 invalid specs or terraform failed, 2 changes, 3 erro
     });
   stackCommand('apply', 'terraform apply of the plan file saved by the last stacks plan, and nothing else', 'default every stack with a saved plan')
     .option(...TERRAFORM_OPTION)
+    .option(...POLICIES_OPTION)
     .addHelpText(
       'after',
       `

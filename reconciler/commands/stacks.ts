@@ -15,6 +15,9 @@ import { synthesiseAll, stackFile } from '../stacks/files.js';
 import { isStackName, STACK_NAMES, stackModels, type StackName } from '../stacks/model.js';
 import { applySaved, PLAN_FILE, TerraformError } from '../stacks/terraform.js';
 import type { Output } from './output.js';
+import { policyContext } from './policy.js';
+import { evaluatePolicies } from '../policies/index.js';
+import { formatFinding } from '../plan/render.js';
 import { engineOptions, renderPlan, type PlanCommandOptions } from './plan.js';
 import { printTable, withStore } from './store.js';
 
@@ -59,7 +62,7 @@ export async function stacksSynth(name: string | undefined, opts: SynthOptions, 
   return EXIT.OK;
 }
 
-export interface StacksPlanOptions extends Pick<PlanCommandOptions, 'terraform' | 'stacksDir' | 'format' | 'showUnchanged'> {
+export interface StacksPlanOptions extends Pick<PlanCommandOptions, 'terraform' | 'stacksDir' | 'format' | 'showUnchanged' | 'policies' | 'override'> {
   specs: string;
 }
 
@@ -70,7 +73,10 @@ export function stacksPlan(name: string | undefined, opts: StacksPlanOptions, ou
     const { options, close } = await engineOptions(db, opts.specs, 'live', { ...opts, noSsh: true }, out);
     try {
       const drivers = DRIVERS.filter((d) => (only as string[]).includes(d.folder));
-      const { plan, diagnostics } = await planFleet({ ...options, drivers });
+      const policies = await policyContext(opts.specs, opts);
+      for (const d of policies.diagnostics) out.stderr(formatDiagnostic(d, out.color));
+      if (!policies.policy) return EXIT.INVALID;
+      const { plan, diagnostics } = await planFleet({ ...options, drivers, policy: policies.policy });
       for (const d of diagnostics) out.stderr(formatDiagnostic(d, out.color));
       if (!plan) return EXIT.INVALID;
       renderPlan(plan, opts.format, out, opts.showUnchanged);
@@ -103,6 +109,16 @@ export function stacksApply(name: string | undefined, opts: Omit<StacksPlanOptio
     const loaded = await loadSpecs(opts.specs);
     if (countBySeverity(loaded.diagnostics).errors > 0) {
       for (const d of loaded.diagnostics) out.stderr(formatDiagnostic(d, out.color));
+      return EXIT.INVALID;
+    }
+    // A saved terraform plan bypasses the engine, so the policies that need only the specs judge it here (the budget brake above all).
+    const policies = await policyContext(opts.specs, opts);
+    for (const d of policies.diagnostics) out.stderr(formatDiagnostic(d, out.color));
+    if (!policies.policy) return EXIT.INVALID;
+    const blocking = evaluatePolicies(policies.policy, { index: loaded.index, facts: new Map() }).findings.filter((f) => f.severity === 'error');
+    if (blocking.length) {
+      out.stderr('fleetspec stacks apply: the policies refuse the specs; nothing was applied');
+      for (const f of blocking) out.stderr(`  ${formatFinding(f, out.color)}`);
       return EXIT.INVALID;
     }
     let applied = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { approvers, decideApproval, type ApprovalFacts } from '../../reconciler/loop/approval.js';
+import { approvers, decideApproval, overridesOf, type ApprovalFacts } from '../../reconciler/loop/approval.js';
 import { buildResources } from '../../reconciler/specs/load.js';
 import { parseSpecText } from '../../reconciler/specs/source.js';
 
@@ -93,5 +93,17 @@ describe('decideApproval', () => {
 
   it('no reviews: refused with a reason', () => {
     expect(decideApproval(facts({}))).toEqual({ approved: false, reasons: ['no standing APPROVED review'] });
+  });
+});
+
+describe('overridesOf', () => {
+  const allowed = new Map([['alice', ['monitor']]]);
+  const review = (user: string, state: 'APPROVED' | 'COMMENTED' | 'DISMISSED', body: string) => ({ user, state, commitId: HEAD, body });
+
+  it('takes fleetspec/<word> labels and "/fleetspec <word>" lines of allowed reviewers, never the author or a dismissed review', () => {
+    const pr = { author: 'bob', labels: ['bug', 'fleetspec/allow-deletions', 'fleetspec/Not A Word'] };
+    const got = overridesOf(pr, [review('bob', 'APPROVED', '/fleetspec trust-me'), review('mallory', 'APPROVED', '/fleetspec budget'), review('Alice', 'DISMISSED', '/fleetspec dismissed'), review('alice', 'COMMENTED', 'ok\r\n  /fleetspec   trust-me  \nnot /fleetspec inline')], allowed);
+    expect(Object.fromEntries(got)).toEqual({ 'allow-deletions': 'label fleetspec/allow-deletions', 'trust-me': "@alice's review" });
+    expect(overridesOf({ author: 'alice', labels: [] }, [review('alice', 'APPROVED', '/fleetspec trust-me')], allowed).size, 'an approver cannot override their own PR').toBe(0);
   });
 });

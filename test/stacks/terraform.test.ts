@@ -2,7 +2,7 @@
 // the documented contract (fake-terraform.mjs: init / plan -out -detailed-exitcode / show -json /
 // apply of a saved plan, state in the pg backend's <schema>.states table) and real PostgreSQL.
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -113,6 +113,14 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     await copyFile(join(work, 'vms', 'fleetspec.tfplan'), saved);
     expect((await fleetspec(['stacks', 'apply', 'vms', '--specs', specs, '--stacks-dir', stacks])).code).toBe(0);
     await copyFile(saved, join(work, 'vms', 'fleetspec.tfplan'));
+    // A saved plan bypasses the engine, so the budget brake judges the specs before terraform runs.
+    const tight = join(dir, 'tight-policies');
+    await mkdir(tight, { recursive: true });
+    await writeFile(join(tight, 'budget.yaml'), 'kind: Policy\nname: budget\nseverity: error\nrule: budget\nparams: {currency: USD, monthlyBudget: 10, brakeAt: 0.8, prices: {gcp: {us-central1: {n1-standard-2: 0.095, n1-standard-4: 0.19}}}}\n');
+    const braked = await fleetspec(['stacks', 'apply', 'vms', '--specs', specs, '--stacks-dir', stacks, '--policies', tight]);
+    expect(braked.code).toBe(1);
+    expect(braked.stderr).toContain('the policies refuse the specs; nothing was applied');
+    expect(braked.stderr).toMatch(/error vms\/supervisor-vm: forecast \d+\.\d\d USD a month is \d+% of the 10\.00 USD budget/);
     const stale = await fleetspec(['stacks', 'apply', 'vms', '--specs', specs, '--stacks-dir', stacks]);
     expect(stale.code).toBe(3);
     expect(stale.stderr).toContain('Error: Saved plan is stale: The given plan file can no longer be applied');
