@@ -238,7 +238,7 @@ async function planBranch(
     // An override (label, approver's review line) given since the plan lifts its block now, without planning again.
     const overridable = known.plan?.findings.some((f) => f.severity === 'error' && f.override);
     const lifted = overridable ? withOverrides(known.plan!, await prOverrides(ctx, pr, allowed)) : undefined;
-    if (lifted && lifted.verdict.errors < known.plan!.verdict.errors) {
+    if (lifted && blockingFindings(lifted).length < blockingFindings(known.plan!).length) {
       ctx.progress(`override on #${pr.number}: judging ${text.short(tip)} again`);
       const published = await publishPlan(ctx, pr, tip, lifted, allowed);
       await recordPlanned(ctx.db, ctx.repoKey, { sha: tip, scope: known.scope, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId });

@@ -153,7 +153,6 @@ function checkPolicy(doc: SpecDocument, report: (f: Finding) => void, diagnostic
     report({ code: 'policy.no-rule', path: ['name'], message: 'the policy has neither rule: nor validations:', hint: `give rule: (one of ${RULES.map((r) => r.name).join(', ')}) or validations: with CEL expressions` });
     return undefined;
   }
-  if (raw.params !== undefined && typeof raw.params !== 'object') return undefined;
   const scope = raw.match?.scope ?? 'resources';
   if (scope === 'resources' && !raw.match?.kinds) {
     report({ code: 'policy.no-kinds', path: raw.match ? ['match'] : ['name'], message: 'a CEL policy checking resources needs match.kinds', hint: `add match: {kinds: [...]} with kinds among ${KINDS.map((k) => k.folder).join(', ')}, or match: {scope: plan}` });
