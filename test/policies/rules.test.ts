@@ -1,7 +1,7 @@
 // Each built-in rule, configured by the repository's own policies/ (the user's parameters),
 // against a passing and a failing fixture in test/fixtures/policies/<rule>/: the failing ones
 // must give exactly the expected violations at exactly the expected places.
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HostFacts } from '../../reconciler/kinds/hosts/facts.js';
 import { buildPlan, type ResourceChange } from '../../reconciler/plan/plan.js';
