@@ -5,7 +5,7 @@ import { relative } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
 import { KINDS } from '../kinds/index.js';
 import type { Resource } from '../kinds/kind.js';
-import type { Plan, PlanFinding } from '../plan/plan.js';
+import { verdictOf, type Plan, type PlanFinding } from '../plan/plan.js';
 import { positionOf } from '../specs/source.js';
 import { evaluationMessage, toCel } from './cel.js';
 import type { Policy, PolicySet, RuleInput, Violation } from './policy.js';
@@ -30,6 +30,7 @@ export interface Evaluation {
 
 export function evaluatePolicies(ctx: PolicyContext, input: RuleInput): Evaluation {
   const out: Evaluation = { findings: [], evaluated: [], skipped: [] };
+  let celView: CelInput | undefined; // the specs and plan as CEL values, made once for all custom policies
   for (const d of ctx.problems ?? []) {
     const file = ctx.root ? relative(ctx.root, d.file) : d.file;
     out.findings.push({ kind: 'policies', name: file, code: 'policy.invalid', severity: 'error', message: `the policy file is invalid: ${d.message}`, hint: d.hint ?? 'fix the policy file', where: `${file}:${d.line}:${d.col}` });
@@ -40,7 +41,7 @@ export function evaluatePolicies(ctx: PolicyContext, input: RuleInput): Evaluati
       continue;
     }
     out.evaluated.push(policy.name);
-    const violations = policy.builtin ? policy.builtin.rule.check(policy.builtin.params, input) : customViolations(policy, input);
+    const violations = policy.builtin ? policy.builtin.rule.check(policy.builtin.params, input) : customViolations(policy, input, (celView ??= celInput(input)));
     for (const v of violations) out.findings.push(toFinding(policy, v, ctx.root));
   }
   out.findings = applyOverrides(out.findings, ctx.overrides);
@@ -79,19 +80,26 @@ export function applyOverrides(findings: readonly PlanFinding[], overrides: Read
 export function withOverrides(plan: Plan, overrides: ReadonlyMap<string, string> | undefined): Plan {
   if (!overrides?.size) return plan;
   const findings = applyOverrides(plan.findings, overrides);
-  const errors = findings.filter((f) => f.severity === 'error').length;
-  const policies = plan.verdict?.policies ?? [];
-  return { ...plan, findings, verdict: { status: errors ? 'fail' : findings.length ? 'warn' : 'pass', errors, warnings: findings.length - errors, policies } };
+  return { ...plan, findings, verdict: verdictOf(findings, plan.verdict?.policies ?? []) };
 }
 
 // CEL: each resource of the matched kinds (or the plan once) against every validation.
-function customViolations(policy: Policy, input: RuleInput): Violation[] {
-  const rule = policy.custom!;
-  const out: Violation[] = [];
+interface CelInput {
+  specs: Record<string, unknown[]>;
+  plan: unknown;
+}
+
+function celInput(input: RuleInput): CelInput {
   const specs: Record<string, unknown[]> = {};
   for (const { folder } of KINDS) specs[folder] = input.index.all(folder).map((r) => toCel(r.value));
   const plan = input.plan ? toCel({ mode: input.plan.mode, changes: input.plan.changes.map(({ kind, name, action, before, after }) => ({ kind, name, action, before: before ?? null, after: after ?? null })), summary: input.plan.summary }) : { changes: [], summary: {} };
-  const base = { specs, plan, params: toCel(rule.params) };
+  return { specs, plan };
+}
+
+function customViolations(policy: Policy, input: RuleInput, view: CelInput): Violation[] {
+  const rule = policy.custom!;
+  const out: Violation[] = [];
+  const base = { ...view, params: toCel(rule.params) };
   const judge = (vars: Record<string, unknown>, at: Pick<Violation, 'resource' | 'kind' | 'name'>) => {
     try {
       if (rule.condition && rule.condition(vars) !== true) return;
@@ -120,9 +128,9 @@ function customViolations(policy: Policy, input: RuleInput): Violation[] {
     return out;
   }
   for (const folder of rule.kinds) {
-    for (const resource of input.index.all(folder) as Resource[]) {
-      judge({ ...base, resource: toCel(resource.value), name: resource.name, kind: folder, variables: {} }, { resource });
-    }
+    (input.index.all(folder) as Resource[]).forEach((resource, i) => {
+      judge({ ...base, resource: view.specs[folder]![i], name: resource.name, kind: folder, variables: {} }, { resource });
+    });
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // server's root disk at 97%). A host spec's monitoring: entries win over this policy's defaults.
 import { breaches, formatSize, parseThreshold, type HostFacts } from '../../kinds/hosts/facts.js';
 import type { Host } from '../../kinds/hosts/index.js';
+import { defs } from '../../kinds/common.js';
 import type { Resource } from '../../kinds/kind.js';
 import type { PathSegment } from '../../specs/source.js';
 import type { BuiltinRule, Violation } from '../policy.js';
@@ -31,8 +32,8 @@ export const hostThresholds: BuiltinRule<HostThresholdsParams> = {
           required: ['metric', 'alert'],
           properties: {
             metric: { enum: METRICS },
-            alert: { type: 'string', pattern: '^(<=|>=|<|>)\\s?[0-9.]+\\s?(%|KB|MB|GB|TB)?$', description: 'a threshold such as ">90%"' },
-            target: { type: 'string' },
+            alert: defs.threshold,
+            target: defs.threshold,
             mount: { type: 'string', pattern: '^/' },
             aggregate: { enum: ['avg', 'max', 'sustained'] },
           },
