@@ -9,6 +9,8 @@ import { schemaCommand } from './commands/schema.js';
 import { stacksApply, stacksPlan, stacksSynth, type StacksPlanOptions, type SynthOptions } from './commands/stacks.js';
 import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsSet } from './commands/secrets.js';
 import { validateCommand } from './commands/validate.js';
+import { diagramsCommand, type DiagramsOptions } from './commands/diagrams.js';
+import { DIAGRAMS } from './diagrams/index.js';
 import { policyCheckCommand, policyRulesCommand, type PolicyCheckOptions } from './commands/policy.js';
 import type { Output } from './commands/output.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -308,6 +310,31 @@ Exit codes: 0 applied, 1 nothing to apply or not configured, 3 terraform failed.
     )
     .action(async (name: string | undefined, opts: StacksPlanOptions) => {
       code = await stacksApply(name, opts, out);
+    });
+
+  program
+    .command('diagrams')
+    .description('write the Mermaid diagrams in docs/diagrams/src/ from the specs: topology, role matrix, run states, artifact flow')
+    .argument('[path]', 'the specs folder', 'specs')
+    .option('--out <dir>', 'where the .mmd files go (default: docs/diagrams/src beside the specs folder)')
+    .option('--only <name...>', `only these diagrams (${DIAGRAMS.map((d) => d.name).join(', ')})`)
+    .option('--check', 'write nothing; exit 1 when a committed diagram is out of date with the specs (for CI)')
+    .addOption(format())
+    .addHelpText(
+      'after',
+      `
+Diagrams:
+${DIAGRAMS.map((d) => `  ${d.name.padEnd(9)} ${d.title}`).join('\n')}
+
+Each file is rewritten only when its bytes change, so an unchanged fleet leaves
+git clean. A .mmd file in the folder that fleetspec did not generate is left
+alone. The diagrams workflow (.github/workflows/diagrams.yml) renders them to
+docs/diagrams/svg/ on push; the reconciler refreshes them in the PRs it opens.
+Exit codes: 0 written (or up to date with --check), 1 invalid specs or out of
+date, 3 error.`,
+    )
+    .action(async (path: string, opts: DiagramsOptions) => {
+      code = await diagramsCommand(path, opts, out);
     });
 
   const STORE_HELP = `

@@ -18,6 +18,23 @@ export const TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
   FAILED: [],
 };
 
+/** What moves a run along each legal edge: the labels of docs/diagrams/src/states.mmd. */
+export const TRANSITION_CAUSES: Readonly<Record<RunState, Readonly<Partial<Record<RunState, string>>>>> = {
+  PENDING: { PLANNING: 'the run starts', FAILED: 'abandoned: the reconciler stopped' },
+  PLANNING: {
+    WAIT_FOR_APPROVE: 'the merged plan is the approved one',
+    DONE: 'nothing to apply',
+    BLOCKED: 'policy verdict fail, live changed, or no approval',
+    FAILED: 'invalid specs or an error',
+  },
+  WAIT_FOR_APPROVE: { APPLYING: 'approved by an allowed reviewer', FAILED: 'an error' },
+  APPLYING: { DONE: 'every change applied', ROLLBACK: 'a change failed', FAILED: 'an error' },
+  ROLLBACK: { DONE: 'rolled back', FAILED: 'the apply failed, rolled back or not' },
+  DONE: {},
+  BLOCKED: {},
+  FAILED: {},
+};
+
 export type RunTrigger = 'cron' | 'manual' | 'push' | 'pull_request' | 'merge' | 'drift';
 
 export interface Run {
