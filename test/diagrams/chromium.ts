@@ -2,7 +2,8 @@
 // playwright-core), with the mermaid bundle from node_modules: what a reader's browser does
 // with the SVGs on GitHub, minus the network. No browser is ever downloaded.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.FLEETSPEC_CHROMIUM ?? '/usr/bin/chromium';
@@ -19,7 +20,11 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-const MERMAID = createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js');
+const require = createRequire(import.meta.url);
+const MERMAID = require.resolve('mermaid/dist/mermaid.min.js');
+export const MERMAID_VERSION = (require('mermaid/package.json') as { version: string }).version;
+/** The configuration mmdc renders with in the diagrams workflow (deterministic ids and shapes). */
+const CONFIG = JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/diagrams/mermaid.json', import.meta.url)), 'utf8')) as Record<string, unknown>;
 
 export type Rendered =
   | {
@@ -37,7 +42,6 @@ export type Rendered =
   | { ok: false; error: string };
 
 export interface MermaidPage {
-  version: string;
   render(source: string): Promise<Rendered>;
   close(): Promise<void>;
 }
@@ -53,14 +57,14 @@ export async function openMermaid(): Promise<MermaidPage> {
     await page.route('**/*', (route) => route.abort());
     await page.setContent('<!doctype html><html><head><meta charset="utf-8"></head><body></body></html>');
     await page.addScriptTag({ path: MERMAID });
-    const version = await page.evaluate(() => {
+    const ready = await page.evaluate((config) => {
       const m = (globalThis as any).mermaid;
-      m.initialize({ startOnLoad: false, securityLevel: 'strict' });
-      return String(m.version ?? (m.mermaidAPI?.getConfig?.() ? 'loaded' : 'unknown'));
-    });
+      m?.initialize({ ...config, startOnLoad: false, securityLevel: 'strict' });
+      return typeof m?.render === 'function';
+    }, CONFIG);
+    if (!ready) throw new Error(`mermaid did not load from ${MERMAID}`);
     let n = 0;
     return {
-      version,
       render: (source) =>
         page.evaluate(
           async ({ id, source }) => {
