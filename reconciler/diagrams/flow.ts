@@ -4,19 +4,19 @@ import type { SpecIndex } from '../kinds/kind.js';
 import type { Role } from '../kinds/roles/index.js';
 import { indent, sortedValues, text, type Diagram } from './diagram.js';
 
-/** Each live system the specs put to work, and how many resources it backs. */
+/** The live systems the specs put to work. Names only: a count would redraw this on every added resource. */
 function liveSystems(index: SpecIndex): string[] {
-  const count = (folder: string) => index.all(folder).length;
-  const parts: [string, number][] = [
-    ['hosts over SSH', count('hosts')],
-    ['role users over SSH', count('roles')],
-    ['Ollama and llama.cpp models', index.all('models').filter((r) => (r.value as { runtime: string }).runtime !== 'api').length],
-    ['Terraform: Cloudflare DNS and tunnel', count('dns')],
-    ['Terraform: GCE VMs', count('vms')],
-    ['port allocations in the state store', count('ports')],
-    ['GitHub issues', count('tickets')],
+  const any = (folder: string, test: (value: any) => boolean = () => true) => index.all(folder).some((r) => test(r.value));
+  const systems: [string, boolean][] = [
+    ['hosts over SSH', any('hosts')],
+    ['role users over SSH', any('roles')],
+    ['Ollama and llama.cpp models', any('models', (m: { runtime: string }) => m.runtime !== 'api')],
+    ['Terraform: Cloudflare DNS and tunnel', any('dns') || any('zones')],
+    ['Terraform: GCE VMs', any('vms')],
+    ['port allocations in the state store', any('ports')],
+    ['GitHub issues', any('tickets')],
   ];
-  return parts.filter(([, n]) => n > 0).map(([what, n]) => `${what} (${n})`);
+  return systems.filter(([, used]) => used).map(([what]) => what);
 }
 
 function render(index: SpecIndex): string[] {

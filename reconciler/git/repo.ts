@@ -260,6 +260,25 @@ export class SpecRepo {
     }
   }
 
+  /** The object id of a file or folder at a commit (equal ids: equal contents); undefined when absent. */
+  async pathOid(sha: string, path: string): Promise<string | undefined> {
+    const filepath = normalizePath(path);
+    try {
+      if (filepath === '') return (await this.readCommit(sha)).tree;
+      const parent = filepath.includes('/') ? filepath.slice(0, filepath.lastIndexOf('/')) : '';
+      const name = filepath.slice(parent.length ? parent.length + 1 : 0);
+      const { tree } = await git.readTree({ fs, dir: this.dir, oid: sha, filepath: parent || undefined, cache: this.cache });
+      return tree.find((e) => e.path === name)?.oid;
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'NotFoundError' || code === 'ObjectTypeError') {
+        await this.readCommit(sha);
+        return undefined;
+      }
+      throw this.toGitError(error, `read ${path} at ${sha}`);
+    }
+  }
+
   /** A file's content at a commit; undefined when the commit has no file at that path. */
   async readFile(sha: string, path: string): Promise<string | undefined> {
     try {

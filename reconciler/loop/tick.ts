@@ -18,6 +18,7 @@ import { loadPolicies, withOverrides, type PolicyContext } from '../policies/ind
 import { buildPlan, hasChanges, type Plan } from '../plan/plan.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import { synthesiseAll } from '../stacks/files.js';
+import { DIAGRAMS_DIR, writeDiagrams } from '../diagrams/index.js';
 import type { Db } from '../state/db.js';
 import { getRun, startRun, transition, unfinishedRuns, type Run, type RunState, type RunTrigger } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
@@ -165,6 +166,7 @@ async function recover(ctx: TickContext, runId: number, report: TickReport): Pro
 
 const specsDir = (ctx: TickContext) => join(ctx.git.dir, ctx.specsPath);
 const stacksDir = (ctx: TickContext) => join(specsDir(ctx), '..', 'stacks');
+const diagramsDir = (ctx: TickContext) => join(specsDir(ctx), '..', DIAGRAMS_DIR);
 const policiesDir = (ctx: TickContext) => join(specsDir(ctx), '..', 'policies');
 
 /** The policies of the commit checked out now. Invalid ones block every plan they would judge. */
@@ -262,14 +264,18 @@ async function planBranch(
     return { branch, sha: tip, pr: pr.number, action: opened ? 'opened' : 'updated', status: 'invalid' };
   }
 
-  // The stacks the specs imply belong on the branch, so the reviewed diff holds them too.
+  // The stacks and diagrams the specs imply belong on the branch, so the reviewed diff holds them too.
   let sha = tip;
-  const synthesised = await synthesiseAll(loaded.index, stacksDir(ctx));
-  if (synthesised.some((s) => s.status === 'written')) {
-    const stacks = relative(ctx.git.dir, stacksDir(ctx));
-    const names = synthesised.filter((s) => s.status === 'written').map((s) => s.model.name);
-    sha = (await ctx.git.commitAndPush(branch, `fleetspec: synthesise the ${names.join(' and ')} stack${names.length === 1 ? '' : 's'} for ${text.short(tip)}`, [stacks])) ?? tip;
-    if (sha !== tip) ctx.progress(`committed synthesised stacks to ${branch} as ${text.short(sha)}`);
+  const synthesised = (await synthesiseAll(loaded.index, stacksDir(ctx))).filter((s) => s.status === 'written').map((s) => s.model.name);
+  const drawn = (await writeDiagrams(loaded.index, diagramsDir(ctx))).filter((d) => d.status !== 'unchanged').map((d) => d.name);
+  if (synthesised.length || drawn.length) {
+    const what = [
+      ...(synthesised.length ? [`synthesise the ${synthesised.join(' and ')} stack${synthesised.length === 1 ? '' : 's'}`] : []),
+      ...(drawn.length ? [`refresh the ${drawn.join(' and ')} diagram${drawn.length === 1 ? '' : 's'}`] : []),
+    ];
+    const paths = [...(synthesised.length ? [stacksDir(ctx)] : []), ...(drawn.length ? [diagramsDir(ctx)] : [])].map((p) => relative(ctx.git.dir, p));
+    sha = (await ctx.git.commitAndPush(branch, `fleetspec: ${what.join(', ')} for ${text.short(tip)}`, paths)) ?? tip;
+    if (sha !== tip) ctx.progress(`committed ${what.join(' and ')} to ${branch} as ${text.short(sha)}`);
   }
   const overrides = pr ? await prOverrides(ctx, pr, allowed) : new Map<string, string>();
   const { plan } = await planLoaded(ctx, loaded, { ...policy, overrides });
@@ -298,6 +304,13 @@ async function reconcileMain(ctx: TickContext, run: Run, main: string, mainSha: 
   for (const [i, sha] of pending.entries()) {
     checkStop(ctx);
     const merged = (await ctx.github.pullsForCommit(sha)).find((p) => p.merged && p.mergeCommitSha === sha);
+    if (!merged && (await changesNothingApplied(ctx, sha))) {
+      // Rendered SVGs from the diagrams workflow, a README fix: nothing a plan reads, so nothing to approve.
+      ctx.progress(`${text.short(sha)} changes no specs, stacks or policies`);
+      await recordMain(ctx.db, ctx.repoKey, { sha, outcome: 'no-changes', pr: null, runId: run.id, detail: 'pushed without a pull request; changes no specs, stacks or policies' });
+      report.main.push({ sha, outcome: 'no-changes', pr: null, detail: 'changes no specs, stacks or policies' });
+      continue;
+    }
     if (!merged) {
       await refuse(ctx, run.id, report, sha, null, 'not-approved', `pushed to ${main} without a pull request`);
       await ctx.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: reached ${main} without an approved pull request` });
@@ -319,6 +332,18 @@ async function reconcileMain(ctx: TickContext, run: Run, main: string, mainSha: 
     return applyMerge(ctx, run, sha, merged, planned!.plan!, planned!.scope, decision.by, { ...policy, overrides: overridesOf(merged, reviews, allowed) }, report);
   }
   return undefined;
+}
+
+/** True when a commit leaves specs/, stacks/ and policies/ exactly as its first parent had them. */
+async function changesNothingApplied(ctx: TickContext, sha: string): Promise<boolean> {
+  const [parent] = await ctx.git.parents(sha);
+  if (!parent) return false;
+  const paths = [specsDir(ctx), stacksDir(ctx), policiesDir(ctx)].map((p) => relative(ctx.git.dir, p));
+  for (const path of paths) {
+    const [before, after] = await Promise.all([ctx.git.pathOid(parent, path), ctx.git.pathOid(sha, path)]);
+    if (before !== after) return false;
+  }
+  return true;
 }
 
 async function refuse(ctx: TickContext, runId: number, report: TickReport, sha: string, pr: number | null, outcome: MainOutcome, detail: string): Promise<void> {

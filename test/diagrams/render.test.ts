@@ -105,7 +105,8 @@ describe('the diagrams of specs/ in headless Chromium', () => {
     expect(texts).toContain('Reviewer: manager');
     expect(texts).toContain('push a branch that edits specs/');
     expect(texts).toContain('open the PR: plan, verdict, narrative; status fleetspec/plan');
-    expect(texts).toContain('hosts over SSH (3)');
+    expect(texts).toContain('hosts over SSH');
+    expect(texts).toContain('Terraform: GCE VMs');
     for (let n = 1; n <= 15; n++) expect(texts).toContain(String(n));
   });
 });

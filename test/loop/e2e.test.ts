@@ -19,6 +19,7 @@ import { applyPlan, planFleet, type EngineOptions } from '../../reconciler/plan/
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { SshPool } from '../../reconciler/ssh/pool.js';
 import { synthesiseAll } from '../../reconciler/stacks/files.js';
+import { DIAGRAMS_DIR, writeDiagrams } from '../../reconciler/diagrams/index.js';
 import { missingBinaryReason } from '../../reconciler/stacks/terraform.js';
 import { openDb, type Db, type OpenOptions } from '../../reconciler/state/db.js';
 import { getRun, runHistory } from '../../reconciler/state/ledger.js';
@@ -95,7 +96,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
         .filter(Boolean)
         .map((l) => l.split(' ') as [string, string]),
     );
-    for (const [name, sha] of branches) gh.setBranch(name, sha);
+    gh.setBranch('main', branches.get('main')!);
     for (const p of gh.repo().pulls.values()) {
       const sha = branches.get(p.head.ref);
       if (p.state === 'open' && sha && sha !== p.head.sha) gh.setHeadSha(p.number, sha);
@@ -182,11 +183,19 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     });
     llm = await startLlmServer({ mode: 'good', models: [MODEL] });
     gitServer = await startGitServer({ token: TOKEN });
-    gh = await startGitHubServer({ owner: OWNER, repo: REPO, token: TOKEN, defaultBranch: 'main', login: 'fleetspec-bot' });
+    gh = await startGitHubServer({
+      owner: OWNER,
+      repo: REPO,
+      token: TOKEN,
+      defaultBranch: 'main',
+      login: 'fleetspec-bot',
+      // A PR opens on the branch's tip at that moment, bot commits included: asked of the real repository.
+      resolveBranch: (branch) => gitServer.git(REPO, 'rev-parse', `refs/heads/${branch}`),
+    });
     pool = new SshPool({ privateKey: clientKey().privateKey, connectTimeoutMs: 3000, commandTimeoutMs: 10_000 });
 
     // The fleet on main: one host with Ollama, two roles (monitor may approve, developer may not), one model;
-    // its stacks synthesised and committed, as `fleetspec stacks synth` leaves them.
+    // its stacks synthesised and its diagrams drawn and committed, as `fleetspec stacks synth` and `fleetspec diagrams` leave them.
     const seed = join(work, 'seed');
     const files: Record<string, string> = {
       'specs/hosts/web.yaml': stringify({
@@ -208,9 +217,12 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     const loaded = await loadSpecs(join(seed, 'specs'));
     expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     await synthesiseAll(loaded.index, join(seed, 'stacks'));
-    for (const name of await readdir(join(seed, 'stacks'), { recursive: true })) {
-      const path = join(seed, 'stacks', name);
-      if (name.endsWith('.json')) files[relative(seed, path)] = await readFile(path, 'utf8');
+    await writeDiagrams(loaded.index, join(seed, DIAGRAMS_DIR));
+    for (const folder of ['stacks', DIAGRAMS_DIR]) {
+      for (const name of await readdir(join(seed, folder), { recursive: true })) {
+        const path = join(seed, folder, name);
+        if (/\.(json|mmd)$/.test(name)) files[relative(seed, path)] = await readFile(path, 'utf8');
+      }
     }
     await gitServer.createBare(REPO, files);
 
@@ -234,11 +246,16 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
 
   it('tick 1: the first tick takes main as its baseline; a pushed spec branch becomes a PR with the plan, the narrative and a status', async () => {
     gitServer.commit(REPO, 'bigger-model', { 'specs/roles/roles.yaml': roleYaml('qwen2.5:7b'), 'specs/models/web.yaml': modelsYaml(['qwen2.5:3b', 'qwen2.5:7b']) }, 'Use qwen2.5:7b for the developer');
-    const head = gitServer.git(REPO, 'rev-parse', 'bigger-model');
+    const pushed = gitServer.git(REPO, 'rev-parse', 'bigger-model');
     const report = await runTick();
     expect(report.state).toBe('DONE');
     expect(report.main).toEqual([expect.objectContaining({ outcome: 'baseline', sha: gitServer.git(REPO, 'rev-parse', 'main') })]);
     expect(report.drift).toEqual([]);
+    // The new model is on the topology diagram: the bot refreshed it on the branch, on top of the push.
+    const head = gitServer.git(REPO, 'rev-parse', 'bigger-model');
+    expect(gitServer.git(REPO, 'log', '--format=%P %an: %s', '-1', head)).toBe(`${pushed} fleetspec[bot]: fleetspec: refresh the topology diagram for ${pushed.slice(0, 7)}`);
+    expect(gitServer.git(REPO, 'diff', '--name-only', pushed, head)).toBe('docs/diagrams/src/topology.mmd');
+    expect(await repo.readFile(head, 'docs/diagrams/src/topology.mmd')).toContain('qwen2.5:7b');
     const pr = pullFor('bigger-model')!;
     expect(pr).toMatchObject({ title: 'Use qwen2.5:7b for the developer', base: { ref: 'main' }, head: { sha: head } });
     expect(report.branches).toEqual([{ branch: 'bigger-model', sha: head, pr: pr.number, action: 'opened', status: 'success' }]);
@@ -323,6 +340,25 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     const again = await runTick();
     expect(again).toMatchObject({ state: 'DONE', branches: [], main: [], drift: [] });
     expect(gh.repo().issueComments.length).toBe(comments + 2);
+  });
+
+  it('a push to main without a PR: rendered SVGs alone are recorded, not refused; touching specs/ is refused and reported', async () => {
+    // What the diagrams workflow commits back after rendering: nothing a plan reads.
+    const svg = gitServer.commit(REPO, 'main', { 'docs/diagrams/svg/topology.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>' }, 'docs(diagrams): render SVGs');
+    let report = await runTick();
+    expect(report.state).toBe('DONE');
+    expect(report.main).toEqual([{ sha: svg, outcome: 'no-changes', pr: null, detail: 'changes no specs, stacks or policies' }]);
+    expect(statusesOf(svg, 'fleetspec/apply')).toEqual([]);
+    expect(gh.repo().commitComments.filter((c) => c.sha === svg)).toEqual([]);
+    // A comment in a spec changes nothing live, but it is a spec change nobody approved.
+    const host = await repo.readFile(svg, 'specs/hosts/web.yaml');
+    const sneaked = gitServer.commit(REPO, 'main', { 'specs/hosts/web.yaml': `# edited on main\n${host}` }, 'Edit main directly');
+    report = await runTick();
+    expect(report.state).toBe('BLOCKED');
+    expect(report.main).toEqual([{ sha: sneaked, outcome: 'not-approved', pr: null, detail: 'pushed to main without a pull request' }]);
+    expect(statusesOf(sneaked, 'fleetspec/apply')).toEqual([expect.objectContaining({ state: 'failure' })]);
+    expect(report.drift).toEqual([]);
+    expect(gh.violations).toEqual([]);
   });
 
   it('a PR a person closed stays closed until its branch gets a new commit', async () => {
