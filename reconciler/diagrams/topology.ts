@@ -62,7 +62,7 @@ function render(index: SpecIndex): string[] {
     if (tunnel) out.push(indent(2, `${tunnelId}{{${label(`tunnel ${tunnel.name}`, tunnel.hostname)}}}`));
     for (const record of records.filter((r) => r.zone === zone.name)) {
       const id = ids.of('dns', record.name);
-      out.push(indent(2, `${id}([${label(record.name, `${record.type} ${record.target}`)}])`));
+      out.push(indent(2, `${id}(${label(record.name, `${record.type} ${record.target}`)})`));
       if (tunnel && record.type === 'CNAME' && record.target === tunnel.hostname) {
         edges.push(`${id} --> ${tunnelId}`);
         const [project, service] = (record.route ?? '').split('/');
@@ -75,7 +75,7 @@ function render(index: SpecIndex): string[] {
 
   // DNS records whose zone has no spec still show, outside any zone.
   for (const record of records.filter((r) => !zones.some((z) => z.name === r.zone))) {
-    out.push(indent(1, `${ids.of('dns', record.name)}([${label(record.name, `${record.type} ${record.target}`)}])`));
+    out.push(indent(1, `${ids.of('dns', record.name)}(${label(record.name, `${record.type} ${record.target}`)})`));
   }
 
   const clouds = [...new Set(vms.map((vm) => `${vm.provider} ${vm.project}`))].sort(byName);

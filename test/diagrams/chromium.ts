@@ -3,6 +3,7 @@
 // with the SVGs on GitHub, minus the network. No browser is ever downloaded.
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -24,7 +25,15 @@ const require = createRequire(import.meta.url);
 const MERMAID = require.resolve('mermaid/dist/mermaid.min.js');
 export const MERMAID_VERSION = (require('mermaid/package.json') as { version: string }).version;
 /** The configuration mmdc renders with in the diagrams workflow (deterministic ids and shapes). */
-const CONFIG = JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/diagrams/mermaid.json', import.meta.url)), 'utf8')) as Record<string, unknown>;
+const CONFIG = JSON.parse(readFileSync(join(repositoryRoot(), 'docs', 'diagrams', 'mermaid.json'), 'utf8')) as Record<string, unknown>;
+
+/** The repository holding this file, from test/diagrams/ or, compiled for bench/, dist/test/diagrams/. */
+function repositoryRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'docs', 'diagrams', 'mermaid.json'))) return dir;
+  }
+  throw new Error('docs/diagrams/mermaid.json not found above test/diagrams/');
+}
 
 export type Rendered =
   | {
@@ -92,7 +101,8 @@ export async function openMermaid(): Promise<MermaidPage> {
                 texts,
                 width: box.width as number,
                 height: box.height as number,
-                errorMarks: el.querySelectorAll('.error-icon, .error-text').length as number,
+                // A syntax error's marks, or the stand-in graph mermaid draws for a source over maxTextSize.
+                errorMarks: (el.querySelectorAll('.error-icon, .error-text').length as number) + texts.filter((t) => t === 'Maximum text size in diagram exceeded').length,
                 scripts: el.querySelectorAll('script').length as number,
               };
             } catch (err) {
