@@ -48,6 +48,9 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
   const specs = join(loop.config.repoDir, loop.config.specsPath);
   const quiet: Output = { ...out, stderr: (l) => progress && out.stderr(l) };
   const { options, close } = await engineOptions(db, specs, 'live', opts, quiet);
+  // Tickets go to the repository the loop reconciles, through its one client.
+  options.issues = loop.github;
+  delete options.noIssues;
   try {
     return await tick({
       db,
@@ -72,6 +75,7 @@ function printReport(r: TickReport, out: Output): void {
   for (const b of r.branches) out.stdout(`branch ${b.branch} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
   for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${m.detail}` : ''}`);
   for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
+  for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${p.detail})` : ""}`}`);
   for (const e of r.errors) out.stdout(`error ${e}`);
   out.stdout(`run ${r.run} ${r.state}: ${r.reason}`);
 }

@@ -17,6 +17,8 @@ import type { Db } from '../state/db.js';
 import { transition, startRun } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
 import { getSecret, parseKey } from '../state/secrets.js';
+import type { IssueTracker } from '../kinds/tickets/issue.js';
+import { ConfigError, githubConfig } from '../loop/config.js';
 import type { Output } from './output.js';
 import { policyContext, type PolicyOptions } from './policy.js';
 import { actor, withStore } from './store.js';
@@ -83,6 +85,7 @@ export async function engineOptions(db: Db, specs: string, mode: PlanMode, opts:
     ssh,
     noSsh,
     sshPublicKey,
+    ...(mode === 'live' ? await issueTracker(db, out) : {}),
     async secret(ref) {
       if (!secretKey) return undefined;
       return (await getSecret(db, secretKey, ref.replace(/^secret:/, ''), actor()))?.toString('utf8');
@@ -90,6 +93,20 @@ export async function engineOptions(db: Db, specs: string, mode: PlanMode, opts:
     progress: (message) => out.stderr(message),
   };
   return { options, close: async () => ssh?.close() };
+}
+
+/** GitHub issues for the tickets kind, when a repository and token are configured; else why not. */
+async function issueTracker(db: Db, out: Output): Promise<{ issues: IssueTracker } | { noIssues: string }> {
+  if (!process.env.FLEETSPEC_GITHUB_REPO) return { noIssues: 'no GitHub repository configured (set FLEETSPEC_GITHUB_REPO and FLEETSPEC_GITHUB_TOKEN)' };
+  try {
+    const c = await githubConfig(db, {});
+    // Loaded only when configured: octokit is a noticeable part of a command's start-up.
+    const { GitHub } = await import('../github/client.js');
+    return { issues: new GitHub({ owner: c.owner, repo: c.repo, token: c.token, baseUrl: c.githubApi, log: (m) => out.stderr(m) }) };
+  } catch (error) {
+    if (error instanceof ConfigError) return { noIssues: `${error.message} (${error.hint})` };
+    throw error;
+  }
 }
 
 /** Where stacks live and how terraform runs, from options and the environment. */

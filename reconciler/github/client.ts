@@ -60,6 +60,33 @@ export interface Review {
   body: string;
 }
 
+/** A GitHub issue (never a PR: the issues list's PRs are left out). */
+export interface Issue {
+  number: number;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  stateReason: string | null;
+  labels: string[];
+  author: string;
+  url: string;
+}
+
+export interface IssueChange {
+  title?: string;
+  body?: string;
+  labels?: string[];
+  state?: 'open' | 'closed';
+  stateReason?: 'completed' | 'not_planned' | 'reopened';
+}
+
+/** A label fleetspec needs: created with this colour (six hex digits) when the repository lacks it. */
+export interface LabelSpec {
+  name: string;
+  color: string;
+  description?: string;
+}
+
 export type StatusState = 'success' | 'failure' | 'pending' | 'error';
 
 /** A failed GitHub call: which route, the HTTP status when GitHub answered, and what to do next. */
@@ -342,6 +369,68 @@ export class GitHub {
     return { id: data.id, url: data.html_url };
   }
 
+  /** Every issue of the repository (open and closed unless asked otherwise), oldest first, paginated; PRs left out. */
+  async listIssues(opts: { state?: 'open' | 'closed' | 'all'; labels?: string[] } = {}): Promise<Issue[]> {
+    const route = 'GET /repos/{owner}/{repo}/issues';
+    const data = await this.call(route, () =>
+      this.octokit.paginate(route, {
+        ...this.where(),
+        state: opts.state ?? 'all',
+        sort: 'created',
+        direction: 'asc',
+        per_page: PER_PAGE,
+        ...(opts.labels?.length ? { labels: opts.labels.join(',') } : {}),
+      }),
+    );
+    return (data as IssueData[]).filter((i) => !i.pull_request).map(toIssue);
+  }
+
+  async createIssue(i: { title: string; body: string; labels: string[] }): Promise<Issue> {
+    const route = 'POST /repos/{owner}/{repo}/issues';
+    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), title: i.title, body: fitBody(i.body), labels: i.labels }));
+    return toIssue(data as IssueData);
+  }
+
+  async updateIssue(number: number, change: IssueChange): Promise<Issue> {
+    const route = 'PATCH /repos/{owner}/{repo}/issues/{issue_number}';
+    const { data } = await this.call(route, () =>
+      this.octokit.request(route, {
+        ...this.where(),
+        issue_number: number,
+        ...(change.title === undefined ? {} : { title: change.title }),
+        ...(change.body === undefined ? {} : { body: fitBody(change.body) }),
+        ...(change.labels === undefined ? {} : { labels: change.labels }),
+        ...(change.state === undefined ? {} : { state: change.state }),
+        ...(change.stateReason === undefined ? {} : { state_reason: change.stateReason }),
+      }),
+    );
+    return toIssue(data as IssueData);
+  }
+
+  /**
+   * Creates the labels the repository lacks (GitHub would otherwise make them grey on first use),
+   * matching names case-insensitively as GitHub does. Returns the names it created.
+   */
+  async ensureLabels(labels: readonly LabelSpec[]): Promise<string[]> {
+    if (labels.length === 0) return [];
+    const list = 'GET /repos/{owner}/{repo}/labels';
+    const existing = new Set((await this.call(list, () => this.octokit.paginate(list, { ...this.where(), per_page: PER_PAGE }))).map((l) => l.name.toLowerCase()));
+    const created: string[] = [];
+    const create = 'POST /repos/{owner}/{repo}/labels';
+    for (const label of labels) {
+      if (existing.has(label.name.toLowerCase())) continue;
+      try {
+        await this.call(create, () => this.octokit.request(create, { ...this.where(), name: label.name, color: label.color, ...(label.description ? { description: truncate(label.description, 100) } : {}) }));
+        created.push(label.name);
+      } catch (error) {
+        // Made by someone else since the list: what was wanted exists.
+        if (!(error instanceof GitHubError && error.status === 422 && /already_exists|already exists/i.test(error.message))) throw error;
+      }
+      existing.add(label.name.toLowerCase());
+    }
+    return created;
+  }
+
   private where(): { owner: string; repo: string } {
     return { owner: this.owner, repo: this.repo };
   }
@@ -470,6 +559,31 @@ function cutAt(text: string, length: number): string {
 function sameBody(a: string, b: string): boolean {
   const normal = (text: string) => text.replace(/\r\n/g, '\n').trimEnd();
   return normal(a) === normal(b);
+}
+
+interface IssueData {
+  number: number;
+  title: string;
+  body?: string | null;
+  state: string;
+  state_reason?: string | null;
+  labels: (string | { name?: string })[];
+  user: { login: string } | null;
+  html_url: string;
+  pull_request?: unknown;
+}
+
+function toIssue(data: IssueData): Issue {
+  return {
+    number: data.number,
+    title: data.title,
+    body: data.body ?? '',
+    state: data.state === 'closed' ? 'closed' : 'open',
+    stateReason: data.state_reason ?? null,
+    labels: data.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? ''))).filter((name) => name !== ''),
+    author: data.user?.login ?? '',
+    url: data.html_url,
+  };
 }
 
 function toPullRequest(data: PullData): PullRequest {

@@ -7,6 +7,7 @@ import type { SshPool } from '../ssh/pool.js';
 import type { StacksContext } from '../stacks/driver.js';
 import type { Queryable } from '../state/db.js';
 import type { Resource, SpecIndex } from './kind.js';
+import type { IssueTracker } from './tickets/issue.js';
 
 export interface LiveContext {
   mode: PlanMode;
@@ -29,6 +30,10 @@ export interface LiveContext {
   progress(message: string): void;
   /** Terraform stacks (dns, vms): the committed output folder and how to run terraform. */
   stacks: StacksContext;
+  /** GitHub issues, for tickets: present in live mode when a repository and token are configured. */
+  issues?: IssueTracker;
+  /** Why issues are not read when `issues` is absent. */
+  noIssues?: string;
 }
 
 /** What a driver found: the changes, what it could not read, and findings that are not changes. */

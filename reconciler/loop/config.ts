@@ -50,7 +50,16 @@ async function fromStore(db: Queryable, path: string, env: NodeJS.ProcessEnv): P
   return value?.toString('utf8').trim() || undefined;
 }
 
-export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoopConfig> {
+export interface GitHubConfig {
+  owner: string;
+  repo: string;
+  fullName: string;
+  githubApi: string;
+  token: string;
+}
+
+/** The GitHub repository, API and token, from options, the environment and the secret store. */
+export async function githubConfig(db: Queryable, opts: Pick<LoopOptions, 'githubRepo' | 'githubApi'>, env: NodeJS.ProcessEnv = process.env): Promise<GitHubConfig> {
   const fullName = opts.githubRepo || env.FLEETSPEC_GITHUB_REPO;
   if (!fullName) throw new ConfigError('no GitHub repository to reconcile', 'pass --github-repo OWNER/NAME or set FLEETSPEC_GITHUB_REPO');
   const m = REPO.exec(fullName);
@@ -60,18 +69,19 @@ export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.P
   if (!token) {
     throw new ConfigError(
       'no GitHub token',
-      'set FLEETSPEC_GITHUB_TOKEN (a fine-grained token with contents, pull requests, commit statuses: read and write), or store it with: fleetspec secrets set meta/github/token',
+      'set FLEETSPEC_GITHUB_TOKEN (a fine-grained token with contents, pull requests, issues, commit statuses: read and write), or store it with: fleetspec secrets set meta/github/token',
     );
   }
   const githubApi = (opts.githubApi ?? env.FLEETSPEC_GITHUB_API ?? 'https://api.github.com').replace(/\/+$/, '');
+  return { owner: m[1]!, repo: m[2]!, fullName, githubApi, token };
+}
+
+export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoopConfig> {
+  const github = await githubConfig(db, opts, env);
   const llm = await llmConfig(db, env);
   return {
-    owner: m[1]!,
-    repo: m[2]!,
-    fullName,
-    gitUrl: opts.gitUrl ?? env.FLEETSPEC_GIT_URL ?? `https://github.com/${fullName}.git`,
-    githubApi,
-    token,
+    ...github,
+    gitUrl: opts.gitUrl ?? env.FLEETSPEC_GIT_URL ?? `https://github.com/${github.fullName}.git`,
     ...((opts.branch ?? env.FLEETSPEC_BRANCH) ? { branch: opts.branch ?? env.FLEETSPEC_BRANCH } : {}),
     repoDir: opts.repoDir ?? env.FLEETSPEC_REPO_DIR ?? join('.fleetspec', 'repo'),
     specsPath: opts.specsPath ?? env.FLEETSPEC_SPECS_PATH ?? 'specs',

@@ -19,6 +19,7 @@ import { buildPlan, hasChanges, type Plan } from '../plan/plan.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import { synthesiseAll } from '../stacks/files.js';
 import { DIAGRAMS_DIR, writeDiagrams } from '../diagrams/index.js';
+import { pullTickets, type PulledTicket } from './tickets.js';
 import type { Db } from '../state/db.js';
 import { getRun, startRun, transition, unfinishedRuns, type Run, type RunState, type RunTrigger } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
@@ -58,6 +59,8 @@ export interface TickReport {
   main: { sha: string; outcome: MainOutcome; pr: number | null; detail: string | null }[];
   applied?: { sha: string; pr: number; changes: number; status: string };
   drift: { kind: string; pr: number; action: 'opened' | 'updated' | 'unchanged' | 'closed' }[];
+  /** Issues opened on GitHub with the ticket label that became pull requests this tick. */
+  pulled: PulledTicket[];
   /** Default-branch commits left for the next tick. */
   waiting: number;
   /** Branches that could not be planned this tick (the others were); the run ends FAILED. */
@@ -78,7 +81,7 @@ export async function tick(ctx: TickContext): Promise<TickReport> {
     await lock.release();
     throw err;
   }
-  const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], waiting: 0, errors: [], durationMs: 0 };
+  const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], waiting: 0, errors: [], durationMs: 0 };
   try {
     run = await transition(ctx.db, run.id, 'PENDING', 'PLANNING');
     await recover(ctx, run.id, report);
@@ -100,6 +103,16 @@ export async function tick(ctx: TickContext): Promise<TickReport> {
       } catch (err) {
         // One bad branch must not stop the others, nor the default branch's applies.
         report.errors.push(`${branch}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+
+    // Tickets opened on GitHub become pull requests (planned from the next tick on, like any branch).
+    if (!countBySeverity(mainSpecs.diagnostics).errors) {
+      checkStop(ctx);
+      try {
+        report.pulled = await pullTickets(ctx, main, mainSha, heads, mainSpecs);
+      } catch (err) {
+        report.errors.push(`tickets pull: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
 
@@ -144,6 +157,7 @@ function summarise(r: TickReport): string {
   if (refused.length) parts.push(`${refused.length} commit${refused.length === 1 ? '' : 's'} not applied (${refused.map((m) => `${text.short(m.sha)} ${m.outcome}`).join(', ')})`);
   if (r.applied) parts.push(`applied ${text.short(r.applied.sha)} from #${r.applied.pr}: ${r.applied.changes} change${r.applied.changes === 1 ? '' : 's'}`);
   if (r.drift.length) parts.push(`drift: ${r.drift.map((d) => `${d.kind} #${d.pr} ${d.action}`).join(', ')}`);
+  if (r.pulled.length) parts.push(`tickets pulled: ${r.pulled.map((p) => (p.pr ? `#${p.issue} as ${p.id} in #${p.pr}` : `#${p.issue} ${p.action}`)).join(', ')}`);
   if (r.errors.length) parts.push(`failed: ${r.errors.join('; ')}`);
   if (r.waiting) parts.push(`${r.waiting} commit${r.waiting === 1 ? '' : 's'} wait for the next tick`);
   return parts.join('; ');

@@ -89,7 +89,19 @@ export function scopedPlan(planned: Planned, folder: string, policy: PolicyConte
 
 function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
   const stacks = opts.stacks ?? { dir: besideSpecs(opts.specs, 'stacks'), workDir: join('.fleetspec', 'terraform'), noTerraform: 'no terraform configured' };
-  return { mode: opts.mode, db: opts.db, index, ssh: opts.ssh, noSsh: opts.noSsh, sshPublicKey: opts.sshPublicKey, secret: opts.secret, progress: opts.progress, stacks };
+  return {
+    mode: opts.mode,
+    db: opts.db,
+    index,
+    ssh: opts.ssh,
+    noSsh: opts.noSsh,
+    sshPublicKey: opts.sshPublicKey,
+    secret: opts.secret,
+    progress: opts.progress,
+    stacks,
+    ...(opts.issues ? { issues: opts.issues } : {}),
+    ...(opts.noIssues ? { noIssues: opts.noIssues } : {}),
+  };
 }
 
 /** A folder beside the specs folder (or beside the folder of a single spec file's folder): stacks/, policies/. */

@@ -401,6 +401,37 @@ export interface CommitCommentRecord {
   createdAt: string;
 }
 
+export interface IssueState {
+  id: number;
+  /** From the repository's nextNumber, which PRs share. */
+  number: number;
+  title: string;
+  body: string | null;
+  author: string;
+  state: 'open' | 'closed';
+  /** GitHub's state_reason; 'duplicate' only when a client closes it as one. */
+  stateReason: 'completed' | 'not_planned' | 'reopened' | 'duplicate' | null;
+  /** Label names as the repository spells them (see RepoState.labels). */
+  labels: string[];
+  assignees?: string[];
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+  /** Who closed it last, while it is closed. */
+  closedBy?: string | null;
+}
+
+export interface LabelState {
+  id: number;
+  /** As created; lookups ignore case, as GitHub's do. */
+  name: string;
+  /** Six hex digits without '#'. */
+  color: string;
+  description: string | null;
+  /** One of the labels GitHub gives a new repository. */
+  default: boolean;
+}
+
 export interface RepoState {
   id: number;
   owner: string;
@@ -412,6 +443,10 @@ export interface RepoState {
   /** Branch name to head SHA, for PRs opened through the API. */
   branches: Map<string, string>;
   pulls: Map<number, PullState>;
+  /** Plain issues; a PR is in `pulls` only, yet the issues routes show both. */
+  issues: Map<number, IssueState>;
+  /** Lower-cased name to label: GitHub's label names are case-insensitive. */
+  labels: Map<string, LabelState>;
   reviews: ReviewRecord[];
   issueComments: IssueCommentRecord[];
   statuses: StatusRecord[];
@@ -521,8 +556,21 @@ export interface GitHubTestServer {
   setLabels(number: number, labels: string[], repo?: string): void;
   /** What GET /pulls/{n}/commits lists: each commit and the login GitHub maps its author to (null: none). */
   setPullCommits(number: number, commits: { sha: string; author: string | null }[], repo?: string): void;
-  /** An issue comment by someone else, such as a human reply. */
+  /** An issue comment by someone else, such as a human reply; on an issue or a PR. */
   addComment(number: number, c: { user: string; body: string; repo?: string }): IssueCommentRecord;
+  /** As if a person opened an issue on GitHub; labels it names that do not exist are created, without counting as implicitLabels. */
+  openIssue(i: { title: string; body?: string; author: string; labels?: string[]; state?: 'open' | 'closed'; repo?: string }): IssueState;
+  /** As if a person edited an issue on the web: labels replace the set (missing ones created silently); bumps updatedAt. */
+  editIssue(number: number, change: { title?: string; body?: string; labels?: string[]; state?: 'open' | 'closed'; repo?: string }): IssueState;
+  /** The plain issues (not PRs), in number order. */
+  issues(repo?: string): IssueState[];
+  /** The label named `name`, whatever its case. */
+  label(name: string, repo?: string): LabelState | undefined;
+  /**
+   * Labels GitHub created on the fly because an API request (POST or PATCH an issue) named one the
+   * repository did not have; tests assert the client created its labels itself first.
+   */
+  implicitLabels: string[];
   /** The next `count` requests (after auth) are answered with `status` (default 502) without being carried out. */
   failNext(count: number, status?: number): void;
   /** The next `count` requests are carried out but answered with `status` (default 502), as when GitHub's front end gives up after the work is done. */
@@ -570,6 +618,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   const faults: Fault[] = [];
   const tampers: ((body: JsonObject) => void)[] = [];
   const routes = new Map<string, RouteHandler>();
+  const implicitLabels: string[] = [];
   let apiUrl = '';
 
   const nextId = () => state.nextId++;
@@ -586,6 +635,8 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       nextNumber: 1,
       branches: new Map(),
       pulls: new Map(),
+      issues: new Map(),
+      labels: new Map(),
       reviews: [],
       issueComments: [],
       statuses: [],
@@ -627,7 +678,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       head: { ref: p.head, sha: p.headSha },
       base: { ref: p.base },
       draft: p.draft ?? false,
-      labels: p.labels ?? [],
+      labels: ensureLabels(r, p.labels ?? []),
       merged: false,
       mergedAt: null,
       mergedBy: null,
@@ -640,6 +691,64 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     r.branches.set(p.head, p.headSha);
     associate(p.headSha, created.number, `${r.owner}/${r.name}`);
     return created;
+  }
+
+  /** The label named `name` in any case, as GitHub matches label names. */
+  function findLabel(r: RepoState, name: string): LabelState | undefined {
+    return r.labels.get(name.trim().toLowerCase());
+  }
+
+  function createLabel(r: RepoState, l: { name: string; color: string; description: string | null; default?: boolean }): LabelState {
+    const label: LabelState = { id: nextId(), name: l.name.trim(), color: l.color, description: l.description, default: l.default ?? false };
+    r.labels.set(label.name.toLowerCase(), label);
+    return label;
+  }
+
+  /**
+   * The repository's spelling of each named label, once each, creating the missing ones the way GitHub
+   * does when an issue names one (grey, ededed, no description); `created` hears of each it made.
+   */
+  function ensureLabels(r: RepoState, names: readonly string[], created?: (label: LabelState) => void): string[] {
+    const result: string[] = [];
+    for (const name of names) {
+      let label = findLabel(r, name);
+      if (!label) {
+        label = createLabel(r, { name, color: 'ededed', description: null });
+        created?.(label);
+      }
+      if (!result.includes(label.name)) result.push(label.name);
+    }
+    return result;
+  }
+
+  function createIssue(r: RepoState, i: { title: string; body: string | null; author: string; labels: string[]; assignees?: string[]; state?: 'open' | 'closed' }): IssueState {
+    const now = timestamp();
+    const closed = i.state === 'closed';
+    const issue: IssueState = {
+      id: nextId(),
+      number: r.nextNumber++,
+      title: i.title,
+      body: i.body,
+      author: i.author,
+      state: closed ? 'closed' : 'open',
+      stateReason: closed ? 'completed' : null,
+      labels: i.labels,
+      assignees: i.assignees ?? [],
+      createdAt: now,
+      updatedAt: now,
+      closedAt: closed ? now : null,
+      closedBy: closed ? i.author : null,
+    };
+    r.issues.set(issue.number, issue);
+    return issue;
+  }
+
+  /** Closes or reopens an issue as GitHub does: closed_at and state_reason follow; no change when already there. */
+  function setIssueState(issue: IssueState, wanted: 'open' | 'closed', by: string, reason?: IssueState['stateReason']): void {
+    if (wanted === issue.state) return;
+    const now = timestamp();
+    if (wanted === 'closed') Object.assign(issue, { state: 'closed', closedAt: now, closedBy: by, stateReason: reason ?? 'completed' });
+    else Object.assign(issue, { state: 'open', closedAt: null, closedBy: null, stateReason: 'reopened' });
   }
 
   // -- Response bodies from the description's examples -----------------------------------------------
@@ -787,9 +896,74 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return body;
   }
 
+  /** A label by name: the repository's when it has one, else (a name put straight into state) a grey one. */
   function labelJson(r: RepoState, name: string): JsonObject {
+    const found = findLabel(r, name);
+    if (found) return labelStateJson(r, found);
     const id = numericId(`label:${name}`);
     return { id, node_id: nodeId('Label', id), url: `${repoUrls(r).api}/labels/${encodeURIComponent(name)}`, name, description: null, color: 'ededed', default: false };
+  }
+
+  function labelStateJson(r: RepoState, label: LabelState): JsonObject {
+    return {
+      id: label.id,
+      node_id: nodeId('Label', label.id),
+      url: `${repoUrls(r).api}/labels/${encodeURIComponent(label.name)}`,
+      name: label.name,
+      description: label.description,
+      color: label.color,
+      default: label.default,
+    };
+  }
+
+  /** An issue, or a PR as the issues API shows one (with pull_request), from the description's issue example. */
+  function issueJson(r: RepoState, item: IssueState | PullState): JsonObject {
+    const example = rehost(contract.example('issue'), r);
+    const urls = repoUrls(r);
+    const isPull = 'merged' in item;
+    const api = `${urls.api}/issues/${item.number}`;
+    const html = `${urls.html}/${isPull ? 'pull' : 'issues'}/${item.number}`;
+    const assignees = isPull ? [] : (item.assignees ?? []);
+    const closedBy = isPull ? (item.state === 'closed' ? (item.mergedBy ?? item.author) : null) : (item.closedBy ?? null);
+    const body: JsonObject = {
+      ...example,
+      id: item.id,
+      node_id: nodeId(isPull ? 'PullRequest' : 'Issue', item.id),
+      url: api,
+      repository_url: urls.api,
+      labels_url: `${api}/labels{/name}`,
+      comments_url: `${api}/comments`,
+      events_url: `${api}/events`,
+      html_url: html,
+      timeline_url: `${api}/timeline`,
+      number: item.number,
+      state: item.state,
+      state_reason: isPull ? null : item.stateReason,
+      title: item.title,
+      body: item.body,
+      user: userJson(item.author),
+      labels: item.labels.map((name) => labelJson(r, name)),
+      assignee: assignees.length > 0 ? userJson(assignees[0]!) : null,
+      assignees: assignees.map(userJson),
+      milestone: null,
+      locked: false,
+      active_lock_reason: null,
+      comments: r.issueComments.filter((c) => c.issue === item.number).length,
+      closed_at: item.closedAt,
+      created_at: item.createdAt,
+      updated_at: item.updatedAt,
+      closed_by: closedBy === null ? null : userJson(closedBy),
+      author_association: authorAssociation(r, item.author),
+      pinned_comment: null,
+    };
+    if (isPull) {
+      const pullHtml = `${urls.html}/pull/${item.number}`;
+      body['pull_request'] = { url: `${urls.api}/pulls/${item.number}`, html_url: pullHtml, diff_url: `${pullHtml}.diff`, patch_url: `${pullHtml}.patch`, merged_at: item.mergedAt };
+      body['draft'] = item.draft;
+    } else {
+      delete body['pull_request'];
+    }
+    return body;
   }
 
   function commitJson(r: RepoState, c: { sha: string; author: string | null }): JsonObject {
@@ -917,6 +1091,37 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return text;
   }
 
+  /** The issue or PR with this number (they share one number space). */
+  function issueOrPull(r: RepoState, number: number): IssueState | PullState | undefined {
+    return r.issues.get(number) ?? r.pulls.get(number);
+  }
+
+  /** An issue title as POST/PATCH take it: a string or an integer, never blank. */
+  function issueTitle(operation: SpecOperation, value: unknown): string {
+    const title = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+    if (title === '') invalid(operation, { resource: 'Issue', code: 'missing_field', field: 'title' });
+    return title;
+  }
+
+  function issueBody(operation: SpecOperation, value: unknown): string | null {
+    if (typeof value !== 'string') return null;
+    if (value.length > GITHUB_MAX_BODY_CHARS) invalid(operation, { resource: 'Issue', code: 'custom', field: 'body', message: `body is too long (maximum is ${GITHUB_MAX_BODY_CHARS} characters)` });
+    return value;
+  }
+
+  /** The names in an issue's `labels`: strings, or objects naming one. */
+  function labelNames(operation: SpecOperation, values: unknown[]): string[] {
+    return values.map((value) => {
+      const name = typeof value === 'string' ? value : typeof (value as JsonObject)['name'] === 'string' ? ((value as JsonObject)['name'] as string) : '';
+      if (name.trim() === '') invalid(operation, { resource: 'Label', code: 'invalid', field: 'name' });
+      return name;
+    });
+  }
+
+  function recordImplicit(label: LabelState): void {
+    implicitLabels.push(label.name);
+  }
+
   function checkSha(operation: SpecOperation, sha: string): void {
     if (!SHA.test(sha)) throw new ErrorReply({ status: 422, body: errorBody(operation, 422, `No commit found for SHA: ${sha}`) });
   }
@@ -1016,6 +1221,142 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return { status: 200, body: pullJson(r, p, 'full') };
   });
 
+  // Issues. GitHub's issues API is also the PRs': lists and GETs show a PR as an issue with pull_request.
+
+  route('GET /repos/{owner}/{repo}/issues', (ctx) => {
+    const r = ctx.repo();
+    const q = ctx.query;
+    const wanted = q.get('state') ?? 'open';
+    const labels = (q.get('labels') ?? '').split(',').map((l) => l.trim().toLowerCase()).filter((l) => l !== '');
+    const sort = q.get('sort') ?? 'created';
+    const direction = q.get('direction') ?? 'desc';
+    const since = q.get('since');
+    const creator = q.get('creator')?.toLowerCase();
+    const assignee = q.get('assignee');
+    const milestone = q.get('milestone');
+    const type = q.get('type');
+    const mentioned = q.get('mentioned')?.toLowerCase();
+    if (q.has('issue_field_values')) violations.push(`${ctx.operation.method} ${ctx.operation.template}: the test server does not filter by issue_field_values`);
+    const items: (IssueState | PullState)[] = [...r.issues.values(), ...r.pulls.values()];
+    const comments = (n: number) => r.issueComments.filter((c) => c.issue === n).length;
+    const assigneesOf = (i: IssueState | PullState) => ('merged' in i ? [] : (i.assignees ?? []));
+    const selected = items.filter((i) => {
+      if (wanted !== 'all' && i.state !== wanted) return false;
+      const has = new Set(i.labels.map((l) => l.toLowerCase()));
+      if (!labels.every((l) => has.has(l))) return false;
+      if (since !== null && Date.parse(i.updatedAt) < Date.parse(since)) return false;
+      if (creator !== undefined && i.author.toLowerCase() !== creator) return false;
+      if (assignee !== null) {
+        const logins = assigneesOf(i).map((a) => a.toLowerCase());
+        if (assignee === 'none' ? logins.length > 0 : assignee === '*' ? logins.length === 0 : !logins.includes(assignee.toLowerCase())) return false;
+      }
+      // Nothing here has a milestone or an issue type.
+      if (milestone !== null && milestone !== 'none') return false;
+      if (type !== null && type !== 'none') return false;
+      if (mentioned !== undefined && !(i.body ?? '').toLowerCase().includes(`@${mentioned}`)) return false;
+      return true;
+    });
+    // Creation order is number order; the number also breaks ties between equal times and counts.
+    const key = (i: IssueState | PullState): [number, number] =>
+      sort === 'updated' ? [Date.parse(i.updatedAt), i.number] : sort === 'comments' ? [comments(i.number), i.number] : [i.number, 0];
+    selected.sort((a, b) => {
+      const [ka, kb] = [key(a), key(b)];
+      return (ka[0] - kb[0] || ka[1] - kb[1]) * (direction === 'asc' ? 1 : -1);
+    });
+    return ctx.page(selected, (i) => issueJson(r, i));
+  });
+
+  route('POST /repos/{owner}/{repo}/issues', (ctx) => {
+    const r = ctx.repo();
+    const b = ctx.body;
+    const title = issueTitle(ctx.operation, b['title']);
+    const body = issueBody(ctx.operation, b['body']);
+    if (b['milestone'] !== undefined && b['milestone'] !== null) invalid(ctx.operation, { resource: 'Issue', code: 'invalid', field: 'milestone' });
+    const labels = Array.isArray(b['labels']) ? ensureLabels(r, labelNames(ctx.operation, b['labels']), recordImplicit) : [];
+    const assignees = Array.isArray(b['assignees']) ? (b['assignees'] as string[]) : typeof b['assignee'] === 'string' ? [b['assignee']] : [];
+    const created = createIssue(r, { title, body, author: ctx.login, labels, assignees: [...new Set(assignees)] });
+    const json = issueJson(r, created);
+    return { status: 201, body: json, headers: { location: String(json['url']) } };
+  });
+
+  route('GET /repos/{owner}/{repo}/issues/{issue_number}', (ctx) => {
+    const r = ctx.repo();
+    const item = issueOrPull(r, Number(ctx.params['issue_number'])) ?? notFound(ctx.operation);
+    return { status: 200, body: issueJson(r, item) };
+  });
+
+  route('PATCH /repos/{owner}/{repo}/issues/{issue_number}', (ctx) => {
+    const r = ctx.repo();
+    const item = issueOrPull(r, Number(ctx.params['issue_number'])) ?? notFound(ctx.operation);
+    const b = ctx.body;
+    const title = 'title' in b ? issueTitle(ctx.operation, b['title']) : undefined;
+    const body = 'body' in b ? issueBody(ctx.operation, b['body']) : undefined;
+    if (b['milestone'] !== undefined && b['milestone'] !== null) invalid(ctx.operation, { resource: 'Issue', code: 'invalid', field: 'milestone' });
+    const names = Array.isArray(b['labels']) ? labelNames(ctx.operation, b['labels']) : undefined;
+    const wanted = b['state'] as 'open' | 'closed' | undefined;
+    const reason = (b['state_reason'] ?? undefined) as IssueState['stateReason'] | undefined;
+    if (wanted === 'closed' && reason === 'reopened') invalid(ctx.operation, { resource: 'Issue', code: 'invalid', field: 'state_reason' });
+    if ('merged' in item) {
+      // GitHub lets the issues API edit a PR's title, body, labels and state; a merged PR stays closed.
+      if (wanted === 'open' && item.state === 'closed' && item.merged) {
+        invalid(ctx.operation, { resource: 'PullRequest', code: 'custom', message: 'state cannot be changed. The pull request cannot be reopened.' });
+      }
+      if (title !== undefined) item.title = title;
+      if (body !== undefined) item.body = body;
+      if (names !== undefined) item.labels = ensureLabels(r, names, recordImplicit);
+      if (wanted !== undefined && wanted !== item.state) {
+        item.state = wanted;
+        item.closedAt = wanted === 'closed' ? timestamp() : null;
+      }
+    } else {
+      if (title !== undefined) item.title = title;
+      if (body !== undefined) item.body = body;
+      if (names !== undefined) item.labels = ensureLabels(r, names, recordImplicit);
+      if (Array.isArray(b['assignees'])) {
+        const logins = (b['assignees'] as unknown[]).map((a) => (typeof a === 'string' ? a : String((a as JsonObject)['login'] ?? ''))).filter((a) => a !== '');
+        item.assignees = [...new Set(logins)];
+      } else if ('assignee' in b) {
+        item.assignees = typeof b['assignee'] === 'string' ? [b['assignee']] : [];
+      }
+      // state_reason is "ignored unless state is changed".
+      if (wanted !== undefined) setIssueState(item, wanted, ctx.login, reason ?? undefined);
+    }
+    item.updatedAt = timestamp();
+    return { status: 200, body: issueJson(r, item) };
+  });
+
+  // Labels.
+
+  route('GET /repos/{owner}/{repo}/labels', (ctx) => {
+    const r = ctx.repo();
+    // GitHub lists a repository's labels by name.
+    const labels = [...r.labels.values()].sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || a.id - b.id);
+    return ctx.page(labels, (l) => labelStateJson(r, l));
+  });
+
+  route('GET /repos/{owner}/{repo}/labels/{name}', (ctx) => {
+    const r = ctx.repo();
+    const label = findLabel(r, ctx.params['name']!) ?? notFound(ctx.operation);
+    return { status: 200, body: labelStateJson(r, label) };
+  });
+
+  route('POST /repos/{owner}/{repo}/labels', (ctx) => {
+    const r = ctx.repo();
+    const b = ctx.body;
+    const name = typeof b['name'] === 'string' ? b['name'].trim() : '';
+    if (name === '') invalid(ctx.operation, { resource: 'Label', code: 'missing_field', field: 'name' });
+    const color = typeof b['color'] === 'string' ? b['color'] : 'ededed';
+    if (!/^[0-9a-fA-F]{6}$/.test(color)) invalid(ctx.operation, { resource: 'Label', code: 'invalid', field: 'color' });
+    const description = typeof b['description'] === 'string' ? b['description'] : null;
+    if (description !== null && Array.from(description).length > 100) {
+      invalid(ctx.operation, { resource: 'Label', code: 'custom', field: 'description', message: 'description is too long (maximum is 100 characters)' });
+    }
+    if (findLabel(r, name)) invalid(ctx.operation, { resource: 'Label', code: 'already_exists', field: 'name' });
+    const label = createLabel(r, { name, color, description });
+    const json = labelStateJson(r, label);
+    return { status: 201, body: json, headers: { location: String(json['url']) } };
+  });
+
   route('GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls', (ctx) => {
     const r = ctx.repo();
     const sha = ctx.params['commit_sha']!;
@@ -1045,7 +1386,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   route('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', (ctx) => {
     const r = ctx.repo();
     const number = Number(ctx.params['issue_number']);
-    if (!r.pulls.has(number)) notFound(ctx.operation);
+    if (!issueOrPull(r, number)) notFound(ctx.operation);
     const since = ctx.query.get('since');
     return ctx.page(
       r.issueComments.filter((c) => c.issue === number && (since === null || c.updatedAt >= since)),
@@ -1056,11 +1397,13 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   route('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', (ctx) => {
     const r = ctx.repo();
     const number = Number(ctx.params['issue_number']);
-    if (!r.pulls.has(number)) notFound(ctx.operation);
+    const target = issueOrPull(r, number) ?? notFound(ctx.operation);
     const text = checkBodyText(ctx.operation, 'IssueComment', ctx.body['body']);
     const now = timestamp();
     const comment: IssueCommentRecord = { id: nextId(), issue: number, user: ctx.login, body: text, createdAt: now, updatedAt: now };
     r.issueComments.push(comment);
+    // A comment is activity on an issue: GitHub moves its updated_at. (PRs are left alone, as before.)
+    if (!('merged' in target)) target.updatedAt = now;
     const body = issueCommentJson(r, comment);
     return { status: 201, body, headers: { location: String(body['url']) } };
   });
@@ -1341,19 +1684,44 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     },
     associate,
     setLabels(number, labels, fullName) {
-      pull(repo(fullName), number).labels = [...labels];
+      const r = repo(fullName);
+      pull(r, number).labels = ensureLabels(r, labels);
     },
     setPullCommits(number, commits, fullName) {
       pull(repo(fullName), number).commits = commits.map((c) => ({ ...c }));
     },
     addComment(number, c) {
       const r = repo(c.repo);
-      pull(r, number);
+      const issue = r.issues.get(number);
+      if (!issue) pull(r, number);
       const now = timestamp();
       const comment: IssueCommentRecord = { id: nextId(), issue: number, user: c.user, body: c.body, createdAt: now, updatedAt: now };
       r.issueComments.push(comment);
+      if (issue) issue.updatedAt = now;
       return comment;
     },
+    openIssue(i) {
+      const r = repo(i.repo);
+      return createIssue(r, { title: i.title, body: i.body ?? null, author: i.author, labels: ensureLabels(r, i.labels ?? []), state: i.state ?? 'open' });
+    },
+    editIssue(number, change) {
+      const r = repo(change.repo);
+      const issue = r.issues.get(number);
+      if (!issue) throw new Error(`the test GitHub has no issue #${number} in ${r.owner}/${r.name}${r.pulls.has(number) ? ' (it is a PR)' : ''}`);
+      if (change.title !== undefined) issue.title = change.title;
+      if (change.body !== undefined) issue.body = change.body;
+      if (change.labels !== undefined) issue.labels = ensureLabels(r, change.labels);
+      if (change.state !== undefined) setIssueState(issue, change.state, issue.author);
+      issue.updatedAt = timestamp();
+      return issue;
+    },
+    issues(fullName) {
+      return [...repo(fullName).issues.values()].sort((a, b) => a.number - b.number);
+    },
+    label(name, fullName) {
+      return findLabel(repo(fullName), name);
+    },
+    implicitLabels,
     failNext(count, status = 502) {
       for (let i = 0; i < count; i++) faults.push({ kind: 'status', status });
     },

@@ -13,6 +13,7 @@ const report = (run: number, state: TickReport['state'] = 'DONE'): TickReport =>
   branches: [],
   main: [],
   drift: [],
+  pulled: [],
   waiting: 0,
   errors: [],
   durationMs: 5,

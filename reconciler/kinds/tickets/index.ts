@@ -12,6 +12,8 @@ export interface Ticket {
   status: 'open' | 'in_progress' | 'closed';
   labels?: string[];
   hosts?: string[];
+  /** The GitHub issue this ticket was opened from (`fleetspec tickets pull`). */
+  githubIssue?: number;
 }
 
 const schema = kindSchema(
@@ -30,6 +32,7 @@ const schema = kindSchema(
       status: { enum: ['open', 'in_progress', 'closed'] },
       labels: ref('labels'),
       hosts: { type: 'array', items: ref('hostName'), uniqueItems: true, description: 'hosts the ticket is about' },
+      githubIssue: { type: 'integer', minimum: 1, description: 'the GitHub issue this ticket was opened from (fleetspec tickets pull); the pull request that added it closes that issue' },
     },
   },
 );
