@@ -48,9 +48,6 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
   const specs = join(loop.config.repoDir, loop.config.specsPath);
   const quiet: Output = { ...out, stderr: (l) => progress && out.stderr(l) };
   const { options, close } = await engineOptions(db, specs, 'live', opts, quiet);
-  // Tickets go to the repository the loop reconciles, through its one client.
-  options.issues = loop.github;
-  delete options.noIssues;
   try {
     return await tick({
       db,

@@ -71,7 +71,10 @@ export interface TickReport {
 /** Thrown when a stop was asked for before the tick reached the point of no return. */
 export class TickAbandoned extends Error {}
 
-export async function tick(ctx: TickContext): Promise<TickReport> {
+export async function tick(context: TickContext): Promise<TickReport> {
+  // Tickets are the issues of the repository the loop reconciles, through its one client.
+  const ctx: TickContext = { ...context, engine: { ...context.engine, issues: context.github } };
+  delete ctx.engine.noIssues;
   const started = Date.now();
   const lock = await acquireLeader(ctx.db, ctx.repoKey);
   let run: Run;

@@ -411,6 +411,64 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     expect(gh.violations).toEqual([]);
   });
 
+  it('a ticket added in specs/ is planned in its PR and appears as a GitHub issue after the approved merge', async () => {
+    const ticket = stringify({ kind: 'Ticket', id: 'T-0001', title: 'Clean the disk on web', priority: 'critical', assignee: 'developer', status: 'open', labels: ['phase-1'], description: 'Root is at 97%.' });
+    gitServer.commit(REPO, 'ticket', { 'specs/tickets/T-0001.yaml': ticket }, 'Add T-0001');
+    let report = await runTick();
+    const pr = pullFor('ticket')!;
+    expect(report.branches.find((b) => b.branch === 'ticket')).toMatchObject({ action: 'opened', status: 'success' });
+    expect(commentsOn(pr.number).at(-1)).toMatch(/\| \+ \| `tickets\/T-0001` \| create \|/);
+    expect(gh.issues()).toEqual([]);
+    gh.review(pr.number, { user: 'alice', state: 'APPROVED', commitId: pr.head.sha });
+    const sha = merge(pr.number);
+    report = await runTick();
+    expect(report.applied).toEqual({ sha, pr: pr.number, changes: 1, status: 'applied' });
+    const [issue, ...others] = gh.issues();
+    expect(others).toEqual([]);
+    expect(issue).toMatchObject({ title: 'T-0001: Clean the disk on web', state: 'open', author: 'fleetspec-bot' });
+    expect(issue!.body).toMatch(/^Root is at 97%\.[\s\S]*<!-- fleetspec:ticket T-0001 digest=[0-9a-f]{12} -->$/);
+    expect([...issue!.labels].sort()).toEqual(['phase-1', 'priority:critical', 'role:developer', 'status:open', 'ticket']);
+    expect(gh.implicitLabels).toEqual([]);
+    expect(commentsOn(pr.number).at(-1)).toContain('✓ `tickets/T-0001` create');
+    // The next tick finds the issue by its marker: nothing to do, no drift PR.
+    report = await runTick();
+    expect(report).toMatchObject({ state: 'DONE', main: [], drift: [], pulled: [] });
+    expect(gh.violations).toEqual([]);
+  });
+
+  it('an issue opened on GitHub with the ticket label becomes a PR adding the next free ticket id; once merged, the ticket gets its own issue', async () => {
+    const opened = gh.openIssue({ title: 'Disk alarm on web', body: 'The alarm fired twice tonight.', author: 'carol', labels: ['ticket', 'priority:high', 'role:developer', 'Needs Triage'] });
+    gh.openIssue({ title: 'Just a question', author: 'carol' });
+    let report = await runTick();
+    const branch = `fleetspec/ticket/T-0002-issue-${opened.number}`;
+    expect(report.pulled).toEqual([{ issue: opened.number, id: 'T-0002', branch, pr: expect.any(Number), action: 'opened' }]);
+    const pr = pullFor(branch)!;
+    expect(pr.number).toBe(report.pulled[0]!.pr);
+    expect(pr.title).toBe('T-0002: Disk alarm on web');
+    expect(pr.body).toContain(`Merging this closes #${opened.number}`);
+    expect(pr.body).toContain('Labels not carried over (not valid ticket labels): `Needs Triage`.');
+    const spec = gitServer.git(REPO, 'show', `${branch}:specs/tickets/T-0002.yaml`);
+    expect(spec).toContain(`# Pulled by fleetspec from GitHub issue #${opened.number}, opened by @carol.`);
+    expect(spec).toContain('id: T-0002\ntitle: Disk alarm on web\ndescription: The alarm fired twice tonight.\npriority: high\nassignee: developer\nstatus: open\n');
+    expect(spec).toContain(`githubIssue: ${opened.number}`);
+    // Not pulled twice: the branch reserves the id and the issue.
+    report = await runTick();
+    expect(report.pulled).toEqual([]);
+    expect(report.branches.find((b) => b.branch === branch)).toMatchObject({ action: 'updated', status: 'success' });
+    const planned = pullFor(branch)!;
+    gh.review(planned.number, { user: 'alice', state: 'APPROVED', commitId: planned.head.sha });
+    const sha = merge(planned.number);
+    report = await runTick();
+    expect(report.applied).toEqual({ sha, pr: planned.number, changes: 1, status: 'applied' });
+    expect(report.pulled).toEqual([]);
+    const own = gh.issues().filter((i) => (i.body ?? '').includes('<!-- fleetspec:ticket T-0002 '));
+    expect(own).toHaveLength(1);
+    expect(own[0]).toMatchObject({ title: 'T-0002: Disk alarm on web', state: 'open' });
+    // The hand-opened issue is GitHub's to close (the PR said "closes"); fleetspec never edits it.
+    expect(gh.issues().find((i) => i.number === opened.number)).toMatchObject({ title: 'Disk alarm on web', body: 'The alarm fired twice tonight.', state: 'open' });
+    expect(gh.violations).toEqual([]);
+  });
+
   it('an apply killed half-way ends FAILED at the next tick, is reported on the PR, and is not retried: nothing is applied twice', async () => {
     gitServer.commit(REPO, 'huge', { 'specs/roles/roles.yaml': roleYaml('qwen2.5:14b'), 'specs/models/web.yaml': modelsYaml(['qwen2.5:3b', 'qwen2.5:7b', 'qwen2.5:14b']) }, 'Go to 14b');
     await runTick();
