@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { applyCommand, planCommand, type ApplyCommandOptions, type PlanCommandOptions } from './commands/plan.js';
-import { daemonCommand, reconcileCommand, type DaemonCommandOptions, type ReconcileOptions } from './commands/loop.js';
+import { daemonCommand, reconcileCommand, ticketsPullCommand, type DaemonCommandOptions, type ReconcileOptions } from './commands/loop.js';
+import { ticketsList, ticketsPush, type TicketsListOptions, type TicketsPushOptions } from './commands/tickets.js';
 import { portsAllocate, portsApply, portsDiff, portsGet, portsList, portsRelease } from './commands/ports.js';
 import { schemaCommand } from './commands/schema.js';
 import { stacksApply, stacksPlan, stacksSynth, type StacksPlanOptions, type SynthOptions } from './commands/stacks.js';
@@ -253,6 +254,57 @@ that has not begun applying stops before it does. A second signal exits at once
 Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start.`)
     .action(async (opts: DaemonCommandOptions) => {
       code = await daemonCommand({ ...opts, format: 'text' }, out);
+    });
+
+  const tickets = program
+    .command('tickets')
+    .description('tickets in specs/tickets and their GitHub issues (seeds 000/001: ticket-push, ticket-pull)')
+    .addHelpText(
+      'after',
+      `
+Git is the source of truth. Each ticket is one GitHub issue, found by a marker
+fleetspec writes at the end of its body; an issue without it is never changed.
+Labels: ticket, priority:<p>, status:<s>, role:<assignee>, and the ticket's own
+(created before first use). An issue edited on GitHub is drift: reported, never
+overwritten. GitHub is FLEETSPEC_GITHUB_REPO with FLEETSPEC_GITHUB_TOKEN (the
+token needs Issues read and write); the loop does all this on every merge.`,
+    );
+  tickets
+    .command('list')
+    .description('the tickets of the specs; with --live, each one\'s issue and whether GitHub matches')
+    .option('--specs <path>', 'the specs folder', 'specs')
+    .option('--live', 'read the GitHub issues too')
+    .addOption(format())
+    .addHelpText('after', '\nExit codes: 0 listed, 1 invalid specs or GitHub not configured, 3 error.')
+    .action(async (opts: TicketsListOptions) => {
+      code = await ticketsList(opts, out);
+    });
+  tickets
+    .command('push')
+    .description('bring GitHub\'s issues to what specs/tickets says: shows the plan; applies it with --yes')
+    .option('--specs <path>', 'the specs folder', 'specs')
+    .option('--yes', 'apply the plan (open, update and close issues)')
+    .option(...POLICIES_OPTION)
+    .addOption(format())
+    .addHelpText('after', '\nExit codes: 0 GitHub matches (or applied), 1 invalid or not configured, 2 changes to apply (no --yes), 3 error.')
+    .action(async (opts: TicketsPushOptions) => {
+      code = await ticketsPush(opts, out);
+    });
+  loopOptions(
+    tickets
+      .command('pull')
+      .description('turn open issues labelled "ticket" that fleetspec did not make into pull requests adding specs/tickets/T-NNNN.yaml')
+      .addOption(format())
+      .option('-q, --quiet', 'no progress lines on stderr'),
+  )
+    .addHelpText('after', `
+Each issue gets the next free id and a branch fleetspec/ticket/T-NNNN-issue-N;
+the PR closes the issue when merged, and the merge opens the ticket's own issue.
+An issue whose text looks like it holds a secret is not pulled (a comment says
+why). Uses the loop's settings (see fleetspec reconcile --help).
+Exit codes: 0 done, 1 bad settings or invalid specs on the default branch, 3 error.`)
+    .action(async (opts: ReconcileOptions) => {
+      code = await ticketsPullCommand(opts, out);
     });
 
   const stacks = program

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { GitError, SpecRepo } from '../git/repo.js';
 import { GitHub, GitHubError } from '../github/client.js';
-import { loopConfig, type LoopConfig, type LoopOptions } from '../loop/config.js';
+import { ConfigError, loopConfig, type LoopConfig, type LoopOptions } from '../loop/config.js';
+import { pullTickets, type PulledTicket } from '../loop/tickets.js';
+import { countBySeverity, formatDiagnostic } from '../diagnostics.js';
+import { loadSpecs } from '../specs/load.js';
+import { acquireLeader } from '../state/lock.js';
 import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type TickLog } from '../loop/daemon.js';
 import { tick, type TickReport } from '../loop/tick.js';
 import type { Db } from '../state/db.js';
@@ -75,6 +79,47 @@ function printReport(r: TickReport, out: Output): void {
   for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${p.detail})` : ""}`}`);
   for (const e of r.errors) out.stdout(`error ${e}`);
   out.stdout(`run ${r.run} ${r.state}: ${r.reason}`);
+}
+
+/**
+ * `fleetspec tickets pull`: what a tick does for tickets opened on GitHub, alone. Holds the
+ * leader lock, so it never races a running daemon into pulling an issue twice.
+ */
+export function ticketsPullCommand(opts: ReconcileOptions, out: Output): Promise<ExitCode> {
+  return withStore(out, 'tickets pull', async (db) => {
+    let pulled: PulledTicket[];
+    try {
+      const loop = await openLoop(db, opts, out, !opts.quiet);
+      const lock = await acquireLeader(db, loop.config.fullName);
+      try {
+        const heads = await loop.git.fetch();
+        const main = loop.config.branch ?? (await loop.github.defaultBranch());
+        const mainSha = heads.get(main);
+        if (!mainSha) throw new ConfigError(`the repository has no branch "${main}"`, 'set FLEETSPEC_BRANCH to its default branch');
+        await loop.git.checkout(mainSha);
+        const specs = await loadSpecs(join(loop.config.repoDir, loop.config.specsPath));
+        if (countBySeverity(specs.diagnostics).errors) {
+          for (const d of specs.diagnostics) out.stderr(formatDiagnostic(d, out.color));
+          out.stderr(`fleetspec tickets pull: the specs on ${main} are invalid; nothing was pulled`);
+          return EXIT.INVALID;
+        }
+        const progress = (m: string) => !opts.quiet && out.stderr(m);
+        pulled = await pullTickets({ git: loop.git, github: loop.github, specsPath: loop.config.specsPath, progress }, main, mainSha, heads, specs);
+      } finally {
+        await lock.release();
+      }
+    } catch (err) {
+      const known = explain(err);
+      if (!known) throw err;
+      out.stderr(`fleetspec tickets pull: ${known.message}`);
+      if (known.hint) out.stderr(`  hint: ${known.hint}`);
+      return EXIT.ERROR;
+    }
+    if (opts.format === 'json') out.stdout(JSON.stringify(pulled, null, 2));
+    else if (pulled.length === 0) out.stdout('No issue to pull: every open issue labelled "ticket" is fleetspec\'s own or already pulled.');
+    else for (const p of pulled) out.stdout(`issue #${p.issue} -> ${p.id}: ${p.pr ? `PR #${p.pr} on ${p.branch}` : `${p.action}${p.detail ? ` (${p.detail})` : ''}`}`);
+    return EXIT.OK;
+  });
 }
 
 export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<ExitCode> {

@@ -207,64 +207,91 @@ export function applyCommand(planPath: string, specs: string, opts: ApplyCommand
       out.stderr('  hint: make a plan with: fleetspec plan --out plan.json');
       return EXIT.INVALID;
     }
-    const policies = await policyContext(specs, opts);
-    printDiagnostics(policies.diagnostics, out);
-    if (!policies.policy) {
-      out.stderr('fleetspec apply: the policies are invalid; nothing was applied');
+    return applyApproved(db, approved, specs, opts, out, {
+      command: 'apply',
+      reason: `fleetspec apply ${planPath}`,
+      approval: `plan file ${planPath}`,
+      replan: `fleetspec plan${approved.mode === 'live' ? ' --live' : ''} --out ${planPath}, review it, then apply it`,
+    });
+  });
+}
+
+/** How a caller of applyApproved names itself in the ledger and in its messages. */
+export interface ApplySource {
+  /** fleetspec <command>: in error lines. */
+  command: string;
+  /** The run's reason in the ledger. */
+  reason: string;
+  /** What approved the plan: "plan file plan.json". */
+  approval: string;
+  /** What to run when live moved on. */
+  replan: string;
+}
+
+/**
+ * Applies an approved plan as one run in the ledger: plan again, refuse if anything changed or
+ * a finding blocks, then apply in order and roll back on failure. `opts.drivers` narrows the
+ * kinds (tickets push applies tickets only).
+ */
+export async function applyApproved(db: Db, approved: Plan, specs: string, opts: ApplyCommandOptions & { drivers?: EngineOptions['drivers'] }, out: Output, source: ApplySource): Promise<ExitCode> {
+  const name = `fleetspec ${source.command}`;
+  const policies = await policyContext(specs, opts);
+  printDiagnostics(policies.diagnostics, out);
+  if (!policies.policy) {
+    out.stderr(`${name}: the policies are invalid; nothing was applied`);
+    return EXIT.INVALID;
+  }
+  const repo = process.env.FLEETSPEC_REPO ?? resolve(specs);
+  const lock = await acquireLeader(db, repo);
+  const engine = await engineOptions(db, specs, approved.mode, opts, out);
+  const options = { ...engine.options, policy: policies.policy, ...(opts.drivers ? { drivers: opts.drivers } : {}) };
+  const close = engine.close;
+  let run = await startRun(db, { repo, trigger: 'manual', reason: source.reason });
+  try {
+    run = await transition(db, run.id, 'PENDING', 'PLANNING');
+    const report = await applyPlan(approved, options);
+    if (opts.format === 'json') out.stdout(JSON.stringify({ run: run.id, ...report, current: undefined, currentHash: report.current?.hash }, null, 2));
+    printDiagnostics(report.diagnostics, out);
+    if (report.status === 'invalid') {
+      await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'specs are invalid' });
+      out.stderr(`${name}: the specs are invalid; nothing was applied`);
       return EXIT.INVALID;
     }
-    const repo = process.env.FLEETSPEC_REPO ?? resolve(specs);
-    const lock = await acquireLeader(db, repo);
-    const engine = await engineOptions(db, specs, approved.mode, opts, out);
-    const options = { ...engine.options, policy: policies.policy };
-    const close = engine.close;
-    let run = await startRun(db, { repo, trigger: 'manual', reason: `fleetspec apply ${planPath}` });
-    try {
-      run = await transition(db, run.id, 'PENDING', 'PLANNING');
-      const report = await applyPlan(approved, options);
-      if (opts.format === 'json') out.stdout(JSON.stringify({ run: run.id, ...report, current: undefined, currentHash: report.current?.hash }, null, 2));
-      printDiagnostics(report.diagnostics, out);
-      if (report.status === 'invalid') {
-        await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'specs are invalid' });
-        out.stderr('fleetspec apply: the specs are invalid; nothing was applied');
-        return EXIT.INVALID;
-      }
-      if (report.status === 'stale') {
-        await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'live changed since this plan', planHash: report.current!.hash });
-        out.stderr('fleetspec apply: live changed since this plan; plan again. Nothing was applied.');
-        for (const d of planDifferences(approved, report.current!)) out.stderr(`  ${d}`);
-        out.stderr(`  hint: fleetspec plan${approved.mode === 'live' ? ' --live' : ''} --out ${planPath}, review it, then apply it`);
-        return EXIT.INVALID;
-      }
-      if (report.status === 'blocked') {
-        const blocking = blockingFindings(report.current!);
-        await transition(db, run.id, 'PLANNING', 'BLOCKED', { reason: blocking.map((f) => `${f.kind}/${f.name}: ${f.message}`).join('; '), planHash: approved.hash });
-        out.stderr('fleetspec apply: the plan has findings of severity error; nothing was applied.');
-        for (const f of blocking) out.stderr(`  ${formatFinding(f)}`);
-        return EXIT.INVALID;
-      }
-      await transition(db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: approved.hash });
-      await transition(db, run.id, 'WAIT_FOR_APPROVE', 'APPLYING', { reason: `approved by ${actor()} (plan file ${planPath})` });
-      if (opts.format === 'text') printReport(report, out);
-      if (report.status === 'failed') {
-        await transition(db, run.id, 'APPLYING', 'ROLLBACK', { reason: report.failed!.error });
-        const clean = report.rollbackFailed.length === 0;
-        await transition(db, run.id, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
-        out.stderr(`fleetspec apply: failed at ${report.failed!.change.kind}/${report.failed!.change.name}; ${report.done.length} done and ${clean ? 'rolled back' : 'NOT fully rolled back'}, ${report.notDone.length} not done (run ${run.id})`);
-        return EXIT.ERROR;
-      }
-      await transition(db, run.id, 'APPLYING', 'DONE', { reason: `${report.done.length} change${report.done.length === 1 ? '' : 's'} applied` });
-      out.stderr(report.done.length ? `Apply complete: ${report.done.length} change${report.done.length === 1 ? '' : 's'} applied (run ${run.id}).` : `Nothing to apply (run ${run.id}).`);
-      return EXIT.OK;
-    } catch (err) {
-      const current = (await db.query<{ state: string }>('select state from runs where id = $1', [run.id]))[0]?.state;
-      if (current && !['DONE', 'FAILED', 'BLOCKED'].includes(current)) {
-        await transition(db, run.id, current as 'APPLYING', 'FAILED', { reason: err instanceof Error ? err.message : String(err) }).catch(() => {});
-      }
-      throw err;
-    } finally {
-      await close();
-      await lock.release();
+    if (report.status === 'stale') {
+      await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'live changed since this plan', planHash: report.current!.hash });
+      out.stderr(`${name}: live changed since this plan; plan again. Nothing was applied.`);
+      for (const d of planDifferences(approved, report.current!)) out.stderr(`  ${d}`);
+      out.stderr(`  hint: ${source.replan}`);
+      return EXIT.INVALID;
     }
-  });
+    if (report.status === 'blocked') {
+      const blocking = blockingFindings(report.current!);
+      await transition(db, run.id, 'PLANNING', 'BLOCKED', { reason: blocking.map((f) => `${f.kind}/${f.name}: ${f.message}`).join('; '), planHash: approved.hash });
+      out.stderr(`${name}: the plan has findings of severity error; nothing was applied.`);
+      for (const f of blocking) out.stderr(`  ${formatFinding(f)}`);
+      return EXIT.INVALID;
+    }
+    await transition(db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: approved.hash });
+    await transition(db, run.id, 'WAIT_FOR_APPROVE', 'APPLYING', { reason: `approved by ${actor()} (${source.approval})` });
+    if (opts.format === 'text') printReport(report, out);
+    if (report.status === 'failed') {
+      await transition(db, run.id, 'APPLYING', 'ROLLBACK', { reason: report.failed!.error });
+      const clean = report.rollbackFailed.length === 0;
+      await transition(db, run.id, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
+      out.stderr(`${name}: failed at ${report.failed!.change.kind}/${report.failed!.change.name}; ${report.done.length} done and ${clean ? 'rolled back' : 'NOT fully rolled back'}, ${report.notDone.length} not done (run ${run.id})`);
+      return EXIT.ERROR;
+    }
+    await transition(db, run.id, 'APPLYING', 'DONE', { reason: `${report.done.length} change${report.done.length === 1 ? '' : 's'} applied` });
+    out.stderr(report.done.length ? `Apply complete: ${report.done.length} change${report.done.length === 1 ? '' : 's'} applied (run ${run.id}).` : `Nothing to apply (run ${run.id}).`);
+    return EXIT.OK;
+  } catch (err) {
+    const current = (await db.query<{ state: string }>('select state from runs where id = $1', [run.id]))[0]?.state;
+    if (current && !['DONE', 'FAILED', 'BLOCKED'].includes(current)) {
+      await transition(db, run.id, current as 'APPLYING', 'FAILED', { reason: err instanceof Error ? err.message : String(err) }).catch(() => {});
+    }
+    throw err;
+  } finally {
+    await close();
+    await lock.release();
+  }
 }
