@@ -2,6 +2,7 @@
 // pure function of the specs: same specs, same bytes, so a regenerated file changes only when
 // the fleet did.
 import type { SpecIndex } from '../kinds/kind.js';
+import type { Role } from '../kinds/roles/index.js';
 
 export interface Diagram {
   /** The file's name without extension: docs/diagrams/src/<name>.mmd (and svg/<name>.svg). */
@@ -81,3 +82,6 @@ export function sortedValues<T>(index: SpecIndex, folder: string): T[] {
 }
 
 export const indent = (depth: number, line: string) => `${'  '.repeat(depth)}${line}`;
+
+/** The roles whose reviews approve plans (the approve capability), by name. */
+export const approverRoles = (index: SpecIndex) => sortedValues<Role>(index, 'roles').filter((r) => r.type !== 'bastion' && r.capabilities.includes('approve'));

@@ -1,8 +1,7 @@
 // The artifact flow (seed 002, 6.1, as fleetspec runs it): a spec change from push to apply,
 // with the reviewers and the live systems this fleet's specs name.
 import type { SpecIndex } from '../kinds/kind.js';
-import type { Role } from '../kinds/roles/index.js';
-import { indent, sortedValues, text, type Diagram } from './diagram.js';
+import { approverRoles, indent, text, type Diagram } from './diagram.js';
 
 /** The live systems the specs put to work. Names only: a count would redraw this on every added resource. */
 function liveSystems(index: SpecIndex): string[] {
@@ -20,7 +19,7 @@ function liveSystems(index: SpecIndex): string[] {
 }
 
 function render(index: SpecIndex): string[] {
-  const approvers = sortedValues<Role>(index, 'roles').filter((r) => r.type !== 'bastion' && r.capabilities.includes('approve'));
+  const approvers = approverRoles(index);
   const reviewer = approvers.length ? `Reviewer: ${approvers.map((r) => r.name).join(', ')}` : 'Reviewer (no role holds approve)';
   const participant = (id: string, ...lines: string[]) => indent(1, `participant ${id} as ${lines.map(text).join('<br/>')}`);
   const say = (from: string, arrow: string, to: string, what: string) => indent(1, `${from}${arrow}${to}: ${text(what)}`);

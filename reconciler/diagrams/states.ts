@@ -2,9 +2,8 @@
 // table of legal transitions, so the picture cannot disagree with what the database accepts.
 // The approvers the specs name are noted on WAIT_FOR_APPROVE.
 import type { SpecIndex } from '../kinds/kind.js';
-import type { Role } from '../kinds/roles/index.js';
 import { RUN_STATES, TRANSITIONS, TRANSITION_CAUSES } from '../state/ledger.js';
-import { indent, sortedValues, text, type Diagram } from './diagram.js';
+import { approverRoles, indent, text, type Diagram } from './diagram.js';
 
 function render(index: SpecIndex): string[] {
   const out: string[] = ['stateDiagram-v2', indent(1, `[*] --> PENDING: ${text('a tick, or fleetspec apply')}`)];
@@ -16,7 +15,7 @@ function render(index: SpecIndex): string[] {
   }
   for (const state of RUN_STATES.filter((s) => TRANSITIONS[s].length === 0)) out.push(indent(1, `${state} --> [*]`));
 
-  const approvers = sortedValues<Role>(index, 'roles').filter((r) => r.type !== 'bastion' && r.capabilities.includes('approve'));
+  const approvers = approverRoles(index);
   const who = approvers.map((r) => `${r.name} (${r.githubUsers?.length ? r.githubUsers.map((u) => `@${u}`).join(', ') : 'no GitHub users named'})`);
   out.push(indent(1, 'note right of WAIT_FOR_APPROVE'));
   out.push(indent(2, text(who.length ? `approvers: ${who.join(', ')}` : 'no role holds approve: nothing can be approved')));

@@ -263,27 +263,27 @@ export class SpecRepo {
   /** The object id of a file or folder at a commit (equal ids: equal contents); undefined when absent. */
   async pathOid(sha: string, path: string): Promise<string | undefined> {
     const filepath = normalizePath(path);
-    try {
+    return this.atPath(sha, path, async () => {
       if (filepath === '') return (await this.readCommit(sha)).tree;
       const parent = filepath.includes('/') ? filepath.slice(0, filepath.lastIndexOf('/')) : '';
       const name = filepath.slice(parent.length ? parent.length + 1 : 0);
       const { tree } = await git.readTree({ fs, dir: this.dir, oid: sha, filepath: parent || undefined, cache: this.cache });
       return tree.find((e) => e.path === name)?.oid;
-    } catch (error) {
-      const code = errorCode(error);
-      if (code === 'NotFoundError' || code === 'ObjectTypeError') {
-        await this.readCommit(sha);
-        return undefined;
-      }
-      throw this.toGitError(error, `read ${path} at ${sha}`);
-    }
+    });
   }
 
   /** A file's content at a commit; undefined when the commit has no file at that path. */
   async readFile(sha: string, path: string): Promise<string | undefined> {
-    try {
+    return this.atPath(sha, path, async () => {
       const { blob } = await git.readBlob({ fs, dir: this.dir, oid: sha, filepath: normalizePath(path), cache: this.cache });
       return Buffer.from(blob).toString('utf8');
+    });
+  }
+
+  /** Runs a read of `path` at `sha`: undefined when the path is not there, an error when the commit is not. */
+  private async atPath<T>(sha: string, path: string, read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
     } catch (error) {
       const code = errorCode(error);
       if (code === 'NotFoundError' || code === 'ObjectTypeError') {

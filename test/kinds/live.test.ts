@@ -182,7 +182,8 @@ describe('hosts, models and roles over real sshd', () => {
     try {
       const keyFile = join(dir, 'id_ed25519');
       writeFileSync(keyFile, clientKey().privateKey, { mode: 0o600 });
-      const env = { ...process.env, NO_COLOR: '1', FLEETSPEC_STATE_DIR: join(dir, 'state'), DATABASE_URL: '', FLEETSPEC_SECRET_KEY: '' };
+      // No GitHub settings either: a --live plan would read the issues of a configured repository.
+      const env = { ...process.env, NO_COLOR: '1', FLEETSPEC_STATE_DIR: join(dir, 'state'), DATABASE_URL: '', FLEETSPEC_SECRET_KEY: '', FLEETSPEC_GITHUB_REPO: '' };
       const run = (args: string[]) =>
         new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
           execFile(process.execPath, [BIN, 'plan', specs, '--format', 'json', ...args], { env }, (err, stdout, stderr) =>

@@ -63,7 +63,8 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     log = join(dir, 'terraform.log');
     await cp(join(ROOT, 'specs'), specs, { recursive: true });
     await cp(join(ROOT, 'stacks'), stacks, { recursive: true });
-    const { FLEETSPEC_SECRET_KEY: _, FLEETSPEC_TERRAFORM: __, PG_CONN_STR: ___, ...rest } = process.env;
+    // FLEETSPEC_GITHUB_REPO too: a --live plan would read that repository's issues.
+    const { FLEETSPEC_SECRET_KEY: _, FLEETSPEC_TERRAFORM: __, PG_CONN_STR: ___, FLEETSPEC_GITHUB_REPO: ____, ...rest } = process.env;
     env = { ...rest, NO_COLOR: '1', DATABASE_URL: databaseUrl, FLEETSPEC_ACTOR: 'ci', FLEETSPEC_REPO: 'tf-test', FLEETSPEC_WORK_DIR: work, FLEETSPEC_TERRAFORM: FAKE, FAKE_TF_LOG: log };
     const key = await fleetspec(['secrets', 'keygen']);
     env.FLEETSPEC_SECRET_KEY = key.stdout.trim();
