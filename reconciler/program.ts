@@ -210,11 +210,16 @@ an EnvironmentFile):
   FLEETSPEC_LLM_MODEL, FLEETSPEC_LLM_BASE_URL, FLEETSPEC_LLM_API_KEY (or the
   secret meta/llm/api_key), FLEETSPEC_LLM_TIMEOUT (seconds, default 30): the
   narrative; without a model PRs go out without one and say so.
+  FLEETSPEC_FINDING_TICKETS  which findings open tickets (--finding-tickets):
+                          all (default), none, or a comma list of disk, drift,
+                          apply, unapproved
 A tick: plan every branch and open or update its PR (plan comment, narrative,
 status fleetspec/plan); apply a merge on the default branch only when its PR
 was approved on the planned head by a user whose role has the approve
 capability, not the author, and the plan is unchanged; open one drift PR per
-kind where live differs from the default branch.`;
+kind where live differs from the default branch; propose a ticket (a PR adding
+specs/tickets/T-NNNN.yaml with finding: KEY) for each finding that holds, and
+its closing when the finding clears.`;
   const loopOptions = (cmd: Command) =>
     connectOptions(
       cmd
@@ -223,7 +228,8 @@ kind where live differs from the default branch.`;
         .option('--github-api <url>', 'GitHub REST API root (default: FLEETSPEC_GITHUB_API, else https://api.github.com)')
         .option('--branch <name>', 'the default branch (default: FLEETSPEC_BRANCH, else GitHub\'s default branch)')
         .option('--repo-dir <dir>', 'the local clone (default: FLEETSPEC_REPO_DIR, else .fleetspec/repo)')
-        .option('--specs-path <path>', 'the specs folder inside the repository (default: FLEETSPEC_SPECS_PATH, else specs)'),
+        .option('--specs-path <path>', 'the specs folder inside the repository (default: FLEETSPEC_SPECS_PATH, else specs)')
+        .option('--finding-tickets <list>', 'findings that open tickets: all, none, or a comma list of disk, drift, apply, unapproved (default: FLEETSPEC_FINDING_TICKETS, else all)'),
     );
 
   loopOptions(

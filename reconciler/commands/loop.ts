@@ -62,6 +62,7 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
       specsPath: loop.config.specsPath,
       ...(loop.config.llm ? { llm: loop.config.llm } : {}),
       ...(loop.config.llmProblem ? { llmProblem: loop.config.llmProblem } : {}),
+      findings: loop.config.findings,
       engine: options,
       trigger,
       ...(signal ? { signal } : {}),
@@ -76,6 +77,7 @@ function printReport(r: TickReport, out: Output): void {
   for (const b of r.branches) out.stdout(`branch ${b.branch} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
   for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${m.detail}` : ''}`);
   for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
+  for (const f of r.findings) out.stdout(`finding ${f.key}: ${f.id}${f.pr ? ` PR #${f.pr}` : ''} ${f.action}`);
   for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${p.detail})` : ""}`}`);
   for (const e of r.errors) out.stdout(`error ${e}`);
   out.stdout(`run ${r.run} ${r.state}: ${r.reason}`);

@@ -3,6 +3,7 @@
 // error that says which variable or flag to set.
 import { join } from 'node:path';
 import type { NarrativeConfig } from '../narrative/narrate.js';
+import { FINDING_SOURCES, type FindingSource } from './findings.js';
 import type { Queryable } from '../state/db.js';
 import { StateError } from '../state/errors.js';
 import { getSecret, parseKey } from '../state/secrets.js';
@@ -14,6 +15,7 @@ export interface LoopOptions {
   branch?: string;
   repoDir?: string;
   specsPath?: string;
+  findingTickets?: string;
 }
 
 export interface LoopConfig {
@@ -33,6 +35,8 @@ export interface LoopConfig {
   /** Absent: PRs go out without a narrative, and say why. */
   llm?: NarrativeConfig;
   llmProblem?: string;
+  /** Which findings open tickets. */
+  findings: Set<FindingSource>;
 }
 
 /** A setting the loop cannot run without: exit code 1, with what to set. */
@@ -89,8 +93,24 @@ export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.P
       name: env.FLEETSPEC_GIT_AUTHOR_NAME ?? 'fleetspec[bot]',
       email: env.FLEETSPEC_GIT_AUTHOR_EMAIL ?? 'fleetspec@users.noreply.github.com',
     },
+    findings: findingSources(opts.findingTickets ?? env.FLEETSPEC_FINDING_TICKETS),
     ...llm,
   };
+}
+
+/** "all" (or unset), "none", or a comma list of finding sources. */
+export function findingSources(text: string | undefined): Set<FindingSource> {
+  const value = (text ?? '').trim().toLowerCase();
+  if (value === '' || value === 'all') return new Set(FINDING_SOURCES);
+  if (value === 'none') return new Set();
+  const out = new Set<FindingSource>();
+  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    if (!(FINDING_SOURCES as readonly string[]).includes(part)) {
+      throw new ConfigError(`"${part}" is not a finding that opens tickets`, `use all, none, or a comma list of ${FINDING_SOURCES.join(', ')} (--finding-tickets or FLEETSPEC_FINDING_TICKETS)`);
+    }
+    out.add(part as FindingSource);
+  }
+  return out;
 }
 
 async function llmConfig(db: Queryable, env: NodeJS.ProcessEnv): Promise<{ llm?: NarrativeConfig; llmProblem?: string }> {

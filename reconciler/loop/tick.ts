@@ -6,7 +6,9 @@
 //      narrated, and its PR opened or updated (one plan comment, edited in place) with a commit status;
 //   3. the default branch: each new commit is applied only if its merged PR was approved by an
 //      allowed reviewer on the planned head and the plan made now is the approved one (one apply per tick);
-//   4. drift: what live differs from the default branch by, per kind, as one PR each.
+//   4. drift: what live differs from the default branch by, per kind, as one PR each;
+//   5. findings (a disk over threshold, a failed apply, unapproved commits, drift): one ticket each,
+//      proposed and closed by PRs like any ticket (loop/findings.ts).
 import { join, relative } from 'node:path';
 import { countBySeverity } from '../diagnostics.js';
 import { DRIVERS } from '../kinds/drivers.js';
@@ -19,11 +21,13 @@ import { buildPlan, hasChanges, type Plan } from '../plan/plan.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import { synthesiseAll } from '../stacks/files.js';
 import { DIAGRAMS_DIR, writeDiagrams } from '../diagrams/index.js';
-import { pullTickets, type PulledTicket } from './tickets.js';
+import { PULL_PREFIX, pullTickets, type PulledTicket } from './tickets.js';
+import { FINDING_PREFIX, observeFindings, reconcileFindings, type FindingAction, type FindingSource } from './findings.js';
+import type { Host } from '../kinds/hosts/index.js';
 import type { Db } from '../state/db.js';
 import { getRun, startRun, transition, unfinishedRuns, type Run, type RunState, type RunTrigger } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
-import { interruptedApplies, mainCommits, plannedCommit, recordMain, recordPlanned, type MainOutcome } from '../state/loop.js';
+import { interruptedApplies, lastApply, mainCommits, plannedCommit, recordMain, recordPlanned, unapprovedSinceApplied, type MainOutcome } from '../state/loop.js';
 import { approvers, decideApproval, overridesOf } from './approval.js';
 import * as text from './pr-text.js';
 
@@ -45,6 +49,8 @@ export interface TickContext {
   /** Engine options for live plans (store, SSH pool, secrets, terraform); specs and stacks folders are the checkout's. */
   engine: EngineOptions;
   trigger: RunTrigger;
+  /** Which findings open tickets (loop/findings.ts); none when absent. */
+  findings?: ReadonlySet<FindingSource>;
   /** SIGTERM: no new work starts, an apply in progress finishes. */
   signal?: AbortSignal;
   progress(message: string): void;
@@ -61,6 +67,8 @@ export interface TickReport {
   drift: { kind: string; pr: number; action: 'opened' | 'updated' | 'unchanged' | 'closed' }[];
   /** Issues opened on GitHub with the ticket label that became pull requests this tick. */
   pulled: PulledTicket[];
+  /** What the findings' tickets needed this tick: PRs proposing or closing a ticket, and PRs withdrawn. */
+  findings: FindingAction[];
   /** Default-branch commits left for the next tick. */
   waiting: number;
   /** Branches that could not be planned this tick (the others were); the run ends FAILED. */
@@ -84,7 +92,7 @@ export async function tick(context: TickContext): Promise<TickReport> {
     await lock.release();
     throw err;
   }
-  const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], waiting: 0, errors: [], durationMs: 0 };
+  const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 0 };
   try {
     run = await transition(ctx.db, run.id, 'PENDING', 'PLANNING');
     await recover(ctx, run.id, report);
@@ -122,9 +130,18 @@ export async function tick(context: TickContext): Promise<TickReport> {
     const merged = await reconcileMain(ctx, run, main, mainSha, report);
     if (merged) run = merged;
     // After an apply live just changed: the next tick checks drift. A refused merge (stale, blocked) gets its fresh plan now.
+    let live: Planned | undefined;
     if (!report.applied && report.waiting === 0) {
       checkStop(ctx);
-      await reconcileDrift(ctx, run.id, main, mainSha, mainSpecs, heads, allowed, policy, report);
+      live = await reconcileDrift(ctx, run.id, main, mainSha, mainSpecs, heads, allowed, policy, report);
+    }
+    if (ctx.findings?.size && !countBySeverity(mainSpecs.diagnostics).errors) {
+      checkStop(ctx);
+      try {
+        report.findings = await findingTickets(ctx, main, mainSha, mainSpecs, heads, live, report);
+      } catch (err) {
+        report.errors.push(`findings: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     if (!merged) {
       const refused = report.main.filter((m) => m.outcome !== 'baseline' && m.outcome !== 'applied' && m.outcome !== 'no-changes');
@@ -160,6 +177,8 @@ function summarise(r: TickReport): string {
   if (refused.length) parts.push(`${refused.length} commit${refused.length === 1 ? '' : 's'} not applied (${refused.map((m) => `${text.short(m.sha)} ${m.outcome}`).join(', ')})`);
   if (r.applied) parts.push(`applied ${text.short(r.applied.sha)} from #${r.applied.pr}: ${r.applied.changes} change${r.applied.changes === 1 ? '' : 's'}`);
   if (r.drift.length) parts.push(`drift: ${r.drift.map((d) => `${d.kind} #${d.pr} ${d.action}`).join(', ')}`);
+  const proposed = r.findings.filter((f) => f.action !== 'declined');
+  if (proposed.length) parts.push(`findings: ${proposed.map((f) => `${f.key} ${f.id} #${f.pr ?? '?'} ${f.action}`).join(', ')}`);
   if (r.pulled.length) parts.push(`tickets pulled: ${r.pulled.map((p) => (p.pr ? `#${p.issue} as ${p.id} in #${p.pr}` : `#${p.issue} ${p.action}`)).join(', ')}`);
   if (r.errors.length) parts.push(`failed: ${r.errors.join('; ')}`);
   if (r.waiting) parts.push(`${r.waiting} commit${r.waiting === 1 ? '' : 's'} wait for the next tick`);
@@ -267,6 +286,8 @@ async function planBranch(
   }
   // Its PR was closed by a person: respected until the branch gets a new commit.
   if (!pr && known?.pr) return undefined;
+  // fleetspec opens the PRs of its own ticket branches; one a person closed stays closed.
+  if (!pr && (branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX))) return undefined;
 
   ctx.progress(`planning ${branch} at ${text.short(tip)}`);
   const loaded = await load(ctx, tip);
@@ -354,13 +375,46 @@ async function reconcileMain(ctx: TickContext, run: Run, main: string, mainSha: 
 /** True when a commit leaves specs/, stacks/ and policies/ exactly as its first parent had them. */
 async function changesNothingApplied(ctx: TickContext, sha: string): Promise<boolean> {
   const [parent] = await ctx.git.parents(sha);
-  if (!parent) return false;
+  return parent ? sameApplied(ctx, parent, sha) : false;
+}
+
+/** True when two commits hold the same specs/, stacks/ and policies/: all an apply reads. */
+async function sameApplied(ctx: TickContext, a: string, b: string): Promise<boolean> {
   const paths = [specsDir(ctx), stacksDir(ctx), policiesDir(ctx)].map((p) => relative(ctx.git.dir, p));
   for (const path of paths) {
-    const [before, after] = await Promise.all([ctx.git.pathOid(parent, path), ctx.git.pathOid(sha, path)]);
+    const [before, after] = await Promise.all([ctx.git.pathOid(a, path), ctx.git.pathOid(b, path)]);
     if (before !== after) return false;
   }
   return true;
+}
+
+/** Observes the findings (the live plan when the drift check made one, the ledger, git) and reconciles their tickets. */
+async function findingTickets(
+  ctx: TickContext,
+  main: string,
+  mainSha: string,
+  loaded: LoadedSpecs,
+  heads: Map<string, string>,
+  live: Planned | undefined,
+  report: TickReport,
+): Promise<FindingAction[]> {
+  const sources = ctx.findings!;
+  const [last, unapproved] = await Promise.all([lastApply(ctx.db, ctx.repoKey), unapprovedSinceApplied(ctx.db, ctx.repoKey)]);
+  // Reverted: main again holds what was last applied. A commit git no longer has (history rewritten) counts as not.
+  const reverted = unapproved.commits.length > 0 && unapproved.applied !== undefined && (await sameApplied(ctx, unapproved.applied, mainSha).catch(() => false));
+  const observed = observeFindings({
+    sources,
+    main,
+    mainSha,
+    ...(live ? { live } : {}),
+    driftPrs: new Map(report.drift.filter((d) => d.action !== 'closed').map((d) => [d.kind, d.pr])),
+    readableHosts: new Set(loaded.index.all('hosts').filter((h) => (h.value as Host).ssh).map((h) => h.name)),
+    ...(last ? { lastApply: last } : {}),
+    unapproved: unapproved.commits,
+    reverted,
+  });
+  // Ids the tickets pulled from issues took this tick, which `heads` (fetched before) cannot show.
+  return reconcileFindings(ctx, main, mainSha, loaded, heads, observed, report.pulled.map((p) => p.id));
 }
 
 async function refuse(ctx: TickContext, runId: number, report: TickReport, sha: string, pr: number | null, outcome: MainOutcome, detail: string): Promise<void> {
@@ -439,12 +493,12 @@ async function reconcileDrift(
   allowed: Map<string, string[]>,
   policy: PolicyContext,
   report: TickReport,
-): Promise<void> {
+): Promise<Planned | undefined> {
   // The specs were read at the start of the tick; the stacks folder needs main checked out again.
   await ctx.git.checkout(mainSha);
   if (countBySeverity(loaded.diagnostics).errors) {
     ctx.progress(`${main} at ${text.short(mainSha)} has invalid specs; no drift check`);
-    return;
+    return undefined;
   }
   const planned = await planLoaded(ctx, loaded, policy);
   const { byDriver, plan } = planned;
@@ -488,4 +542,5 @@ async function reconcileDrift(
     await recordPlanned(ctx.db, ctx.repoKey, { sha: head, scope: kind, pr: driftPr.number, planHash: scoped.hash, plan: scoped, problem: null, runId });
     report.drift.push({ kind, pr: driftPr.number, action: opened ? 'opened' : 'updated' });
   }
+  return planned;
 }

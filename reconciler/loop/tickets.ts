@@ -13,6 +13,8 @@ import { findSecretLiterals } from '../specs/secrets.js';
 /** Branches of pulled tickets: fleetspec/ticket/T-0008-issue-12. The id is reserved once the branch exists. */
 export const PULL_PREFIX = 'fleetspec/ticket/';
 const PULL_BRANCH = /^fleetspec\/ticket\/(T-[0-9]{4,})-issue-([0-9]+)$/;
+/** Branches that reserve a ticket id while they exist: pulled tickets and finding tickets (loop/findings.ts). */
+const RESERVING_BRANCH = /^fleetspec\/(?:ticket|finding)\/(T-[0-9]{4,})-/;
 
 export interface PulledTicket {
   issue: number;
@@ -35,7 +37,17 @@ export interface PullContext {
 const LABEL = /^[a-z0-9][a-z0-9:._/-]*$/;
 const PRIORITIES = new Set(['low', 'normal', 'high', 'critical']);
 
-/** The id after the highest one in use: in the default branch's specs, or reserved by a pull branch. */
+/** The ids in use: the default branch's tickets', and those reserved by fleetspec's ticket branches. */
+export function reservedTicketIds(specs: LoadedSpecs, branches: Iterable<string>): Set<string> {
+  const used = new Set(specs.index.all('tickets').map((r) => r.name));
+  for (const branch of branches) {
+    const m = RESERVING_BRANCH.exec(branch);
+    if (m) used.add(m[1]!);
+  }
+  return used;
+}
+
+/** The id after the highest one in use (reservedTicketIds). */
 export function nextTicketId(used: Iterable<string>): string {
   let max = 0;
   for (const id of used) max = Math.max(max, Number(id.slice(2)));
@@ -78,13 +90,11 @@ export function ticketFromIssue(issue: Issue, id: string, roles: ReadonlySet<str
  */
 export async function pullTickets(ctx: PullContext, main: string, mainSha: string, heads: ReadonlyMap<string, string>, specs: LoadedSpecs): Promise<PulledTicket[]> {
   const tickets = specs.index.all('tickets').map((r) => r.value as Ticket);
-  const used = new Set(tickets.map((t) => t.id));
+  const used = reservedTicketIds(specs, heads.keys());
   const pulledIssues = new Set(tickets.flatMap((t) => (t.githubIssue ? [t.githubIssue] : [])));
   for (const branch of heads.keys()) {
     const m = PULL_BRANCH.exec(branch);
-    if (!m) continue;
-    used.add(m[1]!);
-    pulledIssues.add(Number(m[2]));
+    if (m) pulledIssues.add(Number(m[2]));
   }
   const candidates = (await ctx.github.listIssues({ state: 'open', labels: [TICKET_LABEL] })).filter((i) => !markerOf(i.body) && !pulledIssues.has(i.number)).sort((a, b) => a.number - b.number);
   const roles = new Set(specs.index.all('roles').map((r) => r.name));

@@ -48,6 +48,8 @@ export interface PlanFinding {
   hint?: string;
   /** The policy that found it (its code is policy.<name>). */
   policy?: string;
+  /** What inside the resource it is about, the same from plan to plan ("disk.usage /"), where the rule says. */
+  subject?: string;
   /** The spec's file:line:col that must change, relative to the repository. */
   where?: string;
   /** The word that lifts it when it is an error: label fleetspec/<word>, or "/fleetspec <word>" in an approver's review. */

@@ -63,6 +63,7 @@ function toFinding(policy: Policy, v: Violation, root: string | undefined): Plan
     message: v.message,
     hint: v.hint,
     policy: policy.name,
+    ...(v.subject ? { subject: v.subject } : {}),
     ...(where ? { where } : {}),
     ...(policy.override && policy.severity === 'error' ? { override: policy.override, hint: `${v.hint}; or override: label the PR fleetspec/${policy.override}, or an approver writes "/fleetspec ${policy.override}" in their review` } : {}),
   };

@@ -27,6 +27,8 @@ export interface Violation {
   message: string;
   /** What to change. */
   hint: string;
+  /** What inside the resource it is about, the same from plan to plan ("disk.usage /"): a finding ticket's identity. */
+  subject?: string;
 }
 
 /** A built-in rule: one file under rules/, parameterised by a policy file. */

@@ -68,3 +68,27 @@ export async function mainCommits(db: Queryable, repo: string): Promise<Map<stri
 export async function interruptedApplies(db: Queryable, repo: string): Promise<MainCommit[]> {
   return db.query<MainCommit>(`select ${MAIN_COLUMNS} from main_commits where repo = $1 and outcome = 'applying' order by at`, [repo]);
 }
+
+/** The last apply on the default branch: the latest commit applied, failed or interrupted, or else the baseline. */
+export async function lastApply(db: Queryable, repo: string): Promise<MainCommit | undefined> {
+  const [row] = await db.query<MainCommit>(
+    `select ${MAIN_COLUMNS} from main_commits where repo = $1 and outcome in ('baseline', 'applied', 'failed', 'abandoned') order by at desc limit 1`,
+    [repo],
+  );
+  return row;
+}
+
+/**
+ * The commits refused as not approved since the default branch was last applied (or taken as
+ * the baseline), oldest first, and that last applied commit.
+ */
+export async function unapprovedSinceApplied(db: Queryable, repo: string): Promise<{ applied?: string; commits: MainCommit[] }> {
+  const [applied] = await db.query<{ sha: string }>(`select sha from main_commits where repo = $1 and outcome in ('baseline', 'applied') order by at desc limit 1`, [repo]);
+  const commits = await db.query<MainCommit>(
+    `select ${MAIN_COLUMNS} from main_commits where repo = $1 and outcome = 'not-approved'
+       and at > coalesce((select max(at) from main_commits where repo = $1 and outcome in ('baseline', 'applied')), '-infinity'::timestamptz)
+     order by at`,
+    [repo],
+  );
+  return { ...(applied ? { applied: applied.sha } : {}), commits };
+}

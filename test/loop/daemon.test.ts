@@ -14,6 +14,7 @@ const report = (run: number, state: TickReport['state'] = 'DONE'): TickReport =>
   main: [],
   drift: [],
   pulled: [],
+  findings: [],
   waiting: 0,
   errors: [],
   durationMs: 5,

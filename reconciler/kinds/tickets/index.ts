@@ -14,7 +14,12 @@ export interface Ticket {
   hosts?: string[];
   /** The GitHub issue this ticket was opened from (`fleetspec tickets pull`). */
   githubIssue?: number;
+  /** The finding this ticket is for (`disk.linux-home.root`): fleetspec opens it while the finding holds and closes it when it clears. */
+  finding?: string;
 }
+
+/** A finding's key: dot-separated parts of lowercase letters, digits and dashes (`disk.linux-home.root`, `drift.dns`). */
+export const FINDING_KEY = '^[a-z0-9]+(-[a-z0-9]+)*(\\.[a-z0-9]+(-[a-z0-9]+)*)*$';
 
 const schema = kindSchema(
   'tickets',
@@ -33,6 +38,13 @@ const schema = kindSchema(
       labels: ref('labels'),
       hosts: { type: 'array', items: ref('hostName'), uniqueItems: true, description: 'hosts the ticket is about' },
       githubIssue: { type: 'integer', minimum: 1, description: 'the GitHub issue this ticket was opened from (fleetspec tickets pull); the pull request that added it closes that issue' },
+      finding: {
+        type: 'string',
+        pattern: FINDING_KEY,
+        maxLength: 100,
+        description:
+          'the finding this ticket is for, such as disk.linux-home.root, drift.dns, apply.failed or main.unapproved: the loop opens a ticket while a finding holds and proposes closing it when it clears; set it on a ticket of your own to make it that finding\'s ticket',
+      },
     },
   },
 );
@@ -52,6 +64,13 @@ export const tickets = defineKind<Ticket>({
       const host = missingReference(index, 'hosts', h, ['hosts', i]);
       if (host) findings.push(host);
     });
+    if (value.finding && value.status !== 'closed') {
+      // One open ticket per finding: the loop closes only the one it finds first.
+      const first = index.all('tickets').find((r) => (r.value as Ticket).finding === value.finding && (r.value as Ticket).status !== 'closed');
+      if (first && first.name !== value.id) {
+        findings.push({ code: 'tickets.duplicate-finding', path: ['finding'], severity: 'warning', message: `${first.name} is already the open ticket for the finding "${value.finding}"`, hint: `close one of them, or remove finding: from one` });
+      }
+    }
     return findings;
   },
 });

@@ -45,6 +45,7 @@ export function desiredIssue(ticket: Ticket, specFile: string): IssueFields {
     '---',
     ...(ticket.hosts?.length ? [`Hosts: ${ticket.hosts.join(', ')}`] : []),
     ...(ticket.assignee ? [`Assignee role: ${ticket.assignee}`] : []),
+    ...(ticket.finding ? [`Finding: \`${ticket.finding}\`; fleetspec proposes closing this ticket when it clears.`] : []),
     `Managed by fleetspec from \`${specFile}\`: change the ticket there (a pull request), not here. Edits made here are reported as drift and not overwritten.`,
   ];
   return {

@@ -51,7 +51,7 @@ export const hostThresholds: BuiltinRule<HostThresholdsParams> = {
       const live = facts.get('hosts')?.get(resource.name) as HostFacts | undefined;
       for (const { m, path } of monitors) {
         const breach = measure(resource.value, m, live);
-        if (breach) out.push({ resource, path: breach.observed ? ['observed'] : path, message: breach.message, hint: breach.hint });
+        if (breach) out.push({ resource, path: breach.observed ? ['observed'] : path, message: breach.message, hint: breach.hint, subject: m.metric === 'disk.usage' ? `disk.usage ${m.mount ?? '/'}` : m.metric });
       }
     }
     return out;
