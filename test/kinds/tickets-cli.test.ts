@@ -61,6 +61,8 @@ describe('fleetspec tickets list and push on specs/', () => {
     expect(issues.map((i) => markerOf(i.body ?? '')?.id)).toEqual(['T-0001', 'T-0002', 'T-0003', 'T-0004', 'T-0005', 'T-0006', 'T-0007']);
     expect(issues[0]).toMatchObject({ title: 'T-0001: Clean disk space on East server (CRITICAL)', labels: expect.arrayContaining(['priority:critical', 'phase-1', 'ticket', 'status:open']) });
     expect(gh.implicitLabels).toEqual([]);
+    // T-0001 is the loop's ticket for the east server's disk finding, and says so.
+    expect(issues[0]!.body).toContain('Finding: `disk.linux-home.root`; fleetspec proposes closing this ticket when it clears.');
     // No secret reached GitHub: the token is not in any issue.
     expect(JSON.stringify(issues)).not.toContain(gh.token);
 
@@ -80,7 +82,8 @@ describe('fleetspec tickets list and push on specs/', () => {
     expect(drift.stdout).toContain(`! tickets/T-0003 (drift: issue #${issues[2]!.number} was edited on GitHub; its title differ from the spec, and fleetspec does not overwrite it)`);
     expect(gh.issues()[2]!.title).toBe('Mount the HDDs (edited on GitHub)');
     expect(gh.violations).toEqual([]);
-  });
+    // GitHub asks for a second between writes and three for notifying ones: the seven issues take about 21 s.
+  }, 90_000);
 });
 
 describe('fleetspec tickets pull', () => {

@@ -39,6 +39,11 @@ describe('fleetspec reconcile and daemon settings', () => {
     const badSchedule = await fleetspec(['daemon', '--schedule', 'every five minutes']);
     expect(badSchedule.code).toBe(1);
     expect(badSchedule.stderr).toContain('--schedule "every five minutes" is not a cron expression');
+    const badFindings = await fleetspec(['reconcile', '--github-repo', 'acme/fleet', '--finding-tickets', 'disk,memory'], { FLEETSPEC_GITHUB_TOKEN: TOKEN });
+    expect(badFindings.code).toBe(1);
+    expect(badFindings.stderr).toContain('"memory" is not a finding that opens tickets\n  hint: use all, none, or a comma list of disk, drift, apply, unapproved');
+    const badFindingsEnv = await fleetspec(['reconcile', '--github-repo', 'acme/fleet'], { FLEETSPEC_GITHUB_TOKEN: TOKEN, FLEETSPEC_FINDING_TICKETS: 'everything' });
+    expect(badFindingsEnv).toMatchObject({ code: 1, stderr: expect.stringContaining('"everything" is not a finding that opens tickets') });
   });
 
   it('an unreachable repository is exit 3 with the reason, and the token never printed', async () => {
@@ -52,7 +57,7 @@ describe('fleetspec reconcile and daemon settings', () => {
     for (const command of ['reconcile', 'daemon']) {
       const help = await fleetspec([command, '--help']);
       expect(help.code).toBe(0);
-      for (const setting of ['FLEETSPEC_GITHUB_REPO', 'FLEETSPEC_GITHUB_TOKEN', 'FLEETSPEC_LLM_MODEL', '--github-repo', '--ssh-key']) expect(help.stdout).toContain(setting);
+      for (const setting of ['FLEETSPEC_GITHUB_REPO', 'FLEETSPEC_GITHUB_TOKEN', 'FLEETSPEC_LLM_MODEL', 'FLEETSPEC_FINDING_TICKETS', '--finding-tickets', '--github-repo', '--ssh-key']) expect(help.stdout).toContain(setting);
     }
     expect((await fleetspec(['daemon', '--help'])).stdout).toContain('--schedule <cron>');
   });

@@ -10,11 +10,12 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitHub } from '../../reconciler/github/client.js';
 import { SpecRepo } from '../../reconciler/git/repo.js';
 import { tick, type TickContext, type TickReport } from '../../reconciler/loop/tick.js';
+import { FINDING_SOURCES, type FindingAction, type FindingSource } from '../../reconciler/loop/findings.js';
 import { applyPlan, planFleet, type EngineOptions } from '../../reconciler/plan/engine.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { SshPool } from '../../reconciler/ssh/pool.js';
@@ -53,6 +54,8 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
   let work: string;
   let repo: SpecRepo;
   const progress: string[] = [];
+  /** Findings open tickets from their own step on (the daemon's default is all of them). */
+  let findings: Set<FindingSource> | undefined;
 
   const env = () => {
     const { DATABASE_URL: _, FLEETSPEC_SECRET_KEY: __, GITHUB_TOKEN: ___, ...rest } = process.env;
@@ -115,6 +118,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
       llm: { baseUrl: llm.baseUrl, model: MODEL, timeoutMs: 5000 },
       engine: engineOptions(),
       trigger: 'manual',
+      ...(findings ? { findings } : {}),
       progress: (m) => void progress.push(m),
     };
     return tick(ctx);
@@ -508,6 +512,84 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     const next = await runTick();
     expect(next.recovered).toEqual({ runs: [], applies: [] });
     expect(pullsOf('qwen2.5:14b')).toBe(1);
+    expect(gh.violations).toEqual([]);
+  }, 60_000);
+
+  it('findings open tickets through PRs: the interrupted apply and the drift it left each get one, closed when they clear; unapproved commits on main get one until reverted', async () => {
+    findings = new Set(FINDING_SOURCES);
+    ollama.slowPull('qwen2.5:14b', 0); // slow only so that the previous step could kill an apply mid-pull
+    let report = await runTick();
+    // T-0001 and T-0002 are on main: the next ids, one per finding, in key order. The kill left
+    // both the 14b pull (models) and the developer's change (roles) unapplied.
+    expect(report.findings.map((f) => [f.key, f.id, f.branch, f.action])).toEqual([
+      ['apply.failed', 'T-0003', 'fleetspec/finding/T-0003-apply_failed', 'opened'],
+      ['drift.models', 'T-0004', 'fleetspec/finding/T-0004-drift_models', 'opened'],
+      ['drift.roles', 'T-0005', 'fleetspec/finding/T-0005-drift_roles', 'opened'],
+    ]);
+    const [failed, models, drift] = report.findings as [FindingAction, FindingAction, FindingAction];
+    const failedPr = pullFor(failed.branch)!;
+    expect(failedPr.title).toBe('T-0003: The last apply on main was interrupted');
+    const spec = parse((await repo.readFile(failedPr.head.sha, 'specs/tickets/T-0003.yaml'))!) as Record<string, unknown>;
+    expect(spec).toMatchObject({ id: 'T-0003', status: 'open', priority: 'high', labels: ['finding'], finding: 'apply.failed' });
+    expect(String(spec.description)).toMatch(/^[0-9a-f]{7} \(#\d+\) was interrupted while it applied in run \d+: interrupted during run \d+; not retried\./);
+    const driftSpec = parse((await repo.readFile(pullFor(drift.branch)!.head.sha, 'specs/tickets/T-0005.yaml'))!) as Record<string, string>;
+    expect(driftSpec.description).toContain('- `roles/developer` update');
+    expect(driftSpec.description).toContain(`The drift PR #${pullFor('fleetspec/drift-roles')!.number} holds the plan`);
+
+    // Planned like any branch on the next tick; nothing new proposed.
+    report = await runTick();
+    expect(report.findings).toEqual([]);
+    expect(report.branches.find((b) => b.branch === failed.branch)).toMatchObject({ status: 'success' });
+    expect(commentsOn(failedPr.number).at(-1)).toMatch(/\| \+ \| `tickets\/T-0003` \| create \|/);
+
+    // alice approves and merges: the ticket's issue opens, and the apply that did it clears the finding.
+    const planned = pullFor(failed.branch)!;
+    gh.review(planned.number, { user: 'alice', state: 'APPROVED', commitId: planned.head.sha });
+    const sha = merge(planned.number);
+    report = await runTick();
+    expect(report.applied).toMatchObject({ sha, pr: planned.number, status: 'applied' });
+    expect(gh.issues().find((i) => i.title.startsWith('T-0003: '))).toMatchObject({ state: 'open', labels: expect.arrayContaining(['finding', 'priority:high']) });
+    expect(report.findings).toEqual([{ key: 'apply.failed', id: 'T-0003', branch: failed.branch, pr: expect.any(Number), action: 'closing' }]);
+    const closing = pullFor(failed.branch)!;
+    expect(closing.title).toBe('T-0003: close, apply.failed cleared');
+    expect(await repo.readFile(closing.head.sha, 'specs/tickets/T-0003.yaml')).toBe((await repo.readFile(sha, 'specs/tickets/T-0003.yaml'))!.replace('status: open', 'status: closed'));
+
+    // The merge applied the drift too: the drift PRs close, and the drift tickets' PRs are withdrawn.
+    report = await runTick();
+    expect(report.drift.map((d) => [d.kind, d.action])).toEqual([
+      ['models', 'closed'],
+      ['roles', 'closed'],
+    ]);
+    expect(report.findings).toEqual([
+      { key: 'drift.models', id: 'T-0004', branch: models.branch, pr: models.pr, action: 'withdrawn' },
+      { key: 'drift.roles', id: 'T-0005', branch: drift.branch, pr: drift.pr, action: 'withdrawn' },
+    ]);
+    expect(pullFor(drift.branch)).toBeUndefined();
+    expect(commentsOn(drift.pr!).at(-1)).toMatch(/^The finding `drift\.roles` no longer needs this: it cleared \(main at [0-9a-f]{7}\)\. Closing\.$/);
+
+    // Merging the closing PR closes T-0003's issue.
+    const close = pullFor(failed.branch)!;
+    gh.review(close.number, { user: 'alice', state: 'APPROVED', commitId: close.head.sha });
+    merge(close.number);
+    report = await runTick();
+    expect(report.applied).toMatchObject({ pr: close.number, changes: 1, status: 'applied' });
+    expect(gh.issues().find((i) => i.title.startsWith('T-0003: '))).toMatchObject({ state: 'closed' });
+    expect(report.findings).toEqual([]);
+
+    // A push straight to main: refused, and a ticket proposed until main is reverted.
+    const tip = gitServer.git(REPO, 'rev-parse', 'main');
+    const host = (await repo.readFile(tip, 'specs/hosts/web.yaml'))!;
+    const sneaked = gitServer.commit(REPO, 'main', { 'specs/hosts/web.yaml': `# edited on main again\n${host}` }, 'Edit main directly again');
+    report = await runTick();
+    expect(report.state).toBe('BLOCKED');
+    const unapproved = report.findings.find((f) => f.key === 'main.unapproved')!;
+    expect(unapproved).toMatchObject({ id: 'T-0004', action: 'opened' });
+    const unapprovedSpec = parse((await repo.readFile(pullFor(unapproved.branch)!.head.sha, 'specs/tickets/T-0004.yaml'))!) as Record<string, string>;
+    expect(unapprovedSpec.description).toContain(`- ${sneaked.slice(0, 7)}: pushed to main without a pull request`);
+    gitServer.commit(REPO, 'main', { 'specs/hosts/web.yaml': host }, 'Undo the direct edit');
+    report = await runTick();
+    expect(report.findings).toEqual([{ key: 'main.unapproved', id: 'T-0004', branch: unapproved.branch, pr: unapproved.pr, action: 'withdrawn' }]);
+    expect(gitServer.git(REPO, 'branch', '--list', 'fleetspec/finding/*')).toBe('');
     expect(gh.violations).toEqual([]);
   }, 60_000);
 

@@ -3,7 +3,7 @@
 // GitHub test server (checked against GitHub's OpenAPI description), through a finding's whole
 // life: proposed, withdrawn when it clears before the merge, merged, closed by a second PR, a PR a
 // person closed left closed, and a finding this tick could not look at left alone.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -17,6 +17,8 @@ import type { DriverPlan } from '../../reconciler/kinds/driver.js';
 import type { Ticket } from '../../reconciler/kinds/tickets/index.js';
 import type { Resource } from '../../reconciler/kinds/kind.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
+import { evaluatePolicies } from '../../reconciler/policies/evaluate.js';
+import { loadPolicies } from '../../reconciler/policies/load.js';
 import type { MainCommit } from '../../reconciler/state/loop.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
@@ -106,6 +108,36 @@ describe('observeFindings', () => {
     expect(JSON.stringify(ticket)).not.toContain('ghp_');
     expect(ticket.description).toContain('left out');
     expect(ticket).toMatchObject({ id: 'T-0009', status: 'open', labels: ['finding'], finding: 'apply.failed' });
+  });
+});
+
+describe("the user's fleet", () => {
+  const ROOT = join(import.meta.dirname, '..', '..');
+
+  it("the east server's root disk is T-0001's finding: host-thresholds names it, and its key is the one T-0001 carries", async () => {
+    const specs = await loadSpecs(join(ROOT, 'specs'));
+    const { set } = await loadPolicies(join(ROOT, 'policies'));
+    const { findings } = evaluatePolicies({ set }, { index: specs.index, facts: new Map() });
+    const disk = findings.filter((f) => f.policy === 'host-thresholds');
+    expect(disk.map((f) => [f.name, f.subject, diskKey(f)])).toEqual([['linux-home', 'disk.usage /', 'disk.linux-home.root']]);
+    const t1 = specs.index.all('tickets').find((r) => r.name === 'T-0001')!.value as Ticket;
+    expect(t1.finding).toBe(diskKey(disk[0]!));
+  });
+
+  it('warns when two open tickets claim one finding', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-findings-specs-'));
+    try {
+      await mkdir(join(dir, 'tickets'));
+      for (const id of ['T-0001', 'T-0002', 'T-0003']) {
+        await writeFile(join(dir, 'tickets', `${id}.yaml`), stringify({ kind: 'Ticket', id, title: 'Disk', status: id === 'T-0003' ? 'closed' : 'open', finding: 'apply.failed' }));
+      }
+      const loaded = await loadSpecs(dir);
+      expect(loaded.diagnostics.map((d) => [d.file.slice(dir.length + 1), d.code, d.severity, d.message])).toEqual([
+        ['tickets/T-0002.yaml', 'tickets.duplicate-finding', 'warning', 'T-0001 is already the open ticket for the finding "apply.failed"'],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -38,6 +38,8 @@ export interface OllamaTestServer {
   host: string;
   /** Installed model names, sorted. */
   models(): string[];
+  /** Changes the pause between streamed pull lines for one model (slowPullOf); 0 makes its pulls fast again. */
+  slowPull(name: string, ms: number): void;
   requests: RecordedRequest[];
   close(): Promise<void>;
 }
@@ -169,6 +171,7 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
     port,
     host,
     models: () => [...installed.keys()].sort(),
+    slowPull: (name, ms) => void slow.set(normalizeModelName(name), ms),
     requests,
     close: () =>
       new Promise<void>((resolve) => {
