@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { GitHub } from '../reconciler/github/client.js';
 import { SpecRepo } from '../reconciler/git/repo.js';
 import { tick, type TickReport } from '../reconciler/loop/tick.js';
+import { FINDING_SOURCES, type FindingSource } from '../reconciler/loop/findings.js';
 import { loadSpecs } from '../reconciler/specs/load.js';
 import { synthesiseAll } from '../reconciler/stacks/files.js';
 import { openDb } from '../reconciler/state/db.js';
@@ -39,8 +40,11 @@ const gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN,
 const db = await openDb({ stateDir: join(dir, 'state') });
 const repo = await SpecRepo.open({ dir: join(dir, 'repo'), url: gitServer.url('fleet'), token: TOKEN, author: { name: 'fleetspec[bot]', email: 'bot@example.com' } });
 const github = new GitHub({ owner: 'acme', repo: 'fleet', token: TOKEN, baseUrl: gh.url, writeIntervalMs: 0 });
+// Findings open tickets, as the daemon's default has it; one quiet tick runs without, for comparison.
+let findings: Set<FindingSource> = new Set(FINDING_SOURCES);
 const run = () =>
   tick({
+    findings,
     db,
     repoKey: 'acme/fleet',
     git: repo,
@@ -69,18 +73,24 @@ const measure = async (what: string): Promise<TickReport> => {
   const ms = performance.now() - t0;
   const sent = gh.requests.slice(requests);
   const writes = sent.filter((r) => r.method !== 'GET').length;
-  rows.push([what, report.state, ms.toFixed(0), String(sent.length - writes), String(writes), (process.memoryUsage().rss / 2 ** 20).toFixed(0)]);
+  const proposed = report.findings.filter((f) => f.action === 'opened').length;
+  rows.push([what, report.state, ms.toFixed(0), String(sent.length - writes), String(writes), String(proposed), (process.memoryUsage().rss / 2 ** 20).toFixed(0)]);
   return report;
 };
 
-await measure(`first tick: clone, baseline, drift check (${loaded.resources.length} resources)`);
-await measure('quiet tick, drift PR already up to date');
+const first = await measure(`first tick: clone, baseline, drift check, findings (${loaded.resources.length} resources)`);
+await measure('second tick: plans the finding tickets\' PRs');
+await measure('quiet tick');
+findings = new Set();
+await measure('quiet tick, findings off');
+findings = new Set(FINDING_SOURCES);
 for (let i = 0; i < branches; i++) {
   gitServer.commit('fleet', `change-${i}`, { [`specs/hosts/bench-${i}.yaml`]: `kind: Host\nname: bench-${i}\naddress: 10.9.0.${i + 1}\n` }, `Add host bench-${i}`);
 }
 await measure(`tick planning ${branches} new branches (PR, comment, status each)`);
 await measure(`quiet tick, ${branches} branches already planned`);
-printTable(['tick', 'run', 'wall ms', 'GitHub GETs', 'GitHub writes', 'RSS MB after (whole process: test servers, cdktf)'], rows);
+printTable(['tick', 'run', 'wall ms', 'GitHub GETs', 'GitHub writes', 'tickets proposed', 'RSS MB after (whole process: test servers, cdktf)'], rows);
+console.log(`Finding tickets the first tick proposed: ${first.findings.map((f) => `${f.id} ${f.key}`).join(', ') || 'none'}`);
 console.log(`RSS before the first tick (seed synthesised, servers up): ${rssBefore.toFixed(0)} MB`);
 console.log(`GitHub requests checked against the OpenAPI description: ${gh.requests.length}, violations: ${gh.violations.length}`);
 
