@@ -241,15 +241,17 @@ export async function reconcileFindings(
     const key = m[2]!.replace(/_/g, '.');
     branches.set(key, [...(branches.get(key) ?? []), { branch, id: m[1]!, sha }]);
   }
-  const keys = [...new Set([...observed.holding.keys(), ...open.keys(), ...branches.keys()])].sort();
-  if (!keys.some((k) => observed.holding.has(k) || observed.decided(k))) return [];
+  // Work: a finding without its ticket, a cleared one with its ticket open, or a branch to look after.
+  const keys = [...new Set([...observed.holding.keys(), ...open.keys(), ...branches.keys()])]
+    .filter((k) => (observed.holding.has(k) ? !open.has(k) || branches.has(k) : observed.decided(k) && (open.has(k) || branches.has(k))))
+    .sort();
+  if (!keys.length) return [];
   const pulls = new Map((await ctx.github.listOpenPulls()).filter((p) => p.headRef.startsWith(FINDING_PREFIX)).map((p) => [p.headRef, p]));
   const merged = (sha: string) => ctx.git.isAncestor(sha, mainSha);
   const out: FindingAction[] = [];
 
   for (const key of keys) {
     const finding = observed.holding.get(key);
-    if (!finding && !observed.decided(key)) continue;
     const ticket = open.get(key);
     const mine = branches.get(key) ?? [];
     // What the finding needs now: a ticket proposed, a ticket closed, or nothing.
@@ -306,7 +308,14 @@ export async function reconcileFindings(
     const head = await ctx.git.writeBranch(target, mainSha, { [path]: text }, message);
     if (!head) continue;
     const title = want.verb === 'opened' ? `${want.id}: ${finding!.title}` : `${want.id}: close, ${key} cleared`;
-    const opened: PullRequest = await ctx.github.createPull({ branch: target, base: main, title: title.slice(0, 256), body: pullBody(want.verb, want.id, key, path, main, observed.at, ticket) });
+    let opened: PullRequest;
+    try {
+      opened = await ctx.github.createPull({ branch: target, base: main, title: title.slice(0, 256), body: pullBody(want.verb, want.id, key, path, main, observed.at, ticket) });
+    } catch (err) {
+      // A finding branch without a PR reads as one a person declined: do not leave one behind.
+      await ctx.git.deleteRemoteBranch(target).catch(() => {});
+      throw err;
+    }
     out.push({ key, id: want.id, branch: target, pr: opened.number, action: want.verb });
   }
   return out;

@@ -280,6 +280,23 @@ describe('finding tickets through pull requests', () => {
     expect(gh.violations).toEqual([]);
   });
 
+  it('a PR GitHub refused to open leaves no branch behind, so the next tick proposes it again rather than reading it as declined', async () => {
+    const original = gh.routes.get('POST /repos/{owner}/{repo}/pulls')!;
+    gh.route('POST /repos/{owner}/{repo}/pulls', () => ({ status: 422, body: { message: 'Validation Failed', documentation_url: 'https://docs.github.com/rest', errors: [{ resource: 'PullRequest', code: 'custom', message: 'refused by the test' }] } }));
+    const failing = { live: live({ findings: [data, diskFinding('web', '/srv')] }), readableHosts: new Set(['web']) };
+    try {
+      await expect(pass(failing)).rejects.toThrow(/refused by the test|Validation Failed/);
+    } finally {
+      gh.route('POST /repos/{owner}/{repo}/pulls', original);
+    }
+    expect(branches()).toEqual([]);
+    const [again] = await pass(failing);
+    expect(again).toMatchObject({ key: 'disk.web.srv', action: 'opened' });
+    // It clears: the proposal is withdrawn, leaving the repository as it was.
+    expect(await pass(quiet())).toEqual([expect.objectContaining({ key: 'disk.web.srv', action: 'withdrawn' })]);
+    expect(branches()).toEqual([]);
+  });
+
   it('closedText changes the status scalar alone', async () => {
     const specs = await loadSpecs(join(repo.dir, 'specs'));
     const t = specs.index.all('tickets').find((r) => r.name === 'T-0001') as Resource<Ticket>;
