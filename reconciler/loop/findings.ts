@@ -12,8 +12,7 @@
 // A finding this tick could not look at (a host it could not reach, no drift check after an
 // apply) is left as it is: unknown is never "cleared".
 import { relative } from 'node:path';
-import { isMap, isScalar, type Node, type Pair } from 'yaml';
-import { stringify } from 'yaml';
+import { isMap, isScalar, stringify, type Node, type Pair } from 'yaml';
 import type { GitHub, PullRequest } from '../github/client.js';
 import type { SpecRepo } from '../git/repo.js';
 import type { Resource } from '../kinds/kind.js';
