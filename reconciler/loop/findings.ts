@@ -22,6 +22,7 @@ import type { PlanFinding } from '../plan/plan.js';
 import type { LoadedSpecs } from '../specs/load.js';
 import { findSecretLiterals } from '../specs/secrets.js';
 import type { MainCommit } from '../state/loop.js';
+import { short } from './pr-text.js';
 import { nextTicketId, reservedTicketIds } from './tickets.js';
 
 export const FINDING_PREFIX = 'fleetspec/finding/';
@@ -69,7 +70,6 @@ export interface ObserveInput {
   reverted?: boolean;
 }
 
-const short = (sha: string) => sha.slice(0, 7);
 const MAX_LISTED = 20;
 
 /** A mount as a key part: `/` is root, `/var/lib` is var-lib. */
