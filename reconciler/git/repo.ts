@@ -49,6 +49,12 @@ const MODE_EXECUTABLE = '100755';
 const MODE_SYMLINK = '120000';
 const MODE_TREE = '040000';
 
+/** A file in a tree: its blob id and mode (100644, 100755, 120000 for a symlink, 160000 for a submodule). */
+export interface TreeBlob {
+  oid: string;
+  mode: string;
+}
+
 /** A blob to put at a path: its id, its mode if it should change, and its content if it may not be stored yet. */
 interface BlobChange {
   oid: string;
@@ -66,6 +72,8 @@ export class SpecRepo {
   private readonly cache: object = {};
   /** refs/heads/<name> the remote's HEAD pointed at on the last fetch. */
   private remoteHead: string | undefined;
+  /** Told of every commit this clone is about to push: the loop records what fleetspec wrote. */
+  onPushed: ((branch: string, sha: string) => Promise<void>) | undefined;
 
   private constructor(options: SpecRepoOptions) {
     this.dir = options.dir;
@@ -204,6 +212,7 @@ export class SpecRepo {
     const tree = await this.local('write the tree', () => this.rewriteTree(baseCommit.tree, changes));
     if (tree === baseCommit.tree) return undefined;
     const sha = await this.writeCommit(tree, base, message);
+    await this.onPushed?.(branch, sha);
     await this.push(sha, branch, false);
     // The working tree already holds this commit's files; only HEAD moves.
     await this.local('move HEAD', () => git.writeRef({ fs, dir: this.dir, ref: 'HEAD', value: sha, force: true }));
@@ -228,6 +237,7 @@ export class SpecRepo {
     const tree = await this.local('write the tree', () => this.rewriteTree(baseCommit.tree, changes));
     if (tree === baseCommit.tree) return undefined;
     const sha = await this.writeCommit(tree, base, message);
+    await this.onPushed?.(branch, sha);
     await this.push(sha, branch, true);
     return sha;
   }
@@ -278,6 +288,77 @@ export class SpecRepo {
       const { blob } = await git.readBlob({ fs, dir: this.dir, oid: sha, filepath: normalizePath(path), cache: this.cache });
       return Buffer.from(blob).toString('utf8');
     });
+  }
+
+  /**
+   * The files that differ between two commits: path -> its blob at each (absent where the commit has no file there).
+   * Subtrees with equal ids are not read, so two close commits cost a few tree reads. A symlink or submodule is a
+   * blob of its own mode here: a file that became a symlink differs.
+   */
+  async diffTrees(a: string, b: string): Promise<Map<string, { a?: TreeBlob; b?: TreeBlob }>> {
+    const [ta, tb] = await Promise.all([this.readCommit(a), this.readCommit(b)]);
+    const out = new Map<string, { a?: TreeBlob; b?: TreeBlob }>();
+    await this.local(`compare ${a.slice(0, 7)} with ${b.slice(0, 7)}`, () => this.diffTree(ta.tree, tb.tree, '', out));
+    return out;
+  }
+
+  private async diffTree(a: string | undefined, b: string | undefined, prefix: string, out: Map<string, { a?: TreeBlob; b?: TreeBlob }>): Promise<void> {
+    if (a === b) return;
+    const read = async (oid: string | undefined) => new Map((oid ? (await git.readTree({ fs, dir: this.dir, oid, cache: this.cache })).tree : []).map((e) => [e.path, e]));
+    const [ea, eb] = await Promise.all([read(a), read(b)]);
+    for (const name of new Set([...ea.keys(), ...eb.keys()])) {
+      const x = ea.get(name);
+      const y = eb.get(name);
+      if (x && y && x.oid === y.oid && x.mode === y.mode) continue;
+      const path = prefix + name;
+      const tree = (e: TreeEntry | undefined) => (e?.type === 'tree' ? e.oid : undefined);
+      const blob = (e: TreeEntry | undefined): TreeBlob | undefined => (e && e.type !== 'tree' ? { oid: e.oid, mode: e.mode } : undefined);
+      if (tree(x) || tree(y)) await this.diffTree(tree(x), tree(y), `${path}/`, out);
+      const bx = blob(x);
+      const by = blob(y);
+      if (bx || by) out.set(path, { ...(bx ? { a: bx } : {}), ...(by ? { b: by } : {}) });
+    }
+  }
+
+  /** The best common ancestor of two commits, or undefined when they share no history. */
+  async mergeBase(a: string, b: string): Promise<string | undefined> {
+    const bases = await this.local(`find the merge base of ${a.slice(0, 7)} and ${b.slice(0, 7)}`, () =>
+      git.findMergeBase({ fs, dir: this.dir, oids: [a, b], cache: this.cache }),
+    );
+    return (bases as string[])[0];
+  }
+
+  /** Paths under `folders` at `sha` that are symlinks or submodules (or are the folders themselves): what a spec repository must not hold. */
+  async linksUnder(sha: string, folders: readonly string[]): Promise<string[]> {
+    const found: string[] = [];
+    const visit = async (oid: string, prefix: string): Promise<void> => {
+      for (const e of (await git.readTree({ fs, dir: this.dir, oid, cache: this.cache })).tree) {
+        if (e.type === 'tree') await visit(e.oid, `${prefix}${e.path}/`);
+        else if (e.mode === MODE_SYMLINK || e.type === 'commit') found.push(prefix + e.path);
+      }
+    };
+    const root = (await this.readCommit(sha)).tree;
+    await this.local(`look for symlinks at ${sha.slice(0, 7)}`, async () => {
+      const top = new Map((await git.readTree({ fs, dir: this.dir, oid: root, cache: this.cache })).tree.map((e) => [e.path, e]));
+      for (const folder of folders.map(normalizePath)) {
+        // Each folder is walked from the root, so a symlinked parent (a/ -> elsewhere) is caught too.
+        let entry: TreeEntry | undefined = { path: '', mode: MODE_TREE, oid: root, type: 'tree' };
+        let at = '';
+        for (const part of folder.split('/').filter(Boolean)) {
+          const entries: Map<string, TreeEntry> = at === '' ? top : new Map((await git.readTree({ fs, dir: this.dir, oid: entry!.oid, cache: this.cache })).tree.map((e) => [e.path, e]));
+          entry = entries.get(part);
+          at = at ? `${at}/${part}` : part;
+          if (!entry) break;
+          if (entry.type !== 'tree') {
+            if (entry.mode === MODE_SYMLINK || entry.type === 'commit') found.push(at);
+            entry = undefined;
+            break;
+          }
+        }
+        if (entry?.type === 'tree') await visit(entry.oid, `${folder}/`);
+      }
+    });
+    return [...new Set(found)].sort();
   }
 
   /** Runs a read of `path` at `sha`: undefined when the path is not there, an error when the commit is not. */

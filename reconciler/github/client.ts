@@ -1,5 +1,6 @@
 // A small typed facade over the GitHub REST routes the plan/apply loop needs: pull requests, reviews,
-// PR comments, commit statuses and commit comments. Retries of 5xx (@octokit/plugin-retry) and waits
+// PR comments, commit statuses and commit comments, and the facts behind who authored and approved a
+// change (account ids, a branch's push activity, commit identities, label events, collaborators). Retries of 5xx (@octokit/plugin-retry) and waits
 // for rate limits (@octokit/plugin-throttling) live here, so a caller sees either an answer or a
 // GitHubError that names the route and says what to do next.
 // Limits: docs.github.com "Rate limits for the REST API" (primary: x-ratelimit-remaining 0 and
@@ -33,6 +34,12 @@ export interface GitHubOptions {
   log?: (message: string) => void;
 }
 
+/** A GitHub account: the id outlives a rename of the login (and a login, once freed, may become another account's). */
+export interface Account {
+  login: string;
+  id: number;
+}
+
 export interface PullRequest {
   number: number;
   state: 'open' | 'closed';
@@ -42,6 +49,14 @@ export interface PullRequest {
   headSha: string;
   baseRef: string;
   author: string;
+  /** The author's account id (user.id); null when GitHub names no user. */
+  authorId: number | null;
+  /** When it was merged (merged_at); null while not merged. */
+  mergedAt: string | null;
+  /** How many commits it has (`commits`), which only GET of the single PR carries; null from the list routes. */
+  commits: number | null;
+  /** The head branch's repository, "owner/name" (head.repo.full_name): another one for a PR from a fork; null when GitHub names none (a deleted fork). */
+  headRepo: string | null;
   title: string;
   body: string;
   url: string;
@@ -53,6 +68,8 @@ export type ReviewState = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISM
 export interface Review {
   id: number;
   user: string;
+  /** The reviewer's account id (user.id); null when GitHub names no user. */
+  userId: number | null;
   state: ReviewState;
   commitId: string | null;
   submittedAt: string | null;
@@ -89,6 +106,36 @@ export interface LabelSpec {
 
 export type StatusState = 'success' | 'failure' | 'pending' | 'error';
 
+export type ActivityType = 'push' | 'force_push' | 'branch_creation' | 'branch_deletion' | 'pr_merge' | 'merge_queue_merge';
+
+/** One change of a ref from GitHub's repository activity: who moved it from `before` to `after`, and how. */
+export interface RefActivity {
+  ref: string;
+  before: string;
+  after: string;
+  type: ActivityType;
+  /** null when GitHub names no account. */
+  actor: Account | null;
+  timestamp: string;
+}
+
+/** A commit of a PR and the accounts GitHub maps its author and committer emails to (null: none). */
+export interface CommitIdentity {
+  sha: string;
+  author: Account | null;
+  committer: Account | null;
+}
+
+/** A label put on or taken off an issue or PR, by whom and when. */
+export interface LabelEvent {
+  label: string;
+  action: 'labeled' | 'unlabeled';
+  actor: Account | null;
+  at: string;
+}
+
+export type CollaboratorPermission = 'admin' | 'maintain' | 'write' | 'triage' | 'read';
+
 /** A failed GitHub call: which route, the HTTP status when GitHub answered, and what to do next. */
 export class GitHubError extends Error {
   readonly status?: number;
@@ -122,6 +169,10 @@ const DEFAULTS = {
 };
 /** The most a list page may hold; fewer round trips for the same answer. */
 const PER_PAGE = 100;
+/** GET /pulls/{n}/commits "Lists a maximum of 250 commits for a pull request". */
+const MAX_PULL_COMMITS = 250;
+/** Collaborator roles from least to most: the highest one a collaborator has is their permission. */
+const ROLES: readonly CollaboratorPermission[] = ['read', 'triage', 'write', 'maintain', 'admin'];
 /** plugin-retry's list plus 429, which is a rate limit and belongs to plugin-throttling alone. */
 const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];
 const HTML_COMMENT = /<!--[\s\S]*?-->/g;
@@ -170,9 +221,11 @@ interface PullData {
   merged?: boolean;
   merged_at: string | null;
   merge_commit_sha: string | null;
-  head: { ref: string; sha: string };
+  head: { ref: string; sha: string; repo?: { full_name: string } | null };
   base: { ref: string };
-  user: { login: string } | null;
+  user: { login: string; id: number } | null;
+  /** Only on GET of a single PR. */
+  commits?: number;
   title: string;
   body: string | null;
   html_url: string;
@@ -306,6 +359,7 @@ export class GitHub {
     return data.map((review) => ({
       id: review.id,
       user: review.user?.login ?? '',
+      userId: review.user?.id ?? null,
       state: review.state as ReviewState,
       commitId: review.commit_id ?? null,
       submittedAt: review.submitted_at ?? null,
@@ -318,6 +372,69 @@ export class GitHub {
     const route = 'GET /repos/{owner}/{repo}/pulls/{pull_number}/commits';
     const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), pull_number: number, per_page: PER_PAGE }));
     return [...new Set(data.map((c) => c.author?.login).filter((l): l is string => Boolean(l)))];
+  }
+
+  /**
+   * The PR's commits with the accounts GitHub maps their author and committer emails to (null: none),
+   * all pages. GitHub lists at most 250: complete is false when it listed fewer than the PR's `commits`
+   * count, which GET of the PR gives (asked first, so commits pushed meanwhile only add to the list).
+   */
+  async pullCommits(number: number): Promise<{ commits: CommitIdentity[]; total: number; complete: boolean }> {
+    const count = (await this.getPull(number)).commits;
+    const route = 'GET /repos/{owner}/{repo}/pulls/{pull_number}/commits';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), pull_number: number, per_page: PER_PAGE }));
+    const commits = data.map((c) => ({ sha: c.sha, author: toAccount(c.author), committer: toAccount(c.committer) }));
+    // Without a count, a list at GitHub's cap may be cut short; one under it is whole.
+    const complete = count === null ? commits.length < MAX_PULL_COMMITS : commits.length >= count;
+    return { commits, total: Math.max(count ?? commits.length, commits.length), complete };
+  }
+
+  /**
+   * Every change of branch `branch` in GitHub's repository activity (pushes, force pushes, creation,
+   * deletion, merges), oldest first, all pages: the list pages by cursor, and paginate follows Link's next.
+   */
+  async branchActivity(branch: string): Promise<RefActivity[]> {
+    const route = 'GET /repos/{owner}/{repo}/activity';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), ref: `refs/heads/${branch}`, direction: 'asc', per_page: PER_PAGE }));
+    return data.map((a) => ({
+      ref: a.ref,
+      before: a.before,
+      after: a.after,
+      type: a.activity_type as ActivityType,
+      actor: toAccount(a.actor),
+      timestamp: a.timestamp,
+    }));
+  }
+
+  /** Who put on or took off each label of issue or PR `number`, and when, oldest first; all pages, other events left out. */
+  async labelEvents(number: number): Promise<LabelEvent[]> {
+    const route = 'GET /repos/{owner}/{repo}/issues/{issue_number}/events';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), issue_number: number, per_page: PER_PAGE }));
+    const events = (data as IssueEventData[])
+      .filter((e): e is IssueEventData & { event: 'labeled' | 'unlabeled'; label: { name: string } } => (e.event === 'labeled' || e.event === 'unlabeled') && typeof e.label?.name === 'string')
+      .map((e) => ({ label: e.label.name, action: e.event, actor: toAccount(e.actor), at: e.created_at }));
+    // GitHub lists them oldest first already; a stable sort keeps its order within a second.
+    return events.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
+
+  /** The account `login` names now; undefined when none does (404). */
+  async user(login: string): Promise<Account | undefined> {
+    const route = 'GET /users/{username}';
+    try {
+      const { data } = await this.call(route, () => this.octokit.request(route, { username: login }));
+      // int64 in the description, so octokit's types allow a bigint; account ids fit a double.
+      return { login: data.login, id: Number(data.id) };
+    } catch (error) {
+      if (error instanceof GitHubError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Everyone with access to the repository (affiliation all), all pages, each with the highest role they hold. */
+  async collaborators(): Promise<{ login: string; id: number; permission: CollaboratorPermission }[]> {
+    const route = 'GET /repos/{owner}/{repo}/collaborators';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), affiliation: 'all', per_page: PER_PAGE }));
+    return data.map((c) => ({ login: c.login, id: c.id, permission: highestRole(c.role_name, c.permissions) }));
   }
 
   /** Finds the issue comment on PR `number` whose body contains `marker` (an HTML comment like <!-- fleetspec:plan -->), paginating; creates it if missing, PATCHes it only if the body differs. */
@@ -586,6 +703,32 @@ function toIssue(data: IssueData): Issue {
   };
 }
 
+interface IssueEventData {
+  event: string;
+  actor: { login: string; id: number } | null;
+  created_at: string;
+  label?: { name?: string };
+}
+
+/** A user object as an Account; null for none, and for the empty object GitHub gives a commit email it maps to no account. */
+function toAccount(user: { login?: string; id?: number | bigint } | null | undefined): Account | null {
+  return user && typeof user.login === 'string' && user.id !== undefined ? { login: user.login, id: Number(user.id) } : null;
+}
+
+/**
+ * The highest of the five roles a collaborator holds: role_name when it is one of them (a custom role
+ * has its own name), and whatever the permissions flags grant (push is write, pull is read).
+ */
+function highestRole(roleName: string | undefined, permissions: { pull?: boolean; triage?: boolean; push?: boolean; maintain?: boolean; admin?: boolean } | undefined): CollaboratorPermission {
+  const held = new Set<CollaboratorPermission>(['read']);
+  if ((ROLES as readonly string[]).includes(roleName ?? '')) held.add(roleName as CollaboratorPermission);
+  if (permissions?.triage) held.add('triage');
+  if (permissions?.push) held.add('write');
+  if (permissions?.maintain) held.add('maintain');
+  if (permissions?.admin) held.add('admin');
+  return ROLES.filter((role) => held.has(role)).at(-1)!;
+}
+
 function toPullRequest(data: PullData): PullRequest {
   return {
     number: data.number,
@@ -597,6 +740,10 @@ function toPullRequest(data: PullData): PullRequest {
     headSha: data.head.sha,
     baseRef: data.base.ref,
     author: data.user?.login ?? '',
+    authorId: data.user?.id ?? null,
+    mergedAt: data.merged_at ?? null,
+    commits: typeof data.commits === 'number' ? data.commits : null,
+    headRepo: data.head.repo?.full_name ?? null,
     title: data.title,
     body: data.body ?? '',
     url: data.html_url,

@@ -64,10 +64,8 @@ export interface ObserveInput {
   readableHosts?: ReadonlySet<string>;
   /** The last apply on the default branch (applied, failed or abandoned; or the baseline). */
   lastApply?: MainCommit;
-  /** Commits refused as not approved since the last applied one (or the baseline), oldest first. */
+  /** Commits refused since the trusted commit, oldest first: they hold until a revert or an approved PR moves the trusted base past them. */
   unapproved?: MainCommit[];
-  /** True when the default branch's specs, stacks and policies are again those of the last applied commit. */
-  reverted?: boolean;
 }
 
 const MAX_LISTED = 20;
@@ -135,7 +133,7 @@ export function observeFindings(input: ObserveInput): Observed {
     });
   }
   const unapproved = input.unapproved ?? [];
-  if (sources.has('unapproved') && unapproved.length && !input.reverted) {
+  if (sources.has('unapproved') && unapproved.length) {
     holding.set('main.unapproved', {
       key: 'main.unapproved',
       title: `${main} holds changes nobody approved`,

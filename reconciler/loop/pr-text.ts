@@ -3,7 +3,7 @@
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { blockingFindings, type ApplyReport } from '../plan/engine.js';
 import { hasChanges, summaryLine, verdictLine, type Plan } from '../plan/plan.js';
-import { planVerdict, renderMarkdown } from '../plan/render.js';
+import { mdText, planVerdict, renderMarkdown } from '../plan/render.js';
 import type { NarrativeResult } from '../narrative/narrate.js';
 import { relative } from 'node:path';
 
@@ -52,6 +52,8 @@ export interface PlanCommentInput {
   approvers: string[];
   /** For drift PRs: the one kind this plan covers. */
   scope?: string;
+  /** Refused default-branch commits this branch contains: approving it approves them too. */
+  carries?: readonly { sha: string; detail: string | null }[];
 }
 
 export function planComment(i: PlanCommentInput): string {
@@ -63,12 +65,20 @@ export function planComment(i: PlanCommentInput): string {
     '',
     verdict,
     '',
+    ...(i.carries?.length
+      ? [
+          `**This branch contains ${i.carries.length} commit${i.carries.length === 1 ? '' : 's'} that fleetspec refused on the default branch; GitHub's diff does not show ${i.carries.length === 1 ? 'it' : 'them'}, and approving this pull request approves ${i.carries.length === 1 ? 'it' : 'them'} too:**`,
+          '',
+          ...i.carries.map((c) => `- ${short(c.sha)}: ${mdText(c.detail ?? 'not approved')}`),
+          '',
+        ]
+      : []),
     ...narrativeSection(i.narrative),
     '### Exact plan',
     '',
     renderMarkdown(i.plan),
     '',
-    `To apply: a user who may approve (${who}), and who is not this PR's author, approves commit ${short(i.sha)}; after the merge the next tick plans again and applies only if the plan is still \`${i.plan.hash.slice(0, 12)}\`.`,
+    `To apply: a user who may approve (${who}), and who made no part of this change (author, committer or pusher), approves commit ${short(i.sha)}; after the merge the next tick plans again and applies only if the plan is still \`${i.plan.hash.slice(0, 12)}\`.`,
   ].join('\n');
 }
 
@@ -124,11 +134,51 @@ export function refusedComment(sha: string, main: string, reasons: string[]): st
   return [
     `### fleetspec did not apply ${short(sha)}`,
     '',
-    'The merge is on `' + main + '`, but it was not approved the way fleetspec requires (an APPROVED review of the planned head commit by a user with the approve capability who is not the author):',
+    'The merge is on `' + main + '`, but it was not approved the way fleetspec requires (an APPROVED review of the planned head commit by a user with the approve capability who made no part of the change, and no standing request for changes from an approver):',
     '',
-    ...reasons.map((r) => `- ${r}`),
+    ...reasons.map((r) => `- ${mdText(r)}`),
     '',
-    'Live is unchanged. fleetspec opens a drift pull request with the plan that would bring live to what `' + main + '` now says; approving that one applies it.',
+    untrustedUntil(main),
+  ].join('\n');
+}
+
+/** What a refused commit means for the default branch, and the ways back. */
+function untrustedUntil(main: string): string {
+  return `Live is unchanged, and \`${main}\` is not trusted: nothing merged on top of this commit is applied, and approvers and policies stay those of the last commit fleetspec accepted, until a revert brings \`${main}\` back to that commit or a pull request that contains this change is approved and merged.`;
+}
+
+export function untrustedComment(sha: string, main: string, problems: string[]): string {
+  return [
+    `### fleetspec did not apply ${short(sha)}: it is not what was approved`,
+    '',
+    `The merge commit on \`${main}\` must hold exactly the approved head merged onto the last commit fleetspec accepted. It does not:`,
+    '',
+    ...problems.map((p) => `- ${mdText(p)}`),
+    '',
+    untrustedUntil(main),
+  ].join('\n');
+}
+
+export function staleRulesComment(sha: string, detail: string): string {
+  return [`### fleetspec did not apply ${short(sha)}`, '', `${mdText(detail)}.`, '', 'Live is unchanged.'].join('\n');
+}
+
+export function linksComment(sha: string, problems: string[]): string {
+  return [
+    PLAN_MARKER,
+    `### fleetspec cannot plan ${short(sha)}`,
+    '',
+    ...problems.map((p) => `- ${mdText(p)}`),
+    '',
+    'Replace each link with the files themselves and push again.',
+  ].join('\n');
+}
+
+export function tamperedComment(branch: string, sha: string): string {
+  return [
+    `### fleetspec closed this pull request`,
+    '',
+    `The head of ${mdText(branch)} is ${short(sha)}, a commit fleetspec did not write. fleetspec plans only its own commits on its own branches, so it closed the pull request and deleted the branch; it proposes again from the trusted commit when the reason holds.`,
   ].join('\n');
 }
 
@@ -136,8 +186,9 @@ export function directPushComment(main: string): string {
   return [
     '### fleetspec did not apply this commit',
     '',
-    `It reached \`${main}\` without a merged pull request, so nobody approved its plan. Live is unchanged.`,
-    `fleetspec opens a drift pull request with the plan that would bring live to what \`${main}\` now says; approving that one applies it.`,
+    `It reached \`${main}\` without a merged pull request, so nobody approved it.`,
+    '',
+    untrustedUntil(main),
   ].join('\n');
 }
 

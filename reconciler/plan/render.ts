@@ -57,6 +57,11 @@ function code(text: string): string {
   return `${fence}${longest ? ' ' : ''}${text}${longest ? ' ' : ''}${fence}`;
 }
 
+/** Plain text inside Markdown: every character Markdown or HTML could read as syntax is escaped, and a newline is a space. */
+export function mdText(text: string): string {
+  return text.replace(/\r?\n|\r/g, ' ').replace(/[\\`*_{}[\]()<>#+\-.!|~&]/g, (c) => `\\${c}`);
+}
+
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 export function renderMarkdown(plan: Plan): string {

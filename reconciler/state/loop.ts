@@ -16,20 +16,23 @@ export interface PlannedCommit {
   plan: Plan | null;
   problem: string | null;
   runId: number | null;
+  /** The trusted commit whose approvers and policies judged the plan, and their digest (absent on plans made before the trusted base). */
+  trustedSha?: string | null;
+  rulesDigest?: string | null;
 }
 
 export async function recordPlanned(db: Queryable, repo: string, p: PlannedCommit): Promise<void> {
   await db.query(
-    `insert into planned_commits (repo, sha, scope, pr, plan_hash, plan, problem, run_id) values ($1, $2, $3, $4, $5, $6, $7, $8)
+    `insert into planned_commits (repo, sha, scope, pr, plan_hash, plan, problem, run_id, trusted_sha, rules_digest) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      on conflict (repo, sha, scope) do update set pr = excluded.pr, plan_hash = excluded.plan_hash, plan = excluded.plan,
-       problem = excluded.problem, run_id = excluded.run_id, created_at = now()`,
-    [repo, p.sha, p.scope, p.pr, p.planHash, p.plan ? JSON.stringify(p.plan) : null, p.problem, p.runId],
+       problem = excluded.problem, run_id = excluded.run_id, trusted_sha = excluded.trusted_sha, rules_digest = excluded.rules_digest, created_at = now()`,
+    [repo, p.sha, p.scope, p.pr, p.planHash, p.plan ? JSON.stringify(p.plan) : null, p.problem, p.runId, p.trustedSha ?? null, p.rulesDigest ?? null],
   );
 }
 
 export async function plannedCommit(db: Queryable, repo: string, sha: string): Promise<PlannedCommit | undefined> {
   const [row] = await db.query<PlannedCommit>(
-    `select sha, scope, pr, plan_hash as "planHash", plan, problem, run_id::integer as "runId"
+    `select sha, scope, pr, plan_hash as "planHash", plan, problem, run_id::integer as "runId", trusted_sha as "trustedSha", rules_digest as "rulesDigest"
        from planned_commits where repo = $1 and sha = $2 order by created_at desc limit 1`,
     [repo, sha],
   );
@@ -37,7 +40,30 @@ export async function plannedCommit(db: Queryable, repo: string, sha: string): P
   return row;
 }
 
-export type MainOutcome = 'baseline' | 'applying' | 'applied' | 'failed' | 'abandoned' | 'not-approved' | 'stale' | 'blocked' | 'invalid' | 'no-changes';
+export type MainOutcome =
+  | 'baseline'
+  | 'applying'
+  | 'applied'
+  | 'failed'
+  | 'abandoned'
+  | 'not-approved'
+  | 'stale'
+  | 'blocked'
+  | 'invalid'
+  | 'no-changes'
+  /** A direct push that brought the default branch back to the trusted commit's content. */
+  | 'reverted'
+  /** Not what was approved: a merge whose content differs from the approved head on the trusted base, a PR into another branch, broken history. */
+  | 'untrusted';
+
+/**
+ * Outcomes that accept a commit as the new trusted base: the baseline, a change to inert files, a revert, and an
+ * approved merge whatever became of its apply (applied, failed, interrupted, or not applied because live moved or a
+ * policy blocked it: the approval of its content holds, and the drift check proposes what live still lacks).
+ */
+export const ACCEPTED: readonly MainOutcome[] = ['baseline', 'applied', 'failed', 'abandoned', 'stale', 'blocked', 'no-changes', 'reverted'];
+/** Outcomes that mean nobody allowed to approved the commit. */
+export const REFUSED: readonly MainOutcome[] = ['not-approved', 'untrusted'];
 
 export interface MainCommit {
   sha: string;
@@ -79,16 +105,63 @@ export async function lastApply(db: Queryable, repo: string): Promise<MainCommit
 }
 
 /**
- * The commits refused as not approved since the default branch was last applied (or taken as
- * the baseline), oldest first, and that last applied commit.
+ * The commits refused as not approved (or not what was approved) since the trusted base last moved,
+ * oldest first, and the trusted commit. They stay until the trusted base catches up with them.
  */
 export async function unapprovedSinceApplied(db: Queryable, repo: string): Promise<{ applied?: string; commits: MainCommit[] }> {
-  const [applied] = await db.query<{ sha: string }>(`select sha from main_commits where repo = $1 and outcome in ('baseline', 'applied') order by at desc limit 1`, [repo]);
+  const tip = await trustedTip(db, repo);
   const commits = await db.query<MainCommit>(
-    `select ${MAIN_COLUMNS} from main_commits where repo = $1 and outcome = 'not-approved'
-       and at > coalesce((select max(at) from main_commits where repo = $1 and outcome in ('baseline', 'applied')), '-infinity'::timestamptz)
+    `select ${MAIN_COLUMNS} from main_commits where repo = $1 and outcome in ('not-approved', 'untrusted')
+       and at > coalesce((select max(at) from trusted_commits where repo = $1), '-infinity'::timestamptz)
      order by at`,
     [repo],
   );
-  return { ...(applied ? { applied: applied.sha } : {}), commits };
+  return { ...(tip ? { applied: tip.sha } : {}), commits };
+}
+
+export interface TrustedCommit {
+  sha: string;
+  /** The outcome that accepted it. */
+  via: MainOutcome;
+  pr: number | null;
+}
+
+/** The last default-branch commit fleetspec accepted: approvers, policies and the applied state come from it. */
+export async function trustedTip(db: Queryable, repo: string): Promise<TrustedCommit | undefined> {
+  const [row] = await db.query<TrustedCommit>(`select sha, via, pr from trusted_commits where repo = $1 order by seq desc limit 1`, [repo]);
+  return row;
+}
+
+export async function trust(db: Queryable, repo: string, c: TrustedCommit): Promise<void> {
+  await db.query(`insert into trusted_commits (repo, sha, via, pr) values ($1, $2, $3, $4)`, [repo, c.sha, c.via, c.pr]);
+}
+
+/** Records a commit fleetspec wrote to a branch it owns. */
+export async function recordBotCommit(db: Queryable, repo: string, branch: string, sha: string): Promise<void> {
+  await db.query(`insert into bot_commits (repo, branch, sha) values ($1, $2, $3) on conflict do nothing`, [repo, branch, sha]);
+}
+
+/** Whether fleetspec itself wrote `sha` (on `branch`, or on any branch when not named). */
+export async function botWrote(db: Queryable, repo: string, sha: string, branch?: string): Promise<boolean> {
+  const rows = branch
+    ? await db.query(`select 1 from bot_commits where repo = $1 and sha = $2 and branch = $3`, [repo, sha, branch])
+    : await db.query(`select 1 from bot_commits where repo = $1 and sha = $2`, [repo, sha]);
+  return rows.length > 0;
+}
+
+/** Of `shas`, those fleetspec wrote. */
+export async function botWritten(db: Queryable, repo: string, shas: readonly string[]): Promise<Set<string>> {
+  if (!shas.length) return new Set();
+  const rows = await db.query<{ sha: string }>(`select distinct sha from bot_commits where repo = $1 and sha = any($2::text[])`, [repo, [...shas]]);
+  return new Set(rows.map((r) => r.sha));
+}
+
+/** Approver login (lower case) → the GitHub account id first seen behind it. */
+export async function approverAccounts(db: Queryable, repo: string): Promise<Map<string, number>> {
+  const rows = await db.query<{ login: string; id: string | number }>(`select login, account_id as id from approver_accounts where repo = $1`, [repo]);
+  return new Map(rows.map((r) => [r.login, Number(r.id)]));
+}
+
+export async function recordApproverAccount(db: Queryable, repo: string, login: string, id: number): Promise<void> {
+  await db.query(`insert into approver_accounts (repo, login, account_id) values ($1, $2, $3) on conflict do nothing`, [repo, login.toLowerCase(), id]);
 }

@@ -229,6 +229,53 @@ create table main_commits (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'trusted base',
+    sql: `
+-- The default-branch commits fleetspec accepted, in order: approvers and policies come from the last one.
+create table trusted_commits (
+  repo text not null,
+  seq bigserial,
+  sha text not null,
+  via text not null,
+  pr integer,
+  at timestamptz not null default now(),
+  primary key (repo, seq)
+);
+create index trusted_commits_sha on trusted_commits (repo, sha);
+-- Earlier stores: their last baseline or applied commit is where trust starts.
+insert into trusted_commits (repo, sha, via, pr, at)
+  select distinct on (repo) repo, sha, outcome, pr, at from main_commits
+   where outcome in ('baseline', 'applied', 'failed', 'abandoned') order by repo, at desc;
+
+-- Every commit fleetspec wrote to a branch it owns: any other head there is someone else's push.
+create table bot_commits (
+  repo text not null,
+  branch text not null,
+  sha text not null,
+  at timestamptz not null default now(),
+  primary key (repo, branch, sha)
+);
+
+-- The GitHub account behind each approver login, as first seen: a login that later names another account is not that approver.
+create table approver_accounts (
+  repo text not null,
+  login text not null,
+  account_id bigint not null,
+  at timestamptz not null default now(),
+  primary key (repo, login)
+);
+
+-- What a plan was judged under: the trusted commit, and a digest of its approvers and policies.
+alter table planned_commits add column trusted_sha text;
+alter table planned_commits add column rules_digest text;
+
+alter table main_commits drop constraint main_commits_outcome_check;
+alter table main_commits add constraint main_commits_outcome_check check (outcome in
+  ('baseline', 'applying', 'applied', 'failed', 'abandoned', 'not-approved', 'stale', 'blocked', 'invalid', 'no-changes', 'reverted', 'untrusted'));
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');

@@ -77,13 +77,18 @@ describe('pull requests', () => {
       headSha,
       baseRef: 'main',
       author: server.login,
+      authorId: server.userId(server.login),
+      mergedAt: null,
+      commits: 1,
+      headRepo: 'acme/fleet',
       title: 'Plan: 2 changes',
       body: `${MARKER}\nTwo changes`,
       url: 'https://github.com/acme/fleet/pull/2',
       labels: [],
     });
 
-    expect(await github.openPullFor('fleetspec/plan')).toEqual(created);
+    // The list routes carry no commits count.
+    expect(await github.openPullFor('fleetspec/plan')).toEqual({ ...created, commits: null });
     // The head filter must carry the owner, or GitHub ignores it and lists every PR.
     expect(requestsTo('GET', '/repos/{owner}/{repo}/pulls').at(-1)?.query).toMatchObject({ state: 'open', head: 'acme:fleetspec/plan' });
     expect(await github.openPullFor('no-such-branch')).toBeUndefined();

@@ -353,8 +353,20 @@ export interface PullState {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
-  /** The PR's commits with the GitHub login their author email maps to (null: no account); default its head by its author. */
-  commits?: { sha: string; author: string | null }[];
+  /**
+   * The PR's commits with the GitHub login their author and committer emails map to (null: no account;
+   * committer undefined: the author's); default its head by its author.
+   */
+  commits?: PullCommitRecord[];
+  /** The PR's `commits` count when it is more than `commits` lists (GitHub lists at most 250); default the list's length. */
+  commitsTotal?: number;
+}
+
+export interface PullCommitRecord {
+  sha: string;
+  author: string | null;
+  /** Undefined: the author's account (a commit one person wrote and committed). */
+  committer?: string | null;
 }
 
 export type ReviewStateName = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
@@ -398,6 +410,49 @@ export interface CommitCommentRecord {
   path: string | null;
   position: number | null;
   line: number | null;
+  createdAt: string;
+}
+
+export type ActivityType = 'push' | 'force_push' | 'branch_creation' | 'branch_deletion' | 'pr_merge' | 'merge_queue_merge';
+
+/** One entry of GET /repos/{owner}/{repo}/activity: a change of a ref and who made it. */
+export interface ActivityRecord {
+  id: number;
+  /** Always the full ref, such as refs/heads/main. */
+  ref: string;
+  before: string;
+  after: string;
+  type: ActivityType;
+  /** The account's login (kept current across renames); null: GitHub names nobody. */
+  actor: string | null;
+  timestamp: string;
+}
+
+/** A labeled/unlabeled event of an issue or PR (GET /repos/{owner}/{repo}/issues/{issue_number}/events). */
+export interface IssueEventRecord {
+  id: number;
+  /** The issue or PR number. */
+  issue: number;
+  event: 'labeled' | 'unlabeled';
+  /** The label's name when the event happened. */
+  label: string;
+  actor: string;
+  createdAt: string;
+}
+
+export type CollaboratorPermission = 'admin' | 'maintain' | 'write' | 'triage' | 'read';
+
+export interface CollaboratorRecord {
+  login: string;
+  permission: CollaboratorPermission;
+  /** role_name when it is a custom role (its permissions are still those of `permission`); default `permission`. */
+  roleName?: string;
+}
+
+/** A GitHub account: the id stays when the login changes. */
+export interface UserAccount {
+  id: number;
+  login: string;
   createdAt: string;
 }
 
@@ -453,11 +508,20 @@ export interface RepoState {
   commitComments: CommitCommentRecord[];
   /** Commit SHA to the PRs GET /commits/{sha}/pulls lists. */
   commitPulls: Map<string, Set<number>>;
+  /** Ref changes, as GET /activity lists them (recordActivity adds them; nothing else does). */
+  activity: ActivityRecord[];
+  /** Label events of issues and PRs, in the order they happened. */
+  issueEvents: IssueEventRecord[];
+  /** GET /collaborators; undefined lists the token's login as admin (the account fleetspec runs as). */
+  collaborators?: CollaboratorRecord[];
 }
 
 export interface GitHubState {
   repos: Map<string, RepoState>;
   nextId: number;
+  /** Lower-cased login to account: logins are case-insensitive on GitHub, and each maps to one account. */
+  users: Map<string, UserAccount>;
+  nextUserId: number;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -494,6 +558,8 @@ export interface RouteContext {
   repo(): RepoState;
   /** One page of `items` as GitHub pages lists: per_page/page, Link with next/last/prev/first. */
   page<T>(items: T[], render: (item: T) => unknown): Reply;
+  /** One page of `items` as GitHub's cursor-paged lists: per_page with before/after cursors naming an item by `key`; Link with next/prev. */
+  cursorPage<T>(items: T[], render: (item: T) => unknown, key: (item: T) => number): Reply;
 }
 
 export type RouteHandler = (ctx: RouteContext) => Reply;
@@ -545,23 +611,66 @@ export interface GitHubTestServer {
   /** The repository named "owner/name", the first one when not named. */
   repo(fullName?: string): RepoState;
   setBranch(branch: string, sha: string, repo?: string): void;
-  /** As if a human opened a PR. */
+  /** As if a human opened a PR; its labels are labeled events by the author. */
   openPull(p: { head: string; base?: string; author: string; title: string; body?: string; headSha: string; labels?: string[]; draft?: boolean; repo?: string }): PullState;
   review(number: number, r: { user: string; state: ReviewStateName; commitId?: string | null; body?: string; repo?: string }): ReviewRecord;
-  /** Marks the PR merged as `mergeCommitSha`; the caller does the git merge. */
-  merge(number: number, m: { mergeCommitSha: string; mergedBy?: string; repo?: string }): PullState;
+  /**
+   * Marks the PR merged as `mergeCommitSha` by `mergedBy` (default the repository owner) at `at` (default
+   * now), which GET pull shows as merged_by and merged_at. The caller does the git merge, and records the
+   * base branch's pr_merge activity with recordActivity if a test needs it.
+   */
+  merge(number: number, m: { mergeCommitSha: string; mergedBy?: string; at?: string; repo?: string }): PullState;
   setHeadSha(number: number, sha: string, repo?: string): void;
   /** Makes GET /commits/{sha}/pulls list PR `number`. */
   associate(sha: string, number: number, repo?: string): void;
-  setLabels(number: number, labels: string[], repo?: string): void;
-  /** What GET /pulls/{n}/commits lists: each commit and the login GitHub maps its author to (null: none). */
-  setPullCommits(number: number, commits: { sha: string; author: string | null }[], repo?: string): void;
+  /**
+   * Replaces the labels of PR or issue `number` (missing labels created silently), recording one
+   * labeled/unlabeled event per label added/removed, by `actor` (default the token's login) at `at`
+   * (default now). The third argument may be just the repository's "owner/name", as before.
+   */
+  setLabels(number: number, labels: string[], opts?: string | { repo?: string; actor?: string; at?: string }): void;
+  /**
+   * What GET /pulls/{n}/commits lists: each commit with the logins GitHub maps its author and committer
+   * to (null: no account; committer left out: the author's). The PR's `commits` count is the list's
+   * length, or `total` to claim more than GitHub lists (it lists at most 250). The third argument may be
+   * just the repository's "owner/name", as before.
+   */
+  setPullCommits(number: number, commits: PullCommitRecord[], opts?: string | { repo?: string; total?: number }): void;
+  /** Adds a ref change to GET /activity: `ref` is refs/heads/x or x; `type` default push; `at` default now. */
+  recordActivity(a: { ref: string; before: string; after: string; type?: ActivityType; actor: string | null; at?: string; repo?: string }): ActivityRecord;
+  /** What GET /collaborators lists, in this order; until set, the token's login as admin. */
+  setCollaborators(collaborators: CollaboratorRecord[], repo?: string): void;
+  /** The labeled/unlabeled events of issue or PR `number`, oldest first. */
+  issueEvents(number: number, repo?: string): IssueEventRecord[];
+  /**
+   * GitHub accounts: every login the server stores or renders gets one on first sight (ids count up from
+   * 1, the token's login first), matched case-insensitively, rendered with the account's current login.
+   */
+  users: {
+    /** The account id of `login`, making the account when the login is new. */
+    id(login: string): number;
+    /** The account `login` names now, if any. */
+    get(login: string): UserAccount | undefined;
+    /**
+     * The account keeps its id under `newLogin` and everything it did shows the new login; `oldLogin` is
+     * free, and a later sight of it is a new account with a new id. Throws when `newLogin` is taken.
+     * Repository owners are not renamed (their repositories keep their "owner/name").
+     */
+    rename(oldLogin: string, newLogin: string): void;
+  };
+  /** users.id(login). */
+  userId(login: string): number;
+  /** users.rename(oldLogin, newLogin). */
+  renameUser(oldLogin: string, newLogin: string): void;
   /** An issue comment by someone else, such as a human reply; on an issue or a PR. */
   addComment(number: number, c: { user: string; body: string; repo?: string }): IssueCommentRecord;
-  /** As if a person opened an issue on GitHub; labels it names that do not exist are created, without counting as implicitLabels. */
+  /** As if a person opened an issue on GitHub; labels it names that do not exist are created, without counting as implicitLabels; labeled events by the author. */
   openIssue(i: { title: string; body?: string; author: string; labels?: string[]; state?: 'open' | 'closed'; repo?: string }): IssueState;
-  /** As if a person edited an issue on the web: labels replace the set (missing ones created silently); bumps updatedAt. */
-  editIssue(number: number, change: { title?: string; body?: string; labels?: string[]; state?: 'open' | 'closed'; repo?: string }): IssueState;
+  /**
+   * As if a person (`actor`, default the issue's author) edited an issue on the web: labels replace the set
+   * (missing ones created silently, one labeled/unlabeled event each by the actor); bumps updatedAt.
+   */
+  editIssue(number: number, change: { title?: string; body?: string; labels?: string[]; state?: 'open' | 'closed'; actor?: string; repo?: string }): IssueState;
   /** The plain issues (not PRs), in number order. */
   issues(repo?: string): IssueState[];
   /** The label named `name`, whatever its case. */
@@ -592,6 +701,12 @@ export const GITHUB_MAX_BODY_CHARS = 65_536;
 export const GITHUB_MAX_STATUS_DESCRIPTION_CHARS = 140;
 const RATE_LIMIT_DOCS = 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api';
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+/** GET /pulls/{n}/commits "Lists a maximum of 250 commits for a pull request". */
+export const GITHUB_MAX_PULL_COMMITS = 250;
+/** GET /activity's time_period: the last day, week (168 hours), … */
+const PERIOD_MS: Record<string, number> = { day: 86_400_000, week: 7 * 86_400_000, month: 30 * 86_400_000, quarter: 91 * 86_400_000, year: 365 * 86_400_000 };
+/** Collaborator roles from least to most; each grants what the ones before it do. */
+const ROLES: readonly CollaboratorPermission[] = ['read', 'triage', 'write', 'maintain', 'admin'];
 
 /** Thrown by a handler to answer with an error, the way GitHub words it. */
 class ErrorReply extends Error {
@@ -611,8 +726,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   const contract = githubContract();
   const host = options.host ?? '127.0.0.1';
   const token = options.token ?? `ghp_${randomBytes(18).toString('hex')}`;
-  const login = options.login ?? 'fleetspec-bot';
-  const state: GitHubState = { repos: new Map(), nextId: 1000 };
+  // The token's login: `let`, since renaming its account renames it.
+  let login = options.login ?? 'fleetspec-bot';
+  const state: GitHubState = { repos: new Map(), nextId: 1000, users: new Map(), nextUserId: 1 };
   const requests: RecordedRequest[] = [];
   const violations: string[] = [];
   const faults: Fault[] = [];
@@ -622,6 +738,89 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   let apiUrl = '';
 
   const nextId = () => state.nextId++;
+
+  // -- Accounts -------------------------------------------------------------------------------------
+
+  /** The account `name` names, made on first sight: GitHub matches logins case-insensitively. */
+  function account(name: string): UserAccount {
+    const key = name.toLowerCase();
+    let found = state.users.get(key);
+    if (!found) {
+      found = { id: state.nextUserId++, login: name, createdAt: timestamp() };
+      state.users.set(key, found);
+    }
+    return found;
+  }
+
+  function renameUser(oldLogin: string, newLogin: string): void {
+    const renamed = account(oldLogin);
+    const taken = state.users.get(newLogin.toLowerCase());
+    if (taken && taken !== renamed) throw new Error(`the test GitHub cannot rename ${renamed.login} to ${newLogin}: account ${taken.id} has that login`);
+    const from = renamed.login;
+    state.users.delete(from.toLowerCase());
+    renamed.login = newLogin;
+    state.users.set(newLogin.toLowerCase(), renamed);
+    rewriteLogin(from, newLogin);
+    if (login.toLowerCase() === from.toLowerCase()) {
+      login = newLogin;
+      server.login = newLogin;
+    }
+  }
+
+  /**
+   * State holds logins, not ids: after a rename every record of the account says its new login, so the
+   * old one, now free, names nothing here until someone (a new account) uses it.
+   */
+  function rewriteLogin(from: string, to: string): void {
+    const swap = <T extends string | null | undefined>(name: T): T => (typeof name === 'string' && name.toLowerCase() === from.toLowerCase() ? to : name) as T;
+    for (const r of state.repos.values()) {
+      for (const p of r.pulls.values()) {
+        p.author = swap(p.author);
+        p.mergedBy = swap(p.mergedBy);
+        for (const c of p.commits ?? []) {
+          c.author = swap(c.author);
+          if (c.committer !== undefined) c.committer = swap(c.committer);
+        }
+      }
+      for (const i of r.issues.values()) {
+        i.author = swap(i.author);
+        if (i.assignees) i.assignees = i.assignees.map(swap);
+        if (i.closedBy !== undefined) i.closedBy = swap(i.closedBy);
+      }
+      for (const review of r.reviews) review.user = swap(review.user);
+      for (const comment of r.issueComments) comment.user = swap(comment.user);
+      for (const status of r.statuses) status.creator = swap(status.creator);
+      for (const comment of r.commitComments) comment.user = swap(comment.user);
+      for (const event of r.issueEvents) event.actor = swap(event.actor);
+      for (const a of r.activity) a.actor = swap(a.actor);
+      for (const c of r.collaborators ?? []) c.login = swap(c.login);
+    }
+  }
+
+  /** Replaces the labels of an issue or PR, recording one event per label added or removed, by `actor`. */
+  function relabel(r: RepoState, item: IssueState | PullState, names: string[], actor: string, at?: string): void {
+    account(actor);
+    const has = (list: readonly string[], name: string) => list.some((l) => l.toLowerCase() === name.toLowerCase());
+    const when = at ?? timestamp();
+    for (const name of item.labels) {
+      if (!has(names, name)) r.issueEvents.push({ id: nextId(), issue: item.number, event: 'unlabeled', label: name, actor, createdAt: when });
+    }
+    for (const name of names) {
+      if (!has(item.labels, name)) r.issueEvents.push({ id: nextId(), issue: item.number, event: 'labeled', label: name, actor, createdAt: when });
+    }
+    item.labels = names;
+  }
+
+  /** GitHub's own order for a list that happened in time: by time, then by arrival. */
+  function chronological<T extends { id: number }>(items: T[], at: (item: T) => string): T[] {
+    return [...items].sort((a, b) => Date.parse(at(a)) - Date.parse(at(b)) || a.id - b.id);
+  }
+
+  function collaboratorsOf(r: RepoState): CollaboratorRecord[] {
+    return r.collaborators ?? [{ login, permission: 'admin' }];
+  }
+
+  account(login);
 
   // -- Control API ----------------------------------------------------------------------------------
 
@@ -642,7 +841,10 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       statuses: [],
       commitComments: [],
       commitPulls: new Map(),
+      activity: [],
+      issueEvents: [],
     };
+    account(r.owner);
     state.repos.set(repoKey(r.owner, r.name), repo);
     return repo;
   }
@@ -678,7 +880,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       head: { ref: p.head, sha: p.headSha },
       base: { ref: p.base },
       draft: p.draft ?? false,
-      labels: ensureLabels(r, p.labels ?? []),
+      labels: [],
       merged: false,
       mergedAt: null,
       mergedBy: null,
@@ -687,6 +889,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       updatedAt: now,
       closedAt: null,
     };
+    account(p.author);
+    // Labels given at creation are labeled events by whoever opened it.
+    relabel(r, created, ensureLabels(r, p.labels ?? []), p.author, now);
     r.pulls.set(created.number, created);
     r.branches.set(p.head, p.headSha);
     associate(p.headSha, created.number, `${r.owner}/${r.name}`);
@@ -732,13 +937,15 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       author: i.author,
       state: closed ? 'closed' : 'open',
       stateReason: closed ? 'completed' : null,
-      labels: i.labels,
+      labels: [],
       assignees: i.assignees ?? [],
       createdAt: now,
       updatedAt: now,
       closedAt: closed ? now : null,
       closedBy: closed ? i.author : null,
     };
+    account(i.author);
+    relabel(r, issue, i.labels, i.author, now);
     r.issues.set(issue.number, issue);
     return issue;
   }
@@ -753,21 +960,46 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
 
   // -- Response bodies from the description's examples -----------------------------------------------
 
+  /** A user as GitHub shows one anywhere: the account's current login and its id. */
   function userJson(name: string): JsonObject {
     const user = contract.example('simple-user');
-    const path = encodeURIComponent(name);
-    const id = numericId(name);
+    const { login: current, id } = account(name);
+    const path = encodeURIComponent(current);
     for (const [key, value] of Object.entries(user)) {
       if (typeof value === 'string') user[key] = value.replace('/users/octocat', `/users/${path}`).replace('github.com/octocat', `github.com/${path}`);
     }
     return {
       ...user,
-      login: name,
+      login: current,
       id,
       node_id: nodeId('User', id),
       avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
-      type: name.endsWith('[bot]') ? 'Bot' : 'User',
+      type: current.endsWith('[bot]') ? 'Bot' : 'User',
       site_admin: false,
+    };
+  }
+
+  /** GET /users/{username}: the public profile, from the description's example; nothing filled in but the account. */
+  function publicUserJson(a: UserAccount): JsonObject {
+    const body = contract.example('public-user-default-response');
+    return {
+      ...body,
+      ...userJson(a.login),
+      user_view_type: 'public',
+      name: null,
+      company: null,
+      blog: '',
+      location: null,
+      email: null,
+      hireable: null,
+      bio: null,
+      twitter_username: null,
+      public_repos: 0,
+      public_gists: 0,
+      followers: 0,
+      following: 0,
+      created_at: a.createdAt,
+      updated_at: a.createdAt,
     };
   }
 
@@ -888,6 +1120,8 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
         rebaseable: p.state === 'open' ? true : null,
         mergeable_state: p.state === 'open' ? 'clean' : 'unknown',
         merged_by: p.mergedBy === null ? null : userJson(p.mergedBy),
+        // The count, which may exceed what GET /pulls/{n}/commits lists (250 at most).
+        commits: p.commitsTotal ?? p.commits?.length ?? 1,
         comments: r.issueComments.filter((c) => c.issue === p.number).length,
         review_comments: 0,
         maintainer_can_modify: false,
@@ -966,7 +1200,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return body;
   }
 
-  function commitJson(r: RepoState, c: { sha: string; author: string | null }): JsonObject {
+  function commitJson(r: RepoState, c: PullCommitRecord): JsonObject {
     const [example] = contract.example<JsonObject[]>('commit-items');
     const body = rehost(example!, r);
     const urls = repoUrls(r);
@@ -978,7 +1212,59 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       html_url: `${urls.html}/commit/${c.sha}`,
       comments_url: `${urls.api}/commits/${c.sha}/comments`,
       author: c.author === null ? null : userJson(c.author),
-      committer: c.author === null ? null : userJson(c.author),
+      committer: committerOf(c) === null ? null : userJson(committerOf(c)!),
+    };
+  }
+
+  function committerOf(c: PullCommitRecord): string | null {
+    return c.committer === undefined ? c.author : c.committer;
+  }
+
+  function activityJson(a: ActivityRecord): JsonObject {
+    const [example] = contract.example<JsonObject[]>('activity-items');
+    // The description's example still has an older shape (pushed_at, push_type, pusher); its schema, and
+    // GitHub, have timestamp, activity_type and actor instead.
+    const { pushed_at: _pushedAt, push_type: _pushType, pusher: _pusher, ...rest } = example!;
+    return {
+      ...rest,
+      id: a.id,
+      node_id: nodeId('RepositoryActivity', a.id),
+      before: a.before,
+      after: a.after,
+      ref: a.ref,
+      timestamp: a.timestamp,
+      activity_type: a.type,
+      actor: a.actor === null ? null : userJson(a.actor),
+    };
+  }
+
+  function issueEventJson(r: RepoState, e: IssueEventRecord): JsonObject {
+    const [example] = contract.example<JsonObject[]>('issue-event-for-issue-items');
+    const body = rehost(example!, r);
+    return {
+      ...body,
+      id: e.id,
+      node_id: nodeId(e.event === 'labeled' ? 'LabeledEvent' : 'UnlabeledEvent', e.id),
+      url: `${repoUrls(r).api}/issues/events/${e.id}`,
+      actor: userJson(e.actor),
+      event: e.event,
+      commit_id: null,
+      commit_url: null,
+      created_at: e.createdAt,
+      performed_via_github_app: null,
+      // The name as it was; the colour the label has now.
+      label: { name: e.label, color: findLabel(r, e.label)?.color ?? 'ededed' },
+    };
+  }
+
+  function collaboratorJson(r: RepoState, c: CollaboratorRecord): JsonObject {
+    const [example] = contract.example<JsonObject[]>('collaborator-items');
+    const level = ROLES.indexOf(c.permission);
+    return {
+      ...rehost(example!, r),
+      ...userJson(c.login),
+      permissions: { pull: level >= 0, triage: level >= 1, push: level >= 2, maintain: level >= 3, admin: level >= 4 },
+      role_name: c.roleName ?? c.permission,
     };
   }
 
@@ -1303,7 +1589,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       }
       if (title !== undefined) item.title = title;
       if (body !== undefined) item.body = body;
-      if (names !== undefined) item.labels = ensureLabels(r, names, recordImplicit);
+      if (names !== undefined) relabel(r, item, ensureLabels(r, names, recordImplicit), ctx.login);
       if (wanted !== undefined && wanted !== item.state) {
         item.state = wanted;
         item.closedAt = wanted === 'closed' ? timestamp() : null;
@@ -1311,7 +1597,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     } else {
       if (title !== undefined) item.title = title;
       if (body !== undefined) item.body = body;
-      if (names !== undefined) item.labels = ensureLabels(r, names, recordImplicit);
+      if (names !== undefined) relabel(r, item, ensureLabels(r, names, recordImplicit), ctx.login);
       if (Array.isArray(b['assignees'])) {
         const logins = (b['assignees'] as unknown[]).map((a) => (typeof a === 'string' ? a : String((a as JsonObject)['login'] ?? ''))).filter((a) => a !== '');
         item.assignees = [...new Set(logins)];
@@ -1378,9 +1664,60 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   route('GET /repos/{owner}/{repo}/pulls/{pull_number}/commits', (ctx) => {
     const r = ctx.repo();
     const number = Number(ctx.params['pull_number']);
-    const p = r.pulls.get(number);
-    if (!p) notFound(ctx.operation);
-    return ctx.page(p!.commits ?? [{ sha: p!.head.sha, author: p!.author }], (c) => commitJson(r, c));
+    const p = r.pulls.get(number) ?? notFound(ctx.operation);
+    // "Lists a maximum of 250 commits for a pull request", however many pages are asked for.
+    const commits = (p.commits ?? [{ sha: p.head.sha, author: p.author }]).slice(0, GITHUB_MAX_PULL_COMMITS);
+    return ctx.page(commits, (c) => commitJson(r, c));
+  });
+
+  route('GET /repos/{owner}/{repo}/issues/{issue_number}/events', (ctx) => {
+    const r = ctx.repo();
+    const number = Number(ctx.params['issue_number']);
+    if (!issueOrPull(r, number)) notFound(ctx.operation);
+    // Oldest first, as GitHub lists an issue's events.
+    const events = chronological(
+      r.issueEvents.filter((e) => e.issue === number),
+      (e) => e.createdAt,
+    );
+    return ctx.page(events, (e) => issueEventJson(r, e));
+  });
+
+  route('GET /repos/{owner}/{repo}/activity', (ctx) => {
+    const r = ctx.repo();
+    const q = ctx.query;
+    const ref = q.get('ref');
+    const wantedRef = ref === null ? undefined : fullRef(ref);
+    const type = q.get('activity_type');
+    const actor = q.get('actor')?.toLowerCase();
+    const period = q.get('time_period');
+    const since = period === null ? undefined : Date.now() - PERIOD_MS[period]!;
+    const selected = r.activity.filter(
+      (a) =>
+        (wantedRef === undefined || a.ref === wantedRef) &&
+        (type === null || a.type === type) &&
+        (actor === undefined || a.actor?.toLowerCase() === actor) &&
+        (since === undefined || Date.parse(a.timestamp) >= since),
+    );
+    const ordered = chronological(selected, (a) => a.timestamp);
+    // Newest first unless asked otherwise (direction's default is desc).
+    if ((q.get('direction') ?? 'desc') === 'desc') ordered.reverse();
+    return ctx.cursorPage(ordered, activityJson, (a) => a.id);
+  });
+
+  route('GET /users/{username}', (ctx) => {
+    // Only accounts the server has seen exist; a freed login (renamed away) is nobody's.
+    const found = state.users.get(ctx.params['username']!.toLowerCase()) ?? notFound(ctx.operation);
+    return { status: 200, body: publicUserJson(found) };
+  });
+
+  route('GET /repos/{owner}/{repo}/collaborators', (ctx) => {
+    const r = ctx.repo();
+    // No organisations here, so no outside collaborators: everyone listed is a direct collaborator.
+    const affiliation = ctx.query.get('affiliation') ?? 'all';
+    // The filter names GitHub's older permission words: pull is read, push is write.
+    const wanted = ({ pull: 'read', triage: 'triage', push: 'write', maintain: 'maintain', admin: 'admin' } as Record<string, CollaboratorPermission>)[ctx.query.get('permission') ?? 'pull']!;
+    const listed = affiliation === 'outside' ? [] : collaboratorsOf(r).filter((c) => ROLES.indexOf(c.permission) >= ROLES.indexOf(wanted));
+    return ctx.page(listed, (c) => collaboratorJson(r, c));
   });
 
   route('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', (ctx) => {
@@ -1513,6 +1850,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
         return found ?? notFound(operation);
       },
       page: (items, render) => page(url, items, render),
+      cursorPage: (items, render, key) => cursorPage(operation, url, items, render, key),
     };
     try {
       const reply = handler(ctx);
@@ -1534,7 +1872,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       return {
         status,
         headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-used': '5000', 'x-ratelimit-reset': String(reset), 'x-ratelimit-resource': 'core' },
-        body: errorBody(operation, status, `API rate limit exceeded for user ID ${numericId(login)}. If you reach out to GitHub Support for help, please include the request ID ${requestId} and timestamp ${timestamp()}.`, {
+        body: errorBody(operation, status, `API rate limit exceeded for user ID ${account(login).id}. If you reach out to GitHub Support for help, please include the request ID ${requestId} and timestamp ${timestamp()}.`, {
           documentation_url: RATE_LIMIT_DOCS,
         }),
       };
@@ -1552,7 +1890,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   }
 
   function page<T>(url: URL, items: T[], render: (item: T) => unknown): Reply {
-    const perPage = Math.max(1, Math.min(Number(url.searchParams.get('per_page') ?? 30) || 30, 100, server.perPageMax));
+    const perPage = perPageOf(url);
     const current = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
     const last = Math.max(1, Math.ceil(items.length / perPage));
     const link = (n: number, rel: string) => {
@@ -1567,6 +1905,43 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     if (current > 1) links.push(link(1, 'first'));
     const slice = items.slice((current - 1) * perPage, current * perPage).map(render);
     return { status: 200, body: slice, headers: links.length > 0 ? { link: links.join(', ') } : {} };
+  }
+
+  /**
+   * Cursor paging ("Using pagination in the REST API": some lists page with before/after, not page):
+   * `after` starts past the item the cursor names, `before` ends short of it; Link has next with an
+   * after cursor and prev with a before cursor, and no first/last.
+   */
+  function cursorPage<T>(operation: SpecOperation, url: URL, items: T[], render: (item: T) => unknown, key: (item: T) => number): Reply {
+    const perPage = perPageOf(url);
+    const cursor = (item: T) => Buffer.from(`cursor:v2:${key(item)}`).toString('base64');
+    const position = (name: string) => {
+      const given = url.searchParams.get(name)!;
+      const at = items.findIndex((item) => cursor(item) === given);
+      if (at < 0) throw new ErrorReply({ status: 422, body: errorBody(operation, 422, 'Validation Failed', { errors: [`${name} cursor ${given} is not valid`] }) });
+      return at;
+    };
+    let start = url.searchParams.has('after') ? position('after') + 1 : 0;
+    let end = url.searchParams.has('before') ? position('before') : items.length;
+    if (url.searchParams.has('before') && !url.searchParams.has('after')) start = Math.max(start, end - perPage);
+    else end = Math.min(end, start + perPage);
+    const link = (rel: 'next' | 'prev', name: 'after' | 'before', item: T) => {
+      const target = new URL(url.pathname + url.search, apiUrl);
+      target.searchParams.delete('before');
+      target.searchParams.delete('after');
+      target.searchParams.set('per_page', String(perPage));
+      target.searchParams.set(name, cursor(item));
+      return `<${target.href}>; rel="${rel}"`;
+    };
+    const links: string[] = [];
+    if (end > start && end < items.length) links.push(link('next', 'after', items[end - 1]!));
+    if (end > start && start > 0) links.push(link('prev', 'before', items[start]!));
+    const slice = items.slice(start, Math.max(start, end)).map(render);
+    return { status: 200, body: slice, headers: links.length > 0 ? { link: links.join(', ') } : {} };
+  }
+
+  function perPageOf(url: URL): number {
+    return Math.max(1, Math.min(Number(url.searchParams.get('per_page') ?? 30) || 30, 100, server.perPageMax));
   }
 
   function send(res: ServerResponse, reply: Reply): void {
@@ -1652,6 +2027,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     review(number, rv) {
       const r = repo(rv.repo);
       const p = pull(r, number);
+      account(rv.user);
       const review: ReviewRecord = {
         id: nextId(),
         pull: number,
@@ -1667,8 +2043,10 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     merge(number, m) {
       const r = repo(m.repo);
       const p = pull(r, number);
-      const now = timestamp();
-      Object.assign(p, { state: 'closed', merged: true, mergedAt: now, closedAt: now, updatedAt: now, mergedBy: m.mergedBy ?? r.owner, mergeCommitSha: m.mergeCommitSha });
+      const now = m.at ?? timestamp();
+      const mergedBy = m.mergedBy ?? r.owner;
+      account(mergedBy);
+      Object.assign(p, { state: 'closed', merged: true, mergedAt: now, closedAt: now, updatedAt: now, mergedBy, mergeCommitSha: m.mergeCommitSha });
       r.branches.set(p.base.ref, m.mergeCommitSha);
       associate(m.mergeCommitSha, number, m.repo);
       associate(p.head.sha, number, m.repo);
@@ -1683,18 +2061,49 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       associate(sha, number, fullName);
     },
     associate,
-    setLabels(number, labels, fullName) {
-      const r = repo(fullName);
-      pull(r, number).labels = ensureLabels(r, labels);
+    setLabels(number, labels, opts) {
+      const o = typeof opts === 'string' ? { repo: opts } : (opts ?? {});
+      const r = repo(o.repo);
+      relabel(r, r.issues.get(number) ?? pull(r, number), ensureLabels(r, labels), o.actor ?? login, o.at);
     },
-    setPullCommits(number, commits, fullName) {
-      pull(repo(fullName), number).commits = commits.map((c) => ({ ...c }));
+    setPullCommits(number, commits, opts) {
+      const o = typeof opts === 'string' ? { repo: opts } : (opts ?? {});
+      const p = pull(repo(o.repo), number);
+      p.commits = commits.map((c) => ({ ...c }));
+      for (const c of p.commits) for (const who of [c.author, committerOf(c)]) if (who !== null) account(who);
+      if (o.total === undefined) delete p.commitsTotal;
+      else p.commitsTotal = o.total;
     },
+    recordActivity(a) {
+      const r = repo(a.repo);
+      if (a.actor !== null) account(a.actor);
+      const record: ActivityRecord = { id: nextId(), ref: fullRef(a.ref), before: a.before, after: a.after, type: a.type ?? 'push', actor: a.actor, timestamp: a.at ?? timestamp() };
+      r.activity.push(record);
+      return record;
+    },
+    setCollaborators(collaborators, fullName) {
+      for (const c of collaborators) account(c.login);
+      repo(fullName).collaborators = collaborators.map((c) => ({ ...c }));
+    },
+    issueEvents(number, fullName) {
+      return chronological(
+        repo(fullName).issueEvents.filter((e) => e.issue === number),
+        (e) => e.createdAt,
+      );
+    },
+    users: {
+      id: (name) => account(name).id,
+      get: (name) => state.users.get(name.toLowerCase()),
+      rename: renameUser,
+    },
+    userId: (name) => account(name).id,
+    renameUser,
     addComment(number, c) {
       const r = repo(c.repo);
       const issue = r.issues.get(number);
       if (!issue) pull(r, number);
       const now = timestamp();
+      account(c.user);
       const comment: IssueCommentRecord = { id: nextId(), issue: number, user: c.user, body: c.body, createdAt: now, updatedAt: now };
       r.issueComments.push(comment);
       if (issue) issue.updatedAt = now;
@@ -1710,8 +2119,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       if (!issue) throw new Error(`the test GitHub has no issue #${number} in ${r.owner}/${r.name}${r.pulls.has(number) ? ' (it is a PR)' : ''}`);
       if (change.title !== undefined) issue.title = change.title;
       if (change.body !== undefined) issue.body = change.body;
-      if (change.labels !== undefined) issue.labels = ensureLabels(r, change.labels);
-      if (change.state !== undefined) setIssueState(issue, change.state, issue.author);
+      const actor = change.actor ?? issue.author;
+      if (change.labels !== undefined) relabel(r, issue, ensureLabels(r, change.labels), actor);
+      if (change.state !== undefined) setIssueState(issue, change.state, actor);
       issue.updatedAt = timestamp();
       return issue;
     },
@@ -1755,6 +2165,11 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
 
 function repoKey(owner: string, name: string): string {
   return `${owner}/${name}`.toLowerCase();
+}
+
+/** A ref as GitHub's activity shows it: refs/heads/<branch> for a bare branch name. */
+function fullRef(ref: string): string {
+  return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
 }
 
 /** GitHub's timestamps have whole seconds. */

@@ -35,7 +35,9 @@ capabilities: [approve]
 githubUsers: [carol]
 `;
 
-const facts = (over: Partial<ApprovalFacts>): ApprovalFacts => ({ author: 'dave', headSha: HEAD, headPlanned: true, reviews: [], approvers: roles(ROLES), ...over });
+const authors = (known: string[] = ['dave'], unknown: string[] = []) => ({ known: new Set(known.map((k) => k.toLowerCase())), unknown });
+const rules = (accounts: [string, number][] = []) => ({ roles: roles(ROLES), accounts: new Map(accounts) });
+const facts = (over: Partial<ApprovalFacts>): ApprovalFacts => ({ authors: authors(), headSha: HEAD, headPlanned: true, reviews: [], approvers: rules(), ...over });
 
 describe('approvers', () => {
   it('maps lower-cased GitHub logins to the roles with the approve capability', () => {
@@ -49,14 +51,14 @@ describe('approvers', () => {
 });
 
 describe('decideApproval', () => {
-  it('approves with a standing APPROVED review of the head by an allowed user who is not the author (logins compare case-insensitively)', () => {
+  it('approves with a standing APPROVED review of the head by an allowed user who is not an author (logins compare case-insensitively)', () => {
     expect(decideApproval(facts({ reviews: [{ user: 'ALICE', state: 'APPROVED', commitId: HEAD }] }))).toEqual({ approved: true, by: 'ALICE', roles: ['monitor'] });
   });
 
-  it('refuses a user without the capability, the author, and an approval of an older commit, saying which', () => {
+  it('refuses a user without the capability, an author, and an approval of an older commit, saying which', () => {
     const d = decideApproval(
       facts({
-        author: 'carol',
+        authors: authors(['carol']),
         reviews: [
           { user: 'bob', state: 'APPROVED', commitId: HEAD },
           { user: 'carol', state: 'APPROVED', commitId: HEAD },
@@ -64,19 +66,46 @@ describe('decideApproval', () => {
         ],
       }),
     );
-    expect(d.approved).toBe(false);
-    if (d.approved) return;
-    expect(d.reasons).toEqual([
-      '@bob approved, but no role with the approve capability lists them in githubUsers',
-      '@carol approved their own pull request',
-      `@alice approved bbbbbbb, not the merged head aaaaaaa`,
-    ]);
+    expect(d).toEqual({
+      approved: false,
+      reasons: [
+        '@bob approved, but no role with the approve capability lists them in githubUsers',
+        '@carol approved a change they made (author, committer or pusher)',
+        `@alice approved bbbbbbb, not the merged head aaaaaaa`,
+      ],
+    });
   });
 
-  it('refuses an approver who wrote commits of the PR (the bot opened it for their pushed branch), and takes another approver', () => {
-    const pushedByAlice = facts({ author: 'fleetspec-bot', commitAuthors: ['ALICE'], reviews: [{ user: 'alice', state: 'APPROVED', commitId: HEAD }] });
-    expect(decideApproval(pushedByAlice)).toEqual({ approved: false, reasons: ['@alice approved a pull request with commits they wrote'] });
+  it('refuses an approver who pushed or committed to the branch, and takes another approver', () => {
+    const pushedByAlice = facts({ authors: authors(['fleetspec-bot', 'ALICE']), reviews: [{ user: 'alice', state: 'APPROVED', commitId: HEAD }] });
+    expect(decideApproval(pushedByAlice)).toEqual({ approved: false, reasons: ['@alice approved a change they made (author, committer or pusher)'] });
     expect(decideApproval({ ...pushedByAlice, reviews: [...pushedByAlice.reviews, { user: 'carol', state: 'APPROVED', commitId: HEAD }] })).toMatchObject({ approved: true, by: 'carol' });
+  });
+
+  it('with an author fleetspec cannot name, one approval is not enough: two approvers who are not known authors are', () => {
+    const unknown = authors(['bob'], ['commit 1234567\'s author email is linked to no GitHub account']);
+    const one = decideApproval(facts({ authors: unknown, reviews: [{ user: 'alice', state: 'APPROVED', commitId: HEAD }] }));
+    expect(one).toEqual({ approved: false, reasons: [expect.stringMatching(/^two approvers are needed, because .*linked to no GitHub account$/)] });
+    const two = decideApproval(facts({ authors: unknown, reviews: [{ user: 'alice', state: 'APPROVED', commitId: HEAD }, { user: 'carol', state: 'APPROVED', commitId: HEAD }] }));
+    expect(two).toEqual({ approved: true, by: 'alice and @carol', roles: ['monitor', 'manager'] });
+  });
+
+  it('a standing CHANGES_REQUESTED from another approver vetoes an approval until it is dismissed', () => {
+    const approve = { user: 'alice', state: 'APPROVED' as const, commitId: HEAD };
+    const veto = { user: 'carol', state: 'CHANGES_REQUESTED' as const, commitId: HEAD };
+    expect(decideApproval(facts({ reviews: [approve, veto] }))).toEqual({ approved: false, reasons: ['@carol requested changes; their review must be dismissed or become an approval'] });
+    expect(decideApproval(facts({ reviews: [approve, veto, { ...veto, state: 'DISMISSED' }] })).approved).toBe(true);
+    // A non-approver's request for changes is advice, not a veto.
+    expect(decideApproval(facts({ reviews: [approve, { ...veto, user: 'bob' }] })).approved).toBe(true);
+  });
+
+  it('an approver login now held by another GitHub account approves nothing, and vetoes nothing', () => {
+    const accounts = rules([['alice', 1001], ['carol', 1002]]);
+    expect(decideApproval(facts({ approvers: accounts, reviews: [{ user: 'alice', userId: 1001, state: 'APPROVED', commitId: HEAD }] })).approved).toBe(true);
+    const claimed = decideApproval(facts({ approvers: accounts, reviews: [{ user: 'alice', userId: 6666, state: 'APPROVED', commitId: HEAD }] }));
+    expect(claimed).toEqual({ approved: false, reasons: [expect.stringContaining('@alice is GitHub account 6666, not account 1001')] });
+    const veto = decideApproval(facts({ approvers: accounts, reviews: [{ user: 'alice', userId: 1001, state: 'APPROVED', commitId: HEAD }, { user: 'carol', userId: 7777, state: 'CHANGES_REQUESTED', commitId: HEAD }] }));
+    expect(veto.approved).toBe(true);
   });
 
   it('a later CHANGES_REQUESTED or DISMISSED withdraws an approval; a later plain comment does not', () => {
@@ -97,13 +126,26 @@ describe('decideApproval', () => {
 });
 
 describe('overridesOf', () => {
-  const allowed = new Map([['alice', ['monitor']]]);
-  const review = (user: string, state: 'APPROVED' | 'COMMENTED' | 'DISMISSED', body: string) => ({ user, state, commitId: HEAD, body });
+  const allowed = { roles: new Map([['alice', ['monitor']], ['carol', ['monitor']]]), accounts: new Map([['alice', 1001]]) };
+  const review = (user: string, state: 'APPROVED' | 'COMMENTED' | 'DISMISSED', body: string, submittedAt = '2026-01-01T10:00:00Z') => ({ user, state, commitId: HEAD, body, submittedAt });
+  const labelled = (label: string, login: string | null, at: string, action: 'labeled' | 'unlabeled' = 'labeled') => ({ label, action, actor: login ? { login, id: login === 'alice' ? 1001 : 2000 } : null, at });
 
-  it('takes fleetspec/<word> labels and "/fleetspec <word>" lines of allowed reviewers, never the author or a dismissed review', () => {
-    const pr = { author: 'bob', labels: ['bug', 'fleetspec/allow-deletions', 'fleetspec/Not A Word'] };
-    const got = overridesOf(pr, [review('bob', 'APPROVED', '/fleetspec trust-me'), review('mallory', 'APPROVED', '/fleetspec budget'), review('Alice', 'DISMISSED', '/fleetspec dismissed'), review('alice', 'COMMENTED', 'ok\r\n  /fleetspec   trust-me  \nnot /fleetspec inline')], allowed);
-    expect(Object.fromEntries(got)).toEqual({ 'allow-deletions': 'label fleetspec/allow-deletions', 'trust-me': "@alice's review" });
-    expect(overridesOf({ author: 'alice', labels: [] }, [review('alice', 'APPROVED', '/fleetspec trust-me')], allowed).size, 'an approver cannot override their own PR').toBe(0);
+  it('takes "/fleetspec <word>" lines of approvers who made no part of the change, never an author\'s or a dismissed review', () => {
+    const got = overridesOf([], [review('bob', 'APPROVED', '/fleetspec trust-me'), review('mallory', 'APPROVED', '/fleetspec budget'), review('Alice', 'DISMISSED', '/fleetspec dismissed'), review('alice', 'COMMENTED', 'ok\r\n  /fleetspec   trust-me  \nnot /fleetspec inline')], allowed, authors(['bob']));
+    expect(Object.fromEntries(got)).toEqual({ 'trust-me': "@alice's review" });
+    expect(overridesOf([], [review('alice', 'APPROVED', '/fleetspec trust-me')], allowed, authors(['bob', 'alice'])).size, 'an approver cannot override a change they pushed to').toBe(0);
+  });
+
+  it('a fleetspec/<word> label counts when an approver who made no part of the change added it before the merge', () => {
+    const merged = '2026-01-01T12:00:00Z';
+    const by = (events: ReturnType<typeof labelled>[]) => Object.fromEntries(overridesOf(events, [], allowed, authors(['bob', 'carol']), merged));
+    expect(by([labelled('fleetspec/allow-deletions', 'alice', '2026-01-01T11:00:00Z'), labelled('bug', 'alice', '2026-01-01T11:00:00Z')])).toEqual({ 'allow-deletions': 'label fleetspec/allow-deletions by @alice' });
+    expect(by([labelled('fleetspec/allow-deletions', 'bob', '2026-01-01T11:00:00Z')]), 'a writer without approve').toEqual({});
+    expect(by([labelled('fleetspec/allow-deletions', 'carol', '2026-01-01T11:00:00Z')]), 'an approver who pushed to the branch').toEqual({});
+    expect(by([labelled('fleetspec/allow-deletions', 'alice', '2026-01-01T12:30:00Z')]), 'added after the merge').toEqual({});
+    expect(by([labelled('fleetspec/x', 'alice', '2026-01-01T10:00:00Z'), labelled('fleetspec/x', 'bob', '2026-01-01T11:00:00Z', 'unlabeled')]), 'removed before the merge').toEqual({});
+    expect(by([labelled('fleetspec/x', 'alice', '2026-01-01T10:00:00Z'), labelled('fleetspec/x', 'bob', '2026-01-01T11:00:00Z')]), 're-added by a writer: the last to add it decides').toEqual({});
+    expect(by([labelled('fleetspec/x', null, '2026-01-01T10:00:00Z')]), 'a ghost actor').toEqual({});
+    expect(Object.fromEntries(overridesOf([], [review('alice', 'APPROVED', '/fleetspec late', '2026-01-01T13:00:00Z')], allowed, authors(['bob']), merged)), 'a review line after the merge').toEqual({});
   });
 });

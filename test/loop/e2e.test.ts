@@ -26,6 +26,7 @@ import { openDb, type Db, type OpenOptions } from '../../reconciler/state/db.js'
 import { getRun, runHistory } from '../../reconciler/state/ledger.js';
 import { mainCommits } from '../../reconciler/state/loop.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
+import { pushRecorder } from '../git/activity.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
 import { startOllamaServer, type OllamaTestServer } from '../ollama/server.js';
@@ -90,15 +91,11 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     stacks: { dir: join(work, 'repo', 'stacks'), workDir: join(work, 'terraform'), noTerraform: missingBinaryReason(undefined, { FLEETSPEC_TERRAFORM: NO_TERRAFORM }) },
   });
 
+  /** Who pushed what, as GitHub's repository activity: bob (who may not approve) pushes every branch here. */
+  let recordPushes: ReturnType<typeof pushRecorder>;
   /** GitHub moves a PR's head when its branch moves; the test server learns it from the real repository. */
   const syncHeads = () => {
-    const branches = new Map(
-      gitServer
-        .git(REPO, 'for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.split(' ') as [string, string]),
-    );
+    const branches = recordPushes();
     gh.setBranch('main', branches.get('main')!);
     for (const p of gh.repo().pulls.values()) {
       const sha = branches.get(p.head.ref);
@@ -229,6 +226,8 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
       }
     }
     await gitServer.createBare(REPO, files);
+    recordPushes = pushRecorder(gitServer, REPO, gh);
+    recordPushes();
 
     // Live starts as main says: the developer's .env written by an apply of main's plan.
     const seeded = { ...engineOptions(), specs: join(seed, 'specs'), stacks: { ...engineOptions().stacks!, dir: join(seed, 'stacks') } };

@@ -87,7 +87,7 @@ describe('observeFindings', () => {
     expect(o.decided('drift.hosts')).toBe(true);
   });
 
-  it('holds apply.failed while the last apply failed or was interrupted, and main.unapproved until reverted', () => {
+  it('holds apply.failed while the last apply failed or was interrupted, and main.unapproved while refused commits stand', () => {
     expect(observe({ lastApply: commit('aaa', 'failed', 'ssh: connection refused', 4) }).holding.get('apply.failed')).toMatchObject({ title: 'The last apply on main failed', priority: 'high' });
     expect(observe({ lastApply: commit('aaa', 'failed', 'x', 4) }).holding.get('apply.failed')!.details).toContain('aaa0000 (#4) failed to apply in run 7: x.');
     expect(observe({ lastApply: commit('aaa', 'abandoned', 'interrupted') }).holding.get('apply.failed')!.title).toBe('The last apply on main was interrupted');
@@ -95,7 +95,7 @@ describe('observeFindings', () => {
     const refused = [commit('bbb', 'not-approved', 'pushed to main without a pull request'), commit('ccc', 'not-approved', '@bob approved, but no role lists them', 9)];
     const held = observe({ unapproved: refused }).holding.get('main.unapproved')!;
     expect(held.details).toContain('- bbb0000: pushed to main without a pull request\n- ccc0000 (#9): @bob approved');
-    expect(observe({ unapproved: refused, reverted: true }).holding.has('main.unapproved')).toBe(false);
+    expect(observe({ unapproved: [] }).holding.has('main.unapproved')).toBe(false);
     // A source switched off is neither held nor decided.
     const off = observe({ sources: new Set(['disk']), unapproved: refused, lastApply: commit('aaa', 'failed', 'x') });
     expect(off.holding.size).toBe(0);

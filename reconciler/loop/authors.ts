@@ -1,0 +1,74 @@
+// The facts behind the two-person rule, gathered from GitHub: who made a change (the PR's author,
+// its commits' authors and committers, and every account that pushed its branch, from GitHub's
+// repository activity), and which account stands behind each approver login. Commits fleetspec
+// wrote itself (recorded in the store) are nobody's. What cannot be read is "unknown", never "nobody".
+import { GitHubError, type GitHub, type PullRequest } from '../github/client.js';
+import type { Queryable } from '../state/db.js';
+import { approverAccounts, botWritten, recordApproverAccount } from '../state/loop.js';
+import type { Approvers, Authors } from './approval.js';
+
+/** GitHub's own committer for commits made in its web interface: not a person. */
+const WEB_FLOW = 'web-flow';
+const PUSHES = new Set(['push', 'force_push', 'branch_creation']);
+const short = (sha: string) => sha.slice(0, 7);
+
+export async function authorsOf(github: GitHub, db: Queryable, repoKey: string, pr: PullRequest): Promise<Authors> {
+  const known = new Set<string>([pr.author.toLowerCase()]);
+  const unknown: string[] = [];
+  if (pr.headRepo && pr.headRepo.toLowerCase() !== github.fullName.toLowerCase()) {
+    unknown.push(`the branch lives in ${pr.headRepo}, whose pushes fleetspec cannot see`);
+  }
+
+  const { commits, total, complete } = await github.pullCommits(pr.number);
+  const activity = await github.branchActivity(pr.headRef).catch((error: unknown) => {
+    if (error instanceof GitHubError && error.status !== undefined && error.status < 500) return error;
+    throw error;
+  });
+  const pushed = activity instanceof GitHubError ? [] : activity.map((a) => a.after);
+  const ours = await botWritten(db, repoKey, [...commits.map((c) => c.sha), ...pushed, pr.headSha]);
+
+  for (const c of commits) {
+    if (ours.has(c.sha)) continue;
+    if (c.author) known.add(c.author.login.toLowerCase());
+    else unknown.push(`commit ${short(c.sha)}'s author email is linked to no GitHub account`);
+    if (c.committer) {
+      if (c.committer.login.toLowerCase() !== WEB_FLOW) known.add(c.committer.login.toLowerCase());
+    } else unknown.push(`commit ${short(c.sha)}'s committer email is linked to no GitHub account`);
+  }
+  if (!complete) unknown.push(`GitHub lists ${commits.length} of the pull request's ${total} commits`);
+
+  if (activity instanceof GitHubError) {
+    unknown.push(`GitHub's repository activity could not be read (${activity.status}), so who pushed ${pr.headRef} is unknown`);
+  } else {
+    // Only this life of the branch: a deleted branch of the same name was someone else's change.
+    const created = activity.map((a) => a.type).lastIndexOf('branch_creation');
+    const life = created >= 0 ? activity.slice(created) : activity;
+    for (const a of life) {
+      if (!PUSHES.has(a.type) || ours.has(a.after)) continue;
+      if (a.actor) known.add(a.actor.login.toLowerCase());
+      else unknown.push(`a push to ${pr.headRef} (${short(a.after)}) by an account GitHub does not name`);
+    }
+    if (created < 0) unknown.push(`GitHub's activity for ${pr.headRef} does not reach back to the branch's creation`);
+    if (!ours.has(pr.headSha) && !life.some((a) => a.after === pr.headSha && PUSHES.has(a.type))) {
+      unknown.push(`GitHub's activity does not show who pushed the head ${short(pr.headSha)}`);
+    }
+  }
+  return { known, unknown: [...new Set(unknown)] };
+}
+
+/**
+ * The approvers with the account id behind each login. A login seen for the first time is looked up
+ * and remembered; from then on a review by another account under that login (the approver renamed
+ * and someone took the old name) is not theirs.
+ */
+export async function approverRules(github: GitHub, db: Queryable, repoKey: string, roles: ReadonlyMap<string, string[]>): Promise<Approvers> {
+  const accounts = await approverAccounts(db, repoKey);
+  for (const login of roles.keys()) {
+    if (accounts.has(login)) continue;
+    const account = await github.user(login);
+    if (!account) continue;
+    await recordApproverAccount(db, repoKey, login, account.id);
+    accounts.set(login, account.id);
+  }
+  return { roles, accounts };
+}

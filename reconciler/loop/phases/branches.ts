@@ -1,0 +1,127 @@
+// Phase 2, branches: each spec branch validated, its stacks and diagrams committed, planned live,
+// narrated, and its PR opened or updated (one plan comment, edited in place) with a commit status.
+import { relative } from 'node:path';
+import { countBySeverity } from '../../diagnostics.js';
+import { writeDiagrams } from '../../diagrams/index.js';
+import { blockingFindings } from '../../plan/engine.js';
+import { withOverrides } from '../../policies/index.js';
+import { synthesiseAll } from '../../stacks/files.js';
+import { botWrote, plannedCommit, recordPlanned } from '../../state/loop.js';
+import type { PullRequest } from '../../github/client.js';
+import { linkProblems } from '../trust.js';
+import { FINDING_PREFIX } from '../findings.js';
+import * as text from '../pr-text.js';
+import { PULL_PREFIX } from '../tickets.js';
+import { DRIFT_PREFIX } from './drift.js';
+import { appliedRoots, checkStop, diagramsDir, load, planLoaded, prOverrides, publishPlan, stacksDir } from './shared.js';
+import type { Services, TickReport, TrustedRules } from './types.js';
+
+/** Each spec branch in name order; one that fails is reported and the others go on. */
+export async function planBranches(
+  svc: Services,
+  runId: number,
+  heads: Map<string, string>,
+  main: string,
+  mainSha: string,
+  rules: TrustedRules,
+  report: Pick<TickReport, 'branches' | 'errors'>,
+): Promise<void> {
+  for (const [branch, sha] of [...heads].sort(([a], [b]) => a.localeCompare(b))) {
+    if (branch === main || branch.startsWith(DRIFT_PREFIX)) continue;
+    checkStop(svc);
+    try {
+      const planned = await planBranch(svc, runId, branch, sha, main, mainSha, rules);
+      if (planned) report.branches.push(planned);
+    } catch (err) {
+      // One bad branch must not stop the others, nor the default branch's applies.
+      report.errors.push(`${branch}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+/** One branch planned and its PR brought up to date; undefined when there is nothing to propose. */
+async function planBranch(
+  svc: Services,
+  runId: number,
+  branch: string,
+  tip: string,
+  main: string,
+  mainSha: string,
+  rules: TrustedRules,
+): Promise<TickReport['branches'][number] | undefined> {
+  if (tip === mainSha || (await svc.git.isAncestor(tip, mainSha))) return undefined; // merged, or nothing to propose
+  const { approvers, policy } = rules;
+  let pr = await svc.github.openPullFor(branch);
+  if (isBotBranch(branch) && !(await botWrote(svc.db, svc.repoKey, tip, branch))) return closeTampered(svc, branch, tip, pr);
+  const known = await plannedCommit(svc.db, svc.repoKey, tip);
+  if (pr && known && known.pr === pr.number) {
+    // An override (label, approver's review line) given since the plan lifts its block now, without planning again.
+    const overridable = known.plan?.findings.some((f) => f.severity === 'error' && f.override);
+    const lifted = overridable ? withOverrides(known.plan!, await prOverrides(svc, pr, approvers)) : undefined;
+    if (lifted && blockingFindings(lifted).length < blockingFindings(known.plan!).length) {
+      svc.progress(`override on #${pr.number}: judging ${text.short(tip)} again`);
+      const published = await publishPlan(svc, pr, tip, lifted, approvers);
+      await recordPlanned(svc.db, svc.repoKey, { sha: tip, scope: known.scope, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest });
+      return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
+    }
+    return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
+  }
+  // Its PR was closed by a person: respected until the branch gets a new commit.
+  if (!pr && known?.pr) return undefined;
+  // fleetspec opens the PRs of its own ticket branches; one a person closed stays closed.
+  if (!pr && (branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX))) return undefined;
+
+  svc.progress(`planning ${branch} at ${text.short(tip)}`);
+  const links = await linkProblems(svc.git, tip, appliedRoots(svc));
+  const loaded = links.length ? undefined : await load(svc, tip);
+  const title = (await svc.git.commitMessage(tip)).message.split('\n')[0]!.slice(0, 200) || `fleetspec: ${branch}`;
+  const opened = !pr;
+  if (!loaded || countBySeverity(loaded.diagnostics).errors) {
+    pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
+    await svc.github.upsertComment(pr.number, text.PLAN_MARKER, loaded ? text.invalidComment(tip, loaded.diagnostics, svc.git.dir) : text.linksComment(tip, links));
+    const status = loaded ? text.invalidStatus(loaded.diagnostics, svc.git.dir) : { state: 'failure' as const, description: `not planned: ${links.length} symlink${links.length === 1 ? '' : 's'} in the folders a plan reads` };
+    await svc.github.setStatus(tip, { context: text.PLAN_CONTEXT, ...status });
+    await recordPlanned(svc.db, svc.repoKey, { sha: tip, scope: 'all', pr: pr.number, planHash: null, plan: null, problem: status.description, runId });
+    return { branch, sha: tip, pr: pr.number, action: opened ? 'opened' : 'updated', status: 'invalid' };
+  }
+
+  // The stacks and diagrams the specs imply belong on the branch, so the reviewed diff holds them too.
+  let sha = tip;
+  const synthesised = (await synthesiseAll(loaded.index, stacksDir(svc))).filter((s) => s.status === 'written').map((s) => s.model.name);
+  const drawn = (await writeDiagrams(loaded.index, diagramsDir(svc))).filter((d) => d.status !== 'unchanged').map((d) => d.name);
+  if (synthesised.length || drawn.length) {
+    const what = [
+      ...(synthesised.length ? [`synthesise the ${synthesised.join(' and ')} stack${synthesised.length === 1 ? '' : 's'}`] : []),
+      ...(drawn.length ? [`refresh the ${drawn.join(' and ')} diagram${drawn.length === 1 ? '' : 's'}`] : []),
+    ];
+    const paths = [...(synthesised.length ? [stacksDir(svc)] : []), ...(drawn.length ? [diagramsDir(svc)] : [])].map((p) => relative(svc.git.dir, p));
+    sha = (await svc.git.commitAndPush(branch, `fleetspec: ${what.join(', ')} for ${text.short(tip)}`, paths)) ?? tip;
+    if (sha !== tip) svc.progress(`committed ${what.join(' and ')} to ${branch} as ${text.short(sha)}`);
+  }
+  const overrides = pr ? await prOverrides(svc, pr, approvers) : new Map<string, string>();
+  const { plan } = await planLoaded(svc, loaded, { ...policy, overrides });
+  pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
+  const published = await publishPlan(svc, pr, sha, plan!, approvers);
+  await recordPlanned(svc.db, svc.repoKey, { sha, scope: 'all', pr: pr.number, planHash: plan!.hash, plan: plan!, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest });
+  return { branch, sha, pr: pr.number, action: opened ? 'opened' : published.changed ? 'updated' : 'unchanged', status: published.status };
+}
+
+/** fleetspec's own branches: their PRs are fleetspec's, so only a head fleetspec wrote may be planned there. */
+function isBotBranch(branch: string): boolean {
+  return branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX) || branch.startsWith(DRIFT_PREFIX);
+}
+
+/** Someone else pushed to one of fleetspec's branches: its PR is closed, saying so, and the branch deleted; nothing is planned. */
+async function closeTampered(svc: Services, branch: string, tip: string, pr: PullRequest | undefined): Promise<undefined> {
+  svc.progress(`${branch} at ${text.short(tip)} was not written by fleetspec; closing it`);
+  if (pr) {
+    await svc.github.comment(pr.number, text.tamperedComment(branch, tip));
+    await svc.github.updatePull(pr.number, { state: 'closed' });
+  }
+  await svc.git.deleteRemoteBranch(branch);
+  return undefined;
+}
+
+function branchBody(branch: string): string {
+  return `Opened by fleetspec for the branch \`${branch}\`. The plan, its verdict and an explanation are in the comment below, updated on every push.`;
+}

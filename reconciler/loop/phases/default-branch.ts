@@ -1,0 +1,189 @@
+// Phase 3, the default branch: every commit since the trusted commit (the last one fleetspec
+// accepted) is examined, oldest first. A merged PR is applied only if it was approved under the
+// trusted rules by someone who did not make it, its merge holds exactly the approved head on the
+// trusted commit, and the plan made now is the approved one (one apply per tick). Anything else
+// is refused and keeps the default branch untrusted until a revert or an approved PR catches up.
+import { DRIVERS } from '../../kinds/drivers.js';
+import type { PullRequest } from '../../github/client.js';
+import { applyPlan, blockingFindings, planDifferences } from '../../plan/engine.js';
+import type { Plan } from '../../plan/plan.js';
+import type { PolicyContext } from '../../policies/index.js';
+import { transition, type Run } from '../../state/ledger.js';
+import { ACCEPTED, mainCommits, plannedCommit, recordMain, trust, trustedTip, type MainOutcome } from '../../state/loop.js';
+import { decideApproval, overridesOf } from '../approval.js';
+import { authorsOf } from '../authors.js';
+import * as text from '../pr-text.js';
+import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
+import { appliedRoots, checkStop, specsDir, stacksDir } from './shared.js';
+import type { Services, TickReport, TrustedRules } from './types.js';
+
+/** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
+export const MAX_MAIN_COMMITS = 1000;
+
+/** The trusted commit, or on the very first tick the default branch's tip, taken as the baseline (history is not replayed). */
+export async function trustedBase(svc: Services, runId: number, mainSha: string, report: Pick<TickReport, 'main'>): Promise<string> {
+  const tip = await trustedTip(svc.db, svc.repoKey);
+  if (tip) return tip.sha;
+  await recordMain(svc.db, svc.repoKey, { sha: mainSha, outcome: 'baseline', pr: null, runId, detail: 'first tick: commits before this one are not applied' });
+  await trust(svc.db, svc.repoKey, { sha: mainSha, via: 'baseline', pr: null });
+  report.main.push({ sha: mainSha, outcome: 'baseline', pr: null, detail: null });
+  return mainSha;
+}
+
+/** The commits after the trusted one, oldest first; an error when there are too many or the trusted one is not among the first parents. */
+async function sinceTrusted(svc: Services, main: string, mainSha: string, trusted: string): Promise<string[]> {
+  const chain = await svc.git.firstParents(mainSha, (sha) => sha === trusted, MAX_MAIN_COMMITS + 1);
+  if (chain.length > MAX_MAIN_COMMITS) {
+    throw new Error(`${main} is more than ${MAX_MAIN_COMMITS} commits ahead of the trusted commit ${text.short(trusted)}; nothing is applied. Revert ${main} to it, or examine the commits and reset the trusted base`);
+  }
+  const [first] = chain;
+  if (first && (await svc.git.parents(first))[0] !== trusted) {
+    throw new Error(`${main} no longer has the trusted commit ${text.short(trusted)} among its first parents (history rewritten, or a merge in the wrong direction); nothing is applied until ${main} holds it again`);
+  }
+  return chain;
+}
+
+/**
+ * Examines each new default-branch commit against the trusted rules; returns the run when it applied.
+ * Accepted commits (inert pushes, reverts, approved applies) move the trusted base.
+ */
+export async function reconcileMain(svc: Services, run: Run, main: string, mainSha: string, rules: TrustedRules, report: Pick<TickReport, 'main' | 'applied' | 'waiting'>): Promise<Run | undefined> {
+  let trusted = rules.sha;
+  if (trusted === mainSha) return undefined;
+  const pending = await sinceTrusted(svc, main, mainSha, trusted);
+  const seen = await mainCommits(svc.db, svc.repoKey);
+  const roots = appliedRoots(svc);
+  for (const [i, sha] of pending.entries()) {
+    checkStop(svc);
+    // Refused before: reported once, and it keeps the default branch untrusted.
+    if (seen.has(sha) && !ACCEPTED.includes(seen.get(sha)!.outcome)) continue;
+    const pulls = await svc.github.pullsForCommit(sha);
+    const merged = pulls.find((p) => p.merged && p.mergeCommitSha === sha);
+    if (!merged) {
+      const changes = await contentChanges(svc.git, trusted, sha, roots);
+      if (!changes.length) {
+        // Rendered SVGs, a README fix, or content back to the trusted commit's: nothing to approve.
+        const [parent] = await svc.git.parents(sha);
+        const outcome: MainOutcome = parent === trusted ? 'no-changes' : 'reverted';
+        const detail = outcome === 'no-changes' ? 'pushed without a pull request; changes only inert files' : `brings ${main} back to the trusted commit ${text.short(trusted)}`;
+        svc.progress(`${text.short(sha)}: ${detail}`);
+        await accept(svc, run.id, report.main, sha, outcome, null, detail);
+        trusted = sha;
+        continue;
+      }
+      // A rebase merge puts each of the PR's commits on the default branch; the last one is the merge.
+      const later = new Set(pending.slice(i + 1));
+      if (pulls.some((p) => p.merged && p.baseRef === main && p.mergeCommitSha && later.has(p.mergeCommitSha))) continue;
+      const listed = changes.slice(0, 5).join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
+      await refuse(svc, run.id, report.main, sha, null, 'not-approved', `pushed to ${main} without a pull request; changes ${listed}`);
+      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: reached ${main} without an approved pull request` });
+      await svc.github.commitComment(sha, text.directPushComment(main));
+      continue;
+    }
+    const untrusted = await integrityProblems(svc, main, trusted, merged, sha, roots);
+    if (untrusted.length) {
+      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', untrusted.join('; '));
+      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${untrusted[0]}` });
+      await svc.github.comment(merged.number, text.untrustedComment(sha, main, untrusted));
+      continue;
+    }
+    const planned = await plannedCommit(svc.db, svc.repoKey, merged.headSha);
+    const [reviews, authors] = await Promise.all([svc.github.reviews(merged.number), authorsOf(svc.github, svc.db, svc.repoKey, merged)]);
+    const decision = decideApproval({ authors, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: rules.approvers });
+    if (!decision.approved) {
+      await refuse(svc, run.id, report.main, sha, merged.number, 'not-approved', decision.reasons.join('; '));
+      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${decision.reasons[0]}` });
+      await svc.github.comment(merged.number, text.refusedComment(sha, main, decision.reasons));
+      continue;
+    }
+    if (planned!.rulesDigest && planned!.rulesDigest !== rules.digest) {
+      // Approved under other rules: who may approve or the policies changed since the review.
+      const detail = `the approvers or policies changed since the plan was approved (it was judged under ${text.short(planned!.trustedSha ?? '')}, they are now those of ${text.short(rules.sha)}); push to the branch again for a new plan and review`;
+      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', detail);
+      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: 'not applied: the approvers or policies changed since the approval' });
+      await svc.github.comment(merged.number, text.staleRulesComment(sha, detail));
+      continue;
+    }
+    const events = await svc.github.labelEvents(merged.number);
+    report.waiting = pending.length - i - 1;
+    const overrides = overridesOf(events, reviews, rules.approvers, authors, merged.mergedAt);
+    const done = await applyMerge(svc, run, sha, merged, planned!.plan!, planned!.scope, decision.by, { ...rules.policy, overrides }, report);
+    const outcome = report.main.at(-1)?.outcome;
+    if (outcome && ACCEPTED.includes(outcome)) await trust(svc.db, svc.repoKey, { sha, via: outcome, pr: merged.number });
+    return done;
+  }
+  return undefined;
+}
+
+/** Why a merged PR's commit is not what was approved for the default branch, or nothing. */
+async function integrityProblems(svc: Services, main: string, trusted: string, merged: PullRequest, sha: string, roots: string[]): Promise<string[]> {
+  if (merged.baseRef !== main) return [`#${merged.number} was merged into ${merged.baseRef}, not ${main}; its approval does not cover ${main}`];
+  const links = await linkProblems(svc.git, sha, roots);
+  if (links.length) return links;
+  return mergeIntegrity(svc.git, trusted, merged.headSha, sha, roots);
+}
+
+async function accept(svc: Services, runId: number, reported: TickReport['main'], sha: string, outcome: MainOutcome, pr: number | null, detail: string): Promise<void> {
+  await recordMain(svc.db, svc.repoKey, { sha, outcome, pr, runId, detail });
+  await trust(svc.db, svc.repoKey, { sha, via: outcome, pr });
+  reported.push({ sha, outcome, pr, detail });
+}
+
+async function refuse(svc: Services, runId: number, reported: TickReport['main'], sha: string, pr: number | null, outcome: MainOutcome, detail: string): Promise<void> {
+  svc.progress(`not applying ${text.short(sha)}: ${detail}`);
+  await recordMain(svc.db, svc.repoKey, { sha, outcome, pr, runId, detail });
+  reported.push({ sha, outcome, pr, detail });
+}
+
+/** Plans the merge commit again, applies it only if it is the approved plan, and reports on the PR. */
+async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest, approved: Plan, scope: string, by: string, policy: PolicyContext, report: Pick<TickReport, 'main' | 'applied'>): Promise<Run> {
+  svc.progress(`applying ${text.short(sha)} (#${pr.number}, approved by @${by})`);
+  await svc.git.checkout(sha);
+  const drivers = scope === 'all' ? DRIVERS : DRIVERS.filter((d) => d.folder === scope);
+  const applied = await applyPlan(approved, {
+    ...svc.engine,
+    drivers,
+    specs: specsDir(svc),
+    stacks: { ...svc.engine.stacks!, dir: stacksDir(svc) },
+    policy,
+    beforeApply: async (current) => {
+      // The last moment to stop cleanly: after this the apply finishes even on SIGTERM.
+      checkStop(svc);
+      run = await transition(svc.db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: current.hash });
+      await recordMain(svc.db, svc.repoKey, { sha, outcome: 'applying', pr: pr.number, runId: run.id, detail: `approved by @${by}` });
+      run = await transition(svc.db, run.id, 'WAIT_FOR_APPROVE', 'APPLYING', { reason: `#${pr.number} approved by @${by}` });
+    },
+  });
+  const push = (outcome: MainOutcome, detail: string) => report.main.push({ sha, outcome, pr: pr.number, detail });
+  if (applied.status === 'invalid' || applied.status === 'stale' || applied.status === 'blocked') {
+    const outcome: MainOutcome = applied.status;
+    const detail =
+      applied.status === 'stale'
+        ? `live changed since the approval (${planDifferences(approved, applied.current!).join('; ') || 'findings or reasons differ'})`
+        : applied.status === 'blocked'
+          ? `blocked by ${blockingFindings(applied.current!).map((f) => `${f.policy ? `policy ${f.policy}` : f.code} (${f.kind}/${f.name}: ${f.message})`).join('; ')}`
+          : 'the specs are invalid';
+    await recordMain(svc.db, svc.repoKey, { sha, outcome, pr: pr.number, runId: run.id, detail });
+    push(outcome, detail);
+    await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${detail}` });
+    const why = applied.status === 'blocked' ? text.verdictText(applied.current!) : `${detail}; nothing was applied.`;
+    await svc.github.comment(pr.number, applied.status === 'stale' ? text.staleComment(sha, planDifferences(approved, applied.current!)) : `### fleetspec did not apply ${text.short(sha)}\n\n${why}`);
+    return transition(svc.db, run.id, 'PLANNING', applied.status === 'invalid' ? 'FAILED' : 'BLOCKED', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+  }
+  const changes = applied.done.length;
+  report.applied = { sha, pr: pr.number, changes, status: applied.status };
+  await svc.github.comment(pr.number, text.appliedComment(sha, run.id, applied, by));
+  if (applied.status === 'failed') {
+    run = await transition(svc.db, run.id, 'APPLYING', 'ROLLBACK', { reason: applied.failed!.error });
+    const clean = applied.rollbackFailed.length === 0;
+    await recordMain(svc.db, svc.repoKey, { sha, outcome: 'failed', pr: pr.number, runId: run.id, detail: applied.failed!.error });
+    push('failed', applied.failed!.error);
+    await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `apply failed; ${clean ? 'rolled back' : 'NOT fully rolled back'}: ${applied.failed!.error}` });
+    return transition(svc.db, run.id, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
+  }
+  const detail = `${changes} change${changes === 1 ? '' : 's'} applied`;
+  await recordMain(svc.db, svc.repoKey, { sha, outcome: 'applied', pr: pr.number, runId: run.id, detail });
+  push('applied', detail);
+  await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'success', description: `applied in run ${run.id}: ${detail}` });
+  return transition(svc.db, run.id, 'APPLYING', 'DONE', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+}

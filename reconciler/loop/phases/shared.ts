@@ -1,0 +1,97 @@
+// What several phases use: the checkout's folders, its specs and policies, live plans, and publishing a plan on a PR.
+import { join, relative } from 'node:path';
+import { countBySeverity } from '../../diagnostics.js';
+import { DIAGRAMS_DIR } from '../../diagrams/index.js';
+import type { PullRequest } from '../../github/client.js';
+import { narrate, type NarrativeResult } from '../../narrative/narrate.js';
+import { planFleet, type Planned } from '../../plan/engine.js';
+import { hasChanges, type Plan } from '../../plan/plan.js';
+import { loadPolicies, type PolicyContext } from '../../policies/index.js';
+import { loadSpecs, type LoadedSpecs } from '../../specs/load.js';
+import { approvers, overridesOf, type Approvers } from '../approval.js';
+import { approverRules, authorsOf } from '../authors.js';
+import { unapprovedSinceApplied } from '../../state/loop.js';
+import { rulesDigest } from '../trust.js';
+import * as text from '../pr-text.js';
+import { TickAbandoned, type Services, type TrustedRules } from './types.js';
+
+/** Throws TickAbandoned when a stop was asked for: called before each step that starts new work. */
+export function checkStop(svc: Services): void {
+  if (svc.signal?.aborted) throw new TickAbandoned('stop requested before this step started');
+}
+
+export const specsDir = (svc: Services) => join(svc.git.dir, svc.specsPath);
+export const stacksDir = (svc: Services) => join(specsDir(svc), '..', 'stacks');
+export const diagramsDir = (svc: Services) => join(specsDir(svc), '..', DIAGRAMS_DIR);
+export const policiesDir = (svc: Services) => join(specsDir(svc), '..', 'policies');
+/** The folders an apply reads, relative to the repository: specs, stacks and policies. */
+export const appliedRoots = (svc: Services) => [specsDir(svc), stacksDir(svc), policiesDir(svc)].map((p) => relative(svc.git.dir, p));
+
+/** The policies of the commit checked out now. Invalid ones block every plan they would judge. */
+export async function policiesOf(svc: Services): Promise<PolicyContext> {
+  const { set, diagnostics } = await loadPolicies(policiesDir(svc));
+  const problems = diagnostics.filter((d) => d.severity === 'error');
+  return { set: problems.length ? { policies: [] } : set, root: svc.git.dir, ...(problems.length ? { problems } : {}) };
+}
+
+/** Checks out `sha` and loads its specs. */
+export async function load(svc: Services, sha: string): Promise<LoadedSpecs> {
+  await svc.git.checkout(sha);
+  return loadSpecs(specsDir(svc));
+}
+
+/**
+ * The rules of the trusted commit `sha`, and its specs (left checked out): who may approve, with the
+ * account behind each login, and the policies that judge every plan. Never a branch's own rules.
+ */
+export async function trustedRules(svc: Services, sha: string): Promise<{ rules: TrustedRules; loaded: LoadedSpecs }> {
+  const loaded = await load(svc, sha);
+  const roles = approversOf(loaded);
+  const [approvers, policy, policiesTree] = await Promise.all([
+    approverRules(svc.github, svc.db, svc.repoKey, roles),
+    policiesOf(svc),
+    svc.git.pathOid(sha, relative(svc.git.dir, policiesDir(svc))),
+  ]);
+  return { rules: { sha, approvers, policy, digest: rulesDigest(roles, policiesTree) }, loaded };
+}
+
+export function approversOf(loaded: LoadedSpecs): Map<string, string[]> {
+  return countBySeverity(loaded.diagnostics).errors ? new Map() : approvers(loaded.index);
+}
+
+export async function planLoaded(svc: Services, loaded: LoadedSpecs, policy: PolicyContext): Promise<Planned> {
+  return planFleet({ ...svc.engine, specs: specsDir(svc), mode: 'live', stacks: { ...svc.engine.stacks!, dir: stacksDir(svc) }, loaded: Promise.resolve(loaded), policy });
+}
+
+/** Overrides on a PR (up to its merge): labels added and review lines written by approvers who made no part of the change. */
+export async function prOverrides(svc: Services, pr: PullRequest, rules: Approvers): Promise<Map<string, string>> {
+  const [events, reviews, authors] = await Promise.all([svc.github.labelEvents(pr.number), svc.github.reviews(pr.number), authorsOf(svc.github, svc.db, svc.repoKey, pr)]);
+  return overridesOf(events, reviews, rules, authors, pr.mergedAt);
+}
+
+async function narrative(svc: Services, plan: Plan): Promise<NarrativeResult> {
+  if (!hasChanges(plan)) return { status: 'withheld', reason: 'the plan changes nothing, so there is nothing to explain' };
+  if (!svc.llm) return { status: 'withheld', reason: svc.llmProblem ?? 'no LLM configured' };
+  svc.progress(`asking ${svc.llm.model} for the narrative`);
+  return narrate(plan, svc.llm, svc.signal ? { signal: svc.signal } : {});
+}
+
+export async function publishPlan(
+  svc: Services,
+  pr: PullRequest,
+  sha: string,
+  plan: Plan,
+  rules: Approvers,
+  scope?: string,
+): Promise<{ status: string; changed: boolean }> {
+  // Refused commits this head carries: the reviewer must know what else their approval covers.
+  const refused = (await unapprovedSinceApplied(svc.db, svc.repoKey)).commits;
+  const carries = [];
+  for (const c of refused) if (await svc.git.isAncestor(c.sha, sha).catch(() => false)) carries.push(c);
+  const body = text.planComment({ plan, sha, narrative: await narrative(svc, plan), approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), carries });
+  const comment = await svc.github.upsertComment(pr.number, text.PLAN_MARKER, body);
+  const status = text.planStatus(plan);
+  await svc.github.setStatus(sha, { context: text.PLAN_CONTEXT, ...status });
+  return { status: status.state, changed: comment.action !== 'unchanged' };
+}
+

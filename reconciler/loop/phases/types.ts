@@ -1,0 +1,62 @@
+// What the tick and its phases share: the services a phase calls, the report it adds to, the stop signal.
+import type { GitHub } from '../../github/client.js';
+import type { SpecRepo } from '../../git/repo.js';
+import type { NarrativeConfig } from '../../narrative/narrate.js';
+import type { EngineOptions } from '../../plan/engine.js';
+import type { Db } from '../../state/db.js';
+import type { RunState } from '../../state/ledger.js';
+import type { MainOutcome } from '../../state/loop.js';
+import type { PolicyContext } from '../../policies/index.js';
+import type { Approvers } from '../approval.js';
+import type { FindingAction } from '../findings.js';
+import type { PulledTicket } from '../tickets.js';
+
+/** The services every phase may call; the facts a phase decides on are its parameters. */
+export interface Services {
+  db: Db;
+  /** owner/repo: the ledger's and the leader lock's key. */
+  repoKey: string;
+  git: SpecRepo;
+  github: GitHub;
+  specsPath: string;
+  llm?: NarrativeConfig;
+  llmProblem?: string;
+  /** Engine options for live plans (store, SSH pool, secrets, terraform); specs and stacks folders are the checkout's. */
+  engine: EngineOptions;
+  /** SIGTERM: no new work starts, an apply in progress finishes. */
+  signal?: AbortSignal;
+  progress(message: string): void;
+}
+
+/** The rules of the trusted base: who may approve and which policies judge, from the last commit fleetspec accepted. */
+export interface TrustedRules {
+  /** The trusted commit. */
+  sha: string;
+  approvers: Approvers;
+  policy: PolicyContext;
+  /** Digest of approvers and policies, recorded with each plan and compared at apply. */
+  digest: string;
+}
+
+export interface TickReport {
+  run: number;
+  state: RunState;
+  reason: string;
+  recovered: { runs: number[]; applies: string[] };
+  branches: { branch: string; sha: string; pr: number; action: 'opened' | 'updated' | 'unchanged'; status: string }[];
+  main: { sha: string; outcome: MainOutcome; pr: number | null; detail: string | null }[];
+  applied?: { sha: string; pr: number; changes: number; status: string };
+  drift: { kind: string; pr: number; action: 'opened' | 'updated' | 'unchanged' | 'closed' }[];
+  /** Issues opened on GitHub with the ticket label that became pull requests this tick. */
+  pulled: PulledTicket[];
+  /** What the findings' tickets needed this tick: PRs proposing or closing a ticket, and PRs withdrawn. */
+  findings: FindingAction[];
+  /** Default-branch commits left for the next tick. */
+  waiting: number;
+  /** Branches that could not be planned this tick (the others were); the run ends FAILED. */
+  errors: string[];
+  durationMs: number;
+}
+
+/** Thrown when a stop was asked for before the tick reached the point of no return. */
+export class TickAbandoned extends Error {}
