@@ -1,8 +1,8 @@
 // A small typed facade over the GitHub REST routes the plan/apply loop needs: pull requests, reviews,
 // PR comments, commit statuses and commit comments, and the facts behind who authored and approved a
-// change (account ids, a branch's push activity, commit identities, label events, collaborators). Retries of 5xx (@octokit/plugin-retry) and waits
-// for rate limits (@octokit/plugin-throttling) live here, so a caller sees either an answer or a
-// GitHubError that names the route and says what to do next.
+// change (account ids, a branch's push activity, commit identities, label events, collaborators).
+// Retries of 5xx (@octokit/plugin-retry) and waits for rate limits (@octokit/plugin-throttling) live
+// here, so a caller sees either an answer or a GitHubError that names the route and says what to do next.
 // Limits: docs.github.com "Rate limits for the REST API" (primary: x-ratelimit-remaining 0 and
 // x-ratelimit-reset; secondary: retry-after), 65536 characters per issue/PR/commit comment and PR body,
 // 140 characters per commit status description.
@@ -606,7 +606,10 @@ export class GitHub {
           status,
           route,
           cause: error,
-          hint: `check the token's permissions on ${this.fullName}: fine-grained tokens need Pull requests, Issues and Commit statuses read/write and Contents read; classic tokens need the repo scope`,
+          hint: route === 'GET /repos/{owner}/{repo}/collaborators'
+            ? // GitHub: "The authenticated user must have write, maintain, or admin privileges on the repository".
+              `listing ${this.fullName}'s collaborators needs a token whose account has write access or more there (and belongs to the organization owning it); classic tokens need the repo and read:org scopes`
+            : `check the token's permissions on ${this.fullName}: fine-grained tokens need Pull requests, Issues and Commit statuses read/write and Contents read; classic tokens need the repo scope`,
         });
       case status === 404:
         return new GitHubError(said, {

@@ -23,7 +23,7 @@ import { reconcileMain, trustedBase } from './phases/default-branch.js';
 import { reconcileDrift } from './phases/drift.js';
 import { findingTickets } from './phases/findings.js';
 import { recover } from './phases/recover.js';
-import { checkStop, load, trustedRules } from './phases/shared.js';
+import { checkStop, trustedRules } from './phases/shared.js';
 import { TickAbandoned, type Services, type TickReport } from './phases/types.js';
 import * as text from './pr-text.js';
 
@@ -83,19 +83,19 @@ export async function tick(context: TickContext): Promise<TickReport> {
 
     const merged = await reconcileMain(ctx, run, main, mainSha, rules, report);
     if (merged) run = merged;
+    // Drift and findings look at the trusted commit as it is now: an approved merge moved it.
+    const now = (await trustedTip(ctx.db, ctx.repoKey))!.sha;
+    const current = now === rules.sha ? { rules, loaded: trustedSpecs } : await trustedRules(ctx, now);
     // After an apply live just changed: the next tick checks drift. A merge not applied (stale, blocked) gets its fresh plan now.
     let live: Planned | undefined;
     if (!report.applied && report.waiting === 0) {
       checkStop(ctx);
-      // Against the trusted commit as it is now: an approved merge that was not applied moved it.
-      const now = (await trustedTip(ctx.db, ctx.repoKey))!.sha;
-      const current = now === rules.sha ? { rules, loaded: await load(ctx, now) } : await trustedRules(ctx, now);
       live = await reconcileDrift(ctx, run.id, main, current.loaded, heads, current.rules, report.drift);
     }
-    if (ctx.findings?.size && !countBySeverity(trustedSpecs.diagnostics).errors) {
+    if (ctx.findings?.size && !countBySeverity(current.loaded.diagnostics).errors) {
       checkStop(ctx);
       try {
-        report.findings = await findingTickets(ctx, ctx.findings, main, trusted, trustedSpecs, heads, live, report);
+        report.findings = await findingTickets(ctx, ctx.findings, main, now, current.loaded, heads, live, report);
       } catch (err) {
         report.errors.push(`findings: ${err instanceof Error ? err.message : String(err)}`);
       }

@@ -91,11 +91,11 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     stacks: { dir: join(work, 'repo', 'stacks'), workDir: join(work, 'terraform'), noTerraform: missingBinaryReason(undefined, { FLEETSPEC_TERRAFORM: NO_TERRAFORM }) },
   });
 
-  /** Who pushed what, as GitHub's repository activity: bob (who may not approve) pushes every branch here. */
+  /** Who pushed what, as GitHub's repository activity: dave, a writer in no role, pushes every branch here. */
   let recordPushes: ReturnType<typeof pushRecorder>;
   /** GitHub moves a PR's head when its branch moves; the test server learns it from the real repository. */
   const syncHeads = () => {
-    const branches = recordPushes();
+    const branches = recordPushes(() => 'dave');
     gh.setBranch('main', branches.get('main')!);
     for (const p of gh.repo().pulls.values()) {
       const sha = branches.get(p.head.ref);
@@ -277,7 +277,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     expect(gh.violations).toEqual([]);
   });
 
-  it('tick 2: a merge approved by a user without the approve capability is not applied; it is reported, and drift PRs carry the plan', async () => {
+  it('tick 2: a merge approved by a user without the approve capability is not applied; it is reported, and never comes back as a drift PR', async () => {
     const pr = pullFor('bigger-model')!;
     gh.review(pr.number, { user: 'bob', state: 'APPROVED', commitId: pr.head.sha });
     const sha = merge(pr.number);
@@ -289,14 +289,10 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     expect(ollama.models()).toEqual(['qwen2.5:3b']);
     expect(statusesOf(sha, 'fleetspec/apply')).toEqual([expect.objectContaining({ state: 'failure' })]);
     expect(commentsOn(pr.number).at(-1)).toContain('fleetspec did not apply');
-    // Main now differs from live with no pending PR: one drift PR per kind, never a silent apply.
-    expect(report.drift.map((d) => [d.kind, d.action]).sort()).toEqual([
-      ['models', 'opened'],
-      ['roles', 'opened'],
-    ]);
-    const driftPr = pullFor('fleetspec/drift-roles')!;
-    expect(commentsOn(driftPr.number)[0]).toContain("kind `roles` only");
-    expect(await repo.readFile(driftPr.head.sha, 'drift/roles.md')).toContain('roles/developer');
+    expect(commentsOn(pr.number).at(-1)).toContain('`main` is not trusted');
+    // Drift is live against the trusted commit, which live matches: the refused change is not re-proposed.
+    expect(report.drift).toEqual([]);
+    expect(pullFor('fleetspec/drift-roles')).toBeUndefined();
     expect((await mainCommits(db, `${OWNER}/${REPO}`)).get(sha)?.outcome).toBe('not-approved');
     expect(gh.violations).toEqual([]);
   });
@@ -324,33 +320,30 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     expect(gh.violations).toEqual([]);
   });
 
-  it('tick 4: nothing changed, nothing happens: no apply, no new comment, and the drift PRs close because live matches main', async () => {
+  it('tick 4: nothing changed, nothing happens: no apply, no new comment, no drift', async () => {
     const comments = gh.repo().issueComments.length;
     const pulls = ollama.requests.length;
     const report = await runTick();
     expect(report.state).toBe('DONE');
     expect(report.applied).toBeUndefined();
     expect(report.main).toEqual([]);
-    expect(report.drift.map((d) => [d.kind, d.action]).sort()).toEqual([
-      ['models', 'closed'],
-      ['roles', 'closed'],
-    ]);
-    expect(gh.repo().issueComments.length).toBe(comments + 2);
+    expect(report.drift).toEqual([]);
+    expect(gh.repo().issueComments.length).toBe(comments);
     expect(pullFor('fleetspec/drift-roles')).toBeUndefined();
     expect(gitServer.git(REPO, 'branch', '--list', 'fleetspec/*')).toBe('');
     // The live reads went to Ollama; no pull.
     expect(ollama.requests.slice(pulls).some((r) => r.path === '/api/pull')).toBe(false);
     const again = await runTick();
     expect(again).toMatchObject({ state: 'DONE', branches: [], main: [], drift: [] });
-    expect(gh.repo().issueComments.length).toBe(comments + 2);
+    expect(gh.repo().issueComments.length).toBe(comments);
   });
 
-  it('a push to main without a PR: rendered SVGs alone are recorded, not refused; touching specs/ is refused and reported', async () => {
+  it('a push to main without a PR: rendered SVGs alone are accepted; touching specs/ is refused, and reported until a revert', async () => {
     // What the diagrams workflow commits back after rendering: nothing a plan reads.
     const svg = gitServer.commit(REPO, 'main', { 'docs/diagrams/svg/topology.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>' }, 'docs(diagrams): render SVGs');
     let report = await runTick();
     expect(report.state).toBe('DONE');
-    expect(report.main).toEqual([{ sha: svg, outcome: 'no-changes', pr: null, detail: 'changes no specs, stacks or policies' }]);
+    expect(report.main).toEqual([{ sha: svg, outcome: 'no-changes', pr: null, detail: 'pushed without a pull request; changes only inert files' }]);
     expect(statusesOf(svg, 'fleetspec/apply')).toEqual([]);
     expect(gh.repo().commitComments.filter((c) => c.sha === svg)).toEqual([]);
     // A comment in a spec changes nothing live, but it is a spec change nobody approved.
@@ -358,9 +351,16 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     const sneaked = gitServer.commit(REPO, 'main', { 'specs/hosts/web.yaml': `# edited on main\n${host}` }, 'Edit main directly');
     report = await runTick();
     expect(report.state).toBe('BLOCKED');
-    expect(report.main).toEqual([{ sha: sneaked, outcome: 'not-approved', pr: null, detail: 'pushed to main without a pull request' }]);
+    expect(report.main).toEqual([{ sha: sneaked, outcome: 'not-approved', pr: null, detail: 'pushed to main without a pull request; changes specs/hosts/web.yaml' }]);
     expect(statusesOf(sneaked, 'fleetspec/apply')).toEqual([expect.objectContaining({ state: 'failure' })]);
     expect(report.drift).toEqual([]);
+    // Reported once, not every tick; main stays untrusted until it holds the trusted content again.
+    report = await runTick();
+    expect(report.main).toEqual([]);
+    const undo = gitServer.commit(REPO, 'main', { 'specs/hosts/web.yaml': host! }, 'Undo the direct edit');
+    report = await runTick();
+    expect(report.main).toEqual([{ sha: undo, outcome: 'reverted', pr: null, detail: `brings main back to the trusted commit ${svg.slice(0, 7)}` }]);
+    expect(report.state).toBe('DONE');
     expect(gh.violations).toEqual([]);
   });
 

@@ -18,7 +18,8 @@
 //   - stacks/ and docs/diagrams/src as synthesiseAll/writeDiagrams leave them, committed, so the bot
 //     has nothing to add to a branch that only adds tickets.
 // Live starts as main says: main's plan is applied once (T-0001's issue opens), then one tick takes
-// main as its baseline. Start it with `useSecurityHarness()` at the top of a test file.
+// main as its baseline. Start it with `useSecurityHarness()` at the top of a test file, and call
+// `reset()` after each test. A tick costs about a second; a test of two ticks, three to five.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -134,7 +135,7 @@ export class SecurityHarness {
   /** The bare repository's post-receive log of the loop's own pushes, and how much of it is recorded. */
   private botLog = '';
   private botLogRead = 0;
-  /** HEAD's stand-in has no accounts: the spelling GitHub shows for a login is kept here instead. */
+  /** A stand-in without accounts (557cddb and earlier): the spelling GitHub shows for a login is kept here instead. */
   private readonly spelling = new Map<string, string>();
   /** Case renames made with showAs, undone by reset. */
   private readonly renamed: [from: string, to: string][] = [];
@@ -143,7 +144,7 @@ export class SecurityHarness {
   /** Commit → the login GitHub maps its author to. */
   private readonly authorOf = new Map<string, string>();
 
-  constructor(private readonly options: SecurityHarnessOptions = {}) {
+  constructor(options: SecurityHarnessOptions = {}) {
     this.findings = options.findings;
   }
 
@@ -352,8 +353,10 @@ export class SecurityHarness {
   }
 
   /**
-   * ⚑ The one place pushes reach GitHub's activity. The stand-in is getting
-   * `recordActivity({ ref, before, after, type, actor })`; until it has it, pushes are only kept here.
+   * ⚑ The one place pushes reach GitHub's activity: every push, merge and branch deletion (the
+   * people's and the bot's) goes through here into `pushes`, and into the stand-in's
+   * `recordActivity({ ref, before, after, type, actor })` when it has one (the stand-in before the
+   * trusted-base rework, 557cddb and earlier, has not).
    */
   recordPush(p: Push): void {
     this.pushes.push(p);
@@ -396,7 +399,7 @@ export class SecurityHarness {
 
   /**
    * GitHub shows `login`'s account as `shown` from now on (the same account, another spelling, such
-   * as another case), until reset. On a stand-in with accounts the account is renamed; on HEAD's,
+   * as another case), until reset. On a stand-in with accounts the account is renamed; on one without,
    * the harness spells the login so wherever it hands it to GitHub.
    */
   showAs(login: string, shown: string): void {
@@ -537,11 +540,12 @@ export class SecurityHarness {
   }
 
   /**
-   * Between tests: logins showAs respelled get their spelling back, PRs a test left open are closed
-   * and their branches deleted, and when main holds
-   * something live does not (a refused merge), an admin pushes main back to the last applied
-   * content. That push is refused like any direct push (no live change); the next tick closes the
-   * drift PR the refusal opened.
+   * Between tests (afterEach): logins showAs respelled get their spelling back; PRs a test left open
+   * are closed and their branches deleted; and when main holds what live does not (a refused merge),
+   * `admin` pushes main back to the content of `trusted`, so the next test's branches start from what
+   * live holds. It changes nothing live: the loop before the trusted-base rework refuses it as a direct
+   * push (and its next tick closes the drift PR the refused merge opened); after it, the loop accepts
+   * it as `reverted`.
    */
   async reset(): Promise<void> {
     const users = (this.gh as { users?: { rename(from: string, to: string): void } }).users;

@@ -37,8 +37,8 @@ async function expectApplied(sha: string, pr: number, ticket: string): Promise<v
 }
 
 /**
- * "@login approved their own change", as the loop words it today, or as the two-person rule being
- * built now does ("a change they made (author, committer or pusher)").
+ * "@login approved their own change", in the loop's words before the trusted-base rework (557cddb)
+ * and after it ("a change they made (author, committer or pusher)").
  */
 const SELF_APPROVAL = (login: string, flags = '') => new RegExp(`^@${login} approved (a pull request with commits they wrote|a change they made\\b)`, flags);
 
@@ -100,7 +100,7 @@ describe('approval rules that hold', { timeout: 90_000 }, () => {
     const promoted = ROLES.map((r) => (r.name === 'approvers' ? { ...r, githubUsers: [...r.githubUsers, 'mallory'] } : r));
     const pr = await proposed('self-promotion', { ...addTicket('T-0007'), [ROLES_PATH]: rolesYaml(promoted) }, 'bob');
     // The plan comment names main's approvers, not the branch's.
-    const plan = h.gh.repo().issueComments.filter((c) => c.issue === pr.number).at(-1)!.body;
+    const plan = h.commentsOn(pr.number).at(-1)!;
     expect(plan).toContain('@alice');
     expect(plan).not.toContain('@mallory');
     h.approve(pr.number, 'mallory');
@@ -174,9 +174,10 @@ describe('approval rules that hold', { timeout: 90_000 }, () => {
     const sha = h.rebase(pr.number, 'alice');
     const [first] = h.git('rev-list', '--reverse', `${sha}~2..${sha}`).split('\n');
     const report = await h.tick();
-    // Never applied on its own. Today the first replayed commit is not the PR's merge_commit_sha, so the
-    // loop finds no merged PR for it and refuses it as a direct push: a false alarm (a failure status and
-    // a "pushed without a pull request" commit comment on a commit of an approved PR).
+    // Never applied on its own. Before the trusted-base rework (557cddb) the first replayed commit, not
+    // the PR's merge_commit_sha, is refused as a direct push: a false alarm (a failure status and a
+    // "pushed without a pull request" commit comment on a commit of an approved PR). After it, a commit
+    // GitHub lists for a PR merged later in the same run of new commits is passed over, unrecorded.
     expect(await h.outcome(first!)).not.toBe('applied');
     const refusedFirst = report.main.find((m) => m.sha === first);
     if (refusedFirst) expect(refusedFirst).toEqual({ sha: first, outcome: 'not-approved', pr: null, detail: 'pushed to main without a pull request' });
