@@ -13,7 +13,7 @@ import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type Tic
 import { tick, type TickReport } from '../loop/tick.js';
 import type { Db } from '../state/db.js';
 import type { RunTrigger } from '../state/ledger.js';
-import type { Output } from './output.js';
+import { terminalText, type Output } from './output.js';
 import { engineOptions, type ConnectOptions } from './plan.js';
 import { withStore } from './store.js';
 
@@ -74,8 +74,8 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
 }
 
 function printReport(r: TickReport, out: Output): void {
-  for (const b of r.branches) out.stdout(`branch ${b.branch} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
-  for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${m.detail}` : ''}`);
+  for (const b of r.branches) out.stdout(`branch ${terminalText(b.branch)} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
+  for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${terminalText(m.detail)}` : ''}`);
   for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
   for (const f of r.findings) out.stdout(`finding ${f.key}: ${f.id}${f.pr ? ` PR #${f.pr}` : ''} ${f.action}`);
   for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${p.detail})` : ""}`}`);

@@ -19,24 +19,28 @@ export interface PlannedCommit {
   /** The trusted commit whose approvers and policies judged the plan, and their digest (absent on plans made before the trusted base). */
   trustedSha?: string | null;
   rulesDigest?: string | null;
+  /** Refused default-branch commits the head contains, which its plan comment listed: what the approval knowingly covers. */
+  carries?: string[] | null;
 }
 
 export async function recordPlanned(db: Queryable, repo: string, p: PlannedCommit): Promise<void> {
   await db.query(
-    `insert into planned_commits (repo, sha, scope, pr, plan_hash, plan, problem, run_id, trusted_sha, rules_digest) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    `insert into planned_commits (repo, sha, scope, pr, plan_hash, plan, problem, run_id, trusted_sha, rules_digest, carries) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      on conflict (repo, sha, scope) do update set pr = excluded.pr, plan_hash = excluded.plan_hash, plan = excluded.plan,
-       problem = excluded.problem, run_id = excluded.run_id, trusted_sha = excluded.trusted_sha, rules_digest = excluded.rules_digest, created_at = now()`,
-    [repo, p.sha, p.scope, p.pr, p.planHash, p.plan ? JSON.stringify(p.plan) : null, p.problem, p.runId, p.trustedSha ?? null, p.rulesDigest ?? null],
+       problem = excluded.problem, run_id = excluded.run_id, trusted_sha = excluded.trusted_sha, rules_digest = excluded.rules_digest,
+       carries = excluded.carries, created_at = now()`,
+    [repo, p.sha, p.scope, p.pr, p.planHash, p.plan ? JSON.stringify(p.plan) : null, p.problem, p.runId, p.trustedSha ?? null, p.rulesDigest ?? null, p.carries ? JSON.stringify(p.carries) : null],
   );
 }
 
 export async function plannedCommit(db: Queryable, repo: string, sha: string): Promise<PlannedCommit | undefined> {
   const [row] = await db.query<PlannedCommit>(
-    `select sha, scope, pr, plan_hash as "planHash", plan, problem, run_id::integer as "runId", trusted_sha as "trustedSha", rules_digest as "rulesDigest"
+    `select sha, scope, pr, plan_hash as "planHash", plan, problem, run_id::integer as "runId", trusted_sha as "trustedSha", rules_digest as "rulesDigest", carries
        from planned_commits where repo = $1 and sha = $2 order by created_at desc limit 1`,
     [repo, sha],
   );
   if (row && typeof row.plan === 'string') row.plan = JSON.parse(row.plan) as Plan;
+  if (row && typeof row.carries === 'string') row.carries = JSON.parse(row.carries) as string[];
   return row;
 }
 

@@ -270,6 +270,8 @@ create table approver_accounts (
 -- What a plan was judged under: the trusted commit, and a digest of its approvers and policies.
 alter table planned_commits add column trusted_sha text;
 alter table planned_commits add column rules_digest text;
+-- Refused default-branch commits the head contained, as its plan comment listed them for the reviewer.
+alter table planned_commits add column carries jsonb;
 
 alter table main_commits drop constraint main_commits_outcome_check;
 alter table main_commits add constraint main_commits_outcome_check check (outcome in

@@ -61,7 +61,7 @@ async function planBranch(
     if (lifted && blockingFindings(lifted).length < blockingFindings(known.plan!).length) {
       svc.progress(`override on #${pr.number}: judging ${text.short(tip)} again`);
       const published = await publishPlan(svc, pr, tip, lifted, approvers);
-      await recordPlanned(svc.db, svc.repoKey, { sha: tip, scope: known.scope, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest });
+      await recordPlanned(svc.db, svc.repoKey, { sha: tip, scope: known.scope, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: published.carries });
       return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
     }
     return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
@@ -102,7 +102,7 @@ async function planBranch(
   const { plan } = await planLoaded(svc, loaded, { ...policy, overrides });
   pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
   const published = await publishPlan(svc, pr, sha, plan!, approvers);
-  await recordPlanned(svc.db, svc.repoKey, { sha, scope: 'all', pr: pr.number, planHash: plan!.hash, plan: plan!, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest });
+  await recordPlanned(svc.db, svc.repoKey, { sha, scope: 'all', pr: pr.number, planHash: plan!.hash, plan: plan!, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: published.carries });
   return { branch, sha, pr: pr.number, action: opened ? 'opened' : published.changed ? 'updated' : 'unchanged', status: published.status };
 }
 

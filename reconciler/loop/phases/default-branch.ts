@@ -14,7 +14,7 @@ import { decideApproval, overridesOf } from '../approval.js';
 import { authorsOf } from '../authors.js';
 import * as text from '../pr-text.js';
 import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
-import { appliedRoots, checkStop, specsDir, stacksDir } from './shared.js';
+import { appliedRoots, checkStop, refusedIn, specsDir, stacksDir } from './shared.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
@@ -71,9 +71,11 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
         trusted = sha;
         continue;
       }
-      // A rebase merge puts each of the PR's commits on the default branch; the last one is the merge.
+      // A rebase merge puts copies of the PR's commits on the default branch; the last one is the merge,
+      // checked whole. A commit the PR's head itself contains is no copy: it was pushed, and is judged as such.
       const later = new Set(pending.slice(i + 1));
-      if (pulls.some((p) => p.merged && p.baseRef === main && p.mergeCommitSha && later.has(p.mergeCommitSha))) continue;
+      const rebasedBy = pulls.find((p) => p.merged && p.baseRef === main && p.mergeCommitSha && later.has(p.mergeCommitSha));
+      if (rebasedBy && !(await svc.git.isAncestor(sha, rebasedBy.headSha).catch(() => true))) continue;
       const listed = changes.slice(0, 5).join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
       await refuse(svc, run.id, report.main, sha, null, 'not-approved', `pushed to ${main} without a pull request; changes ${listed}`);
       await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: reached ${main} without an approved pull request` });
@@ -88,6 +90,15 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
       continue;
     }
     const planned = await plannedCommit(svc.db, svc.repoKey, merged.headSha);
+    // Refused commits the approved head contains count only if the plan the reviewer saw listed them.
+    const unseen = (await refusedIn(svc, merged.headSha)).filter((c) => !(planned?.carries ?? []).includes(c.sha));
+    if (unseen.length) {
+      const detail = `the approved head contains ${unseen.map((c) => text.short(c.sha)).join(', ')}, refused on ${main}, which the plan the reviewer saw did not list; push to the branch for a new plan and review`;
+      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', detail);
+      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: 'not applied: it carries a refused commit the reviewer was not shown' });
+      await svc.github.comment(merged.number, text.untrustedComment(sha, main, [detail]));
+      continue;
+    }
     const [reviews, authors] = await Promise.all([svc.github.reviews(merged.number), authorsOf(svc.github, svc.db, svc.repoKey, merged)]);
     const decision = decideApproval({ authors, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: rules.approvers });
     if (!decision.approved) {

@@ -74,8 +74,8 @@ export async function reconcileDrift(
       drift.push({ kind, pr: driftPr.number, action: 'unchanged' });
       continue;
     }
-    await publishPlan(svc, driftPr, head, scoped, rules.approvers, kind);
-    await recordPlanned(svc.db, svc.repoKey, { sha: head, scope: kind, pr: driftPr.number, planHash: scoped.hash, plan: scoped, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest });
+    const published = await publishPlan(svc, driftPr, head, scoped, rules.approvers, kind);
+    await recordPlanned(svc.db, svc.repoKey, { sha: head, scope: kind, pr: driftPr.number, planHash: scoped.hash, plan: scoped, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: published.carries });
     drift.push({ kind, pr: driftPr.number, action: opened ? 'opened' : 'updated' });
   }
   return planned;

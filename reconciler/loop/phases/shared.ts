@@ -10,7 +10,7 @@ import { loadPolicies, type PolicyContext } from '../../policies/index.js';
 import { loadSpecs, type LoadedSpecs } from '../../specs/load.js';
 import { approvers, overridesOf, type Approvers } from '../approval.js';
 import { approverRules, authorsOf } from '../authors.js';
-import { unapprovedSinceApplied } from '../../state/loop.js';
+import { unapprovedSinceApplied, type MainCommit } from '../../state/loop.js';
 import { rulesDigest } from '../trust.js';
 import * as text from '../pr-text.js';
 import { TickAbandoned, type Services, type TrustedRules } from './types.js';
@@ -83,15 +83,20 @@ export async function publishPlan(
   plan: Plan,
   rules: Approvers,
   scope?: string,
-): Promise<{ status: string; changed: boolean }> {
+): Promise<{ status: string; changed: boolean; carries: string[] }> {
   // Refused commits this head carries: the reviewer must know what else their approval covers.
-  const refused = (await unapprovedSinceApplied(svc.db, svc.repoKey)).commits;
-  const carries = [];
-  for (const c of refused) if (await svc.git.isAncestor(c.sha, sha).catch(() => false)) carries.push(c);
+  const carries = await refusedIn(svc, sha);
   const body = text.planComment({ plan, sha, narrative: await narrative(svc, plan), approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), carries });
   const comment = await svc.github.upsertComment(pr.number, text.PLAN_MARKER, body);
   const status = text.planStatus(plan);
   await svc.github.setStatus(sha, { context: text.PLAN_CONTEXT, ...status });
-  return { status: status.state, changed: comment.action !== 'unchanged' };
+  return { status: status.state, changed: comment.action !== 'unchanged', carries: carries.map((c) => c.sha) };
+}
+
+/** The refused default-branch commits (since the trusted one) that `head` contains. */
+export async function refusedIn(svc: Services, head: string): Promise<MainCommit[]> {
+  const out: MainCommit[] = [];
+  for (const c of (await unapprovedSinceApplied(svc.db, svc.repoKey)).commits) if (await svc.git.isAncestor(c.sha, head).catch(() => false)) out.push(c);
+  return out;
 }
 
