@@ -418,6 +418,13 @@ export class GitHub {
   }
 
   /** The account `login` names now; undefined when none does (404). */
+  /** The account the token belongs to: the bot, which authors fleetspec's commits and PRs. */
+  async me(): Promise<Account> {
+    const route = 'GET /user';
+    const { data } = await this.call(route, () => this.octokit.request(route));
+    return { login: data.login, id: Number(data.id) };
+  }
+
   async user(login: string): Promise<Account | undefined> {
     const route = 'GET /users/{username}';
     try {

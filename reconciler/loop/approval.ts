@@ -44,6 +44,8 @@ export interface Approvers {
   roles: ReadonlyMap<string, string[]>;
   /** Login (lower case) → account id; a login missing here is checked by login alone. */
   accounts: ReadonlyMap<string, number>;
+  /** The solo operator the trusted policies name (policy rule solo-operator), lower case. */
+  solo?: string;
 }
 
 export interface ApprovalFacts {
@@ -55,9 +57,12 @@ export interface ApprovalFacts {
   /** In GitHub's order (oldest first). */
   reviews: readonly ReviewFact[];
   approvers: Approvers;
+  /** Whether the solo operator is, as GitHub says now, the only account with write access besides fleetspec's. */
+  soleWriter?: boolean;
 }
 
-export type Approval = { approved: true; by: string; roles: string[] } | { approved: false; reasons: string[] };
+/** `self`: the solo operator approved a change they made, which only the solo-operator policy allows. */
+export type Approval = { approved: true; by: string; roles: string[]; self?: true } | { approved: false; reasons: string[] };
 
 const short = (sha: string | null) => (sha ?? '').slice(0, 7);
 
@@ -84,7 +89,8 @@ export function decideApproval(f: ApprovalFacts): Approval {
   }
   const standing = standingReviews(f.reviews);
   const reasons: string[] = [];
-  const valid: { user: string; roles: string[] }[] = [];
+  const valid: { user: string; roles: string[]; self?: true }[] = [];
+  const solo = f.soleWriter && f.approvers.solo ? f.approvers.solo : undefined;
   let vetoed = false;
   for (const [login, r] of standing) {
     const roles = f.approvers.roles.get(login);
@@ -98,15 +104,18 @@ export function decideApproval(f: ApprovalFacts): Approval {
       continue;
     }
     if (r.state !== 'APPROVED') continue;
-    if (f.authors.known.has(login)) reasons.push(`@${r.user} approved a change they made (author, committer or pusher)`);
+    const self = f.authors.known.has(login);
+    if (self && login !== solo) reasons.push(`@${r.user} approved a change they made (author, committer or pusher)${f.approvers.solo === login ? '; the solo-operator policy does not apply, as GitHub lists other accounts with write access' : ''}`);
     else if (!roles) reasons.push(`@${r.user} approved, but no role with the approve capability lists them in githubUsers`);
     else if (notThem) reasons.push(notThem);
     else if (r.commitId !== f.headSha) reasons.push(`@${r.user} approved ${short(r.commitId)}, not the merged head ${short(f.headSha)}`);
-    else valid.push({ user: r.user, roles });
+    else valid.push({ user: r.user, roles, ...(self ? { self: true as const } : {}) });
   }
-  const needed = f.authors.unknown.length ? 2 : 1;
+  // The sole writer approving: nobody else could have made the change, so an unknown author is them or fleetspec.
+  const needed = f.authors.unknown.length && !valid.some((v) => v.user.toLowerCase() === solo) ? 2 : 1;
   if (!vetoed && valid.length >= needed) {
-    return { approved: true, by: valid.slice(0, needed).map((v) => v.user).join(' and @'), roles: [...new Set(valid.slice(0, needed).flatMap((v) => v.roles))] };
+    const by = valid.slice(0, needed);
+    return { approved: true, by: by.map((v) => v.user).join(' and @'), roles: [...new Set(by.flatMap((v) => v.roles))], ...(by.some((v) => v.self) ? { self: true as const } : {}) };
   }
   if (!vetoed && valid.length > 0) {
     reasons.push(`two approvers are needed, because fleetspec cannot name everyone who made this change: ${f.authors.unknown.join('; ')}`);

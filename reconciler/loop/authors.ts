@@ -61,7 +61,7 @@ export async function authorsOf(github: GitHub, db: Queryable, repoKey: string, 
  * and remembered; from then on a review by another account under that login (the approver renamed
  * and someone took the old name) is not theirs.
  */
-export async function approverRules(github: GitHub, db: Queryable, repoKey: string, roles: ReadonlyMap<string, string[]>): Promise<Approvers> {
+export async function approverRules(github: GitHub, db: Queryable, repoKey: string, roles: ReadonlyMap<string, string[]>, solo?: string): Promise<Approvers> {
   const accounts = await approverAccounts(db, repoKey);
   for (const login of roles.keys()) {
     if (accounts.has(login)) continue;
@@ -70,5 +70,12 @@ export async function approverRules(github: GitHub, db: Queryable, repoKey: stri
     await recordApproverAccount(db, repoKey, login, account.id);
     accounts.set(login, account.id);
   }
-  return { roles, accounts };
+  return { roles, accounts, ...(solo ? { solo } : {}) };
+}
+
+/** Whether `login` is the only account with write access to the repository besides the token's own (asked now, at each apply). */
+export async function soleWriter(github: GitHub, login: string): Promise<boolean> {
+  const [me, people] = await Promise.all([github.me(), github.collaborators()]);
+  const writers = people.filter((p) => ['admin', 'maintain', 'write'].includes(p.permission) && p.id !== me.id);
+  return writers.length === 1 && writers[0]!.login.toLowerCase() === login.toLowerCase();
 }

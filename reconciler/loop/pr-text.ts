@@ -54,6 +54,8 @@ export interface PlanCommentInput {
   scope?: string;
   /** Refused default-branch commits this branch contains: approving it approves them too. */
   carries?: readonly { sha: string; detail: string | null }[];
+  /** The solo operator the trusted policies name: they may approve their own change. */
+  solo?: string;
 }
 
 export function planComment(i: PlanCommentInput): string {
@@ -79,6 +81,12 @@ export function planComment(i: PlanCommentInput): string {
     renderMarkdown(i.plan),
     '',
     `To apply: a user who may approve (${who}), and who made no part of this change (author, committer or pusher), approves commit ${short(i.sha)}; after the merge the next tick plans again and applies only if the plan is still \`${i.plan.hash.slice(0, 12)}\`.`,
+    ...(i.solo
+      ? [
+          '',
+          `**Solo operator:** the trusted policies let @${i.solo} approve their own change while GitHub lists no other account with write access. That gives up the two-person rule: a mistake, or a stolen account of theirs, reaches live with nobody else's eyes on it.`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -1704,6 +1704,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return ctx.cursorPage(ordered, activityJson, (a) => a.id);
   });
 
+  // The token's own account, as GitHub shows it to the token (its public profile is enough for fleetspec).
+  route('GET /user', (ctx) => ({ status: 200, body: publicUserJson(account(ctx.login)) }));
+
   route('GET /users/{username}', (ctx) => {
     // Only accounts the server has seen exist; a freed login (renamed away) is nobody's.
     const found = state.users.get(ctx.params['username']!.toLowerCase()) ?? notFound(ctx.operation);

@@ -108,6 +108,18 @@ describe('decideApproval', () => {
     expect(veto.approved).toBe(true);
   });
 
+  it('the solo operator may approve their own change only while GitHub lists no other writer, and it says so', () => {
+    const solo = { ...rules(), solo: 'alice' };
+    const own = facts({ authors: authors(['alice'], ['commit 1234567\'s author email is linked to no GitHub account']), approvers: solo, reviews: [{ user: 'alice', state: 'APPROVED', commitId: HEAD }] });
+    expect(decideApproval({ ...own, soleWriter: true })).toEqual({ approved: true, by: 'alice', roles: ['monitor'], self: true });
+    expect(decideApproval({ ...own, soleWriter: false })).toEqual({
+      approved: false,
+      reasons: ['@alice approved a change they made (author, committer or pusher); the solo-operator policy does not apply, as GitHub lists other accounts with write access'],
+    });
+    // The policy names alice, not carol: carol approving her own change is still refused.
+    expect(decideApproval({ ...own, authors: authors(['carol']), soleWriter: true, reviews: [{ user: 'carol', state: 'APPROVED', commitId: HEAD }] }).approved).toBe(false);
+  });
+
   it('a later CHANGES_REQUESTED or DISMISSED withdraws an approval; a later plain comment does not', () => {
     const approve = { user: 'alice', state: 'APPROVED' as const, commitId: HEAD };
     expect(decideApproval(facts({ reviews: [approve, { user: 'alice', state: 'CHANGES_REQUESTED', commitId: HEAD }] })).approved).toBe(false);

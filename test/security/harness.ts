@@ -37,11 +37,11 @@ import { DIAGRAMS_DIR, writeDiagrams } from '../../reconciler/diagrams/index.js'
 import { missingBinaryReason } from '../../reconciler/stacks/terraform.js';
 import { markerOf } from '../../reconciler/kinds/tickets/issue.js';
 import { openDb, type Db } from '../../reconciler/state/db.js';
-import { mainCommits, type MainCommit, type MainOutcome } from '../../reconciler/state/loop.js';
+import { mainCommits, trustedTip, type MainCommit, type MainOutcome } from '../../reconciler/state/loop.js';
 import type { FindingSource } from '../../reconciler/loop/findings.js';
 import { sh } from '../../reconciler/ssh/quote.js';
 import { startGitServer, type GitTestServer, type TestClone } from '../git/http-backend.js';
-import { startGitHubServer, type GitHubTestServer, type IssueState, type PullState, type ReviewRecord } from '../github/server.js';
+import { startGitHubServer, type GitHubTestServer, type IssueState, type PullCommitRecord, type PullState, type ReviewRecord } from '../github/server.js';
 import { ENGINES, type Engine } from '../state/engines.js';
 
 export const TOKEN = 'ghp_securityTestToken0123456789abcdefABCD';
@@ -102,7 +102,12 @@ export interface PushOptions {
   from?: string;
   /** Rewrite the branch: start from `from` (default main) whatever the branch held, and force-push. */
   force?: boolean;
+  /** The commits' author and committer email is linked to no GitHub account (GitHub lists them with author null). */
+  unlinked?: boolean;
 }
+
+/** What GET /pulls/{n}/commits should list instead of the PR's real commits (see listCommits). */
+export type CommitsOverride = (real: PullCommitRecord[]) => { commits: PullCommitRecord[]; total?: number };
 
 export interface SecurityHarnessOptions {
   /** Which findings open tickets (none by default: findings are off unless a test turns them on). */
@@ -143,6 +148,8 @@ export class SecurityHarness {
   private branchTips = new Map<string, string>();
   /** Commit → the login GitHub maps its author to. */
   private readonly authorOf = new Map<string, string>();
+  /** PR → what GitHub lists as its commits instead of the real ones (listCommits), until reset. */
+  private readonly commitsOverride = new Map<number, CommitsOverride>();
 
   constructor(options: SecurityHarnessOptions = {}) {
     this.findings = options.findings;
@@ -259,7 +266,8 @@ export class SecurityHarness {
     const report = await tick(ctx);
     this.moved = true; // the bot may have committed to branches, opened or closed PRs
     this.recordBotPushes();
-    if (report.applied?.status === 'applied') this.trusted = report.applied.sha;
+    // What the loop accepted last (an applied merge, a blocked or stale approved one, a revert, an inert push).
+    this.trusted = (await trustedTip(this.db, REPO_KEY))?.sha ?? this.trusted;
     return report;
   }
 
@@ -300,7 +308,12 @@ export class SecurityHarness {
       const sha = branches.get(p.head.ref);
       if (!sha) continue;
       if (sha !== p.head.sha) this.gh.setHeadSha(p.number, sha);
-      this.gh.setPullCommits(p.number, (commits.get(p.number) ?? []).map((c) => ({ sha: c, author: this.shown(this.authorOf.get(c)) ?? null })));
+      const real = (commits.get(p.number) ?? []).map((c) => ({ sha: c, author: this.shown(this.authorOf.get(c)) ?? null }));
+      const override = this.commitsOverride.get(p.number);
+      if (override) {
+        const { commits: listed, total } = override(real);
+        this.gh.setPullCommits(p.number, listed, total === undefined ? undefined : { total });
+      } else this.gh.setPullCommits(p.number, real);
     }
     this.branchTips = branches;
     this.moved = false;
@@ -339,12 +352,55 @@ export class SecurityHarness {
         'git rev-parse HEAD',
       ],
       options.as,
+      options.unlinked ? unlinkedIdentity(options.as) : undefined,
     );
-    this.authorOf.set(after!, options.as);
+    if (!options.unlinked) this.authorOf.set(after!, options.as);
     this.moved = true;
     this.recordPush({ branch, before: before!, after: after!, actor: options.as, type: before === ZERO ? 'branch_creation' : options.force ? 'force_push' : 'push' });
     if (branch === 'main') this.gh.setBranch('main', after!);
     return after!;
+  }
+
+  /**
+   * `as` runs `lines` (shell, in the people's clone, as `as`) on `branch` checked out as push() does,
+   * then pushes what they committed (possibly nothing new: the branch then points where it started).
+   * For what files alone cannot say: symlinks, many commits, a fast-forward of one branch to another.
+   * Returns the new tip; every commit the lines made is `as`'s, as GitHub maps them.
+   */
+  pushScript(branch: string, lines: string[], options: PushOptions): string {
+    const base = options.from ?? 'main';
+    const from = /^[0-9a-f]{40}$/.test(base) ? base : `refs/remotes/origin/${base}`;
+    const out = this.inClone(
+      [
+        'git fetch --quiet --prune origin',
+        sh`before=$(git rev-parse --verify --quiet refs/remotes/origin/${branch} || echo ${ZERO})`,
+        sh`if [ "$before" = ${ZERO} ] || ${options.force ? 'true' : 'false'}; then start=${from}; else start=refs/remotes/origin/${branch}; fi`,
+        'git checkout --quiet --force -B work "$start"',
+        'git clean --quiet -fd',
+        'started=$(git rev-parse HEAD)',
+        ...lines,
+        sh`git push --quiet ${options.force ? '--force' : '--no-force'} origin HEAD:refs/heads/${branch}`,
+        'echo "before $before"',
+        'echo "after $(git rev-parse HEAD)"',
+        'for c in $(git rev-list "$started..HEAD"); do echo "commit $c"; done',
+      ],
+      options.as,
+      options.unlinked ? unlinkedIdentity(options.as) : undefined,
+    );
+    const said = (word: string) => out.filter((l) => l.startsWith(`${word} `)).map((l) => l.slice(word.length + 1));
+    const [before] = said('before');
+    const [after] = said('after');
+    if (!options.unlinked) for (const c of said('commit')) this.authorOf.set(c, options.as);
+    this.moved = true;
+    this.recordPush({ branch, before: before!, after: after!, actor: options.as, type: before === ZERO ? 'branch_creation' : options.force ? 'force_push' : 'push' });
+    if (branch === 'main') this.gh.setBranch('main', after!);
+    return after!;
+  }
+
+  /** From now on (until reset) GitHub lists PR `number`'s commits as `override` makes them of the real ones. */
+  listCommits(number: number, override: CommitsOverride): void {
+    this.commitsOverride.set(number, override);
+    this.moved = true;
   }
 
   /** `as` pushes `files` straight to main, no pull request. */
@@ -428,9 +484,9 @@ export class SecurityHarness {
     return found;
   }
 
-  /** As if `login` opened a PR for `branch` on GitHub (fleetspec then plans it instead of opening its own). */
-  openPull(branch: string, login: string, title = `${login}: ${branch}`): PullState {
-    const pull = this.gh.openPull({ head: branch, author: this.shown(login), title, headSha: this.git('rev-parse', `refs/heads/${branch}`) });
+  /** As if `login` opened a PR for `branch` on GitHub (fleetspec then plans it instead of opening its own), into `base` (default main). */
+  openPull(branch: string, login: string, title = `${login}: ${branch}`, base?: string): PullState {
+    const pull = this.gh.openPull({ head: branch, author: this.shown(login), title, headSha: this.git('rev-parse', `refs/heads/${branch}`), ...(base ? { base } : {}) });
     this.moved = true;
     return pull;
   }
@@ -456,12 +512,12 @@ export class SecurityHarness {
    * A maintainer dismisses `login`'s latest approval: GitHub turns that review's state into
    * DISMISSED (the stand-in has no dismissals route yet, so its record is changed directly).
    */
-  dismiss(number: number, login: string): ReviewRecord {
+  dismiss(number: number, login: string, state: 'APPROVED' | 'CHANGES_REQUESTED' = 'APPROVED'): ReviewRecord {
     const review = this.gh
       .repo()
-      .reviews.filter((r) => r.pull === number && r.user.toLowerCase() === login.toLowerCase() && r.state === 'APPROVED')
+      .reviews.filter((r) => r.pull === number && r.user.toLowerCase() === login.toLowerCase() && r.state === state)
       .at(-1);
-    if (!review) throw new Error(`@${login} has no approval on #${number} to dismiss`);
+    if (!review) throw new Error(`@${login} has no ${state} review on #${number} to dismiss`);
     review.state = 'DISMISSED';
     return review;
   }
@@ -471,10 +527,19 @@ export class SecurityHarness {
     this.gh.addComment(number, { user: this.shown(login), body });
   }
 
-  /** "Create a merge commit" by `by`: real git on the bare repository, then GitHub marks the PR merged. Returns main's new tip. */
-  mergeCommit(number: number, by: string, options: { keepBranch?: boolean } = {}): string {
+  /**
+   * "Create a merge commit" by `by`: real git on the bare repository, then GitHub marks the PR merged.
+   * Returns the base branch's new tip. With `edit`, the merge commit also changes those files (null
+   * deletes): an "edited merge", as a merge that resolved conflicts by hand, or a maintainer's local merge.
+   */
+  mergeCommit(number: number, by: string, options: { keepBranch?: boolean; edit?: Record<string, string | null> } = {}): string {
     const p = this.openPr(number);
-    return this.landOnMain(p, by, [sh`git merge --quiet --no-ff -m ${`Merge pull request #${number} from ${OWNER}/${p.head.ref}\n\n${p.title}`} refs/remotes/origin/${p.head.ref}`], options);
+    const message = `Merge pull request #${number} from ${OWNER}/${p.head.ref}\n\n${p.title}`;
+    if (!options.edit) return this.landOnMain(p, by, [sh`git merge --quiet --no-ff -m ${message} refs/remotes/origin/${p.head.ref}`], options);
+    const edits = Object.entries(options.edit).map(([path, content]) =>
+      content === null ? sh`git rm -r --quiet --ignore-unmatch -- ${path}` : sh`mkdir -p "$(dirname ${path})" && printf '%s' ${content} > ${path}`,
+    );
+    return this.landOnMain(p, by, [sh`git merge --quiet --no-ff --no-commit refs/remotes/origin/${p.head.ref}`, ...edits, 'git add --all', sh`git commit --quiet -m ${message}`], options);
   }
 
   /** "Squash and merge" by `by`: one new commit on main with the PR's changes. */
@@ -551,6 +616,8 @@ export class SecurityHarness {
     const users = (this.gh as { users?: { rename(from: string, to: string): void } }).users;
     for (const [from, to] of this.renamed.splice(0).reverse()) users!.rename(to, from);
     this.spelling.clear();
+    this.commitsOverride.clear();
+    this.moved = true;
     this.syncHeads();
     const github = this.github();
     for (const p of this.gh.repo().pulls.values()) {
@@ -591,24 +658,26 @@ export class SecurityHarness {
   }
 
   /** Runs `lines` as one shell script in the people's clone, as `login` (author and committer); stdout's lines. */
-  private inClone(lines: string[], login?: string): string[] {
-    return script(this.people.dir, lines, login ? identity(login) : {}).split('\n');
+  private inClone(lines: string[], login?: string, env?: Record<string, string>): string[] {
+    return script(this.people.dir, lines, env ?? (login ? identity(login) : {})).split('\n');
   }
 
   /**
-   * `by` lands PR `p` on main: main checked out in the people's clone, `merge` run there, the result
-   * pushed to main; then GitHub marks the PR merged as it, and deletes the head branch (as its
-   * "Automatically delete head branches" setting does) unless kept. Returns main's new tip.
+   * `by` lands PR `p` on its base branch (main, or another such as staging): the base checked out in
+   * the people's clone, `merge` run there, the result pushed to the base; then GitHub marks the PR
+   * merged as it, and deletes the head branch (as its "Automatically delete head branches" setting
+   * does) unless kept. Returns the base's new tip.
    */
   private landOnMain(p: PullState, by: string, merge: string[], options: { keepBranch?: boolean }): string {
+    const target = p.base.ref;
     const out = this.inClone(
       [
         'git fetch --quiet --prune origin',
-        'git checkout --quiet --force -B main refs/remotes/origin/main',
+        sh`git checkout --quiet --force -B ${target} refs/remotes/origin/${target}`,
         'echo "before $(git rev-parse HEAD)"',
         sh`echo "head $(git rev-parse refs/remotes/origin/${p.head.ref})"`,
         ...merge,
-        'git push --quiet origin HEAD:refs/heads/main',
+        sh`git push --quiet origin HEAD:refs/heads/${target}`,
         'echo "after $(git rev-parse HEAD)"',
         ...(options.keepBranch ? [] : [sh`git push --quiet origin --delete ${p.head.ref}`]),
       ],
@@ -622,7 +691,7 @@ export class SecurityHarness {
     for (const replayed of said('replayed')) this.gh.associate(replayed, p.number);
     this.gh.merge(p.number, { mergeCommitSha: sha!, mergedBy: this.shown(by) });
     this.moved = true;
-    this.recordPush({ branch: 'main', before: before!, after: sha!, actor: by, type: 'pr_merge' });
+    this.recordPush({ branch: target, before: before!, after: sha!, actor: by, type: 'pr_merge' });
     if (!options.keepBranch) this.recordPush({ branch: p.head.ref, before: head!, after: ZERO, actor: by, type: 'branch_deletion' });
     return sha!;
   }
@@ -645,6 +714,12 @@ const GIT_ENV = {
  */
 function script(cwd: string, lines: string[], env: Record<string, string> = {}): string {
   return execFileSync('/bin/sh', ['-ec', lines.join('\n')], { cwd, env: { ...GIT_ENV, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).replace(/\n$/, '');
+}
+
+/** Commits by `login` under an email linked to no GitHub account. */
+function unlinkedIdentity(login: string): Record<string, string> {
+  const email = `${login.replace(/[^A-Za-z0-9-]/g, '')}@unlinked.example`;
+  return { GIT_AUTHOR_NAME: login, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: login, GIT_COMMITTER_EMAIL: email };
 }
 
 /** Commits authored and committed by GitHub user `login`. */

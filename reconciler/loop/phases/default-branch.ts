@@ -11,7 +11,7 @@ import type { PolicyContext } from '../../policies/index.js';
 import { transition, type Run } from '../../state/ledger.js';
 import { ACCEPTED, mainCommits, plannedCommit, recordMain, trust, trustedTip, type MainOutcome } from '../../state/loop.js';
 import { decideApproval, overridesOf } from '../approval.js';
-import { authorsOf } from '../authors.js';
+import { authorsOf, soleWriter } from '../authors.js';
 import * as text from '../pr-text.js';
 import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
 import { appliedRoots, checkStop, refusedIn, specsDir, stacksDir } from './shared.js';
@@ -99,8 +99,12 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
       await svc.github.comment(merged.number, text.untrustedComment(sha, main, [detail]));
       continue;
     }
-    const [reviews, authors] = await Promise.all([svc.github.reviews(merged.number), authorsOf(svc.github, svc.db, svc.repoKey, merged)]);
-    const decision = decideApproval({ authors, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: rules.approvers });
+    const [reviews, authors, sole] = await Promise.all([
+      svc.github.reviews(merged.number),
+      authorsOf(svc.github, svc.db, svc.repoKey, merged),
+      rules.approvers.solo ? soleWriter(svc.github, rules.approvers.solo) : false,
+    ]);
+    const decision = decideApproval({ authors, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: rules.approvers, soleWriter: sole });
     if (!decision.approved) {
       await refuse(svc, run.id, report.main, sha, merged.number, 'not-approved', decision.reasons.join('; '));
       await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${decision.reasons[0]}` });
@@ -118,7 +122,8 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
     const events = await svc.github.labelEvents(merged.number);
     report.waiting = pending.length - i - 1;
     const overrides = overridesOf(events, reviews, rules.approvers, authors, merged.mergedAt);
-    const done = await applyMerge(svc, run, sha, merged, planned!.plan!, planned!.scope, decision.by, { ...rules.policy, overrides }, report);
+    const by = decision.self ? `${decision.by} (their own change: solo-operator policy)` : decision.by;
+    const done = await applyMerge(svc, run, sha, merged, planned!.plan!, planned!.scope, by, { ...rules.policy, overrides }, report);
     const outcome = report.main.at(-1)?.outcome;
     if (outcome && ACCEPTED.includes(outcome)) await trust(svc.db, svc.repoKey, { sha, via: outcome, pr: merged.number });
     return done;

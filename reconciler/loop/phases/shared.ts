@@ -12,6 +12,7 @@ import { approvers, overridesOf, type Approvers } from '../approval.js';
 import { approverRules, authorsOf } from '../authors.js';
 import { unapprovedSinceApplied, type MainCommit } from '../../state/loop.js';
 import { rulesDigest } from '../trust.js';
+import { soloLogin } from '../../policies/rules/solo-operator.js';
 import * as text from '../pr-text.js';
 import { TickAbandoned, type Services, type TrustedRules } from './types.js';
 
@@ -47,11 +48,8 @@ export async function load(svc: Services, sha: string): Promise<LoadedSpecs> {
 export async function trustedRules(svc: Services, sha: string): Promise<{ rules: TrustedRules; loaded: LoadedSpecs }> {
   const loaded = await load(svc, sha);
   const roles = approversOf(loaded);
-  const [approvers, policy, policiesTree] = await Promise.all([
-    approverRules(svc.github, svc.db, svc.repoKey, roles),
-    policiesOf(svc),
-    svc.git.pathOid(sha, relative(svc.git.dir, policiesDir(svc))),
-  ]);
+  const [policy, policiesTree] = await Promise.all([policiesOf(svc), svc.git.pathOid(sha, relative(svc.git.dir, policiesDir(svc)))]);
+  const approvers = await approverRules(svc.github, svc.db, svc.repoKey, roles, soloLogin(policy.set));
   return { rules: { sha, approvers, policy, digest: rulesDigest(roles, policiesTree) }, loaded };
 }
 
@@ -86,7 +84,7 @@ export async function publishPlan(
 ): Promise<{ status: string; changed: boolean; carries: string[] }> {
   // Refused commits this head carries: the reviewer must know what else their approval covers.
   const carries = await refusedIn(svc, sha);
-  const body = text.planComment({ plan, sha, narrative: await narrative(svc, plan), approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), carries });
+  const body = text.planComment({ plan, sha, narrative: await narrative(svc, plan), approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), carries, ...(rules.solo ? { solo: rules.solo } : {}) });
   const comment = await svc.github.upsertComment(pr.number, text.PLAN_MARKER, body);
   const status = text.planStatus(plan);
   await svc.github.setStatus(sha, { context: text.PLAN_CONTEXT, ...status });

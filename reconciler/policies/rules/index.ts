@@ -8,7 +8,8 @@ import { modelMemory } from './model-memory.js';
 import { portListeners } from './port-listeners.js';
 import { portRanges } from './port-ranges.js';
 import { roleMatrix } from './role-matrix.js';
+import { soloOperator } from './solo-operator.js';
 
-export const RULES: readonly BuiltinRule<any>[] = [roleMatrix, portRanges, portListeners, dnsRoutes, modelMemory, hostThresholds, budget, blastRadius];
+export const RULES: readonly BuiltinRule<any>[] = [roleMatrix, portRanges, portListeners, dnsRoutes, modelMemory, hostThresholds, budget, blastRadius, soloOperator];
 
 export const ruleByName = new Map(RULES.map((r) => [r.name, r]));
