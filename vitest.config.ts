@@ -23,6 +23,9 @@ export default defineConfig({
     // Fixtures are data, never tests.
     exclude: ['node_modules/**', 'dist/**', 'test/fixtures/**'],
     testTimeout: 30_000,
+    // Set-up starts real components (PGlite, PostgreSQL databases, sshd, git http-backend): on a
+    // loaded 2-core machine PGlite's first open alone has taken over 30 s.
+    hookTimeout: 120_000,
     reporters: ['default', summaryLine],
   },
 });

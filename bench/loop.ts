@@ -89,6 +89,11 @@ for (let i = 0; i < branches; i++) {
 }
 await measure(`tick planning ${branches} new branches (PR, comment, status each)`);
 await measure(`quiet tick, ${branches} branches already planned`);
+// Every first-parent commit since the trusted one is examined (none is skipped past a limit): 200 inert pushes.
+const clone = gitServer.clone('fleet');
+for (let i = 0; i < 200; i++) clone.git('commit', '--quiet', '--allow-empty', '-m', `README touch ${i}`);
+clone.git('push', '--quiet', 'origin', 'HEAD:refs/heads/main');
+await measure('tick examining 200 new commits on main (each accepted as inert)');
 printTable(['tick', 'run', 'wall ms', 'GitHub GETs', 'GitHub writes', 'tickets proposed', 'RSS MB after (whole process: test servers, cdktf)'], rows);
 console.log(`Finding tickets the first tick proposed: ${first.findings.map((f) => `${f.id} ${f.key}`).join(', ') || 'none'}`);
 console.log(`RSS before the first tick (seed synthesised, servers up): ${rssBefore.toFixed(0)} MB`);

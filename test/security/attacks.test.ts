@@ -18,6 +18,8 @@ const h = useSecurityHarness();
 
 const POLICY_PATH = 'policies/roles.yaml';
 const POLICY_NAME = 'only-approvers-deploy';
+/** Attack 9's inert commits on top of a grant: more than the 200 the loop once looked at. */
+const INERT_COMMITS = 210;
 
 /** main's roles with `login` added to the approvers. */
 const withApprover = (login: string): Role[] => ROLES.map((r) => (r.name === 'approvers' ? { ...r, githubUsers: [...r.githubUsers, login] } : r));
@@ -37,6 +39,16 @@ function planOf(number: number): string {
   const plan = h.commentsOn(number).find((c) => c.startsWith(PLAN_MARKER));
   if (!plan) throw new Error(`#${number} has no plan comment; progress: ${h.progress.slice(-5).join(' | ')}`);
   return plan;
+}
+
+/**
+ * `actor` labels PR `number` fleetspec/trust-me (at `at`, default now). The label is made first, with a
+ * description, as a maintainer would: the stand-in renders a label GitHub made on the fly with a null
+ * description, which the pulls list's schema does not allow.
+ */
+async function labelOverride(number: number, actor: string, labels = ['fleetspec/trust-me'], at?: string): Promise<void> {
+  await h.github().ensureLabels([{ name: 'fleetspec/trust-me', color: 'b60205', description: 'An approver overrides the policies that name trust-me' }]);
+  h.gh.setLabels(number, labels, { actor, ...(at ? { at } : {}) });
 }
 
 /** The branches of the bare repository under `prefix`. */
@@ -120,7 +132,13 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
   afterEach(async () => {
     h.findings = undefined;
     await h.reset();
-  }, 30_000);
+    // The next test starts from a trusted main: the loop takes reset's revert (if any) now.
+    if (h.main() !== h.trusted) {
+      const report = await h.tick();
+      expect(h.trusted, report.reason).toBe(h.main());
+    }
+    expect(h.gh.takeViolations()).toEqual([]);
+  }, 60_000);
 
   // -- 1. Refused commits stay in force -------------------------------------------------------------
 
@@ -291,7 +309,7 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
 
   it('attack 6: an override label added by bob (no approver), and one added by alice after the merge, lift no block', async () => {
     const pr = await proposed('bob-deploys', { [ROLES_PATH]: rolesYaml(deployGrant()), ...addTicket('T-0601') }, 'bob', 'failure');
-    h.gh.setLabels(pr.number, ['fleetspec/trust-me'], { actor: 'bob' });
+    await labelOverride(pr.number, 'bob');
     let report = await h.tick();
     expect(report.branches.find((b) => b.branch === 'bob-deploys')).toMatchObject({ action: 'unchanged' });
     expect(statusOf(pr.head.sha, 'fleetspec/plan')).toMatchObject({ state: 'failure' });
@@ -300,8 +318,8 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     const m = h.mergeCommit(pr.number, 'bob');
     // alice puts the label back herself, a minute after the merge.
     const after = new Date(Date.parse(h.gh.repo().pulls.get(pr.number)!.mergedAt!) + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    h.gh.setLabels(pr.number, [], { actor: 'alice', at: after });
-    h.gh.setLabels(pr.number, ['fleetspec/trust-me'], { actor: 'alice', at: after });
+    await labelOverride(pr.number, 'alice', [], after);
+    await labelOverride(pr.number, 'alice', ['fleetspec/trust-me'], after);
     report = await h.tick();
     expect(report.applied).toBeUndefined();
     expect(report.main).toContainEqual({ sha: m, outcome: 'blocked', pr: pr.number, detail: expect.stringMatching(new RegExp(`^blocked by policy ${POLICY_NAME}`)) });
@@ -314,7 +332,7 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
 
   it("attack 6 (control): the override label added before the merge by an approver who made no part of the change lifts the block", async () => {
     const pr = await proposed('bob-deploys-ok', { [ROLES_PATH]: rolesYaml(deployGrant()), ...addTicket('T-0602') }, 'bob', 'failure');
-    h.gh.setLabels(pr.number, ['fleetspec/trust-me'], { actor: 'alice' });
+    await labelOverride(pr.number, 'alice');
     const report = await h.tick();
     expect(report.branches.find((b) => b.branch === 'bob-deploys-ok')).toMatchObject({ action: 'updated', status: 'success' });
     expect(statusOf(pr.head.sha, 'fleetspec/plan')).toMatchObject({ state: 'success' });
@@ -374,9 +392,10 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
   });
 
   it("attack 8b: a drift branch force-pushed by mallory is rewritten to fleetspec's own commit", async () => {
-    // Drift: someone closes T-0001's issue by hand.
+    // Drift: someone strips fleetspec's marker from T-0001's issue, so live has no issue for T-0001.
     const [issue] = h.issuesOf('T-0001');
-    h.gh.editIssue(issue!.number, { state: 'closed', actor: 'mallory' });
+    const body = issue!.body!;
+    h.gh.editIssue(issue!.number, { body: 'Nothing to see here.', actor: 'mallory' });
     let report = await h.tick();
     expect(report.drift).toContainEqual({ kind: 'tickets', pr: expect.any(Number), action: 'opened' });
     const pr = h.mustPr('fleetspec/drift-tickets');
@@ -390,13 +409,14 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     expect(h.mustPr('fleetspec/drift-tickets').head.sha).toBe(head);
     expect(await botWrote(h.db, REPO_KEY, head, 'fleetspec/drift-tickets')).toBe(true);
     expect(h.git('rev-parse', `${head}^`)).toBe(h.trusted);
-    expect(h.git('show', `${head}:${ROLES_PATH}`)).toBe(rolesYaml());
+    expect(h.git('rev-parse', `${head}:${ROLES_PATH}`)).toBe(h.git('rev-parse', `${h.trusted}:${ROLES_PATH}`));
     expect(h.git('show', `${head}:drift/tickets.md`)).toContain('# Drift: tickets');
     expect(statusOf(tampered, 'fleetspec/plan')).toBeUndefined();
     expect(statusOf(head, 'fleetspec/plan')).toBeDefined();
 
     // Live as main says again: the drift PR is closed.
-    h.gh.editIssue(issue!.number, { state: 'open', actor: 'alice' });
+    h.gh.editIssue(issue!.number, { body, actor: 'alice' });
+    expect(h.applied('T-0001')).toBe(true);
     report = await h.tick();
     expect(report.drift).toContainEqual({ kind: 'tickets', pr: pr.number, action: 'closed' });
     expect(h.gh.takeViolations()).toEqual([]);
@@ -410,12 +430,20 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
       [
         ...writeLines({ [ROLES_PATH]: rolesYaml(withApprover('mallory')) }),
         "git commit --quiet -m 'Tidy the roles'",
-        'i=0; while [ $i -lt 210 ]; do echo "line $i" >> README.md; git add README.md; git commit --quiet -m "README: line $i"; i=$((i+1)); done',
+        // 210 commits, each adding a line to README.md, in one git process (fast-import), on top of the grant.
+        `i=0; text=''; now=$(date +%s); while [ $i -lt ${INERT_COMMITS} ]; do
+          text="\${text}line $i
+"
+          printf 'commit refs/heads/work\ncommitter %s <%s> %s +0000\ndata <<MSG\nREADME: line %s\nMSG\n' "$GIT_COMMITTER_NAME" "$GIT_COMMITTER_EMAIL" "$((now + i))" "$i"
+          if [ $i -eq 0 ]; then echo 'from refs/heads/work^0'; fi
+          printf 'M 100644 inline README.md\ndata <<TXT\n%sTXT\n\n' "$text"
+          i=$((i + 1))
+        done | git fast-import --quiet`,
       ],
       { as: 'bob' },
     );
     const commits = h.git('rev-list', '--reverse', `${h.trusted}..${tip}`).split('\n');
-    expect(commits).toHaveLength(211);
+    expect(commits).toHaveLength(1 + INERT_COMMITS);
     const grant = commits[0]!;
     expect(h.git('diff-tree', '--no-commit-id', '--name-only', '-r', grant)).toBe(ROLES_PATH);
     const report = await expectRefused(grant, { outcome: 'not-approved', pr: null, why: /^pushed to main without a pull request; changes specs\/roles\/roles\.yaml$/ });
@@ -424,6 +452,7 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
 
     const next = await proposed('after-buried-grant', addTicket('T-0901'), 'bob');
     expect(planOf(next.number)).toMatch(WHO_MAY_APPROVE);
+    expect(planOf(next.number)).toContain(`This branch contains ${1 + INERT_COMMITS} commits that fleetspec refused on the default branch`);
     h.approve(next.number, 'mallory');
     const n = h.mergeCommit(next.number, 'bob');
     await expectRefused(n, { outcome: 'not-approved', pr: next.number, ticket: 'T-0901', why: NOT_AN_APPROVER('mallory') });
@@ -545,7 +574,7 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     await h.tick();
     const carrier = planOf(h.mustPr('carrier').number);
     expect(carrier).toContain("**This branch contains 1 commit that fleetspec refused on the default branch; GitHub's diff does not show it, and approving this pull request approves it too:**");
-    expect(carrier).toContain(`- ${d.slice(0, 7)}: pushed to main without a pull request; changes specs/tickets/T-1301.yaml`);
+    expect(carrier).toMatch(new RegExp(`^- ${d.slice(0, 7)}: pushed to main without a pull request; changes specs/tickets/T\\\\?-1301\\\\?\\.yaml$`, 'm'));
     expect(planOf(h.mustPr('clean').number)).not.toContain('fleetspec refused on the default branch');
     expect(h.gh.takeViolations()).toEqual([]);
   });

@@ -606,7 +606,7 @@ export class SecurityHarness {
 
   /**
    * Between tests (afterEach): logins showAs respelled get their spelling back; PRs a test left open
-   * are closed and their branches deleted; and when main holds what live does not (a refused merge),
+   * are closed and their branches deleted (drift PRs and branches aside: the loop closes those); and when main holds what live does not (a refused merge),
    * `admin` pushes main back to the content of `trusted`, so the next test's branches start from what
    * live holds. It changes nothing live: the loop before the trusted-base rework refuses it as a direct
    * push (and its next tick closes the drift PR the refused merge opened); after it, the loop accepts
@@ -623,7 +623,8 @@ export class SecurityHarness {
     for (const p of this.gh.repo().pulls.values()) {
       if (p.state === 'open' && !p.head.ref.startsWith('fleetspec/drift-')) await github.updatePull(p.number, { state: 'closed' });
     }
-    const leftover = [...this.branchTips].filter(([branch]) => branch !== 'main' && !branch.startsWith('fleetspec/'));
+    // fleetspec's ticket and finding branches too: one whose PR was closed here would read as declined in the next test. Drift branches the loop closes itself.
+    const leftover = [...this.branchTips].filter(([branch]) => branch !== 'main' && !branch.startsWith('fleetspec/drift-'));
     const [before, after] = this.inClone(
       [
         'git fetch --quiet --prune origin',

@@ -66,10 +66,11 @@ export async function freshDb(engine: Engine, extra: Partial<OpenOptions> = {}):
 /** A fresh store for one describe block: opened before its tests, closed and dropped after. */
 export function useFreshDb(engine: Engine, extra: Partial<OpenOptions> = {}): { db: Db; options: OpenOptions } {
   const store = {} as { db: Db; options: OpenOptions; done(): Promise<void> };
+  // Opening a fresh store (PGlite's first open, or a new PostgreSQL database) is slow under load.
   beforeAll(async () => {
     const fresh = await freshDb(engine, extra);
     Object.assign(store, fresh);
-  });
+  }, 120_000);
   afterAll(async () => {
     // A test may have reopened the store; close whatever is current before dropping it.
     await store.db?.close().catch(() => {});

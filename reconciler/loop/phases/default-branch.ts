@@ -19,6 +19,8 @@ import type { Services, TickReport, TrustedRules } from './types.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
 export const MAX_MAIN_COMMITS = 1000;
+/** What an approved merge's apply ended as: its approval was checked, so it is trusted as it is. */
+const APPLY_OUTCOMES: readonly MainOutcome[] = ['applied', 'failed', 'abandoned', 'stale', 'blocked'];
 
 /** The trusted commit, or on the very first tick the default branch's tip, taken as the baseline (history is not replayed). */
 export async function trustedBase(svc: Services, runId: number, mainSha: string, report: Pick<TickReport, 'main'>): Promise<string> {
@@ -55,8 +57,15 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
   const roots = appliedRoots(svc);
   for (const [i, sha] of pending.entries()) {
     checkStop(svc);
+    const before = seen.get(sha)?.outcome;
     // Refused before: reported once, and it keeps the default branch untrusted.
-    if (seen.has(sha) && !ACCEPTED.includes(seen.get(sha)!.outcome)) continue;
+    if (before && !ACCEPTED.includes(before)) continue;
+    // Approved and applied (or tried) by a run that stopped before it moved the trusted base: never applied twice.
+    if (before && APPLY_OUTCOMES.includes(before)) {
+      await trust(svc.db, svc.repoKey, { sha, via: before, pr: seen.get(sha)!.pr });
+      trusted = sha;
+      continue;
+    }
     const pulls = await svc.github.pullsForCommit(sha);
     const merged = pulls.find((p) => p.merged && p.mergeCommitSha === sha);
     if (!merged) {
