@@ -1,12 +1,15 @@
 // Each built-in rule, configured by the repository's own policies/ (the user's parameters),
 // against a passing and a failing fixture in test/fixtures/policies/<rule>/: the failing ones
 // must give exactly the expected violations at exactly the expected places.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HostFacts } from '../../reconciler/kinds/hosts/facts.js';
 import { buildPlan, type ResourceChange } from '../../reconciler/plan/plan.js';
 import { evaluatePolicies, loadPolicies, RULES, type PolicySet } from '../../reconciler/policies/index.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
+import { soloLogin, soloOperator } from '../../reconciler/policies/rules/solo-operator.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'policies');
@@ -77,7 +80,8 @@ const cases: Record<string, Record<string, string[]>> = {
 
 describe('built-in rules against their fixtures', () => {
   it('covers every built-in rule with a passing and a failing fixture', () => {
-    const tested = new Set([...Object.keys(cases), 'blast-radius']);
+    // solo-operator judges no plan (the loop's approval reads it): tested below and in test/security/solo.test.ts.
+    const tested = new Set([...Object.keys(cases), 'blast-radius', 'solo-operator']);
     expect(RULES.map((r) => r.name).filter((n) => !tested.has(n))).toEqual([]);
     for (const [rule, fixtures] of Object.entries(cases)) {
       expect(Object.keys(fixtures), rule).toContain('pass');
@@ -92,6 +96,24 @@ describe('built-in rules against their fixtures', () => {
       });
     }
   }
+});
+
+describe('solo-operator', () => {
+  it('judges no plan; soloLogin names the one login the policies give, and none when they disagree or the login is no GitHub login', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-solo-'));
+    const policy = (name: string, login: string) => `kind: Policy\nname: ${name}\nseverity: warning\nrule: solo-operator\nparams: { login: ${login} }\n`;
+    await writeFile(join(dir, 'solo.yaml'), policy('solo', 'Alice'));
+    let loaded = await loadPolicies(dir);
+    expect(loaded.diagnostics).toEqual([]);
+    expect(soloLogin(loaded.set)).toBe('alice');
+    expect(soloOperator.check({ login: 'alice' }, { index: (await loadSpecs(join(dir, 'none'))).index, facts: new Map() })).toEqual([]);
+    await writeFile(join(dir, 'other.yaml'), policy('other', 'carol'));
+    expect(soloLogin((await loadPolicies(dir)).set), 'two solo operators name nobody').toBeUndefined();
+    await writeFile(join(dir, 'other.yaml'), policy('other', '"bob;rm -rf /"'));
+    loaded = await loadPolicies(dir);
+    expect(loaded.diagnostics.map((d) => d.severity)).toContain('error');
+    await rm(dir, { recursive: true, force: true });
+  });
 });
 
 describe('rules that read the plan or live facts', () => {
