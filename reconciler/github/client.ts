@@ -509,6 +509,12 @@ export class GitHub {
     return (data as IssueData[]).filter((i) => !i.pull_request).map(toIssue);
   }
 
+  async getIssue(number: number): Promise<Issue> {
+    const route = 'GET /repos/{owner}/{repo}/issues/{issue_number}';
+    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), issue_number: number }));
+    return toIssue(data as IssueData);
+  }
+
   async createIssue(i: { title: string; body: string; labels: string[] }): Promise<Issue> {
     const route = 'POST /repos/{owner}/{repo}/issues';
     const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), title: i.title, body: fitBody(i.body), labels: i.labels }));

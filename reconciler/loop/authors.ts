@@ -4,8 +4,10 @@
 // wrote itself (recorded in the store) are nobody's. What cannot be read is "unknown", never "nobody".
 import { GitHubError, type GitHub, type PullRequest } from '../github/client.js';
 import type { Queryable } from '../state/db.js';
-import { approverAccounts, botWritten, recordApproverAccount } from '../state/loop.js';
+import { approverAccounts, botWritten, recordApproverAccount, unappliedPulls } from '../state/loop.js';
 import type { Approvers, Authors } from './approval.js';
+import { DRIFT_PREFIX } from './phases/types.js';
+import { pulledIssue } from './tickets.js';
 
 /** GitHub's own committer for commits made in its web interface: not a person. */
 const WEB_FLOW = 'web-flow';
@@ -13,6 +15,32 @@ const PUSHES = new Set(['push', 'force_push', 'branch_creation']);
 const short = (sha: string) => sha.slice(0, 7);
 
 export async function authorsOf(github: GitHub, db: Queryable, repoKey: string, pr: PullRequest): Promise<Authors> {
+  const own = await branchAuthors(github, db, repoKey, pr);
+  const known = new Set(own.known);
+  const unknown = [...own.unknown];
+  // fleetspec's PRs carry other people's changes: a drift PR applies approved content live lacks,
+  // a pulled ticket is an issue's text. Whoever made those made this change too.
+  if (pr.headRef.startsWith(DRIFT_PREFIX)) {
+    for (const number of await unappliedPulls(db, repoKey)) {
+      const behind = await branchAuthors(github, db, repoKey, await github.getPull(number));
+      behind.known.forEach((k) => known.add(k));
+      unknown.push(...behind.unknown);
+    }
+  }
+  const issue = pulledIssue(pr.headRef);
+  if (issue !== undefined) {
+    const [opened, events] = await Promise.all([github.getIssue(issue), github.labelEvents(issue)]);
+    known.add(opened.author.toLowerCase());
+    for (const e of events) {
+      if (e.actor) known.add(e.actor.login.toLowerCase());
+      else unknown.push(`a label of issue #${issue} was set by an account GitHub does not name`);
+    }
+  }
+  return { known, unknown: [...new Set(unknown)] };
+}
+
+/** The authors of a PR's own branch: its author, its commits' authors and committers, and its pushers. */
+async function branchAuthors(github: GitHub, db: Queryable, repoKey: string, pr: PullRequest): Promise<Authors> {
   const known = new Set<string>([pr.author.toLowerCase()]);
   const unknown: string[] = [];
   if (pr.headRepo && pr.headRepo.toLowerCase() !== github.fullName.toLowerCase()) {

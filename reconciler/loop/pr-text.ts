@@ -190,11 +190,11 @@ export function tamperedComment(branch: string, sha: string): string {
   ].join('\n');
 }
 
-export function directPushComment(main: string): string {
+export function directPushComment(main: string, count = 1): string {
   return [
-    '### fleetspec did not apply this commit',
+    count === 1 ? '### fleetspec did not apply this commit' : `### fleetspec did not apply this commit, nor the ${count - 1} before it`,
     '',
-    `It reached \`${main}\` without a merged pull request, so nobody approved it.`,
+    `${count === 1 ? 'It' : 'They'} reached \`${main}\` without a merged pull request, so nobody approved ${count === 1 ? 'it' : 'them'}${count === 1 ? '' : ' (the ledger and `fleetspec reconcile` list each)'}.`,
     '',
     untrustedUntil(main),
   ].join('\n');

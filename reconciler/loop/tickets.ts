@@ -13,6 +13,12 @@ import { findSecretLiterals } from '../specs/secrets.js';
 /** Branches of pulled tickets: fleetspec/ticket/T-0008-issue-12. The id is reserved once the branch exists. */
 export const PULL_PREFIX = 'fleetspec/ticket/';
 const PULL_BRANCH = /^fleetspec\/ticket\/(T-[0-9]{4,})-issue-([0-9]+)$/;
+
+/** The issue a pulled ticket's branch came from, or undefined for any other branch. */
+export function pulledIssue(branch: string): number | undefined {
+  const m = PULL_BRANCH.exec(branch);
+  return m ? Number(m[2]) : undefined;
+}
 /** Branches that reserve a ticket id while they exist: pulled tickets and finding tickets (loop/findings.ts). */
 const RESERVING_BRANCH = /^fleetspec\/(?:ticket|finding)\/(T-[0-9]{4,})-/;
 

@@ -53,9 +53,9 @@ export async function mergeIntegrity(git: SpecRepo, trusted: string, head: strin
   return problems.sort();
 }
 
-/** Symlinks or submodules in the folders a plan reads (or those folders as links): refused, as they can swap one folder for another. */
-export async function linkProblems(git: SpecRepo, sha: string, appliedRoots: readonly string[]): Promise<string[]> {
-  return (await git.linksUnder(sha, appliedRoots)).map((path) => `${path} is a symlink or submodule; fleetspec reads only plain files in ${appliedRoots.join(', ')}`);
+/** Symlinks or submodules in the folders fleetspec reads and writes (or those folders as links): refused, as they can swap one folder for another or point outside the checkout. */
+export async function linkProblems(git: SpecRepo, sha: string, folders: readonly string[]): Promise<string[]> {
+  return (await git.linksUnder(sha, folders)).map((path) => `${path} is a symlink or submodule; fleetspec reads and writes only plain files in ${folders.join(', ')}`);
 }
 
 /** One digest of who may approve and which policies judge: an approval holds only under the rules it was given under. */

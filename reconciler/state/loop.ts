@@ -140,6 +140,19 @@ export async function trust(db: Queryable, repo: string, c: TrustedCommit): Prom
   await db.query(`insert into trusted_commits (repo, sha, via, pr) values ($1, $2, $3, $4)`, [repo, c.sha, c.via, c.pr]);
 }
 
+/**
+ * The PRs accepted onto the trusted base since it was last applied (or taken as the baseline): approved
+ * content that live does not hold yet (blocked, stale, failed, interrupted), which a drift PR would apply.
+ */
+export async function unappliedPulls(db: Queryable, repo: string): Promise<number[]> {
+  const rows = await db.query<{ pr: number }>(
+    `select distinct pr from trusted_commits where repo = $1 and pr is not null and via not in ('applied', 'baseline')
+       and seq > coalesce((select max(seq) from trusted_commits where repo = $1 and via in ('applied', 'baseline')), 0)`,
+    [repo],
+  );
+  return rows.map((r) => Number(r.pr));
+}
+
 /** Records a commit fleetspec wrote to a branch it owns. */
 export async function recordBotCommit(db: Queryable, repo: string, branch: string, sha: string): Promise<void> {
   await db.query(`insert into bot_commits (repo, branch, sha) values ($1, $2, $3) on conflict do nothing`, [repo, branch, sha]);

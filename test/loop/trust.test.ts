@@ -142,8 +142,8 @@ describe('inert files and links', () => {
     }, 'links');
     await repo.fetch();
     expect(await linkProblems(repo, swapped, ROOTS)).toEqual([
-      'policies is a symlink or submodule; fleetspec reads only plain files in specs, stacks, policies',
-      'specs/tickets/link.yaml is a symlink or submodule; fleetspec reads only plain files in specs, stacks, policies',
+      'policies is a symlink or submodule; fleetspec reads and writes only plain files in specs, stacks, policies',
+      'specs/tickets/link.yaml is a symlink or submodule; fleetspec reads and writes only plain files in specs, stacks, policies',
     ]);
     expect(await linkProblems(repo, trusted, ROOTS)).toEqual([]);
   });

@@ -4,6 +4,9 @@
 // its change was properly approved), in the ledger (main_commits: the outcome and why), and in what
 // fleetspec wrote on GitHub (statuses, comments). The attacker is mallory (no role) or bob (a role
 // without `approve`) unless a test says otherwise; alice and carol are the approvers. See harness.ts.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { PLAN_MARKER } from '../../reconciler/loop/pr-text.js';
@@ -11,8 +14,7 @@ import { botWrote, type MainOutcome } from '../../reconciler/state/loop.js';
 import { sh } from '../../reconciler/ssh/quote.js';
 import type { TickReport } from '../../reconciler/loop/tick.js';
 import type { PullState, StatusRecord } from '../github/server.js';
-import { addTicket, BOT, REPO_KEY, ROLES, ROLES_PATH, rolesYaml, type Role } from './harness.js';
-import { useSecurityHarness } from './harness.js';
+import { addTicket, BOT, REPO_KEY, ROLES, ROLES_PATH, rolesYaml, useSecurityHarness, type Role } from './harness.js';
 
 const h = useSecurityHarness();
 
@@ -80,6 +82,8 @@ interface Refusal {
   /** A ticket the commit would have opened: it must not be live. */
   ticket?: string;
   why: RegExp;
+  /** Where the failing status goes: the refused commit, or for a batch of direct pushes the newest of them. */
+  statusOn?: string;
 }
 
 /** The next tick refuses `sha`: nothing applied, the ticket not live, the ledger and the commit status say so, the trusted commit stays. */
@@ -91,7 +95,7 @@ async function expectRefused(sha: string, r: Refusal): Promise<TickReport> {
   expect(report.state).toBe('BLOCKED');
   if (r.ticket) expect(h.applied(r.ticket)).toBe(false);
   expect(await h.ledger(sha)).toMatchObject({ outcome: r.outcome, pr: r.pr, detail: expect.stringMatching(r.why) });
-  expect(statusOf(sha, 'fleetspec/apply')).toMatchObject({ state: 'failure' });
+  expect(statusOf(r.statusOn ?? sha, 'fleetspec/apply')).toMatchObject({ state: 'failure' });
   expect(h.trusted).toBe(trusted);
   expect(h.gh.takeViolations()).toEqual([]);
   return report;
@@ -211,6 +215,33 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     await expectRefused(m, { outcome: 'untrusted', pr: pr.number, ticket: 'T-0105', why: /\bpolicies is a symlink or submodule\b/ });
   });
 
+  // Found while writing 1d: the folder the loop writes rendered diagrams to is not checked for links.
+  it('attack 1d (diagrams): a branch making docs/diagrams/src a symlink to a folder outside the checkout makes the loop write nothing there', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'fleetspec-outside-'));
+    try {
+      writeFileSync(join(outside, 'keep.txt'), 'not the loop\'s\n');
+      // A new role changes the roles diagram, so planning the branch renders diagrams.
+      const roles: Role[] = [...ROLES, { name: 'ops', capabilities: ['tests.run'], githubUsers: [] }];
+      const head = h.pushScript(
+        'diagram-link',
+        [
+          ...writeLines({ [ROLES_PATH]: rolesYaml(roles) }),
+          'git rm -r --quiet --cached docs/diagrams/src && rm -rf docs/diagrams/src',
+          sh`blob=$(printf %s ${outside} | git hash-object -w --stdin)`,
+          'git update-index --add --cacheinfo "120000,$blob,docs/diagrams/src"',
+          "git commit --quiet -m 'Diagrams elsewhere'",
+        ],
+        { as: 'mallory' },
+      );
+      expect(h.git('ls-tree', head, 'docs/diagrams/src')).toMatch(/^120000 blob /);
+      await h.tick();
+      // The daemon's machine outside its checkout is not the branch's to write.
+      expect(readdirSync(outside)).toEqual(['keep.txt']);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   // -- 2. The bot hides the real author -------------------------------------------------------------
 
   it("attack 2: alice pushes commits under an email linked to no account, the bot opens the PR, alice approves: refused, she pushed them", async () => {
@@ -243,6 +274,51 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     expect(h.applied('T-0202')).toBe(false);
     expect(h.gh.takeViolations()).toEqual([]);
     await restoreRoles(['specs/tickets/T-0202.yaml']);
+  });
+
+  // Found while writing attack 2: a blocked merge is accepted (its approval holds), and the drift PR that
+  // re-proposes it is the bot's, so alice, who made the blocked change, counts as "not an author" there.
+  it("attack 2 (override via drift): alice's own override label on the drift PR that re-proposes her blocked change lifts nothing", async () => {
+    const pr = await proposed('alice-deploys-again', { [ROLES_PATH]: rolesYaml(deployGrant()), ...addTicket('T-0203') }, 'alice', 'failure');
+    h.approve(pr.number, 'carol'); // carol approves the change, not an exception to the policy
+    const m = h.mergeCommit(pr.number, 'alice');
+    try {
+      let report = await h.tick();
+      expect(report.main).toContainEqual({ sha: m, outcome: 'blocked', pr: pr.number, detail: expect.stringContaining(`policy ${POLICY_NAME}`) });
+      expect(report.drift).toContainEqual({ kind: 'tickets', pr: expect.any(Number), action: 'opened' });
+      const drift = h.mustPr('fleetspec/drift-tickets');
+      expect(statusOf(drift.head.sha, 'fleetspec/plan')).toMatchObject({ state: 'failure' });
+      await labelOverride(drift.number, 'alice');
+      await h.tick();
+      h.approve(drift.number, 'alice');
+      const d = h.mergeCommit(drift.number, 'alice');
+      report = await h.tick();
+      expect(report.applied, `the drift merge ${d.slice(0, 7)}: ${report.reason}`).toBeUndefined();
+      expect(h.applied('T-0203')).toBe(false);
+    } finally {
+      await restoreRoles(h.applied('T-0203') ? [] : ['specs/tickets/T-0203.yaml']);
+    }
+  });
+
+  // Found while writing attack 8a: a ticket pulled from an issue is written by the bot, so the issue's
+  // author (who wrote its title, text and labels) is nobody in the PR's authors, and may approve it alone.
+  it("attack 2 (pulled ticket): alice's own issue, made a ticket PR by the bot, is not applied on alice's approval alone", async () => {
+    const issue = h.gh.openIssue({ title: 'Developers deploy to production from now on', body: 'Agents: ship it.', author: 'alice', labels: ['ticket', 'role:developers', 'priority:critical'] });
+    try {
+      let report = await h.tick();
+      const pulled = report.pulled.find((p) => p.issue === issue.number);
+      expect(pulled, report.reason).toMatchObject({ action: 'opened' });
+      report = await h.tick(); // planned
+      const pr = h.mustPr(pulled!.branch);
+      expect(pr.author).toBe(BOT);
+      h.approve(pr.number, 'alice');
+      const m = h.mergeCommit(pr.number, 'alice');
+      report = await h.tick();
+      expect(report.applied, `${m.slice(0, 7)}: ${report.reason}`).toBeUndefined();
+      expect(h.applied(pulled!.id)).toBe(false);
+    } finally {
+      h.gh.editIssue(issue.number, { state: 'closed' });
+    }
   });
 
   // -- 3. An edited merge -----------------------------------------------------------------------------
@@ -446,9 +522,12 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     expect(commits).toHaveLength(1 + INERT_COMMITS);
     const grant = commits[0]!;
     expect(h.git('diff-tree', '--no-commit-id', '--name-only', '-r', grant)).toBe(ROLES_PATH);
-    const report = await expectRefused(grant, { outcome: 'not-approved', pr: null, why: /^pushed to main without a pull request; changes specs\/roles\/roles\.yaml$/ });
+    const report = await expectRefused(grant, { outcome: 'not-approved', pr: null, why: /^pushed to main without a pull request; changes specs\/roles\/roles\.yaml$/, statusOn: tip });
     // None of the inert commits on top moves the trusted commit past the grant.
     expect(report.main.filter((c) => ['no-changes', 'reverted', 'applied'].includes(c.outcome))).toEqual([]);
+    // One status and one comment for the batch, on its newest commit, not 211 of each.
+    expect(h.gh.repo().statuses.filter((st) => commits.includes(st.sha) && st.context === 'fleetspec/apply').map((st) => st.sha)).toEqual([tip]);
+    expect(h.gh.repo().commitComments.filter((c) => commits.includes(c.sha)).map((c) => [c.sha, c.body.split('\n')[0]])).toEqual([[tip, `### fleetspec did not apply this commit, nor the ${INERT_COMMITS} before it`]]);
 
     const next = await proposed('after-buried-grant', addTicket('T-0901'), 'bob');
     expect(planOf(next.number)).toMatch(WHO_MAY_APPROVE);
@@ -477,7 +556,8 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     expect(await h.outcome(svg)).toBe('no-changes');
     expect(await h.outcome(pkg)).toBe('not-approved');
     expect(await h.outcome(workflow)).toBe('not-approved');
-    expect(statusOf(pkg, 'fleetspec/apply')).toMatchObject({ state: 'failure' });
+    // Refused pushes of one tick are reported once, on the newest: the ledger lists each.
+    expect(statusOf(pkg, 'fleetspec/apply')).toBeUndefined();
     expect(statusOf(workflow, 'fleetspec/apply')).toMatchObject({ state: 'failure' });
     expect(statusOf(readme, 'fleetspec/apply')?.state).not.toBe('failure');
     expect(statusOf(svg, 'fleetspec/apply')?.state).not.toBe('failure');
@@ -565,6 +645,31 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
   });
 
   // -- Also -------------------------------------------------------------------------------------------
+
+  it('a branch pushed before the loop refused a commit it carries: the approval of its plan (which could not list the commit) does not cover it', async () => {
+    // mallory pushes the grant to main and a harmless branch on top of it, both before the next tick.
+    const x = h.pushToMain({ [ROLES_PATH]: rolesYaml(withApprover('mallory')) }, 'mallory');
+    h.push('harmless-on-top', addTicket('T-1401'), { as: 'mallory' });
+    const report = await h.tick();
+    expect(report.main).toContainEqual({ sha: x, outcome: 'not-approved', pr: null, detail: expect.any(String) });
+    expect(report.branches.find((b) => b.branch === 'harmless-on-top')).toMatchObject({ status: 'success' });
+    const pr = h.mustPr('harmless-on-top');
+    h.approve(pr.number, 'alice');
+    const m = h.mergeCommit(pr.number, 'alice');
+    await expectRefused(m, { outcome: 'untrusted', pr: pr.number, ticket: 'T-1401', why: new RegExp(`^the approved head contains ${x.slice(0, 7)}, refused on main, which the plan the reviewer saw did not list`) });
+    expect(h.git('show', `${h.trusted}:${ROLES_PATH}`)).not.toContain('mallory');
+  });
+
+  // Found while writing the test above: the plan comment is published when the branch is planned (before
+  // the default branch's commits are examined in the same tick) and never again for the same head.
+  it('a branch pushed before the loop refused a commit it carries: its plan comment lists the commit from the next tick on', async () => {
+    const x = h.pushToMain(addTicket('T-1501'), 'bob');
+    h.push('carrier-early', addTicket('T-1502'), { as: 'bob' });
+    await h.tick(); // plans the branch, then refuses x
+    expect(await h.outcome(x)).toBe('not-approved');
+    await h.tick();
+    expect(planOf(h.mustPr('carrier-early').number)).toContain(`- ${x.slice(0, 7)}: pushed to main without a pull request`);
+  });
 
   it('a PR that carries a refused commit lists it in its plan comment; a branch from the trusted commit does not', async () => {
     const d = h.pushToMain(addTicket('T-1301'), 'bob');

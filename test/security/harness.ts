@@ -127,7 +127,7 @@ export class SecurityHarness {
   readonly progress: string[] = [];
   /** Which findings open tickets on the next tick; off unless a test sets it. */
   findings: ReadonlySet<FindingSource> | undefined;
-  /** The main commit live was last made to match (the seed, then each applied merge). */
+  /** The trusted commit: the last main commit the loop accepted (the seed, an applied or blocked merge, a revert, an inert push). */
   trusted = '';
   /** main's tip when the suite started. */
   seedSha = '';

@@ -13,7 +13,7 @@ import { FINDING_PREFIX } from '../findings.js';
 import * as text from '../pr-text.js';
 import { PULL_PREFIX } from '../tickets.js';
 import { DRIFT_PREFIX } from './drift.js';
-import { appliedRoots, checkStop, diagramsDir, load, planLoaded, prOverrides, publishPlan, stacksDir } from './shared.js';
+import { linkFreeRoots, checkStop, refusedIn, diagramsDir, load, planLoaded, prOverrides, publishPlan, stacksDir } from './shared.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
 
 /** Each spec branch in name order; one that fails is reported and the others go on. */
@@ -64,6 +64,14 @@ async function planBranch(
       await recordPlanned(svc.db, svc.repoKey, { sha: tip, scope: known.scope, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: published.carries });
       return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
     }
+    // A commit refused since the plan that this branch contains: the reviewer must see it before approving.
+    const carries = known.plan ? (await refusedIn(svc, tip)).map((c) => c.sha) : [];
+    if (known.plan && carries.some((c) => !(known.carries ?? []).includes(c))) {
+      svc.progress(`#${pr.number} carries a newly refused commit: publishing its plan again`);
+      const published = await publishPlan(svc, pr, tip, known.plan, approvers);
+      await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: pr.number, runId, carries: published.carries });
+      return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
+    }
     return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
   }
   // Its PR was closed by a person: respected until the branch gets a new commit.
@@ -72,7 +80,7 @@ async function planBranch(
   if (!pr && (branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX))) return undefined;
 
   svc.progress(`planning ${branch} at ${text.short(tip)}`);
-  const links = await linkProblems(svc.git, tip, appliedRoots(svc));
+  const links = await linkProblems(svc.git, tip, linkFreeRoots(svc));
   const loaded = links.length ? undefined : await load(svc, tip);
   const title = (await svc.git.commitMessage(tip)).message.split('\n')[0]!.slice(0, 200) || `fleetspec: ${branch}`;
   const opened = !pr;

@@ -14,7 +14,7 @@ import { decideApproval, overridesOf } from '../approval.js';
 import { authorsOf, soleWriter } from '../authors.js';
 import * as text from '../pr-text.js';
 import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
-import { appliedRoots, checkStop, refusedIn, specsDir, stacksDir } from './shared.js';
+import { appliedRoots, checkStop, linkFreeRoots, refusedIn, specsDir, stacksDir } from './shared.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
@@ -55,6 +55,14 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
   const pending = await sinceTrusted(svc, main, mainSha, trusted);
   const seen = await mainCommits(svc.db, svc.repoKey);
   const roots = appliedRoots(svc);
+  // Direct pushes refused this tick: one status and one comment, on the newest, however many there are.
+  const direct: string[] = [];
+  const reportDirect = async () => {
+    const newest = direct.at(-1);
+    if (!newest) return;
+    await svc.github.setStatus(newest, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: reached ${main} without an approved pull request` });
+    await svc.github.commitComment(newest, text.directPushComment(main, direct.length));
+  };
   for (const [i, sha] of pending.entries()) {
     checkStop(svc);
     const before = seen.get(sha)?.outcome;
@@ -87,8 +95,7 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
       if (rebasedBy && !(await svc.git.isAncestor(sha, rebasedBy.headSha).catch(() => true))) continue;
       const listed = changes.slice(0, 5).join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
       await refuse(svc, run.id, report.main, sha, null, 'not-approved', `pushed to ${main} without a pull request; changes ${listed}`);
-      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: reached ${main} without an approved pull request` });
-      await svc.github.commitComment(sha, text.directPushComment(main));
+      direct.push(sha);
       continue;
     }
     const untrusted = await integrityProblems(svc, main, trusted, merged, sha, roots);
@@ -129,6 +136,7 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
       continue;
     }
     const events = await svc.github.labelEvents(merged.number);
+    await reportDirect();
     report.waiting = pending.length - i - 1;
     const overrides = overridesOf(events, reviews, rules.approvers, authors, merged.mergedAt);
     const by = decision.self ? `${decision.by} (their own change: solo-operator policy)` : decision.by;
@@ -137,13 +145,14 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
     if (outcome && ACCEPTED.includes(outcome)) await trust(svc.db, svc.repoKey, { sha, via: outcome, pr: merged.number });
     return done;
   }
+  await reportDirect();
   return undefined;
 }
 
 /** Why a merged PR's commit is not what was approved for the default branch, or nothing. */
 async function integrityProblems(svc: Services, main: string, trusted: string, merged: PullRequest, sha: string, roots: string[]): Promise<string[]> {
   if (merged.baseRef !== main) return [`#${merged.number} was merged into ${merged.baseRef}, not ${main}; its approval does not cover ${main}`];
-  const links = await linkProblems(svc.git, sha, roots);
+  const links = await linkProblems(svc.git, sha, linkFreeRoots(svc));
   if (links.length) return links;
   return mergeIntegrity(svc.git, trusted, merged.headSha, sha, roots);
 }

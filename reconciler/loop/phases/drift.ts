@@ -7,9 +7,9 @@ import type { LoadedSpecs } from '../../specs/load.js';
 import { botWrote, plannedCommit, recordPlanned } from '../../state/loop.js';
 import * as text from '../pr-text.js';
 import { checkStop, planLoaded, publishPlan } from './shared.js';
-import type { Services, TickReport, TrustedRules } from './types.js';
+import { DRIFT_PREFIX, type Services, type TickReport, type TrustedRules } from './types.js';
 
-export const DRIFT_PREFIX = 'fleetspec/drift-';
+export { DRIFT_PREFIX } from './types.js';
 
 /** Whether a drift branch's head is fleetspec's own commit recording exactly `record` on top of the trusted commit. */
 async function sameRecord(svc: Services, branch: string, head: string, trusted: string, path: string, record: string): Promise<boolean> {

@@ -27,6 +27,8 @@ export const diagramsDir = (svc: Services) => join(specsDir(svc), '..', DIAGRAMS
 export const policiesDir = (svc: Services) => join(specsDir(svc), '..', 'policies');
 /** The folders an apply reads, relative to the repository: specs, stacks and policies. */
 export const appliedRoots = (svc: Services) => [specsDir(svc), stacksDir(svc), policiesDir(svc)].map((p) => relative(svc.git.dir, p));
+/** The folders fleetspec reads or writes in a checkout (the applied ones and the diagrams' sources): no links allowed there. */
+export const linkFreeRoots = (svc: Services) => [...appliedRoots(svc), relative(svc.git.dir, diagramsDir(svc))];
 
 /** The policies of the commit checked out now. Invalid ones block every plan they would judge. */
 export async function policiesOf(svc: Services): Promise<PolicyContext> {

@@ -11,6 +11,9 @@ import type { Approvers } from '../approval.js';
 import type { FindingAction } from '../findings.js';
 import type { PulledTicket } from '../tickets.js';
 
+/** fleetspec's drift branches, one per kind: fleetspec/drift-<kind>. */
+export const DRIFT_PREFIX = 'fleetspec/drift-';
+
 /** The services every phase may call; the facts a phase decides on are its parameters. */
 export interface Services {
   db: Db;
