@@ -61,7 +61,8 @@ async function planBranch(
     if (lifted && blockingFindings(lifted).length < blockingFindings(known.plan!).length) {
       svc.progress(`override on #${pr.number}: judging ${text.short(tip)} again`);
       const published = await publishPlan(svc, pr, tip, lifted, approvers);
-      await recordPlanned(svc.db, svc.repoKey, { sha: tip, scope: known.scope, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: published.carries });
+      // Still the rules the plan was judged under: only the overrides are new.
+      await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId, carries: published.carries });
       return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
     }
     // A commit refused since the plan that this branch contains: the reviewer must see it before approving.
