@@ -101,6 +101,18 @@ async function expectRefused(sha: string, r: Refusal): Promise<TickReport> {
   return report;
 }
 
+/** The next tick finds the approved merge `sha` of PR `pr` blocked by the policy: nothing applied, the ledger and the status say so. */
+async function expectBlocked(sha: string, pr: number, ticket: string): Promise<TickReport> {
+  const report = await h.tick();
+  expect(report.applied).toBeUndefined();
+  expect(report.main).toContainEqual({ sha, outcome: 'blocked', pr, detail: expect.stringMatching(new RegExp(`^blocked by policy ${POLICY_NAME}`)) });
+  expect(await h.ledger(sha)).toMatchObject({ outcome: 'blocked', detail: expect.stringContaining(`policy ${POLICY_NAME}`) });
+  expect(statusOf(sha, 'fleetspec/apply')).toMatchObject({ state: 'failure' });
+  expect(h.applied(ticket)).toBe(false);
+  expect(h.gh.takeViolations()).toEqual([]);
+  return report;
+}
+
 /** The next tick applies `sha` of PR `pr`: the tickets are live and the ledger says applied. */
 async function expectApplied(sha: string, pr: number, tickets: string[]): Promise<TickReport> {
   const report = await h.tick();
@@ -266,13 +278,7 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     // carol's approval is valid, so only the policy stands between the merge and live.
     h.approve(pr.number, 'carol');
     const m = h.mergeCommit(pr.number, 'alice');
-    report = await h.tick();
-    expect(report.applied).toBeUndefined();
-    expect(report.main).toContainEqual({ sha: m, outcome: 'blocked', pr: pr.number, detail: expect.stringMatching(new RegExp(`^blocked by policy ${POLICY_NAME}`)) });
-    expect(await h.ledger(m)).toMatchObject({ outcome: 'blocked', detail: expect.stringContaining(`policy ${POLICY_NAME}`) });
-    expect(statusOf(m, 'fleetspec/apply')).toMatchObject({ state: 'failure' });
-    expect(h.applied('T-0202')).toBe(false);
-    expect(h.gh.takeViolations()).toEqual([]);
+    report = await expectBlocked(m, pr.number, 'T-0202');
     await restoreRoles(['specs/tickets/T-0202.yaml']);
   });
 
@@ -396,13 +402,7 @@ describe('attacks on the trust model (docs/security.md), each refused', { timeou
     const after = new Date(Date.parse(h.gh.repo().pulls.get(pr.number)!.mergedAt!) + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     await labelOverride(pr.number, 'alice', [], after);
     await labelOverride(pr.number, 'alice', ['fleetspec/trust-me'], after);
-    report = await h.tick();
-    expect(report.applied).toBeUndefined();
-    expect(report.main).toContainEqual({ sha: m, outcome: 'blocked', pr: pr.number, detail: expect.stringMatching(new RegExp(`^blocked by policy ${POLICY_NAME}`)) });
-    expect(await h.outcome(m)).toBe('blocked');
-    expect(statusOf(m, 'fleetspec/apply')).toMatchObject({ state: 'failure' });
-    expect(h.applied('T-0601')).toBe(false);
-    expect(h.gh.takeViolations()).toEqual([]);
+    report = await expectBlocked(m, pr.number, 'T-0601');
     await restoreRoles(['specs/tickets/T-0601.yaml']);
   });
 
