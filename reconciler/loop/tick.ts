@@ -5,9 +5,11 @@
 //   2. branches (branches.ts): each spec branch is validated, its stacks synthesised and committed, planned live,
 //      narrated, and its PR opened or updated (one plan comment, edited in place) with a commit status;
 //      then tickets opened as issues become PRs (loop/tickets.ts);
-//   3. the default branch (default-branch.ts): each new commit is applied only if its merged PR was approved by an
-//      allowed reviewer on the planned head and the plan made now is the approved one (one apply per tick);
-//   4. drift (drift.ts): what live differs from the default branch by, per kind, as one PR each;
+//   3. the default branch (default-branch.ts): every commit since the trusted one (the last fleetspec accepted) is
+//      examined; a merged PR is applied only if its merge holds exactly the approved head on the trusted commit, it
+//      was approved under the trusted rules by someone who made no part of it, and the plan made now is the approved
+//      one (one apply per tick); anything else is refused and keeps the default branch untrusted;
+//   4. drift (drift.ts): what live differs from the trusted commit by, per kind, as one PR each;
 //   5. findings (findings.ts; a disk over threshold, a failed apply, unapproved commits, drift): one ticket each,
 //      proposed and closed by PRs like any ticket (loop/findings.ts).
 // What several phases use (checkout folders, specs, policies, plan comments) is in phases/shared.ts.
