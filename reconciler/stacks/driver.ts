@@ -72,7 +72,7 @@ export async function terraformEnv(
   pgConnStr: string,
   secret: LiveContext['secret'],
 ): Promise<Pick<TerraformRun, 'env' | 'redact'> | { missing: string }> {
-  const env: Record<string, string> = { PG_CONN_STR: pgConnStr };
+  const env: Record<string, string> = { PG_CONN_STR: backendConnString(pgConnStr) };
   const redact: string[] = [];
   const password = /^postgres(?:ql)?:\/\/[^:/@]*:([^@]*)@/.exec(pgConnStr)?.[1];
   if (password) redact.push(decodeURIComponent(password));
@@ -85,6 +85,26 @@ export async function terraformEnv(
     redact.push(value);
   }
   return { env, redact };
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '']);
+
+/**
+ * PG_CONN_STR for terraform's pg backend. Its driver (lib/pq) insists on TLS unless `sslmode` says
+ * otherwise, where node-postgres (fleetspec's own store) uses none unless asked: for a server on
+ * loopback without an sslmode, both connect the same way, without TLS. Elsewhere the string is
+ * passed as it is, so a remote server is reached over TLS unless the operator said not to.
+ */
+export function backendConnString(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url; // a key=value connection string: terraform reads it as given
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol) || u.searchParams.has('sslmode') || !LOOPBACK.has(u.hostname)) return url;
+  u.searchParams.set('sslmode', 'disable');
+  return u.toString();
 }
 
 const isEmpty = (model: StackModel) => Object.values(model.input).every((list) => (list as unknown[]).length === 0);

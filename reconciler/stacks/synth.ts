@@ -12,6 +12,7 @@ import { ComputeInstance } from '@cdktf/provider-google/lib/compute-instance/ind
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider/index.js';
 import { App, PgBackend, TerraformOutput, TerraformStack, TerraformVariable, type PgBackendConfig } from 'cdktf';
 import type { Construct } from 'constructs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { stringify } from 'safe-stable-stringify';
 import type { DnsInput, StackModel, StackSecret, VmsInput } from './model.js';
@@ -120,14 +121,87 @@ function vmsStack(stack: TerraformStack, input: VmsInput, secrets: StackSecret[]
   }
 }
 
+/**
+ * Terraform's JSON syntax evaluates every string as a template: `${…}` interpolates and `%{…}`
+ * is a directive. A spec string is data, so both are escaped (`$${`, `%%{`) and Terraform reads
+ * the string back literally.
+ */
+export function templateLiteral(text: string): string {
+  return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
+}
+
+/** Fields of the stack model that are Terraform identifiers made by fleetspec, never free text. */
+const IDENTIFIER_FIELDS = new Set(['id', 'token', 'credentials']);
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** What cdktf or Terraform would read as code in a string: templates, directives, cdktf token markers. */
+const ACTIVE = /[$%#&]\{|TfToken/;
+/** cdktf encodes number tokens as huge doubles; no spec number comes near them. */
+const MAX_NUMBER = 1e15;
+
+/**
+ * The one place spec data enters a stack. Every string of the model (values and map keys, at any
+ * depth, so no future field can forget it) that holds something cdktf or Terraform would read as
+ * code is swapped for an opaque placeholder before cdktf sees it (cdktf resolves `${TfToken[…]}`
+ * markers inside any string), and put back, escaped for Terraform's templates, into the JSON
+ * cdktf returns. Fleetspec's own references (`${var.…}`, `${data.…}`) are left as they are.
+ */
+export function literalise<T>(input: T): { input: T; restore(json: unknown): unknown } {
+  const nonce = randomBytes(12).toString('hex');
+  const originals = new Map<string, string>();
+  const placeholders = new Map<string, string>();
+  const hide = (s: string): string => {
+    if (!ACTIVE.test(s)) return s;
+    let p = placeholders.get(s);
+    if (!p) {
+      p = `fleetspec-literal-${nonce}-${placeholders.size}`;
+      placeholders.set(s, p);
+      originals.set(p, s);
+    }
+    return p;
+  };
+  const walk = (value: unknown, path: string): unknown => {
+    if (typeof value === 'string') return hide(value);
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value) || Math.abs(value) >= MAX_NUMBER) throw new Error(`stack input ${path} is ${value}: numbers in a stack must be finite and below ${MAX_NUMBER}`);
+      return value;
+    }
+    if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`));
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => {
+          if (IDENTIFIER_FIELDS.has(k) && typeof v === 'string') {
+            if (!IDENTIFIER.test(v)) throw new Error(`stack input ${path}.${k} is not a Terraform identifier: ${JSON.stringify(v)}`);
+            return [k, v];
+          }
+          return [hide(k), walk(v, `${path}.${k}`)];
+        }),
+      );
+    }
+    return value;
+  };
+  const pattern = new RegExp(`fleetspec-literal-${nonce}-[0-9]+`, 'g');
+  const put = (s: string) => (originals.size ? s.replace(pattern, (p) => templateLiteral(originals.get(p)!)) : s);
+  const restore = (json: unknown): unknown => {
+    if (typeof json === 'string') return put(json);
+    if (Array.isArray(json)) return json.map(restore);
+    if (json && typeof json === 'object') return Object.fromEntries(Object.entries(json).map(([k, v]) => [put(k), restore(v)]));
+    return json;
+  };
+  return { input: walk(input, 'input') as T, restore };
+}
+
 /** The Terraform JSON of one stack, as an object (before canonical rendering). */
 export function synthObject(model: StackModel, app: App = new App({ skipValidation: true, outdir: tmpdir() })): Record<string, any> {
   // (The App only needs an existing outdir; nothing is written there: toTerraform() returns the JSON.)
   const stack = new TerraformStack(app, model.name);
   // The connection string comes from PG_CONN_STR at run time: it may hold a password.
   new PgBackend(stack, { schemaName: stateSchema(model.name) } as PgBackendConfig);
-  if (model.name === 'dns') dnsStack(stack, model.input as DnsInput, model.secrets);
-  else vmsStack(stack, model.input as VmsInput, model.secrets);
+  const data = literalise(model.input);
+  if (model.name === 'dns') dnsStack(stack, data.input as DnsInput, model.secrets);
+  else vmsStack(stack, data.input as VmsInput, model.secrets);
+  // cdktf-cli's synth (app.ts) serialises through toTerraform too: it gets the restored JSON.
+  const raw = stack.toTerraform.bind(stack);
+  stack.toTerraform = () => data.restore(raw()) as ReturnType<typeof raw>;
   const json = stack.toTerraform() as Record<string, any>;
   json['//'] = {
     ...json['//'],

@@ -90,6 +90,45 @@ export function terraformErrors(stderr: string, stdout = ''): string {
   return text.trim().split('\n').slice(-3).join(' ').trim();
 }
 
+/** Variables of the parent environment terraform may see, besides its own TF_* settings. */
+const PASSED = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  // Reaching the providers' APIs through a proxy, with the machine's CA certificates.
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  // A path (not a secret) to Google's application default credentials, for VMs without `credentials:`.
+  'GOOGLE_APPLICATION_CREDENTIALS',
+]);
+
+/**
+ * The whole environment a terraform process gets: the few variables above, terraform's own TF_*
+ * settings (TF_CLI_CONFIG_FILE, TF_PLUGIN_CACHE_DIR, TF_LOG…) but never a TF_VAR_* of the parent,
+ * and the stack's own `extra` (PG_CONN_STR and its TF_VAR_* secrets). fleetspec's secret key, its
+ * GitHub token, DATABASE_URL and anything else in the daemon's environment stay out of reach of
+ * the configuration, its providers and `file("/proc/self/environ")`.
+ */
+export function terraformEnvironment(parent: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) {
+    if (v === undefined) continue;
+    if (PASSED.has(k) || (k.startsWith('TF_') && !k.startsWith('TF_VAR_'))) env[k] = v;
+  }
+  return { ...env, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1', ...extra };
+}
+
 interface Result {
   code: number | null;
   stdout: string;
@@ -100,13 +139,7 @@ function execute(run: TerraformRun, args: string[], opts: { streamProgress?: boo
   return new Promise((resolve, reject) => {
     const child = spawn(run.binary.path, args, {
       cwd: run.workDir,
-      env: {
-        ...process.env,
-        TF_IN_AUTOMATION: '1',
-        TF_INPUT: '0',
-        CHECKPOINT_DISABLE: '1',
-        ...run.env,
-      },
+      env: terraformEnvironment(process.env, run.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

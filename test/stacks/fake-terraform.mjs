@@ -6,8 +6,8 @@
 //   show -json FILE              the JSON output format (format_version 1.2): resource_changes, variables (plain text, as real terraform prints them)
 //   apply FILE                   refuses a stale saved plan ("Saved plan is stale"), else writes the new state
 // Live "cloud" state is the state itself: resources match what was last applied.
-// FAKE_TF_FAIL=plan|apply makes that command fail with a Terraform-style error block.
-// FAKE_TF_LOG=<file> appends one line per invocation (command and the TF_VAR_/PG_ names it saw).
+// TF_FAKE_FAIL=plan|apply makes that command fail with a Terraform-style error block.
+// TF_FAKE_LOG=<file> appends one line per invocation (command and the TF_VAR_/PG_ names it saw).
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -20,9 +20,9 @@ function fail(summary, detail = '') {
   process.exit(1);
 }
 
-if (env.FAKE_TF_LOG) {
+if (env.TF_FAKE_LOG) {
   const names = Object.keys(env).filter((k) => k.startsWith('TF_VAR_') || k === 'PG_CONN_STR').sort();
-  appendFileSync(env.FAKE_TF_LOG, `${command} ${args.join(' ')} | ${names.join(' ')}\n`);
+  appendFileSync(env.TF_FAKE_LOG, `${command} ${args.join(' ')} | ${names.join(' ')}\n`);
 }
 
 if (command === 'version') {
@@ -126,7 +126,7 @@ if (command === 'plan') {
   for (const [name, v] of Object.entries(config.variable ?? {})) {
     if (v.default === undefined && env[`TF_VAR_${name}`] === undefined) fail(`No value for required variable`, `The root module input variable "${name}" is not set`);
   }
-  if (env.FAKE_TF_FAIL === 'plan') fail('Invalid provider configuration', 'the API token is not valid');
+  if (env.TF_FAKE_FAIL === 'plan') fail('Invalid provider configuration', 'the API token is not valid');
   const state = await withDb(readState);
   const doc = planDoc(state);
   const out = argValue('-out=');
@@ -152,7 +152,7 @@ if (command === 'apply') {
   const file = args.filter((a) => !a.startsWith('-'))[0];
   if (!file || !existsSync(file)) fail('Failed to load the plan file');
   const saved = JSON.parse(readFileSync(file, 'utf8'));
-  if (env.FAKE_TF_FAIL === 'apply') fail('creating DNS Record: 400 Bad Request', 'An A, AAAA, or CNAME record with that host already exists.');
+  if (env.TF_FAKE_FAIL === 'apply') fail('creating DNS Record: 400 Bad Request', 'An A, AAAA, or CNAME record with that host already exists.');
   await withDb(async (db) => {
     const state = await readState(db);
     if (state.serial !== saved.serial) fail('Saved plan is stale', 'The given plan file can no longer be applied because the state was changed by another operation after the plan was created.');

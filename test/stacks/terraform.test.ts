@@ -65,7 +65,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     await cp(join(ROOT, 'stacks'), stacks, { recursive: true });
     // FLEETSPEC_GITHUB_REPO too: a --live plan would read that repository's issues.
     const { FLEETSPEC_SECRET_KEY: _, FLEETSPEC_TERRAFORM: __, PG_CONN_STR: ___, FLEETSPEC_GITHUB_REPO: ____, ...rest } = process.env;
-    env = { ...rest, NO_COLOR: '1', DATABASE_URL: databaseUrl, FLEETSPEC_ACTOR: 'ci', FLEETSPEC_REPO: 'tf-test', FLEETSPEC_WORK_DIR: work, FLEETSPEC_TERRAFORM: FAKE, FAKE_TF_LOG: log };
+    env = { ...rest, NO_COLOR: '1', DATABASE_URL: databaseUrl, FLEETSPEC_ACTOR: 'ci', FLEETSPEC_REPO: 'tf-test', FLEETSPEC_WORK_DIR: work, FLEETSPEC_TERRAFORM: FAKE, TF_FAKE_LOG: log };
     const key = await fleetspec(['secrets', 'keygen']);
     env.FLEETSPEC_SECRET_KEY = key.stdout.trim();
     expect((await fleetspec(['secrets', 'set', 'meta/cloudflare/api_token'], { input: CF_TOKEN })).code).toBe(0);
@@ -129,7 +129,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
   });
 
   it("carries terraform's failure into the plan as an error finding", async () => {
-    const r = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks], { env: { FAKE_TF_FAIL: 'plan' } });
+    const r = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks], { env: { TF_FAKE_FAIL: 'plan' } });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('error dns/stack: fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid');
     expect(r.stdout).toContain('? not read: dns/stack: terraform plan failed');
