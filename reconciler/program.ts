@@ -8,13 +8,14 @@ import { ticketsList, ticketsPush, type TicketsListOptions, type TicketsPushOpti
 import { portsAllocate, portsApply, portsDiff, portsGet, portsList, portsRelease } from './commands/ports.js';
 import { schemaCommand } from './commands/schema.js';
 import { stacksApply, stacksPlan, stacksSynth, type StacksPlanOptions, type SynthOptions } from './commands/stacks.js';
-import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsSet } from './commands/secrets.js';
+import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsScope, secretsSet } from './commands/secrets.js';
 import { validateCommand } from './commands/validate.js';
 import { diagramsCommand, type DiagramsOptions } from './commands/diagrams.js';
 import { DIAGRAMS } from './diagrams/index.js';
 import { policyCheckCommand, policyRulesCommand, type PolicyCheckOptions } from './commands/policy.js';
 import type { Output } from './commands/output.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { terminal } from './escape.js';
 import { KINDS } from './kinds/index.js';
 import { STACK_NAMES } from './stacks/model.js';
 import { DEFAULT_SCHEDULE } from './loop/daemon.js';
@@ -50,8 +51,8 @@ export async function run(argv: readonly string[], out: Output): Promise<ExitCod
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => out.stdout(s.replace(/\n$/, '')),
-      writeErr: (s) => out.stderr(s.replace(/\n$/, '')),
+      writeOut: (s) => out.stdout(terminal(s.replace(/\n$/, ''))),
+      writeErr: (s) => out.stderr(terminal(s.replace(/\n$/, ''))),
     });
 
   program
@@ -452,15 +453,38 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
       'after',
       `${STORE_HELP}
 Specs refer to a secret as secret:<path>, e.g. secret:meta/cloudflare/api_token.
+Each secret has a scope: the resources (kind/name) whose specs may name it. It is sealed with
+the value, so only someone holding the key can change it; a spec naming a secret outside its
+scope is an error in the plan, and the secret is not handed out.
 Every access is recorded in the audit table (path, action, actor, time; never the value).`,
     );
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
   secrets
     .command('set')
     .description('store the value read from standard input (never from the command line)')
     .argument('<path>', 'e.g. meta/cloudflare/api_token')
-    .addHelpText('after', '\nExample: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token')
-    .action(async (path: string) => {
-      code = await secretsSet(path, out);
+    .option('--allow <kind/name>', 'a resource whose spec may name it (repeatable; name may be * or end in *)', collect)
+    .option('--own', "fleetspec's own use only (its LLM key, its GitHub token): no spec may name it")
+    .addHelpText(
+      'after',
+      `
+Without --allow or --own, a secret stored again keeps its scope, and a new one is for fleetspec's own use.
+
+Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --allow zones/153.se`,
+    )
+    .action(async (path: string, opts: { allow?: string[]; own?: boolean }) => {
+      code = await secretsSet(path, out, undefined, opts.own ? [] : opts.allow);
+    });
+  secrets
+    .command('scope')
+    .description('show or change which resources may use a secret (changing it needs the key)')
+    .argument('<path>')
+    .option('--allow <kind/name>', 'a resource whose spec may name it (repeatable; replaces the scope)', collect)
+    .option('--own', "fleetspec's own use only: no spec may name it")
+    .addOption(format())
+    .addHelpText('after', '\nExample: fleetspec secrets scope meta/gcloud/vm_host_key --allow vms/supervisor-vm')
+    .action(async (path: string, opts: { allow?: string[]; own?: boolean; format: 'text' | 'json' }) => {
+      code = await secretsScope(path, opts.own ? [] : opts.allow, opts, out);
     });
   // get and delete take just <path>.
   const pathCommands = [

@@ -16,10 +16,11 @@ import { findTerraform, missingBinaryReason } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
 import { transition, startRun } from '../state/ledger.js';
 import { acquireLeader } from '../state/lock.js';
-import { getSecret, parseKey } from '../state/secrets.js';
+import { secretFor, secretScopes, parseKey } from '../state/secrets.js';
 import type { IssueTracker } from '../kinds/tickets/issue.js';
 import { ConfigError, githubConfig } from '../loop/config.js';
 import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 import { policyContext, type PolicyOptions } from './policy.js';
 import { actor, withStore } from './store.js';
 
@@ -86,11 +87,12 @@ export async function engineOptions(db: Db, specs: string, mode: PlanMode, opts:
     noSsh,
     sshPublicKey,
     ...(mode === 'live' ? await issueTracker(db, out) : {}),
-    async secret(ref) {
+    async secret(ref, user) {
       if (!secretKey) return undefined;
-      return (await getSecret(db, secretKey, ref.replace(/^secret:/, ''), actor()))?.toString('utf8');
+      return (await secretFor(db, secretKey, ref.replace(/^secret:/, ''), user, actor()))?.toString('utf8');
     },
-    progress: (message) => out.stderr(message),
+    secretScopes: () => secretScopes(db),
+    progress: (message) => out.stderr(logLine(message)),
   };
   return { options, close: async () => ssh?.close() };
 }
@@ -156,7 +158,7 @@ export function planCommand(specs: string, opts: PlanCommandOptions, out: Output
       renderPlan(plan, opts.format, out, opts.showUnchanged);
       if (opts.out) {
         await writeAtomic(opts.out, renderJson(plan) + '\n');
-        out.stderr(`plan written to ${opts.out}; apply it with: fleetspec apply ${opts.out}${specs === 'specs' ? '' : ` ${specs}`}`);
+        out.stderr(logLine(`plan written to ${opts.out}; apply it with: fleetspec apply ${opts.out}${specs === 'specs' ? '' : ` ${specs}`}`));
       }
       const blocking = blockingFindings(plan);
       if (blocking.length) {
@@ -192,18 +194,18 @@ export interface ApplyCommandOptions extends ConnectOptions, PolicyOptions {
 }
 
 function printReport(report: ApplyReport, out: Output): void {
-  for (const c of report.done) out.stdout(`✓ ${c.kind}/${c.name} ${c.action}`);
-  if (report.failed) out.stdout(`✗ ${report.failed.change.kind}/${report.failed.change.name} ${report.failed.change.action}: ${report.failed.error}`);
-  for (const c of report.notDone) out.stdout(`- ${c.kind}/${c.name} ${c.action}: not done`);
-  for (const r of report.rolledBack) out.stdout(`↺ ${r}`);
-  for (const r of report.rollbackFailed) out.stdout(`✗ rollback failed: ${r.description}: ${r.error}`);
+  for (const c of report.done) out.stdout(`✓ ${logLine(`${c.kind}/${c.name}`)} ${c.action}`);
+  if (report.failed) out.stdout(`✗ ${logLine(`${report.failed.change.kind}/${report.failed.change.name}`)} ${report.failed.change.action}: ${logLine(report.failed.error)}`);
+  for (const c of report.notDone) out.stdout(`- ${logLine(`${c.kind}/${c.name}`)} ${c.action}: not done`);
+  for (const r of report.rolledBack) out.stdout(`↺ ${logLine(r)}`);
+  for (const r of report.rollbackFailed) out.stdout(`✗ rollback failed: ${logLine(r.description)}: ${logLine(r.error)}`);
 }
 
 export function applyCommand(planPath: string, specs: string, opts: ApplyCommandOptions, out: Output): Promise<ExitCode> {
   return withStore(out, 'apply', async (db) => {
     const { plan: approved, problem } = await readPlanFile(planPath);
     if (!approved) {
-      out.stderr(`fleetspec apply: ${problem}`);
+      out.stderr(`fleetspec apply: ${logLine(problem ?? '')}`);
       out.stderr('  hint: make a plan with: fleetspec plan --out plan.json');
       return EXIT.INVALID;
     }
@@ -260,7 +262,7 @@ export async function applyApproved(db: Db, approved: Plan, specs: string, opts:
     if (report.status === 'stale') {
       await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'live changed since this plan', planHash: report.current!.hash });
       out.stderr(`${name}: live changed since this plan; plan again. Nothing was applied.`);
-      for (const d of planDifferences(approved, report.current!)) out.stderr(`  ${d}`);
+      for (const d of planDifferences(approved, report.current!)) out.stderr(`  ${logLine(d)}`);
       out.stderr(`  hint: ${source.replan}`);
       return EXIT.INVALID;
     }
@@ -278,7 +280,7 @@ export async function applyApproved(db: Db, approved: Plan, specs: string, opts:
       await transition(db, run.id, 'APPLYING', 'ROLLBACK', { reason: report.failed!.error });
       const clean = report.rollbackFailed.length === 0;
       await transition(db, run.id, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
-      out.stderr(`${name}: failed at ${report.failed!.change.kind}/${report.failed!.change.name}; ${report.done.length} done and ${clean ? 'rolled back' : 'NOT fully rolled back'}, ${report.notDone.length} not done (run ${run.id})`);
+      out.stderr(`${name}: failed at ${logLine(`${report.failed!.change.kind}/${report.failed!.change.name}`)}; ${report.done.length} done and ${clean ? 'rolled back' : 'NOT fully rolled back'}, ${report.notDone.length} not done (run ${run.id})`);
       return EXIT.ERROR;
     }
     await transition(db, run.id, 'APPLYING', 'DONE', { reason: `${report.done.length} change${report.done.length === 1 ? '' : 's'} applied` });

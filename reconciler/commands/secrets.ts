@@ -1,6 +1,6 @@
 import type { ExitCode } from '../exit-codes.js';
 import { EXIT } from '../exit-codes.js';
-import { deleteSecret, generateKey, getSecret, listSecrets, parseKey, rotateKey, setSecret } from '../state/secrets.js';
+import { deleteSecret, generateKey, getScopedSecret, getSecret, listSecrets, parseKey, rotateKey, setScope, setSecret } from '../state/secrets.js';
 import type { Output } from './output.js';
 import { actor, printTable, withStore } from './store.js';
 
@@ -14,7 +14,9 @@ export async function readStdin(stdin: NodeJS.ReadableStream & { isTTY?: boolean
   return value.at(-1) === 0x0a ? value.subarray(0, value.at(-2) === 0x0d ? -2 : -1) : value;
 }
 
-export function secretsSet(path: string, out: Output, input: () => Promise<Buffer | undefined> = readStdin): Promise<ExitCode> {
+const scopeText = (scope: readonly string[]) => (scope.length ? scope.join(', ') : "fleetspec's own use only");
+
+export function secretsSet(path: string, out: Output, input: () => Promise<Buffer | undefined> = readStdin, scope?: string[]): Promise<ExitCode> {
   return withStore(out, 'secrets set', async (db) => {
     const key = parseKey(process.env.FLEETSPEC_SECRET_KEY);
     const value = await input();
@@ -23,8 +25,9 @@ export function secretsSet(path: string, out: Output, input: () => Promise<Buffe
       out.stderr(`  hint: fleetspec secrets set ${path} < file   or   printf %s "$VALUE" | fleetspec secrets set ${path}`);
       return EXIT.INVALID;
     }
-    await setSecret(db, key, path, value, actor());
-    out.stderr(`stored ${path} (${value.length} bytes, key ${key.id})`);
+    await setSecret(db, key, path, value, actor(), scope);
+    const stored = await getScopedSecret(db, key, path, actor());
+    out.stderr(`stored ${path} (${value.length} bytes, key ${key.id}; scope: ${scopeText(stored!.scope)})`);
     return EXIT.OK;
   });
 }
@@ -47,7 +50,28 @@ export function secretsList(prefix: string | undefined, opts: { format: 'text' |
   return withStore(out, 'secrets list', async (db) => {
     const rows = await listSecrets(db, actor(), prefix);
     if (opts.format === 'json') out.stdout(JSON.stringify(rows, null, 2));
-    else printTable(out, ['PATH', 'KEY', 'UPDATED'], rows.map((r) => [r.path, r.keyId, r.updatedAt.toISOString()]));
+    else printTable(out, ['PATH', 'KEY', 'UPDATED', 'SCOPE'], rows.map((r) => [r.path, r.keyId, r.updatedAt.toISOString(), r.scope.join(',') || '(fleetspec)']));
+    return EXIT.OK;
+  });
+}
+
+/** Shows a secret's scope (authenticated with the key), or replaces it when `scope` is given. */
+export function secretsScope(path: string, scope: string[] | undefined, opts: { format: 'text' | 'json' }, out: Output): Promise<ExitCode> {
+  return withStore(out, 'secrets scope', async (db) => {
+    const key = parseKey(process.env.FLEETSPEC_SECRET_KEY);
+    let result: string[];
+    if (scope) result = await db.transaction((tx) => setScope(tx, key, path, scope, actor()));
+    else {
+      const found = await getScopedSecret(db, key, path, actor());
+      if (!found) {
+        out.stderr(`fleetspec secrets scope: no secret at ${path}`);
+        out.stderr('  hint: fleetspec secrets list shows the paths that exist');
+        return EXIT.INVALID;
+      }
+      result = found.scope;
+    }
+    if (opts.format === 'json') out.stdout(JSON.stringify({ path, scope: result }));
+    else out.stdout(`${path}: ${scopeText(result)}`);
     return EXIT.OK;
   });
 }

@@ -22,10 +22,12 @@ export interface LiveContext {
   /** The public half of the client key ("ssh-ed25519 AAAA..."), so a role's authorized_keys cannot lock fleetspec out. */
   sshPublicKey?: string;
   /**
-   * Resolves a `secret:` reference from the store, or undefined when there is no secret key or
-   * no such secret. Values stay inside drivers: they never enter a plan, a log or a message.
+   * Resolves a `secret:` reference for `user` (kind/name of the resource whose spec names it)
+   * from the store: undefined when there is no secret key or no such secret; throws when `user`
+   * is outside the secret's scope. Values stay inside drivers: they never enter a plan, a log or
+   * a message.
    */
-  secret(ref: string): Promise<string | undefined>;
+  secret(ref: string, user: string): Promise<string | undefined>;
   /** One line of progress for a person watching (stderr); never a secret. */
   progress(message: string): void;
   /** Terraform stacks (dns, vms): the committed output folder and how to run terraform. */
@@ -78,7 +80,7 @@ export async function readEach<T, V>(desired: readonly Resource[], read: (resour
   return new Map(await Promise.all(desired.map(async (r) => [r.name, await read(r as Resource<V>)] as const)));
 }
 
-/** The NotRead entries for every desired resource of a kind, with one reason. */
-export function notRead(desired: readonly Resource[], reason: string): NotRead[] {
-  return desired.map((r) => ({ kind: r.kind.folder, name: r.name, reason }));
+/** The NotRead entries for every desired resource of a kind, with one reason (and the remote excerpt it quotes, if any). */
+export function notRead(desired: readonly Resource[], reason: string, remote?: string): NotRead[] {
+  return desired.map((r) => ({ kind: r.kind.folder, name: r.name, reason, ...(remote === undefined ? {} : { remote }) }));
 }

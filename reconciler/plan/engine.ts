@@ -3,6 +3,7 @@
 // at the first failure and rolling back what it did from the versions it saved.
 import { dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
+import { scopeFindings } from './secret-scope.js';
 import { countBySeverity } from '../diagnostics.js';
 import { DRIVERS } from '../kinds/drivers.js';
 import type { Driver, DriverPlan, LiveContext, Rollback } from '../kinds/driver.js';
@@ -23,6 +24,8 @@ export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'sta
   loaded?: Promise<LoadedSpecs>;
   /** Policies to judge the plan by; absent: none (the verdict says "no policies"). */
   policy?: PolicyContext;
+  /** The stored scope of each secret by path (from the state store), to check every `secret:` reference against. */
+  secretScopes?: () => Promise<ReadonlyMap<string, readonly string[]>>;
   /** Apply only: called once the new plan matched the approved one, before the first change. Throwing stops the apply. */
   beforeApply?: (current: Plan) => Promise<void>;
 }
@@ -59,6 +62,7 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
       return found;
     }),
   );
+  if (opts.secretScopes) findings.push(...scopeFindings(loaded.resources, await opts.secretScopes(), opts.policy?.root));
   for (const r of results) {
     changes.push(...r.changes);
     unknown.push(...r.unknown);

@@ -6,6 +6,7 @@
 import { access, readFile, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { writeAtomic } from '../files.js';
+import { credentialsIn } from '../redact.js';
 import { defineDriver, type Driver, type LiveContext, type Rollback } from '../kinds/driver.js';
 import type { PlanFinding, ResourceChange } from '../plan/plan.js';
 import { configDiff } from './config-diff.js';
@@ -27,6 +28,12 @@ export interface StacksContext {
   pgConnStr?: string;
   /** Per terraform command. */
   timeoutMs?: number;
+  /**
+   * Planning a branch: the secrets each stack gets from the default branch's trusted specs.
+   * Terraform is not run for a stack that would get any other secret (it would hand a secret to a
+   * provider before anyone approved that); the plan falls back to the configuration diff.
+   */
+  trustedSecrets?: Partial<Record<StackName, readonly string[]>>;
 }
 
 interface StackLive {
@@ -58,6 +65,11 @@ async function terraformRun(name: StackName, model: StackModel, ctx: LiveContext
   if (ctx.mode === 'offline') return { notRun: 'offline: plan with --live to run terraform' };
   if (!s.terraform) return { notRun: `terraform not run: ${s.noTerraform}` };
   if (!s.pgConnStr) return { notRun: 'terraform not run: its pg backend needs PostgreSQL (set DATABASE_URL; the embedded store has no server)' };
+  if (s.trustedSecrets) {
+    const trusted = new Set(s.trustedSecrets[name] ?? []);
+    const added = model.secrets.map((x) => x.ref).filter((ref) => !trusted.has(ref));
+    if (added.length) return { notRun: `terraform not run: this change gives stacks/${name} ${added.join(', ')}, which the trusted specs do not; secrets reach terraform only once such a change is approved and merged` };
+  }
   const found = await terraformEnv(model, s.pgConnStr, ctx.secret);
   if ('missing' in found) return { notRun: `terraform not run: ${found.missing}` };
   return { run: { binary: s.terraform, workDir: join(s.workDir, name), ...found, progress: (l) => ctx.progress(`stacks/${name}: ${l}`), ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}) } };
@@ -74,10 +86,17 @@ export async function terraformEnv(
 ): Promise<Pick<TerraformRun, 'env' | 'redact'> | { missing: string }> {
   const env: Record<string, string> = { PG_CONN_STR: backendConnString(pgConnStr) };
   const redact: string[] = [];
-  const password = /^postgres(?:ql)?:\/\/[^:/@]*:([^@]*)@/.exec(pgConnStr)?.[1];
-  if (password) redact.push(decodeURIComponent(password));
+  // The password wherever the connection string holds it (user:password@, ?password=, password=),
+  // as written and decoded: terraform's output may quote it alone (its errors also go through redactUrl).
+  redact.push(...credentialsIn(pgConnStr));
   for (const s of model.secrets) {
-    const value = await secret(s.ref);
+    let value: string | undefined;
+    try {
+      // The same value for every user; the store checks each one against the secret's scope.
+      for (const user of model.secretUsers[s.ref] ?? [`stacks/${model.name}`]) value = await secret(s.ref, user);
+    } catch (error) {
+      return { missing: error instanceof Error ? error.message : String(error) };
+    }
     if (value === undefined) {
       return { missing: `${s.ref} is not readable (store it with \`fleetspec secrets set ${s.ref.replace(/^secret:/, '')}\`, and set FLEETSPEC_SECRET_KEY)` };
     }

@@ -99,6 +99,8 @@ export interface StackModel<N extends StackName = StackName> {
   secrets: StackSecret[];
   /** sha256 of SYNTH_VERSION and the canonical input: equal hashes synthesise equal bytes. */
   inputHash: string;
+  /** The resources (kind/name) whose specs name each secret reference: the store hands it out only to those in its scope. */
+  secretUsers: Record<string, string[]>;
 }
 
 export const DEFAULT_IMAGE = 'debian-cloud/debian-12';
@@ -126,7 +128,15 @@ function secretsOf(refs: Iterable<string | undefined>): StackSecret[] {
   return unique.map((ref) => ({ variable: secretVariable(ref), ref }));
 }
 
-export function dnsInput(index: SpecIndex): { input: DnsInput; secrets: StackSecret[] } {
+type Built<I> = { input: I; secrets: StackSecret[]; users: Record<string, string[]> };
+
+function usersOf(pairs: Iterable<[string | undefined, string]>): Record<string, string[]> {
+  const users: Record<string, string[]> = {};
+  for (const [ref, user] of pairs) if (ref) (users[ref] ??= []).push(user);
+  return users;
+}
+
+export function dnsInput(index: SpecIndex): Built<DnsInput> {
   const zoneSpecs = values<DnsZone>(index, 'zones').sort(byName);
   const zoneByName = new Map(zoneSpecs.map((z) => [z.name, z]));
   const zones: ZoneInput[] = zoneSpecs.map((z) => ({
@@ -174,10 +184,11 @@ export function dnsInput(index: SpecIndex): { input: DnsInput; secrets: StackSec
   return {
     input: { zones, records, tunnels: [...tunnels.values()].sort(byName) },
     secrets: secretsOf(zoneSpecs.map((z) => z.apiToken)),
+    users: usersOf(zoneSpecs.map((z) => [z.apiToken, `zones/${z.name}`])),
   };
 }
 
-export function vmsInput(index: SpecIndex): { input: VmsInput; secrets: StackSecret[] } {
+export function vmsInput(index: SpecIndex): Built<VmsInput> {
   const specs = values<VirtualMachine>(index, 'vms').sort(byName);
   const vms: VmInput[] = specs.map((v) => ({
     id: tfId(v.name),
@@ -196,7 +207,7 @@ export function vmsInput(index: SpecIndex): { input: VmsInput; secrets: StackSec
     ...(v.credentials ? { credentials: secretVariable(v.credentials) } : {}),
     ...(v.autoscale ? { autoscale: v.autoscale } : {}),
   }));
-  return { input: { vms }, secrets: secretsOf(specs.map((v) => v.credentials)) };
+  return { input: { vms }, secrets: secretsOf(specs.map((v) => v.credentials)), users: usersOf(specs.map((v) => [v.credentials, `vms/${v.name}`])) };
 }
 
 export function inputHash(name: StackName, input: unknown, secrets: StackSecret[]): string {
@@ -205,10 +216,10 @@ export function inputHash(name: StackName, input: unknown, secrets: StackSecret[
 
 /** Every stack's model from the specs, or only the named ones. */
 export function stackModels(index: SpecIndex, only?: readonly StackName[]): StackModel[] {
-  const build = { dns: dnsInput, vms: vmsInput } satisfies Record<StackName, (i: SpecIndex) => { input: unknown; secrets: StackSecret[] }>;
+  const build = { dns: dnsInput, vms: vmsInput } satisfies Record<StackName, (i: SpecIndex) => Built<unknown>>;
   return STACK_NAMES.filter((n) => !only || only.includes(n)).map((name) => {
-    const { input, secrets } = build[name](index);
-    return { name, input, secrets, inputHash: inputHash(name, input, secrets) } as StackModel;
+    const { input, secrets, users } = build[name](index);
+    return { name, input, secrets, inputHash: inputHash(name, input, secrets), secretUsers: users } as StackModel;
   });
 }
 

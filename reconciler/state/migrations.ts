@@ -278,6 +278,20 @@ alter table main_commits add constraint main_commits_outcome_check check (outcom
   ('baseline', 'applying', 'applied', 'failed', 'abandoned', 'not-approved', 'stale', 'blocked', 'invalid', 'no-changes', 'reverted', 'untrusted'));
 `,
   },
+  {
+    version: 6,
+    name: 'secret scope',
+    sql: `
+-- The resources (kind/name patterns, JSON array) a secret may be handed to; sealed into the
+-- ciphertext's associated data, so only someone holding the key can change it. Null: none, only
+-- fleetspec's own use (its LLM key, its GitHub token), as for every secret stored before.
+alter table secrets add column scope text;
+-- Scope changes and refusals are audited too, with what was asked (never a value).
+alter table secret_audit drop constraint secret_audit_action_check;
+alter table secret_audit add constraint secret_audit_action_check check (action in ('set', 'get', 'list', 'delete', 'rotate', 'scope', 'deny'));
+alter table secret_audit add column detail text;
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');

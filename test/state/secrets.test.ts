@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deleteSecret, generateKey, getSecret, listSecrets, parseKey, rotateKey, setSecret } from '../../reconciler/state/secrets.js';
+import { deleteSecret, generateKey, getScopedSecret, getSecret, inScope, listSecrets, parseKey, rotateKey, ScopeError, secretFor, setScope, setSecret } from '../../reconciler/state/secrets.js';
 import { ENGINES, useFreshDb } from './engines.js';
 
 const key = parseKey(generateKey());
@@ -46,7 +46,7 @@ describe.each(ENGINES)('secrets on $name', (engine) => {
     await store.db.query(
       `update secrets t set nonce = s.nonce, ciphertext = s.ciphertext, tag = s.tag from secrets s where s.path = 'a/source' and t.path = 'a/target'`,
     );
-    await expect(getSecret(store.db, key, 'a/target', 'alice')).rejects.toThrow('ciphertext was altered or moved from another path');
+    await expect(getSecret(store.db, key, 'a/target', 'alice')).rejects.toThrow('ciphertext or scope was altered, or it was moved from another path');
 
     await expect(getSecret(store.db, other, 'a/source', 'alice')).rejects.toThrow(`was sealed with key ${key.id}, and FLEETSPEC_SECRET_KEY is key ${other.id}`);
   });
@@ -87,5 +87,56 @@ describe.each(ENGINES)('secrets on $name', (engine) => {
   it('refuses malformed paths before touching the store', async () => {
     await expect(setSecret(store.db, key, 'Meta/Token', VALUE, 'alice')).rejects.toThrow('invalid secret path "Meta/Token"');
     await expect(setSecret(store.db, key, 'single', VALUE, 'alice')).rejects.toThrow('invalid secret path');
+  });
+  it('hands a secret only to the resources in its scope, and keeps the scope when set again without one', async () => {
+    await setSecret(store.db, key, 'scope/cloudflare/token', VALUE, 'alice', ['zones/153.se']);
+    expect(await secretFor(store.db, key, 'scope/cloudflare/token', 'zones/153.se', 'plan')).toEqual(VALUE);
+    const denied = await secretFor(store.db, key, 'scope/cloudflare/token', 'zones/other.se', 'plan').catch((e) => e);
+    expect(denied).toBeInstanceOf(ScopeError);
+    expect(denied.message).toBe('secret scope/cloudflare/token may not be used by zones/other.se: its scope is zones/153.se');
+    expect(denied.hint).toContain('fleetspec secrets scope scope/cloudflare/token --allow zones/other.se --allow zones/153.se');
+    await setSecret(store.db, key, 'scope/cloudflare/token', Buffer.from('rotated'), 'alice');
+    expect(await getScopedSecret(store.db, key, 'scope/cloudflare/token', 'alice')).toEqual({ value: Buffer.from('rotated'), scope: ['zones/153.se'] });
+    const audit = await store.db.query<{ action: string; ok: boolean; detail: string | null }>(`select action, ok, detail from secret_audit where path = 'scope/cloudflare/token' order by id`);
+    expect(audit).toContainEqual({ action: 'set', ok: true, detail: 'scope=zones/153.se' });
+    expect(audit).toContainEqual({ action: 'deny', ok: false, detail: 'zones/other.se' });
+  });
+
+  it("gives a secret stored without a scope (fleetspec's own, or from before scopes) to no resource", async () => {
+    await setSecret(store.db, key, 'scope/github/token', VALUE, 'alice');
+    await expect(secretFor(store.db, key, 'scope/github/token', 'zones/153.se', 'plan')).rejects.toThrow('its scope is fleetspec itself only');
+    // A row from before the migration: scope null, sealed with the path alone.
+    await store.db.query(`update secrets set scope = null where path = 'scope/github/token'`);
+    expect(await getSecret(store.db, key, 'scope/github/token', 'alice')).toEqual(VALUE);
+  });
+
+  it('binds the scope to the ciphertext: widening it in the table without the key makes the secret unreadable', async () => {
+    await setSecret(store.db, key, 'scope/gcloud/key', VALUE, 'alice', ['vms/supervisor-vm']);
+    await store.db.query(`update secrets set scope = '["vms/supervisor-vm","zones/*"]' where path = 'scope/gcloud/key'`);
+    await expect(secretFor(store.db, key, 'scope/gcloud/key', 'zones/153.se', 'plan')).rejects.toThrow('its ciphertext or scope was altered');
+    await expect(secretFor(store.db, key, 'scope/gcloud/key', 'vms/supervisor-vm', 'plan')).rejects.toThrow('its ciphertext or scope was altered');
+    // Setting it again without the scope cannot launder the forged one either.
+    await expect(setSecret(store.db, key, 'scope/gcloud/key', VALUE, 'alice')).rejects.toThrow('cannot be kept');
+    // With the key, the scope is changed on purpose: re-sealed, and it reads.
+    await store.db.query(`update secrets set scope = '["vms/supervisor-vm"]' where path = 'scope/gcloud/key'`);
+    expect(await store.db.transaction((tx) => setScope(tx, key, 'scope/gcloud/key', ['vms/*', 'vms/*'], 'alice'))).toEqual(['vms/*']);
+    expect(await secretFor(store.db, key, 'scope/gcloud/key', 'vms/other', 'plan')).toEqual(VALUE);
+    await expect(store.db.transaction((tx) => setScope(tx, other, 'scope/gcloud/key', ['zones/*'], 'mallory'))).rejects.toThrow('was sealed with key');
+    await expect(store.db.transaction((tx) => setScope(tx, key, 'scope/gcloud/key', ['zones/${x}'], 'alice'))).rejects.toThrow('invalid scope');
+    const rows = await listSecrets(store.db, 'alice', 'scope/gcloud');
+    expect(rows.map((r) => [r.path, r.scope])).toEqual([['scope/gcloud/key', ['vms/*']]]);
+    await store.db.query(`delete from secrets where path like 'scope/%'`);
+  });
+});
+
+describe('inScope', () => {
+  it('matches kind/name, kind/*, and name prefixes, never across kinds', () => {
+    expect(inScope(['zones/153.se'], 'zones/153.se')).toBe(true);
+    expect(inScope(['zones/153.se'], 'zones/153.se.evil')).toBe(false);
+    expect(inScope(['vms/*'], 'vms/anything')).toBe(true);
+    expect(inScope(['vms/*'], 'zones/x')).toBe(false);
+    expect(inScope(['roles/dev*'], 'roles/developer')).toBe(true);
+    expect(inScope(['roles/dev*'], 'roles/manager')).toBe(false);
+    expect(inScope([], 'roles/developer')).toBe(false);
   });
 });

@@ -4,14 +4,15 @@
 // rollback. Secret values are resolved only here, go to the host on stdin, and never appear
 // in a plan, a command line or a message.
 import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
+import { remoteExcerpt, remoteField, remoteOf, RemoteTextError } from '../../remote-text.js';
 import { fingerprint } from '../../ssh/keys.js';
-import type { SshSession, SshTarget } from '../../ssh/pool.js';
-import { sh } from '../../ssh/quote.js';
+import type { ExecResult, SshSession, SshTarget } from '../../ssh/pool.js';
+import { sh, shellQuote } from '../../ssh/quote.js';
 import { defineDriver, readEach, type LiveContext, type Rollback } from '../driver.js';
 import { specLocation, unreachable } from '../hosts/driver.js';
 import type { Host } from '../hosts/index.js';
 import type { Resource } from '../kind.js';
-import { AUTHORIZED_KEYS, DEFAULT_ENV_FILE, desiredEnv, mergeEnv, parseAuthorizedKeys, parseEnv, renderAuthorizedKeys } from './files.js';
+import { AUTHORIZED_KEYS, DEFAULT_ENV_FILE, desiredEnv, envFileOf, mergeEnv, parseAuthorizedKeys, parseEnv, renderAuthorizedKeys } from './files.js';
 import type { Role } from './index.js';
 
 /** The saved previous version of a file written by apply, beside it. */
@@ -35,7 +36,13 @@ export function roleTarget(resource: Resource<Role>, ctx: Pick<LiveContext, 'ind
 
 /** Files a role manages, relative to the role user's home. */
 function managedFiles(role: Role): string[] {
-  return [...(role.authorizedKeys ? [AUTHORIZED_KEYS] : []), ...(role.llm ? [role.llm.envFile ?? DEFAULT_ENV_FILE] : [])];
+  return [...(role.authorizedKeys ? [AUTHORIZED_KEYS] : []), ...(role.llm ? [envFileOf(role.llm)] : [])];
+}
+
+/** A remote command that failed, quoting what it printed on stderr only as a short excerpt. */
+function failed(what: string, code: number, stderr: string): RemoteTextError {
+  const remote = remoteExcerpt(stderr);
+  return new RemoteTextError(`${what} failed (exit ${code}): ${remote}`, remote);
 }
 
 /** Reads files relative to $HOME in one command; base64 keeps any byte intact. */
@@ -44,7 +51,7 @@ async function readFiles(session: SshSession, files: readonly string[]): Promise
     .map((f) => sh`if [ -f ${f} ]; then printf '@@file %s\n' ${f}; base64 < ${f}; else printf '@@missing %s\n' ${f}; fi`)
     .join('; ');
   const result = await session.exec(`cd "$HOME" && { ${script}; }`);
-  if (result.code !== 0) throw new Error(`reading ${files.join(', ')} failed (exit ${result.code}): ${result.stderr.trim().split('\n')[0] ?? ''}`);
+  if (result.code !== 0) throw failed(`reading ${files.join(', ')}`, result.code, result.stderr.trim().split('\n')[0] ?? '');
   const out = new Map<string, string | undefined>();
   let current: string | undefined;
   let chunks: string[] = [];
@@ -66,32 +73,43 @@ async function readFiles(session: SshSession, files: readonly string[]): Promise
 /**
  * Writes `content` (sent on stdin) to `file` under $HOME: temp file, previous version saved
  * as file.fleetspec-prev, rename. Prints "had" or "new" so rollback knows what to restore.
+ * Every command that takes a path ends its options with `--`. The temp file holds the resolved
+ * API key: a failed write removes it, from the remote shell (a trap, which also runs on a
+ * hang-up, such as a dropped connection) and from here (a command killed on timeout runs no trap).
  */
-async function writeFileAtomic(session: SshSession, file: string, content: string): Promise<'had' | 'new'> {
+export async function writeFileAtomic(session: SshSession, file: string, content: string): Promise<'had' | 'new'> {
   const prev = file + PREVIOUS_SUFFIX;
   const tmp = `${file}.fleetspec-tmp`;
   const command = [
     'set -e',
     'cd "$HOME"',
     'umask 077',
-    sh`mkdir -p "$(dirname ${file})"`,
+    sh`trap ${`rm -f -- ${shellQuote(tmp)}`} EXIT`,
+    "trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM",
+    sh`mkdir -p -- "$(dirname -- ${file})"`,
+    sh`rm -f -- ${tmp}`,
     sh`cat > ${tmp}`,
-    sh`if [ -e ${file} ]; then cp -p ${file} ${prev}; echo had; else rm -f ${prev}; echo new; fi`,
-    sh`mv -f ${tmp} ${file}`,
+    sh`if [ -e ${file} ]; then cp -p -- ${file} ${prev}; echo had; else rm -f -- ${prev}; echo new; fi`,
+    sh`mv -f -- ${tmp} ${file}`,
+    'trap - EXIT',
   ].join('\n');
-  const result = await session.exec(command, { stdin: content });
+  let result: ExecResult | undefined;
+  try {
+    result = await session.exec(command, { stdin: content });
+  } finally {
+    if (result?.code !== 0) await session.exec(sh`cd "$HOME" && rm -f -- ${tmp}`).catch(() => {});
+  }
   if (result.code !== 0) {
-    await session.exec(sh`cd "$HOME" && rm -f ${tmp}`).catch(() => {});
-    throw new Error(`writing ~/${file} failed (exit ${result.code}): ${result.stderr.trim().split('\n').pop() ?? ''}`);
+    throw failed(`writing ~/${file}`, result.code, result.stderr.trim().split('\n').pop() ?? '');
   }
   return result.stdout.includes('had') ? 'had' : 'new';
 }
 
 async function restoreFile(session: SshSession, file: string, was: 'had' | 'new'): Promise<void> {
   const command =
-    was === 'had' ? sh`cd "$HOME" && mv -f ${file + PREVIOUS_SUFFIX} ${file}` : sh`cd "$HOME" && rm -f ${file}`;
+    was === 'had' ? sh`cd "$HOME" && mv -f -- ${file + PREVIOUS_SUFFIX} ${file}` : sh`cd "$HOME" && rm -f -- ${file}`;
   const result = await session.exec(command);
-  if (result.code !== 0) throw new Error(`restoring ~/${file} failed (exit ${result.code}): ${result.stderr.trim()}`);
+  if (result.code !== 0) throw failed(`restoring ~/${file}`, result.code, result.stderr.trim());
 }
 
 /** True when writing the role's authorized_keys would shut out the key fleetspec connects with. */
@@ -117,7 +135,7 @@ interface RoleLive {
   secretProblems: string[];
 }
 
-type RoleRead = { live: RoleLive } | { unknown: string };
+type RoleRead = { live: RoleLive } | { unknown: string; remote?: string };
 
 const unavailable = (ref: string) => `${ref} is not available (no FLEETSPEC_SECRET_KEY, or no such secret: fleetspec secrets set ${ref.replace(/^secret:/, '')})`;
 
@@ -136,7 +154,7 @@ async function readRole(resource: Resource<Role>, ctx: LiveContext): Promise<Rol
       const liveEnv = parseEnv(read.get(role.llm.envFile ?? DEFAULT_ENV_FILE) ?? '');
       for (const [variable, ref] of Object.entries(desiredEnv(role.llm).secrets)) {
         const have = liveEnv.get(variable);
-        const want = await ctx.secret(ref);
+        const want = await ctx.secret(ref, `roles/${resource.name}`);
         if (have === undefined) secretMatches.set(variable, false);
         else if (want === undefined) (secretMatches.set(variable, undefined), secretProblems.push(unavailable(ref)));
         else secretMatches.set(variable, have === want);
@@ -144,7 +162,7 @@ async function readRole(resource: Resource<Role>, ctx: LiveContext): Promise<Rol
     }
     return { live: { files: read, locksOut: locksOut(role, ctx.sshPublicKey), secretMatches, secretProblems } };
   } catch (err) {
-    return { unknown: unreachable(err) };
+    return { unknown: unreachable(err), ...remoteField(remoteOf(err)) };
   }
 }
 
@@ -203,7 +221,7 @@ export const rolesDriver = defineDriver<Map<string, RoleRead>>({
       if (managedFiles(role).length === 0) continue;
       const read = live.get(resource.name);
       if (!read || 'unknown' in read) {
-        plan.unknown.push({ kind: 'roles', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read' });
+        plan.unknown.push({ kind: 'roles', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read', ...remoteField(read && 'unknown' in read ? read.remote : undefined) });
         continue;
       }
       if (read.live.locksOut) {
@@ -252,7 +270,7 @@ export const rolesDriver = defineDriver<Map<string, RoleRead>>({
     const secretValues: Record<string, string> = {};
     if (role.llm) {
       for (const [variable, ref] of Object.entries(desiredEnv(role.llm).secrets)) {
-        const value = await ctx.secret(ref);
+        const value = await ctx.secret(ref, `roles/${change.name}`);
         if (value === undefined) throw new Error(`roles/${change.name}: ${unavailable(ref)}`);
         secretValues[variable] = value;
       }

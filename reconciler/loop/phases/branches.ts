@@ -11,6 +11,7 @@ import type { PullRequest } from '../../github/client.js';
 import { linkProblems } from '../trust.js';
 import { FINDING_PREFIX } from '../findings.js';
 import * as text from '../pr-text.js';
+import { logLine, mdCode } from '../../escape.js';
 import { PULL_PREFIX } from '../tickets.js';
 import { DRIFT_PREFIX } from './drift.js';
 import { linkFreeRoots, checkStop, refusedIn, diagramsDir, load, planLoaded, prOverrides, publishPlan, stacksDir } from './shared.js';
@@ -83,7 +84,7 @@ async function planBranch(
   svc.progress(`planning ${branch} at ${text.short(tip)}`);
   const links = await linkProblems(svc.git, tip, linkFreeRoots(svc));
   const loaded = links.length ? undefined : await load(svc, tip);
-  const title = (await svc.git.commitMessage(tip)).message.split('\n')[0]!.slice(0, 200) || `fleetspec: ${branch}`;
+  const title = logLine((await svc.git.commitMessage(tip)).message.split('\n')[0]!).slice(0, 200) || `fleetspec: ${logLine(branch)}`;
   const opened = !pr;
   if (!loaded || countBySeverity(loaded.diagnostics).errors) {
     pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
@@ -108,7 +109,7 @@ async function planBranch(
     if (sha !== tip) svc.progress(`committed ${what.join(' and ')} to ${branch} as ${text.short(sha)}`);
   }
   const overrides = pr ? await prOverrides(svc, pr, approvers) : new Map<string, string>();
-  const { plan } = await planLoaded(svc, loaded, { ...policy, overrides });
+  const { plan } = await planLoaded(svc, loaded, { ...policy, overrides }, rules.stackSecrets);
   pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
   const published = await publishPlan(svc, pr, sha, plan!, approvers);
   await recordPlanned(svc.db, svc.repoKey, { sha, scope: 'all', pr: pr.number, planHash: plan!.hash, plan: plan!, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: published.carries });
@@ -132,5 +133,5 @@ async function closeTampered(svc: Services, branch: string, tip: string, pr: Pul
 }
 
 function branchBody(branch: string): string {
-  return `Opened by fleetspec for the branch \`${branch}\`. The plan, its verdict and an explanation are in the comment below, updated on every push.`;
+  return `Opened by fleetspec for the branch ${mdCode(branch)}. The plan, its verdict and an explanation are in the comment below, updated on every push.`;
 }

@@ -8,6 +8,7 @@ import { planFleet, type Planned } from '../../plan/engine.js';
 import { hasChanges, type Plan } from '../../plan/plan.js';
 import { loadPolicies, type PolicyContext } from '../../policies/index.js';
 import { loadSpecs, type LoadedSpecs } from '../../specs/load.js';
+import { stackModels } from '../../stacks/model.js';
 import { approvers, overridesOf, type Approvers } from '../approval.js';
 import { approverRules, authorsOf } from '../authors.js';
 import { unapprovedSinceApplied, type MainCommit } from '../../state/loop.js';
@@ -52,15 +53,21 @@ export async function trustedRules(svc: Services, sha: string): Promise<{ rules:
   const roles = approversOf(loaded);
   const [policy, policiesTree] = await Promise.all([policiesOf(svc), svc.git.pathOid(sha, relative(svc.git.dir, policiesDir(svc)))]);
   const approvers = await approverRules(svc.github, svc.db, svc.repoKey, roles, soloLogin(policy.set));
-  return { rules: { sha, approvers, policy, digest: rulesDigest(roles, policiesTree) }, loaded };
+  const stackSecrets = Object.fromEntries(stackModels(loaded.index).map((m) => [m.name, m.secrets.map((x) => x.ref)]));
+  return { rules: { sha, approvers, policy, digest: rulesDigest(roles, policiesTree), stackSecrets }, loaded };
 }
 
 export function approversOf(loaded: LoadedSpecs): Map<string, string[]> {
   return countBySeverity(loaded.diagnostics).errors ? new Map() : approvers(loaded.index);
 }
 
-export async function planLoaded(svc: Services, loaded: LoadedSpecs, policy: PolicyContext): Promise<Planned> {
-  return planFleet({ ...svc.engine, specs: specsDir(svc), mode: 'live', stacks: { ...svc.engine.stacks!, dir: stacksDir(svc) }, loaded: Promise.resolve(loaded), policy });
+/**
+ * A live plan of `loaded`. `trustedSecrets` (a branch's plan): the secrets each stack gets from the
+ * trusted specs; terraform gets no other before approval.
+ */
+export async function planLoaded(svc: Services, loaded: LoadedSpecs, policy: PolicyContext, trustedSecrets?: TrustedRules['stackSecrets']): Promise<Planned> {
+  const stacks = { ...svc.engine.stacks!, dir: stacksDir(svc), ...(trustedSecrets ? { trustedSecrets } : {}) };
+  return planFleet({ ...svc.engine, specs: specsDir(svc), mode: 'live', stacks, loaded: Promise.resolve(loaded), policy });
 }
 
 /** Overrides on a PR (up to its merge): labels added and review lines written by approvers who made no part of the change. */

@@ -1,6 +1,7 @@
 // What the tick and its phases share: the services a phase calls, the report it adds to, the stop signal.
 import type { GitHub } from '../../github/client.js';
 import type { SpecRepo } from '../../git/repo.js';
+import type { StackName } from '../../stacks/model.js';
 import type { NarrativeConfig } from '../../narrative/narrate.js';
 import type { EngineOptions } from '../../plan/engine.js';
 import type { Db } from '../../state/db.js';
@@ -39,6 +40,8 @@ export interface TrustedRules {
   policy: PolicyContext;
   /** Digest of approvers and policies, recorded with each plan and compared at apply. */
   digest: string;
+  /** The secret references each stack gets from the trusted specs: a branch's plan hands terraform no other. */
+  stackSecrets: Partial<Record<StackName, readonly string[]>>;
 }
 
 export interface TickReport {
