@@ -2,6 +2,7 @@
 import { processOutput } from './commands/output.js';
 import { EXIT } from './exit-codes.js';
 import { run } from './program.js';
+import { logLine, terminal } from './escape.js';
 
 // `fleetspec ... | head` closes the pipe early; that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -16,8 +17,8 @@ run(process.argv.slice(2), out).then(
   },
   (err: unknown) => {
     // Anything that reaches here is a bug or an unreachable system, never bad specs.
-    out.stderr(`fleetspec: internal error: ${err instanceof Error ? err.message : String(err)}`);
-    if (process.env.FLEETSPEC_DEBUG && err instanceof Error && err.stack) out.stderr(err.stack);
+    out.stderr(`fleetspec: internal error: ${logLine(err instanceof Error ? err.message : String(err))}`);
+    if (process.env.FLEETSPEC_DEBUG && err instanceof Error && err.stack) out.stderr(terminal(err.stack));
     else out.stderr('(set FLEETSPEC_DEBUG=1 for the stack trace)');
     process.exitCode = EXIT.ERROR;
   },

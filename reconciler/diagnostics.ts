@@ -1,5 +1,6 @@
 import { distance } from 'fastest-levenshtein';
 import { paint } from './color.js';
+import { logLine } from './escape.js';
 
 /** One problem found in the specs, pinned to a place a person can open. */
 export interface Diagnostic {
@@ -29,12 +30,13 @@ export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
   );
 }
 
+/** A diagnostic as terminal text: its first line, and the hint on a second. File, resource, message and hint may hold anything a spec does, so each is one escaped line (logLine). */
 export function formatDiagnostic(d: Diagnostic, color = false): string {
-  const where = `${d.file}:${d.line}:${d.col}`;
-  const what = d.resource ? ` ${d.resource}:` : ':';
+  const where = `${logLine(d.file)}:${d.line}:${d.col}`;
+  const what = d.resource ? ` ${logLine(d.resource)}:` : ':';
   const tag = d.severity === 'warning' ? paint('yellow', 'warning', color) + ' ' : '';
-  let out = `${paint('bold', where, color)}${what} ${tag}${d.message}`;
-  if (d.hint) out += `\n  ${paint('dim', 'hint:', color)} ${d.hint}`;
+  let out = `${paint('bold', where, color)}${what} ${tag}${logLine(d.message)}`;
+  if (d.hint) out += `\n  ${paint('dim', 'hint:', color)} ${logLine(d.hint)}`;
   return out;
 }
 

@@ -7,6 +7,7 @@ import { EXIT, type ExitCode } from '../exit-codes.js';
 import { besideSpecs } from '../plan/engine.js';
 import { loadSpecs } from '../specs/load.js';
 import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 import { printTable } from './store.js';
 
 export interface DiagramsOptions {
@@ -19,7 +20,7 @@ export interface DiagramsOptions {
 export async function diagramsCommand(path: string, opts: DiagramsOptions, out: Output): Promise<ExitCode> {
   const unknown = (opts.only ?? []).filter((n) => !DIAGRAMS.some((d) => d.name === n));
   if (unknown.length) {
-    out.stderr(`fleetspec diagrams: no diagram named ${unknown.map((n) => `"${n}"`).join(', ')}; diagrams: ${DIAGRAMS.map((d) => d.name).join(', ')}`);
+    out.stderr(`fleetspec diagrams: no diagram named ${unknown.map((n) => `"${logLine(n)}"`).join(', ')}; diagrams: ${DIAGRAMS.map((d) => d.name).join(', ')}`);
     return EXIT.INVALID;
   }
   const loaded = await loadSpecs(path);
@@ -38,7 +39,7 @@ export async function diagramsCommand(path: string, opts: DiagramsOptions, out: 
     printTable(out, ['DIAGRAM', 'FILE', 'STATUS', 'BYTES'], files.map((f) => [f.name, relative(process.cwd(), f.file), status(f.status), String(f.bytes)]));
   }
   if (opts.check && stale.length) {
-    out.stderr(`fleetspec diagrams --check: ${stale.map((f) => f.name).join(', ')} out of date with the specs; run fleetspec diagrams and commit ${relative(process.cwd(), dir) || '.'}`);
+    out.stderr(`fleetspec diagrams --check: ${stale.map((f) => f.name).join(', ')} out of date with the specs; run fleetspec diagrams and commit ${logLine(relative(process.cwd(), dir) || '.')}`);
     return EXIT.INVALID;
   }
   return EXIT.OK;

@@ -13,7 +13,8 @@ import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type Tic
 import { tick, type TickReport } from '../loop/tick.js';
 import type { Db } from '../state/db.js';
 import type { RunTrigger } from '../state/ledger.js';
-import { terminalText, type Output } from './output.js';
+import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 import { engineOptions, type ConnectOptions } from './plan.js';
 import { withStore } from './store.js';
 
@@ -66,7 +67,7 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
       engine: options,
       trigger,
       ...(signal ? { signal } : {}),
-      progress: (m) => progress && out.stderr(m),
+      progress: (m) => progress && out.stderr(logLine(m)),
     });
   } finally {
     await close();
@@ -74,13 +75,13 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
 }
 
 function printReport(r: TickReport, out: Output): void {
-  for (const b of r.branches) out.stdout(`branch ${terminalText(b.branch)} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
-  for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${terminalText(m.detail)}` : ''}`);
+  for (const b of r.branches) out.stdout(`branch ${logLine(b.branch)} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
+  for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${logLine(m.detail)}` : ''}`);
   for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
-  for (const f of r.findings) out.stdout(`finding ${f.key}: ${f.id}${f.pr ? ` PR #${f.pr}` : ''} ${f.action}`);
-  for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${p.detail})` : ""}`}`);
-  for (const e of r.errors) out.stdout(`error ${e}`);
-  out.stdout(`run ${r.run} ${r.state}: ${r.reason}`);
+  for (const f of r.findings) out.stdout(`finding ${logLine(f.key)}: ${f.id}${f.pr ? ` PR #${f.pr}` : ''} ${f.action}`);
+  for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${logLine(p.detail)})` : ''}`}`);
+  for (const e of r.errors) out.stdout(`error ${logLine(e)}`);
+  out.stdout(`run ${r.run} ${r.state}: ${logLine(r.reason)}`);
 }
 
 /**
@@ -102,10 +103,10 @@ export function ticketsPullCommand(opts: ReconcileOptions, out: Output): Promise
         const specs = await loadSpecs(join(loop.config.repoDir, loop.config.specsPath));
         if (countBySeverity(specs.diagnostics).errors) {
           for (const d of specs.diagnostics) out.stderr(formatDiagnostic(d, out.color));
-          out.stderr(`fleetspec tickets pull: the specs on ${main} are invalid; nothing was pulled`);
+          out.stderr(`fleetspec tickets pull: the specs on ${logLine(main)} are invalid; nothing was pulled`);
           return EXIT.INVALID;
         }
-        const progress = (m: string) => !opts.quiet && out.stderr(m);
+        const progress = (m: string) => !opts.quiet && out.stderr(logLine(m));
         pulled = await pullTickets({ git: loop.git, github: loop.github, specsPath: loop.config.specsPath, progress }, main, mainSha, heads, specs);
       } finally {
         await lock.release();
@@ -113,13 +114,13 @@ export function ticketsPullCommand(opts: ReconcileOptions, out: Output): Promise
     } catch (err) {
       const known = explain(err);
       if (!known) throw err;
-      out.stderr(`fleetspec tickets pull: ${known.message}`);
-      if (known.hint) out.stderr(`  hint: ${known.hint}`);
+      out.stderr(`fleetspec tickets pull: ${logLine(known.message)}`);
+      if (known.hint) out.stderr(`  hint: ${logLine(known.hint)}`);
       return EXIT.ERROR;
     }
     if (opts.format === 'json') out.stdout(JSON.stringify(pulled, null, 2));
     else if (pulled.length === 0) out.stdout('No issue to pull: every open issue labelled "ticket" is fleetspec\'s own or already pulled.');
-    else for (const p of pulled) out.stdout(`issue #${p.issue} -> ${p.id}: ${p.pr ? `PR #${p.pr} on ${p.branch}` : `${p.action}${p.detail ? ` (${p.detail})` : ''}`}`);
+    else for (const p of pulled) out.stdout(`issue #${p.issue} -> ${p.id}: ${p.pr ? `PR #${p.pr} on ${logLine(p.branch)}` : `${p.action}${p.detail ? ` (${logLine(p.detail)})` : ''}`}`);
     return EXIT.OK;
   });
 }
@@ -132,8 +133,8 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
     } catch (err) {
       const known = explain(err);
       if (!known) throw err;
-      out.stderr(`fleetspec reconcile: ${known.message}`);
-      if (known.hint) out.stderr(`  hint: ${known.hint}`);
+      out.stderr(`fleetspec reconcile: ${logLine(known.message)}`);
+      if (known.hint) out.stderr(`  hint: ${logLine(known.hint)}`);
       return EXIT.ERROR;
     }
     let report: TickReport;
@@ -142,9 +143,9 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
     } catch (err) {
       const partial = (err as { report?: TickReport }).report;
       if (partial && opts.format === 'json') out.stdout(JSON.stringify(partial, null, 2));
-      out.stderr(`fleetspec reconcile: ${err instanceof Error ? err.message : String(err)}${partial ? ` (run ${partial.run} ${partial.state})` : ''}`);
+      out.stderr(`fleetspec reconcile: ${logLine(err instanceof Error ? err.message : String(err))}${partial ? ` (run ${partial.run} ${partial.state})` : ''}`);
       const hint = explain(err)?.hint;
-      if (hint) out.stderr(`  hint: ${hint}`);
+      if (hint) out.stderr(`  hint: ${logLine(hint)}`);
       return EXIT.ERROR;
     }
     if (opts.format === 'json') out.stdout(JSON.stringify(report, null, 2));
@@ -167,8 +168,8 @@ export function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: 
     } catch (err) {
       const known = explain(err);
       if (!known) throw err;
-      out.stderr(`fleetspec daemon: cannot start: ${known.message}`);
-      if (known.hint) out.stderr(`  hint: ${known.hint}`);
+      out.stderr(`fleetspec daemon: cannot start: ${logLine(known.message)}`);
+      if (known.hint) out.stderr(`  hint: ${logLine(known.hint)}`);
       return EXIT.ERROR;
     }
     const log = (e: TickLog) => out.stdout(opts.logFormat === 'json' ? JSON.stringify(e) : formatTickLog(e));

@@ -20,9 +20,3 @@ export function bufferOutput(): Output & { out: string[]; err: string[] } {
   const err: string[] = [];
   return { out, err, color: false, stdout: (l) => void out.push(l), stderr: (l) => void err.push(l) };
 }
-
-/** Text from git or GitHub on a terminal: control characters (escape sequences, carriage returns, newlines) shown as \xNN, never obeyed. */
-export function terminalText(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}

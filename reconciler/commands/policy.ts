@@ -10,6 +10,7 @@ import type { Output } from './output.js';
 import { readPlanFile } from './plan.js';
 import { paint } from '../color.js';
 import { formatFinding } from '../plan/render.js';
+import { logLine } from '../escape.js';
 
 export interface PolicyOptions {
   /** The policies folder; default policies/ beside the specs folder. */
@@ -63,7 +64,7 @@ export async function policyCheckCommand(planPath: string | undefined, opts: Pol
   if (planPath) {
     const read = await readPlanFile(planPath);
     if (!read.plan) {
-      out.stderr(`fleetspec policy check: ${read.problem}`);
+      out.stderr(`fleetspec policy check: ${logLine(read.problem ?? '')}`);
       out.stderr('  hint: make a plan with: fleetspec plan --out plan.json');
       return EXIT.INVALID;
     }
@@ -83,8 +84,8 @@ export async function policyCheckCommand(planPath: string | undefined, opts: Pol
     out.stdout(JSON.stringify({ verdict, findings, skipped: judged.skipped, policies: policies.policy.set.dir ?? null, plan: plan?.hash ?? null }, null, 2));
   } else {
     for (const f of findings) out.stdout(formatFinding(f, out.color));
-    if (!policies.policy.set.dir) out.stderr(`no policies folder at ${besideSpecs(opts.specs, 'policies')}; pass --policies <dir>`);
-    if (judged.skipped.length) out.stderr(`skipped without a plan: ${judged.skipped.join(', ')} (pass a plan file: fleetspec plan --out plan.json)`);
+    if (!policies.policy.set.dir) out.stderr(`no policies folder at ${logLine(besideSpecs(opts.specs, 'policies'))}; pass --policies <dir>`);
+    if (judged.skipped.length) out.stderr(`skipped without a plan: ${logLine(judged.skipped.join(', '))} (pass a plan file: fleetspec plan --out plan.json)`);
     out.stdout(paint('bold', `Verdict: ${verdictLine(verdict)}`, out.color));
   }
   return verdict.status === 'fail' ? EXIT.INVALID : EXIT.OK;

@@ -7,6 +7,7 @@ import { EXIT } from '../exit-codes.js';
 import { allocate, getAllocation, listAllocations, listRanges, release } from '../state/ports.js';
 import type { Output } from './output.js';
 import { printTable, withStore } from './store.js';
+import { logLine } from '../escape.js';
 
 type Format = { format: 'text' | 'json' };
 
@@ -31,8 +32,8 @@ export function portsGet(project: string, service: string, opts: Format, out: Ou
   return withStore(out, 'ports get', async (db) => {
     const port = await getAllocation(db, project, service);
     if (port === undefined) {
-      out.stderr(`fleetspec ports get: ${project}/${service} has no port`);
-      out.stderr(`  hint: fleetspec ports allocate ${project} ${service}`);
+      out.stderr(logLine(`fleetspec ports get: ${project}/${service} has no port`));
+      out.stderr(logLine(`  hint: fleetspec ports allocate ${project} ${service}`));
       return EXIT.INVALID;
     }
     out.stdout(opts.format === 'json' ? JSON.stringify({ project, service, port }) : String(port));
@@ -52,7 +53,7 @@ export function portsRelease(project: string, service: string, opts: Format, out
   return withStore(out, 'ports release', async (db) => {
     const port = await release(db, project, service);
     if (opts.format === 'json') out.stdout(JSON.stringify({ project, service, released: port ?? null }));
-    else out.stderr(port === undefined ? `${project}/${service} had no port; nothing to release` : `released ${project}/${service} port ${port}`);
+    else out.stderr(logLine(port === undefined ? `${project}/${service} had no port; nothing to release` : `released ${project}/${service} port ${port}`));
     return EXIT.OK;
   });
 }
@@ -74,7 +75,7 @@ function printChanges(changes: readonly PortChange[], opts: Format, out: Output)
     return;
   }
   const sign = { create: '+', update: '~', delete: '-' } as const;
-  for (const c of changes) out.stdout(`${sign[c.action]} ports/${c.name}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)} (${c.reason})`);
+  for (const c of changes) out.stdout(`${sign[c.action]} ${logLine(`ports/${c.name}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)} (${c.reason})`)}`);
   out.stderr(changes.length === 0 ? 'ports: the store matches specs' : `ports: ${changes.length} change${changes.length === 1 ? '' : 's'}`);
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { KINDS } from '../kinds/index.js';
 import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 
 /** File name of a kind's schema, as spec files reference it. */
 export const schemaFileName = (folder: string) => `${folder}.schema.json`;
@@ -12,7 +13,7 @@ export const renderSchema = (schema: unknown) => JSON.stringify(schema, null, 2)
 export async function schemaCommand(opts: { out?: string; kind?: string }, out: Output): Promise<ExitCode> {
   const kinds = opts.kind ? KINDS.filter((k) => k.folder === opts.kind || k.kind === opts.kind) : KINDS;
   if (kinds.length === 0) {
-    out.stderr(`fleetspec schema: unknown kind "${opts.kind}"; known: ${KINDS.map((k) => k.folder).join(', ')}`);
+    out.stderr(`fleetspec schema: unknown kind "${logLine(opts.kind ?? '')}"; known: ${KINDS.map((k) => k.folder).join(', ')}`);
     return EXIT.INVALID;
   }
   if (!opts.out) {

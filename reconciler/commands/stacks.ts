@@ -15,6 +15,7 @@ import { synthesiseAll, stackFile } from '../stacks/files.js';
 import { isStackName, STACK_NAMES, stackModels, type StackName } from '../stacks/model.js';
 import { applySaved, PLAN_FILE, TerraformError } from '../stacks/terraform.js';
 import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 import { policyContext } from './policy.js';
 import { evaluatePolicies } from '../policies/index.js';
 import { formatFinding } from '../plan/render.js';
@@ -24,7 +25,7 @@ import { printTable, withStore } from './store.js';
 function chosen(name: string | undefined, out: Output, command: string): StackName[] | undefined {
   if (name === undefined) return [...STACK_NAMES];
   if (isStackName(name)) return [name];
-  out.stderr(`fleetspec stacks ${command}: unknown stack "${name}"; stacks: ${STACK_NAMES.join(', ')}`);
+  out.stderr(`fleetspec stacks ${command}: unknown stack "${logLine(name)}"; stacks: ${STACK_NAMES.join(', ')}`);
   return undefined;
 }
 
@@ -98,7 +99,7 @@ export function stacksApply(name: string | undefined, opts: Omit<StacksPlanOptio
     const { options } = await engineOptions(db, opts.specs, 'live', { ...opts, noSsh: true }, out);
     const ctx = options.stacks!;
     if (!ctx.terraform) {
-      out.stderr(`fleetspec stacks apply: ${ctx.noTerraform}`);
+      out.stderr(`fleetspec stacks apply: ${logLine(ctx.noTerraform ?? '')}`);
       out.stderr('  hint: install terraform or tofu, or pass --terraform <path>');
       return EXIT.INVALID;
     }
@@ -138,13 +139,13 @@ export function stacksApply(name: string | undefined, opts: Omit<StacksPlanOptio
       }
       const found = await terraformEnv(model, ctx.pgConnStr, options.secret);
       if ('missing' in found) {
-        out.stderr(`fleetspec stacks apply: ${found.missing}`);
+        out.stderr(`fleetspec stacks apply: ${logLine(found.missing)}`);
         return EXIT.INVALID;
       }
       try {
-        await applySaved({ binary: ctx.terraform, workDir, ...found, progress: (l) => out.stderr(`stacks/${model.name}: ${l}`) });
+        await applySaved({ binary: ctx.terraform, workDir, ...found, progress: (l) => out.stderr(`stacks/${model.name}: ${logLine(l)}`) });
       } catch (err) {
-        out.stderr(`fleetspec stacks apply: stacks/${model.name}: ${err instanceof TerraformError ? err.message : String(err)}`);
+        out.stderr(`fleetspec stacks apply: stacks/${model.name}: ${logLine(err instanceof TerraformError ? err.message : String(err))}`);
         return EXIT.ERROR;
       }
       // The configuration that was applied becomes the committed output; a saved plan applies once.

@@ -5,6 +5,7 @@ import type { ExitCode } from '../exit-codes.js';
 import { openDb, optionsFromEnv, type Db } from '../state/db.js';
 import { StateError } from '../state/errors.js';
 import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 
 /** Who is acting, for audit rows: FLEETSPEC_ACTOR, else the OS user. */
 export function actor(): string {
@@ -18,8 +19,8 @@ export async function withStore(out: Output, command: string, fn: (db: Db) => Pr
     return await fn(db);
   } catch (err) {
     if (err instanceof StateError) {
-      out.stderr(`fleetspec ${command}: ${err.message}`);
-      if (err.hint) out.stderr(`  hint: ${err.hint}`);
+      out.stderr(`fleetspec ${command}: ${logLine(err.message)}`);
+      if (err.hint) out.stderr(`  hint: ${logLine(err.hint)}`);
       return err.exitCode;
     }
     throw err;
@@ -28,7 +29,9 @@ export async function withStore(out: Output, command: string, fn: (db: Db) => Pr
   }
 }
 
-export function printTable(out: Output, header: string[], rows: string[][]): void {
+/** Columns padded to their widest cell; each cell is one escaped line (logLine), whatever a spec or the store held. */
+export function printTable(out: Output, header: string[], cells: string[][]): void {
+  const rows = cells.map((r) => r.map(logLine));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   out.stdout(line(header));

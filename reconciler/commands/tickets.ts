@@ -11,6 +11,7 @@ import { planFleet } from '../plan/engine.js';
 import { hasChanges, type ResourceChange } from '../plan/plan.js';
 import { loadSpecs } from '../specs/load.js';
 import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 import { applyApproved, engineOptions, renderPlan, type ApplyCommandOptions } from './plan.js';
 import { policyContext } from './policy.js';
 import { printTable, withStore } from './store.js';
@@ -50,7 +51,7 @@ export async function ticketsList(opts: TicketsListOptions, out: Output): Promis
       const { options, close } = await engineOptions(db, opts.specs, 'live', { noSsh: true }, out);
       try {
         if (!options.issues) {
-          out.stderr(`fleetspec tickets list --live: ${options.noIssues}`);
+          out.stderr(`fleetspec tickets list --live: ${logLine(options.noIssues ?? '')}`);
           return EXIT.INVALID;
         }
         const { plan } = await planFleet({ ...options, loaded: Promise.resolve(loaded), drivers: [ticketsDriver] });
@@ -99,7 +100,7 @@ export function ticketsPush(opts: TicketsPushOptions, out: Output): Promise<Exit
     let plan;
     try {
       if (!options.issues) {
-        out.stderr(`fleetspec tickets push: ${options.noIssues}`);
+        out.stderr(`fleetspec tickets push: ${logLine(options.noIssues ?? '')}`);
         return EXIT.INVALID;
       }
       const planned = await planFleet({ ...options, drivers: [ticketsDriver], policy: policies.policy });
@@ -113,7 +114,7 @@ export function ticketsPush(opts: TicketsPushOptions, out: Output): Promise<Exit
       await close();
     }
     if (plan.unknown.length) {
-      out.stderr(`fleetspec tickets push: ${plan.unknown[0]!.reason}`);
+      out.stderr(`fleetspec tickets push: ${logLine(plan.unknown[0]!.reason)}`);
       return EXIT.ERROR;
     }
     renderPlan(plan, opts.format === 'json' ? 'json' : 'text', out, false);

@@ -5,6 +5,7 @@ import { findingDiagnostic, policyContext } from './policy.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { loadSpecs } from '../specs/load.js';
 import type { Output } from './output.js';
+import { logLine } from '../escape.js';
 
 export interface ValidateOptions {
   format: 'text' | 'json';
@@ -40,7 +41,7 @@ export async function validateCommand(path: string, opts: ValidateOptions, out: 
     );
   } else {
     for (const d of diagnostics) out.stdout(formatDiagnostic(d, out.color));
-    const summary = `${path}: ${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'}, ${loaded.resources.length} resource${loaded.resources.length === 1 ? '' : 's'}, ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`;
+    const summary = `${logLine(path)}: ${loaded.files.length} file${loaded.files.length === 1 ? '' : 's'}, ${loaded.resources.length} resource${loaded.resources.length === 1 ? '' : 's'}, ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`;
     out.stderr(errors === 0 ? `${summary}: valid` : summary);
   }
   return errors === 0 ? EXIT.OK : EXIT.INVALID;

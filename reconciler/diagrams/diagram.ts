@@ -3,6 +3,7 @@
 // the fleet did.
 import type { SpecIndex } from '../kinds/kind.js';
 import type { Role } from '../kinds/roles/index.js';
+import { mermaid } from '../escape.js';
 
 export interface Diagram {
   /** The file's name without extension: docs/diagrams/src/<name>.mmd (and svg/<name>.svg). */
@@ -28,17 +29,8 @@ export function mermaidFile(diagram: Diagram, body: readonly string[]): string {
   ].join('\n');
 }
 
-/**
- * Text for inside a quoted label or a message. Mermaid reads `"` as the end of a label, `;` as
- * the end of a statement and `#…;` as an entity, and renders `<…>` as HTML; each of those
- * (and `&`, `` ` ``, `{}`, `|`) becomes an entity code that it turns back into the character.
- */
-export function text(value: string | number): string {
-  return String(value)
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/[#"<>&;`{}|\[\]]/g, (c) => `#${c.codePointAt(0)};`);
-}
+/** Text for inside a quoted label or a message: mermaid() of reconciler/escape.ts. */
+export const text = mermaid;
 
 /** A quoted node label of several lines (each escaped), for `id["…"]`. */
 export const label = (...lines: (string | number | undefined)[]) =>

@@ -11,6 +11,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 // A transitive dependency through both plugins; the plugins' own option types name this package.
 import Bottleneck from 'bottleneck';
+import { logLine } from '../escape.js';
 
 export interface GitHubOptions {
   owner: string;
@@ -480,7 +481,7 @@ export class GitHub {
         ...this.where(),
         sha,
         state: s.state,
-        description: truncate(s.description, MAX_STATUS_DESCRIPTION_CHARS),
+        description: truncate(logLine(s.description), MAX_STATUS_DESCRIPTION_CHARS),
         context: s.context ?? DEFAULT_STATUS_CONTEXT,
         ...(s.targetUrl === undefined ? {} : { target_url: s.targetUrl }),
       }),

@@ -2,6 +2,7 @@
 // A failing tick is logged and the next one runs as usual. A stop (SIGTERM from systemd) ends the
 // schedule, lets a tick that is applying finish, and abandons one that has not started applying.
 import cron from 'node-cron';
+import { logLine } from '../escape.js';
 import type { TickReport } from './tick.js';
 
 export const DEFAULT_SCHEDULE = '*/5 * * * *';
@@ -90,5 +91,5 @@ export function startDaemon(opts: DaemonOptions): Daemon {
 /** One line per tick for people (journald adds its own timestamp, but a file log needs one). */
 export function formatTickLog(e: TickLog): string {
   const head = `${e.time} ${e.level === 'error' ? 'ERROR ' : ''}${e.run !== undefined ? `run ${e.run} ${e.state}` : 'tick'} in ${(e.durationMs / 1000).toFixed(1)} s`;
-  return `${head}: ${e.message}`;
+  return `${head}: ${logLine(e.message)}`;
 }

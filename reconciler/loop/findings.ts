@@ -23,6 +23,7 @@ import type { LoadedSpecs } from '../specs/load.js';
 import { findSecretLiterals } from '../specs/secrets.js';
 import type { MainCommit } from '../state/loop.js';
 import { short } from './pr-text.js';
+import { logLine, mdCode, mdInline } from '../escape.js';
 import { nextTicketId, reservedTicketIds } from './tickets.js';
 
 export const FINDING_PREFIX = 'fleetspec/finding/';
@@ -275,7 +276,7 @@ export async function reconcileFindings(
               : `${ticket.name} is its open ticket`
             : `${b.id} is taken on ${main}; proposed again as ${want!.id}`;
         ctx.progress(`finding ${key}: closing #${pr.number}, ${why}`);
-        await ctx.github.comment(pr.number, `The finding \`${key}\` no longer needs this: ${why} (${observed.at}). Closing.`);
+        await ctx.github.comment(pr.number, `The finding ${mdCode(key)} no longer needs this: ${mdInline(why)} (${mdInline(observed.at)}). Closing.`);
         await ctx.github.updatePull(pr.number, { state: 'closed' });
         out.push({ key, id: b.id, branch: b.branch, pr: pr.number, action: 'withdrawn' });
       }
@@ -307,7 +308,7 @@ export async function reconcileFindings(
     const title = want.verb === 'opened' ? `${want.id}: ${finding!.title}` : `${want.id}: close, ${key} cleared`;
     let opened: PullRequest;
     try {
-      opened = await ctx.github.createPull({ branch: target, base: main, title: title.slice(0, 256), body: pullBody(want.verb, want.id, key, path, main, observed.at, ticket) });
+      opened = await ctx.github.createPull({ branch: target, base: main, title: logLine(title).slice(0, 256), body: pullBody(want.verb, want.id, key, path, main, observed.at, ticket) });
     } catch (err) {
       // A finding branch without a PR reads as one a person declined: do not leave one behind.
       await ctx.git.deleteRemoteBranch(target).catch(() => {});
@@ -323,7 +324,7 @@ const closingMessage = (id: string, key: string) => `fleetspec: close ${id}, the
 function additionText(ticket: Ticket): string {
   return [
     '# yaml-language-server: $schema=../schemas/tickets.schema.json',
-    `# Opened by fleetspec for the finding ${ticket.finding}; fleetspec proposes closing it when the finding clears.`,
+    `# Opened by fleetspec for the finding ${logLine(ticket.finding ?? '')}; fleetspec proposes closing it when the finding clears.`,
     stringify(ticket, { lineWidth: 0 }),
   ].join('\n');
 }
@@ -331,13 +332,13 @@ function additionText(ticket: Ticket): string {
 function pullBody(verb: 'opened' | 'closing', id: string, key: string, path: string, main: string, at: string, ticket?: Resource<Ticket>): string {
   if (verb === 'opened') {
     return [
-      `fleetspec found \`${key}\` on ${at}. This adds \`${path}\`, so the finding has a ticket, reviewed like any change; merging it opens ${id}'s GitHub issue.`,
+      `fleetspec found ${mdCode(key)} on ${mdInline(at)}. This adds ${mdCode(path)}, so the finding has a ticket, reviewed like any change; merging it opens ${id}'s GitHub issue.`,
       '',
-      `If the finding clears before this is merged, fleetspec closes this PR. Once ${id} is on \`${main}\`, fleetspec proposes closing it when the finding clears. Closing this PR declines the ticket while the finding holds.`,
+      `If the finding clears before this is merged, fleetspec closes this PR. Once ${id} is on ${mdCode(main)}, fleetspec proposes closing it when the finding clears. Closing this PR declines the ticket while the finding holds.`,
     ].join('\n');
   }
   return [
-    `The finding \`${key}\` no longer holds (${at}). This sets ${id} (${ticket?.value.title ?? key}) to \`status: closed\` in \`${path}\`; merging it closes ${id}'s GitHub issue.`,
+    `The finding ${mdCode(key)} no longer holds (${mdInline(at)}). This sets ${id} (${mdInline(ticket?.value.title ?? key)}) to \`status: closed\` in ${mdCode(path)}; merging it closes ${id}'s GitHub issue.`,
     '',
     'If the finding returns before this is merged, fleetspec closes this PR.',
   ].join('\n');

@@ -1,9 +1,13 @@
 // What the loop writes on GitHub: the plan comment (narrative, verdict, exact plan), commit
 // statuses, apply results and refusals. Text only, from data; nothing here talks to GitHub.
+// Whatever came from the specs or from git and GitHub is escaped for where it lands
+// (reconciler/escape.ts): mdInline in prose, mdCode in code spans, mdFence around blocks,
+// mention for logins, logLine in commit statuses.
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
+import { logLine, mdCode, mdFence, mdInline, mention } from '../escape.js';
 import { blockingFindings, type ApplyReport } from '../plan/engine.js';
 import { hasChanges, summaryLine, verdictLine, type Plan } from '../plan/plan.js';
-import { mdText, planVerdict, renderMarkdown } from '../plan/render.js';
+import { planVerdict, renderMarkdown } from '../plan/render.js';
 import type { NarrativeResult } from '../narrative/narrate.js';
 import { relative } from 'node:path';
 
@@ -24,7 +28,7 @@ export function planStatus(plan: Plan): StatusText {
   const blocking = blockingFindings(plan);
   if (blocking.length) {
     const first = blocking[0]!;
-    return { state: 'failure', description: `${blocking.length} blocking finding${blocking.length === 1 ? '' : 's'}: ${first.policy ? `policy ${first.policy}: ` : ''}${first.kind}/${first.name}: ${first.message}` };
+    return { state: 'failure', description: logLine(`${blocking.length} blocking finding${blocking.length === 1 ? '' : 's'}: ${first.policy ? `policy ${first.policy}: ` : ''}${first.kind}/${first.name}: ${first.message}`) };
   }
   const verdict = planVerdict(plan);
   return { state: 'success', description: `${summaryLine(plan)} Policies: ${verdict.status}. Plan ${plan.hash.slice(0, 12)}` };
@@ -34,7 +38,7 @@ export function invalidStatus(diagnostics: readonly Diagnostic[], root: string):
   const errors = diagnostics.filter((d) => d.severity === 'error');
   const first = errors[0];
   const where = first ? `${relative(root, first.file)}:${first.line}:${first.col}: ${first.message}` : 'the specs are invalid';
-  return { state: 'failure', description: `${errors.length} spec error${errors.length === 1 ? '' : 's'}; ${where}` };
+  return { state: 'failure', description: logLine(`${errors.length} spec error${errors.length === 1 ? '' : 's'}; ${where}`) };
 }
 
 function narrativeSection(n: NarrativeResult): string[] {
@@ -60,10 +64,10 @@ export interface PlanCommentInput {
 
 export function planComment(i: PlanCommentInput): string {
   const verdict = verdictText(i.plan);
-  const who = i.approvers.length ? i.approvers.map((a) => `@${a}`).join(', ') : 'nobody yet (no role with the approve capability lists githubUsers)';
+  const who = i.approvers.length ? i.approvers.map(mention).join(', ') : 'nobody yet (no role with the approve capability lists githubUsers)';
   return [
     PLAN_MARKER,
-    `## fleetspec plan for ${short(i.sha)}${i.scope ? ` (kind \`${i.scope}\` only)` : ''}`,
+    `## fleetspec plan for ${short(i.sha)}${i.scope ? ` (kind ${mdCode(i.scope)} only)` : ''}`,
     '',
     verdict,
     '',
@@ -71,7 +75,7 @@ export function planComment(i: PlanCommentInput): string {
       ? [
           `**This branch contains ${i.carries.length} commit${i.carries.length === 1 ? '' : 's'} that fleetspec refused on the default branch; GitHub's diff does not show ${i.carries.length === 1 ? 'it' : 'them'}, and approving this pull request approves ${i.carries.length === 1 ? 'it' : 'them'} too:**`,
           '',
-          ...i.carries.map((c) => `- ${short(c.sha)}: ${mdText(c.detail ?? 'not approved')}`),
+          ...i.carries.map((c) => `- ${short(c.sha)}: ${mdInline(c.detail ?? 'not approved')}`),
           '',
         ]
       : []),
@@ -84,7 +88,7 @@ export function planComment(i: PlanCommentInput): string {
     ...(i.solo
       ? [
           '',
-          `**Solo operator:** the trusted policies let @${i.solo} approve their own change while GitHub lists no other account with write access. That gives up the two-person rule: a mistake, or a stolen account of theirs, reaches live with nobody else's eyes on it.`,
+          `**Solo operator:** the trusted policies let ${mention(i.solo)} approve their own change while GitHub lists no other account with write access. That gives up the two-person rule: a mistake, or a stolen account of theirs, reaches live with nobody else's eyes on it.`,
         ]
       : []),
   ].join('\n');
@@ -99,10 +103,10 @@ export function verdictText(plan: Plan): string {
     const lines = [
       `**Verdict: ❌ blocked** (${policies}). Apply refuses this plan until ${blocking.length === 1 ? 'this is' : 'these are'} fixed:`,
       '',
-      ...blocking.map((f) => `- ${f.policy ? `policy \`${f.policy}\`: ` : ''}\`${f.kind}/${f.name}\`${f.where ? ` at \`${f.where}\`` : ''}: ${f.message}`),
+      ...blocking.map((f) => `- ${f.policy ? `policy ${mdCode(f.policy)}: ` : ''}${mdCode(`${f.kind}/${f.name}`)}${f.where ? ` at ${mdCode(f.where)}` : ''}: ${mdInline(f.message)}`),
     ];
     if (words.every((w) => w)) {
-      lines.push('', `To override instead: label this PR ${words.map((w) => `\`fleetspec/${w}\``).join(' and ')}, or an approver writes ${words.map((w) => `\`/fleetspec ${w}\``).join(' and ')} on a line of their review.`);
+      lines.push('', `To override instead: label this PR ${words.map((w) => mdCode(`fleetspec/${w}`)).join(' and ')}, or an approver writes ${words.map((w) => mdCode(`/fleetspec ${w}`)).join(' and ')} on a line of their review.`);
     }
     return lines.join('\n');
   }
@@ -117,24 +121,24 @@ export function invalidComment(sha: string, diagnostics: readonly Diagnostic[], 
     '',
     '**Verdict: ❌ the specs are invalid**; nothing was planned. `fleetspec validate` on the branch shows the same:',
     '',
-    '```',
-    ...shown.map((d) => formatDiagnostic({ ...d, file: relative(root, d.file) }, false)),
-    '```',
+    // Each diagnostic is escaped lines (formatDiagnostic), and the fence is longer than any run of
+    // backticks in them: a key holding a newline and ``` cannot end the block and write below it.
+    mdFence(shown.map((d) => formatDiagnostic({ ...d, file: relative(root, d.file) }, false)).join('\n')),
   ].join('\n');
 }
 
 export function appliedComment(sha: string, runId: number, report: ApplyReport, by: string): string {
-  const lines = [`### fleetspec applied ${short(sha)} (run ${runId})`, '', `Approved by @${by}; the plan was still \`${report.current?.hash.slice(0, 12)}\` at apply time.`, ''];
+  const lines = [`### fleetspec applied ${short(sha)} (run ${runId})`, '', `Approved by ${mention(by)}; the plan was still \`${report.current?.hash.slice(0, 12)}\` at apply time.`, ''];
   if (report.status === 'applied') {
     lines.push(report.done.length ? `✅ ${report.done.length} change${report.done.length === 1 ? '' : 's'} applied:` : '✅ Nothing needed applying.');
   } else {
-    lines.push(`❌ Apply failed at \`${report.failed!.change.kind}/${report.failed!.change.name}\`: ${report.failed!.error}`);
+    lines.push(`❌ Apply failed at ${mdCode(`${report.failed!.change.kind}/${report.failed!.change.name}`)}: ${mdInline(report.failed!.error)}`);
   }
   lines.push('');
-  for (const c of report.done) lines.push(`- ✓ \`${c.kind}/${c.name}\` ${c.action}`);
-  for (const c of report.notDone) lines.push(`- not done: \`${c.kind}/${c.name}\` ${c.action}`);
-  for (const r of report.rolledBack) lines.push(`- ↺ rolled back: ${r}`);
-  for (const r of report.rollbackFailed) lines.push(`- ❌ rollback failed: ${r.description}: ${r.error}`);
+  for (const c of report.done) lines.push(`- ✓ ${mdCode(`${c.kind}/${c.name}`)} ${c.action}`);
+  for (const c of report.notDone) lines.push(`- not done: ${mdCode(`${c.kind}/${c.name}`)} ${c.action}`);
+  for (const r of report.rolledBack) lines.push(`- ↺ rolled back: ${mdInline(r)}`);
+  for (const r of report.rollbackFailed) lines.push(`- ❌ rollback failed: ${mdInline(r.description)}: ${mdInline(r.error)}`);
   return lines.join('\n');
 }
 
@@ -142,9 +146,9 @@ export function refusedComment(sha: string, main: string, reasons: string[]): st
   return [
     `### fleetspec did not apply ${short(sha)}`,
     '',
-    'The merge is on `' + main + '`, but it was not approved the way fleetspec requires (an APPROVED review of the planned head commit by a user with the approve capability who made no part of the change, and no standing request for changes from an approver):',
+    `The merge is on ${mdCode(main)}, but it was not approved the way fleetspec requires (an APPROVED review of the planned head commit by a user with the approve capability who made no part of the change, and no standing request for changes from an approver):`,
     '',
-    ...reasons.map((r) => `- ${mdText(r)}`),
+    ...reasons.map((r) => `- ${mdInline(r)}`),
     '',
     untrustedUntil(main),
   ].join('\n');
@@ -152,23 +156,23 @@ export function refusedComment(sha: string, main: string, reasons: string[]): st
 
 /** What a refused commit means for the default branch, and the ways back. */
 function untrustedUntil(main: string): string {
-  return `Live is unchanged, and \`${main}\` is not trusted: nothing merged on top of this commit is applied, and approvers and policies stay those of the last commit fleetspec accepted, until a revert brings \`${main}\` back to that commit or a pull request that contains this change is approved and merged.`;
+  return `Live is unchanged, and ${mdCode(main)} is not trusted: nothing merged on top of this commit is applied, and approvers and policies stay those of the last commit fleetspec accepted, until a revert brings ${mdCode(main)} back to that commit or a pull request that contains this change is approved and merged.`;
 }
 
 export function untrustedComment(sha: string, main: string, problems: string[]): string {
   return [
     `### fleetspec did not apply ${short(sha)}: it is not what was approved`,
     '',
-    `The merge commit on \`${main}\` must hold exactly the approved head merged onto the last commit fleetspec accepted. It does not:`,
+    `The merge commit on ${mdCode(main)} must hold exactly the approved head merged onto the last commit fleetspec accepted. It does not:`,
     '',
-    ...problems.map((p) => `- ${mdText(p)}`),
+    ...problems.map((p) => `- ${mdInline(p)}`),
     '',
     untrustedUntil(main),
   ].join('\n');
 }
 
 export function staleRulesComment(sha: string, detail: string): string {
-  return [`### fleetspec did not apply ${short(sha)}`, '', `${mdText(detail)}.`, '', 'Live is unchanged.'].join('\n');
+  return [`### fleetspec did not apply ${short(sha)}`, '', `${mdInline(detail)}.`, '', 'Live is unchanged.'].join('\n');
 }
 
 export function linksComment(sha: string, problems: string[]): string {
@@ -176,7 +180,7 @@ export function linksComment(sha: string, problems: string[]): string {
     PLAN_MARKER,
     `### fleetspec cannot plan ${short(sha)}`,
     '',
-    ...problems.map((p) => `- ${mdText(p)}`),
+    ...problems.map((p) => `- ${mdInline(p)}`),
     '',
     'Replace each link with the files themselves and push again.',
   ].join('\n');
@@ -186,7 +190,7 @@ export function tamperedComment(branch: string, sha: string): string {
   return [
     `### fleetspec closed this pull request`,
     '',
-    `The head of ${mdText(branch)} is ${short(sha)}, a commit fleetspec did not write. fleetspec plans only its own commits on its own branches, so it closed the pull request and deleted the branch; it proposes again from the trusted commit when the reason holds.`,
+    `The head of ${mdInline(branch)} is ${short(sha)}, a commit fleetspec did not write. fleetspec plans only its own commits on its own branches, so it closed the pull request and deleted the branch; it proposes again from the trusted commit when the reason holds.`,
   ].join('\n');
 }
 
@@ -194,7 +198,7 @@ export function directPushComment(main: string, count = 1): string {
   return [
     count === 1 ? '### fleetspec did not apply this commit' : `### fleetspec did not apply this commit, nor the ${count - 1} before it`,
     '',
-    `${count === 1 ? 'It' : 'They'} reached \`${main}\` without a merged pull request, so nobody approved ${count === 1 ? 'it' : 'them'}${count === 1 ? '' : ' (the ledger and `fleetspec reconcile` list each)'}.`,
+    `${count === 1 ? 'It' : 'They'} reached ${mdCode(main)} without a merged pull request, so nobody approved ${count === 1 ? 'it' : 'them'}${count === 1 ? '' : ' (the ledger and `fleetspec reconcile` list each)'}.`,
     '',
     untrustedUntil(main),
   ].join('\n');
@@ -206,9 +210,7 @@ export function staleComment(sha: string, differences: string[]): string {
     '',
     'The plan made at apply time differs from the approved one:',
     '',
-    '```',
-    ...differences,
-    '```',
+    mdFence(differences.map(logLine).join('\n')),
     '',
     'Nothing was applied. A fresh plan follows in a drift pull request, for a new review.',
   ].join('\n');
@@ -225,10 +227,10 @@ export function interruptedComment(sha: string, runId: number | null): string {
 
 export function driftRecord(kind: string, plan: Plan, mainSha: string, main: string): string {
   return [
-    `# Drift: ${kind}`,
+    `# Drift: ${mdInline(kind)}`,
     '',
-    `Live differs from \`${main}\` at ${mainSha} for the kind \`${kind}\`, with no change to the specs`,
-    `(drift, or commits on \`${main}\` that were never approved). Written by fleetspec; merging the pull`,
+    `Live differs from ${mdCode(main)} at ${mdInline(mainSha)} for the kind ${mdCode(kind)}, with no change to the specs`,
+    `(drift, or commits on ${mdCode(main)} that were never approved). Written by fleetspec; merging the pull`,
     'that adds this file, once approved, applies the plan below, bringing live back to the specs.',
     '',
     renderMarkdown(plan),
@@ -238,7 +240,7 @@ export function driftRecord(kind: string, plan: Plan, mainSha: string, main: str
 
 export function driftBody(kind: string, main: string): string {
   return [
-    `Live differs from \`${main}\` for \`${kind}\`, and no spec change explains it. fleetspec never overwrites live silently: this pull request records the drift (in \`drift/${kind}.md\`) and the plan to correct it.`,
+    `Live differs from ${mdCode(main)} for ${mdCode(kind)}, and no spec change explains it. fleetspec never overwrites live silently: this pull request records the drift (in ${mdCode(`drift/${kind}.md`)}) and the plan to correct it.`,
     '',
     '- **To correct live**: an allowed reviewer approves, then merge; the next tick applies the plan for this kind only.',
     `- **To keep live as it is**: change the specs on a branch to match it, and close this pull request.`,

@@ -9,6 +9,7 @@ import { markerOf, TICKET_LABEL } from '../kinds/tickets/issue.js';
 import type { Ticket } from '../kinds/tickets/index.js';
 import type { LoadedSpecs } from '../specs/load.js';
 import { findSecretLiterals } from '../specs/secrets.js';
+import { logLine, mdCode, mdInline, mention } from '../escape.js';
 
 /** Branches of pulled tickets: fleetspec/ticket/T-0008-issue-12. The id is reserved once the branch exists. */
 export const PULL_PREFIX = 'fleetspec/ticket/';
@@ -113,27 +114,27 @@ export async function pullTickets(ctx: PullContext, main: string, mainSha: strin
     const secrets = findSecretLiterals(ticket);
     if (secrets.length) {
       // Git keeps what it is given forever; the issue can still be edited.
-      ctx.progress(`not pulling issue #${issue.number}: ${secrets[0]!.message}`);
-      await ctx.github.comment(issue.number, `fleetspec did not make this issue a ticket: its text looks like it holds a secret (${secrets.map((s) => s.message).join('; ')}). Edit it out here, and the next run pulls the issue.`);
+      ctx.progress(`not pulling issue #${issue.number}: ${logLine(secrets[0]!.message)}`);
+      await ctx.github.comment(issue.number, `fleetspec did not make this issue a ticket: its text looks like it holds a secret (${mdInline(secrets.map((s) => s.message).join('; '))}). Edit it out here, and the next run pulls the issue.`);
       out.push({ issue: issue.number, id, branch, action: 'refused', detail: 'looks like it holds a secret' });
       used.delete(id);
       pulledIssues.add(issue.number);
       continue;
     }
     const path = `${ctx.specsPath}/tickets/${id}.yaml`;
-    const text = `# yaml-language-server: $schema=../schemas/tickets.schema.json\n# Pulled by fleetspec from GitHub issue #${issue.number}, opened by @${issue.author}.\n${stringify(ticket, { lineWidth: 0 })}`;
+    const text = `# yaml-language-server: $schema=../schemas/tickets.schema.json\n# Pulled by fleetspec from GitHub issue #${issue.number}, opened by @${logLine(issue.author)}.\n${stringify(ticket, { lineWidth: 0 })}`;
     ctx.progress(`pulling issue #${issue.number} as ${id} on ${branch}`);
-    const head = await ctx.git.writeBranch(branch, mainSha, { [path]: text }, `Add ${id} from issue #${issue.number}: ${ticket.title}`.slice(0, 200));
+    const head = await ctx.git.writeBranch(branch, mainSha, { [path]: text }, `Add ${id} from issue #${issue.number}: ${logLine(ticket.title)}`.slice(0, 200));
     if (!head) continue;
     const pr: PullRequest = await ctx.github.createPull({
       branch,
       base: main,
-      title: `${id}: ${ticket.title}`.slice(0, 256),
+      title: `${id}: ${logLine(ticket.title)}`.slice(0, 256),
       body: [
-        `Adds \`${path}\` from issue #${issue.number} (opened by @${issue.author}), so the ticket enters git through review.`,
+        `Adds ${mdCode(path)} from issue #${issue.number} (opened by ${mention(issue.author)}), so the ticket enters git through review.`,
         '',
         `Merging this closes #${issue.number}; fleetspec then opens ${id}'s own issue, managed from the spec.`,
-        ...(dropped.length ? ['', `Labels not carried over (not valid ticket labels): ${dropped.map((d) => `\`${d}\``).join(', ')}.`] : []),
+        ...(dropped.length ? ['', `Labels not carried over (not valid ticket labels): ${dropped.map((d) => mdCode(d)).join(', ')}.`] : []),
       ].join('\n'),
     });
     out.push({ issue: issue.number, id, branch, pr: pr.number, action: 'opened' });

@@ -1,6 +1,9 @@
 // A plan rendered three ways: coloured text for terminals, Markdown for pull requests,
-// JSON for machines. Every renderer shows every change; none decides anything.
+// JSON for machines. Every renderer shows every change; none decides anything. Names, values,
+// reasons and messages hold whatever the specs and the remote systems held: each is escaped
+// for where it goes (reconciler/escape.ts).
 import { paint, type Style } from '../color.js';
+import { logLine, mdCell, mdCode } from '../escape.js';
 import { canonicalJson, hasChanges, summaryLine, verdictLine, verdictOf, type Action, type NotRead, type Plan, type PlanFinding, type Verdict } from './plan.js';
 
 const SIGN: Record<Action, string> = { create: '+', update: '~', replace: '±', delete: '-', drift: '!', 'no-op': ' ' };
@@ -13,15 +16,15 @@ export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: 
   const lines: string[] = [];
   for (const c of plan.changes) {
     if (c.action === 'no-op' && !opts.showUnchanged) continue;
-    lines.push(tint(COLOUR[c.action], `${SIGN[c.action]} ${c.kind}/${c.name}`) + ` (${c.action}: ${c.reason})`);
+    lines.push(tint(COLOUR[c.action], `${SIGN[c.action]} ${logLine(`${c.kind}/${c.name}`)}`) + ` (${c.action}: ${logLine(c.reason)})`);
     if (c.action !== 'no-op') {
-      if (c.action !== 'create') lines.push(tint('red', `    before: ${show(c.before)}`));
-      if (c.action !== 'delete') lines.push(tint('green', `    after:  ${show(c.after)}`));
-      for (const step of c.actions ?? []) lines.push(tint('dim', `    will:   ${step}`));
+      if (c.action !== 'create') lines.push(tint('red', `    before: ${logLine(show(c.before))}`));
+      if (c.action !== 'delete') lines.push(tint('green', `    after:  ${logLine(show(c.after))}`));
+      for (const step of c.actions ?? []) lines.push(tint('dim', `    will:   ${logLine(step)}`));
     }
   }
   for (const f of plan.findings) lines.push(formatFinding(f, opts.color));
-  for (const [reason, names] of unreadByReason(plan.unknown)) lines.push(tint('dim', `? not read: ${names.join(', ')}: ${reason}`));
+  for (const [reason, names] of unreadByReason(plan.unknown)) lines.push(tint('dim', `? not read: ${logLine(names.join(', '))}: ${logLine(reason)}`));
   if (lines.length) lines.push('');
   lines.push(tint('bold', summaryLine(plan)));
   const verdict = planVerdict(plan);
@@ -32,37 +35,42 @@ export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: 
 
 /** A finding as a line: "error ports/odin: message [policy port-ranges, specs/ports/odin.yaml:3:8]" and its hint. */
 export function formatFinding(f: PlanFinding, color = false): string {
-  const source = [f.policy && `policy ${f.policy}`, f.where].filter(Boolean).join(', ');
+  const source = logLine([f.policy && `policy ${f.policy}`, f.where].filter(Boolean).join(', '));
   return (
-    paint(f.severity === 'error' ? 'red' : 'yellow', `${f.severity} ${f.kind}/${f.name}: ${f.message}`, color) +
+    paint(f.severity === 'error' ? 'red' : 'yellow', `${f.severity} ${logLine(`${f.kind}/${f.name}`)}: ${logLine(f.message)}`, color) +
     (source ? paint('dim', ` [${source}]`, color) : '') +
-    (f.hint ? `\n    ${paint('dim', `hint: ${f.hint}`, color)}` : '')
+    (f.hint ? `\n    ${paint('dim', `hint: ${logLine(f.hint)}`, color)}` : '')
   );
 }
 
 /** A plan's verdict; plans stored before verdicts existed get one from their findings. */
 export const planVerdict = (plan: Plan): Verdict => plan.verdict ?? verdictOf(plan.findings, []);
 
-/** Unknown resources grouped by why they were not read, so offline plans stay short. */
-function unreadByReason(unknown: readonly NotRead[]): [string, string[]][] {
-  const groups = new Map<string, string[]>();
-  for (const u of unknown) groups.set(u.reason, [...(groups.get(u.reason) ?? []), `${u.kind}/${u.name}`]);
-  return [...groups];
+/** Unknown resources grouped by why they were not read, so offline plans stay short; with the remote excerpt the reason quotes, if any. */
+function unreadByReason(unknown: readonly NotRead[]): [string, string[], unknown][] {
+  const groups = new Map<string, [string[], unknown]>();
+  for (const u of unknown) {
+    const group = groups.get(u.reason) ?? [[], (u as { remote?: unknown }).remote];
+    group[0].push(`${u.kind}/${u.name}`);
+    groups.set(u.reason, group);
+  }
+  return [...groups].map(([reason, [names, remote]]) => [reason, names, remote]);
 }
 
-/** Markdown-safe inline code: a backtick fence longer than any run inside the text. */
-function code(text: string): string {
-  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence}${longest ? ' ' : ''}${text}${longest ? ' ' : ''}${fence}`;
-}
+/** A table cell in code. */
+const code = (text: string) => mdCode(text, { cell: true });
 
-/** Plain text inside Markdown: every character Markdown or HTML could read as syntax is escaped, and a newline is a space. */
-export function mdText(text: string): string {
-  return text.replace(/\r?\n|\r/g, ' ').replace(/[\\`*_{}[\]()<>#+\-.!|~&]/g, (c) => `\\${c}`);
+/**
+ * Text for a table cell or a list item that may quote a remote excerpt (`remote` of a finding or
+ * a not-read entry: already one escaped code span, exactly as it appears in the text): the
+ * excerpt stays a code span, with `|` escaped for the table; the words around it are mdCell().
+ */
+function quoting(text: string, remote: unknown): string {
+  if (typeof remote !== 'string' || !remote.startsWith('`')) return mdCell(text);
+  const at = text.indexOf(remote);
+  if (at < 0) return mdCell(text);
+  return `${mdCell(text.slice(0, at))}${remote.replace(/\|/g, '\\|')}${quoting(text.slice(at + remote.length), remote)}`;
 }
-
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 export function renderMarkdown(plan: Plan): string {
   const out = [`### ${summaryLine(plan)}`, ''];
@@ -70,7 +78,7 @@ export function renderMarkdown(plan: Plan): string {
   if (hasChanges(plan)) {
     out.push('| | resource | action | before | after | why |', '|---|---|---|---|---|---|');
     for (const c of shown) {
-      out.push(`| ${SIGN[c.action]} | ${cell(code(`${c.kind}/${c.name}`))} | ${c.action} | ${cell(code(show(c.before)))} | ${cell(code(show(c.after)))} | ${cell([c.reason, ...(c.actions ?? []).map((a) => `will ${a}`)].join('; '))} |`);
+      out.push(`| ${SIGN[c.action]} | ${code(`${c.kind}/${c.name}`)} | ${c.action} | ${code(show(c.before))} | ${code(show(c.after))} | ${mdCell([c.reason, ...(c.actions ?? []).map((a) => `will ${a}`)].join('; '))} |`);
     }
     out.push('');
   }
@@ -78,14 +86,14 @@ export function renderMarkdown(plan: Plan): string {
   if (plan.findings.length) {
     out.push('**Findings**', '');
     for (const f of plan.findings) {
-      const source = [f.policy && `policy \`${f.policy}\``, f.where && code(f.where)].filter(Boolean).join(', ');
-      out.push(`- ${f.severity === 'error' ? '❌' : '⚠️'} ${f.severity}: ${cell(code(`${f.kind}/${f.name}`))}: ${cell(f.message)}${source ? ` (${cell(source)})` : ''}${f.hint ? `. To fix: ${cell(f.hint)}` : ''}`);
+      const source = [f.policy && `policy ${code(f.policy)}`, f.where && code(f.where)].filter(Boolean).join(', ');
+      out.push(`- ${f.severity === 'error' ? '❌' : '⚠️'} ${f.severity}: ${code(`${f.kind}/${f.name}`)}: ${quoting(f.message, (f as { remote?: unknown }).remote)}${source ? ` (${source})` : ''}${f.hint ? `. To fix: ${mdCell(f.hint)}` : ''}`);
     }
     out.push('');
   }
   if (plan.unknown.length) {
     out.push('**Not read**', '');
-    for (const [reason, names] of unreadByReason(plan.unknown)) out.push(`- ${names.map((n) => cell(code(n))).join(', ')}: ${cell(reason)}`);
+    for (const [reason, names, remote] of unreadByReason(plan.unknown)) out.push(`- ${names.map((n) => code(n)).join(', ')}: ${quoting(reason, remote)}`);
     out.push('');
   }
   out.push(`<sub>${plan.mode} plan \`${plan.hash}\`</sub>`);

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Issue, IssueChange, LabelSpec } from '../../github/client.js';
 import type { Ticket } from './index.js';
+import { logLine, mdBlock, mdCode, mdInline } from '../../escape.js';
 
 /** What the tickets driver needs of GitHub; the GitHub client is one. */
 export interface IssueTracker {
@@ -37,19 +38,23 @@ const MARKER = /\n?<!-- fleetspec:ticket (T-[0-9]{4,}) digest=([0-9a-f]{12}) -->
 
 const PRIORITY_COLORS: Record<string, string> = { critical: 'b60205', high: 'd93f0b', normal: 'fbca04', low: '0e8a16' };
 
-/** The issue a ticket spec should have on GitHub. */
+/**
+ * The issue a ticket spec should have on GitHub. The spec's text is shown, never obeyed: the
+ * description as Markdown-escaped lines (no HTML, links, images, mentions or references of its
+ * own), the title as one line with control characters shown as escapes.
+ */
 export function desiredIssue(ticket: Ticket, specFile: string): IssueFields {
   const lines = [
-    ticket.description ?? '',
+    mdBlock(ticket.description ?? ''),
     '',
     '---',
-    ...(ticket.hosts?.length ? [`Hosts: ${ticket.hosts.join(', ')}`] : []),
-    ...(ticket.assignee ? [`Assignee role: ${ticket.assignee}`] : []),
-    ...(ticket.finding ? [`Finding: \`${ticket.finding}\`; fleetspec proposes closing this ticket when it clears.`] : []),
-    `Managed by fleetspec from \`${specFile}\`: change the ticket there (a pull request), not here. Edits made here are reported as drift and not overwritten.`,
+    ...(ticket.hosts?.length ? [`Hosts: ${mdInline(ticket.hosts.join(', '))}`] : []),
+    ...(ticket.assignee ? [`Assignee role: ${mdInline(ticket.assignee)}`] : []),
+    ...(ticket.finding ? [`Finding: ${mdCode(ticket.finding)}; fleetspec proposes closing this ticket when it clears.`] : []),
+    `Managed by fleetspec from ${mdCode(specFile)}: change the ticket there (a pull request), not here. Edits made here are reported as drift and not overwritten.`,
   ];
   return {
-    title: `${ticket.id}: ${ticket.title}`,
+    title: `${ticket.id}: ${logLine(ticket.title)}`,
     body: lines.join('\n').replace(/^\n+/, ''),
     labels: sortLabels(labelsOf(ticket).map((l) => l.name)),
     state: ticket.status === 'closed' ? 'closed' : 'open',

@@ -6,6 +6,7 @@ import { buildPlan } from '../../plan/plan.js';
 import type { LoadedSpecs } from '../../specs/load.js';
 import { botWrote, plannedCommit, recordPlanned } from '../../state/loop.js';
 import * as text from '../pr-text.js';
+import { mdCode } from '../../escape.js';
 import { checkStop, planLoaded, publishPlan } from './shared.js';
 import { DRIFT_PREFIX, type Services, type TickReport, type TrustedRules } from './types.js';
 
@@ -42,7 +43,7 @@ export async function reconcileDrift(
     const pr = open.get(kind);
     if (!part.changes.some(isApplicable)) {
       if (pr) {
-        await svc.github.comment(pr.number, `Live matches \`${main}\` for \`${kind}\` again (${text.short(trusted)}); closing.`);
+        await svc.github.comment(pr.number, `Live matches ${mdCode(main)} for ${mdCode(kind)} again (${text.short(trusted)}); closing.`);
         await svc.github.updatePull(pr.number, { state: 'closed' });
         await svc.git.deleteRemoteBranch(pr.headRef);
         drift.push({ kind, pr: pr.number, action: 'closed' });
