@@ -36,6 +36,13 @@ export interface NotRead {
   kind: string;
   name: string;
   reason: string;
+  /**
+   * Present when `reason` quotes remote text (an Ollama reply, SSH command output, a GitHub or
+   * terraform error): that excerpt, exactly as it appears in `reason`, made by remoteExcerpt
+   * (reconciler/remote-text.ts): at most 200 characters, escaped, already one Markdown code span.
+   * The rest of `reason` is fleetspec's own words.
+   */
+  remote?: string;
 }
 
 /** Something worth a person's attention that is not a change: a threshold breach, a budget overrun. */
@@ -54,6 +61,8 @@ export interface PlanFinding {
   where?: string;
   /** The word that lifts it when it is an error: label fleetspec/<word>, or "/fleetspec <word>" in an approver's review. */
   override?: string;
+  /** Present when `message` quotes remote text: that excerpt, as in NotRead.remote. */
+  remote?: string;
 }
 
 /** The plan's policy verdict: fail when any finding is an error (apply refuses), warn when only warnings. */

@@ -181,7 +181,9 @@ describe('tickets as GitHub issues', () => {
     server.rateLimitNext({ kind: 'primary', resetInS: 3600 });
     const p = await plan();
     expect(p.changes).toEqual([]);
-    expect(p.unknown).toEqual([{ kind: 'tickets', name: 'T-0007', reason: expect.stringMatching(/^GitHub issues of acme\/fleet not read: .*primary rate limit, reset in 360\ds/) }]);
+    expect(p.unknown).toEqual([{ kind: 'tickets', name: 'T-0007', reason: expect.stringMatching(/^GitHub issues of acme\/fleet not read: `.*primary rate limit, reset in 360\ds.*`$/), remote: expect.stringMatching(/^`GitHub GET .*`$/) }]);
+    // GitHub's words (here fleetspec's own about them) are quoted as the excerpt the entry names.
+    expect(p.unknown[0]!.reason.endsWith(p.unknown[0]!.remote!)).toBe(true);
     const offline = await plan({ mode: 'offline' });
     expect(offline.unknown).toEqual([{ kind: 'tickets', name: 'T-0007', reason: 'offline (plan with --live to read GitHub issues)' }]);
     const unconfigured = await plan({ issues: undefined, noIssues: 'no GitHub repository configured (set FLEETSPEC_GITHUB_REPO and FLEETSPEC_GITHUB_TOKEN)' });

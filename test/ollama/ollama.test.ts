@@ -285,8 +285,30 @@ describe('ollama client against the contract server', () => {
     });
     const error = await rejection(ollamaClient({ baseUrl: url }).pull('llama3'));
     expect(error.status).toBe(500);
-    expect(error.message).toBe('pull llama3:latest: mkdir /usr/share/ollama/.ollama/models: permission denied');
+    expect(error.message).toBe('pull llama3:latest: HTTP 500: `mkdir /usr/share/ollama/.ollama/models: permission denied`');
+    expect(error.remote).toBe('`mkdir /usr/share/ollama/.ollama/models: permission denied`');
     expect(error.hint).toMatch(/journalctl -u ollama/);
+  });
+
+  it('quotes a long Markdown error body, or a pull error line, only as a short escaped excerpt', async () => {
+    const page = '<!-- [click](http://evil) @someone # Heading\n'.repeat(120);
+    const server = await ollama({ failWith: { status: 502, body: page, contentType: 'text/markdown' } });
+    const error = await rejection(ollamaClient({ baseUrl: server.url }).tags());
+    expect(error.status).toBe(502);
+    expect(error.remote!.length).toBeLessThanOrEqual(200);
+    expect(error.message).toBe(`GET /api/tags: HTTP 502: ${error.remote}`);
+    expect(error.remote).toMatch(/^`\\u003c!-- \[click\]\(http:\/\/evil\) @someone # Heading \\u003c!--.*…`$/);
+    expect(error.message).not.toContain('<');
+    expect(error.message).not.toContain('\n');
+
+    const url = await rawServer((_path, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      res.end(`{"status":"pulling manifest"}\n${JSON.stringify({ error: `\u001b[31mred\u001b[0m ${'`'.repeat(3)}${'x'.repeat(5000)}` })}\n`);
+    });
+    const pull = await rejection(ollamaClient({ baseUrl: url }).pull('llama3'));
+    expect(pull.remote!.length).toBeLessThanOrEqual(200);
+    expect(pull.message).toBe(`pull llama3:latest: ${pull.remote}`);
+    expect(pull.remote).toMatch(/^`\[31mred\[0m \\u0060\\u0060\\u0060x+…`$/);
   });
 });
 

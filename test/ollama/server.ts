@@ -24,6 +24,8 @@ export interface OllamaServerOptions {
   failPullOf?: string[];
   /** Installed models that GET /api/ps reports as loaded. */
   loaded?: string[];
+  /** Every request is answered with this instead (recorded all the same): a broken or hostile server on Ollama's port. */
+  failWith?: { status: number; body: string; contentType?: string };
 }
 
 export interface RecordedRequest {
@@ -86,6 +88,11 @@ export async function startOllamaServer(options: OllamaServerOptions = {}): Prom
         const method = req.method ?? 'GET';
         const body = parseJson(raw);
         requests.push({ method, path, body: body.ok ? body.value : raw === '' ? undefined : raw });
+        if (options.failWith) {
+          const { status, body: text, contentType } = options.failWith;
+          res.writeHead(status, { 'Content-Type': contentType ?? 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) }).end(text);
+          return;
+        }
         const route = `${method} ${path}`;
         switch (route) {
           case 'GET /api/version':

@@ -1,6 +1,7 @@
 // Hosts are read-only: live facts come over SSH in one command, differences from the spec
 // are drift (reported, never applied); the facts also feed the host-thresholds policy.
 import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
+import { remoteExcerpt, remoteField, remoteOf } from '../../remote-text.js';
 import { fingerprint } from '../../ssh/keys.js';
 import type { SshTarget } from '../../ssh/pool.js';
 import { positionOf } from '../../specs/source.js';
@@ -38,7 +39,7 @@ export function unreachable(err: unknown): string {
 }
 
 /** acceptedKey: the host key taken on first use (no pin in the spec), to be pinned. */
-export type HostRead = { facts: HostFacts; acceptedKey?: string } | { unknown: string };
+export type HostRead = { facts: HostFacts; acceptedKey?: string } | { unknown: string; remote?: string };
 
 /** The finding that asks for a host key accepted on first use to be pinned. */
 export function pinFinding(kind: string, name: string, key: string, where: string | undefined): PlanFinding {
@@ -58,10 +59,14 @@ export async function readHostFacts(resource: Resource<Host>, ctx: LiveContext):
   if (typeof target === 'string') return { unknown: target };
   try {
     const { result, presented } = await ctx.ssh.run(target, async (s) => ({ result: await s.exec(FACTS_SCRIPT), presented: s.presentedHostKey }));
-    if (result.code !== 0) return { unknown: `facts command exited ${result.code}: ${result.stderr.trim().split('\n')[0] ?? ''}` };
+    if (result.code !== 0) {
+      // The host's own words, as a short excerpt: a plan quotes no more of what a host prints.
+      const remote = remoteExcerpt(result.stderr.trim().split('\n')[0] ?? '');
+      return { unknown: `facts command exited ${result.code}: ${remote}`, remote };
+    }
     return { facts: parseFacts(result.stdout), ...(target.hostKey ? {} : { acceptedKey: presented }) };
   } catch (err) {
-    return { unknown: unreachable(err) };
+    return { unknown: unreachable(err), ...remoteField(remoteOf(err)) };
   }
 }
 
@@ -110,7 +115,7 @@ export const hostsDriver = defineDriver<Map<string, HostRead>>({
       if (facts) plan.facts.set(resource.name, facts);
       if (read && 'acceptedKey' in read && read.acceptedKey) plan.findings.push(pinFinding('hosts', resource.name, read.acceptedKey, specLocation(resource, ['ssh'])));
       if (!facts) {
-        plan.unknown.push({ kind: 'hosts', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read' });
+        plan.unknown.push({ kind: 'hosts', name: resource.name, reason: read && 'unknown' in read ? read.unknown : 'not read', ...remoteField(read && 'unknown' in read ? read.remote : undefined) });
         continue;
       }
       const { before, after, drift } = compare(resource.value, facts);

@@ -1,5 +1,6 @@
 import { kindSchema, ref } from '../common.js';
 import { defineKind, type Finding } from '../kind.js';
+import { checkOllamaUrl } from './ollama-url.js';
 
 export interface Host {
   kind: 'Host';
@@ -95,10 +96,14 @@ const schema = kindSchema(
       ollama: {
         type: 'object',
         additionalProperties: false,
-        description: 'how fleetspec reaches Ollama on this host: through an SSH port forward to 127.0.0.1:port, or directly at url',
+        description: 'how fleetspec reaches Ollama on this host: through an SSH port forward to 127.0.0.1:port, or at url',
         properties: {
           port: ref('port', 'Ollama\'s port on the host (default: the port of the service named ollama, else 11434)'),
-          url: { type: 'string', pattern: '^http://[^\\s@/]+/?$', description: 'reach Ollama directly at this plain-HTTP URL instead of through SSH, such as http://10.0.0.5:11434' },
+          url: {
+            type: 'string',
+            pattern: '^[A-Za-z][A-Za-z0-9+.-]*://\\S+$',
+            description: 'Ollama at http://host:port on this host only: on loopback (http://127.0.0.1:11434, reached through the SSH forward) or at the host\'s own address or hostname (reached directly); no credentials, path, query or fragment',
+          },
           prune: { type: 'boolean', description: 'remove models Ollama has that no spec lists (default false)' },
         },
       },
@@ -180,6 +185,11 @@ export const hosts = defineKind<Host>({
         });
       } else seen.set(s.port, i);
     });
+    const url = resource.value.ollama?.url;
+    if (url !== undefined) {
+      const checked = checkOllamaUrl(url, resource.value);
+      if (!checked.ok) findings.push({ code: checked.code, path: ['ollama', 'url'], message: checked.message, hint: checked.hint });
+    }
     return findings;
   },
 });

@@ -1,12 +1,15 @@
 // Ollama models per host: live from the Ollama HTTP API, reached through an SSH port forward
-// to the host's own loopback (or directly when the host spec gives ollama.url). Apply pulls
-// missing models with streamed progress; it removes models no spec lists only where the host
-// spec says prune: true.
+// to the host's own loopback (also when ollama.url names a loopback address), or directly when
+// ollama.url names the host's own address. Apply pulls missing models with streamed progress; it
+// removes models no spec lists only where the host spec says prune: true. Whatever Ollama answers
+// enters a plan only as a short excerpt (OllamaError.remote).
 import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
 import { defineDriver, type LiveContext } from '../driver.js';
 import { breaches, formatSize, parseThreshold } from '../hosts/facts.js';
-import { hostTarget, unreachable } from '../hosts/driver.js';
+import { hostTarget, specLocation, unreachable } from '../hosts/driver.js';
 import type { Host } from '../hosts/index.js';
+import { checkOllamaUrl, isLoopback } from '../hosts/ollama-url.js';
+import { remoteField, remoteOf } from '../../remote-text.js';
 import type { Resource } from '../kind.js';
 import type { Model } from './index.js';
 import { normalizeModelName, ollamaClient, type LoadedModel, type OllamaClient, type OllamaModel } from './ollama.js';
@@ -20,22 +23,47 @@ interface HostModels {
   loaded: LoadedModel[];
 }
 
-type HostRead = { live: HostModels } | { unknown: string };
+type HostRead = { live: HostModels } | { unknown: string; remote?: string };
 
 /** Ollama's port on a host: ollama.port, else the service named ollama, else 11434. */
 function ollamaPort(host: Host): number {
   return host.ollama?.port ?? host.services?.find((s) => s.name === 'ollama')?.port ?? DEFAULT_OLLAMA_PORT;
 }
 
-/** Runs fn with a client for the host's Ollama: direct when the spec gives a URL, else over SSH. */
+/**
+ * How the host's Ollama is reached. Through SSH to a loopback address as the host sees it: the
+ * default 127.0.0.1:port, or ollama.url on loopback. Directly only at ollama.url on the host's own
+ * address, or on loopback when the host has no ssh settings and its own address is loopback (the
+ * host is the machine fleetspec runs on). A loopback URL of a remote host is never tried here.
+ */
+type Route = { forward: { host: string; port: number; baseUrl: string } } | { direct: string } | { invalid: string };
+
+function ollamaRoute(host: Resource<Host>): Route {
+  const url = host.value.ollama?.url;
+  if (url === undefined) {
+    const port = ollamaPort(host.value);
+    return { forward: { host: '127.0.0.1', port, baseUrl: `http://127.0.0.1:${port}` } };
+  }
+  // Validation refuses these specs already; a driver handed one anyway does not contact it.
+  const checked = checkOllamaUrl(url, host.value);
+  if (!checked.ok) return { invalid: `${checked.message} (${specLocation(host, ['ollama', 'url'])})` };
+  if (!checked.loopback) return { direct: checked.origin };
+  if (!host.value.ssh && isLoopback(host.value.address)) return { direct: checked.origin };
+  return { forward: { host: checked.hostname, port: checked.port, baseUrl: checked.origin } };
+}
+
+/** Runs fn with a client for the host's Ollama, by its route; only in live mode. */
 async function withOllama<T>(host: Resource<Host>, ctx: LiveContext, fn: (client: OllamaClient) => Promise<T>, timeoutMs?: number): Promise<T> {
   const timeout = timeoutMs ? { timeoutMs } : {};
-  if (host.value.ollama?.url) return fn(ollamaClient({ baseUrl: host.value.ollama.url, ...timeout }));
+  if (ctx.mode !== 'live') throw new Error(ctx.noSsh);
+  const route = ollamaRoute(host);
+  if ('invalid' in route) throw new Error(route.invalid);
+  if ('direct' in route) return fn(ollamaClient({ baseUrl: route.direct, ...timeout }));
   const target = hostTarget(host);
   if (!ctx.ssh) throw new Error(ctx.noSsh);
   if (typeof target === 'string') throw new Error(target);
-  const port = ollamaPort(host.value);
-  return ctx.ssh.run(target, (session) => fn(ollamaClient({ baseUrl: `http://127.0.0.1:${port}`, connect: () => session.forward('127.0.0.1', port), ...timeout })));
+  const { host: to, port, baseUrl } = route.forward;
+  return ctx.ssh.run(target, (session) => fn(ollamaClient({ baseUrl, connect: () => session.forward(to, port), ...timeout })));
 }
 
 /** The Ollama models of the specs, by host name. */
@@ -82,12 +110,12 @@ export const modelsDriver = defineDriver<Map<string, HostRead>>({
     const hosts = managedHosts(desired, ctx);
     const reads = await Promise.all(
       hosts.map(async (host): Promise<[string, HostRead]> => {
-        if (!host.value.ollama?.url && !ctx.ssh) return [host.name, { unknown: ctx.noSsh }];
+        if (ctx.mode !== 'live' || (!ctx.ssh && !('direct' in ollamaRoute(host)))) return [host.name, { unknown: ctx.noSsh }];
         try {
           const live = await withOllama(host, ctx, async (client) => ({ installed: await client.tags(), loaded: await client.ps() }));
           return [host.name, { live }];
         } catch (err) {
-          return [host.name, { unknown: unreachable(err) }];
+          return [host.name, { unknown: unreachable(err), ...remoteField(remoteOf(err)) }];
         }
       }),
     );
@@ -105,7 +133,8 @@ export const modelsDriver = defineDriver<Map<string, HostRead>>({
       findings.push(...memoryFindings(host, hostLive));
       if (!hostLive) {
         const reason = read && 'unknown' in read ? read.unknown : 'not read';
-        unknown.push(...models.map((m) => ({ kind: 'models', name: m.name, reason })));
+        const remote = remoteField(read && 'unknown' in read ? read.remote : undefined);
+        unknown.push(...models.map((m) => ({ kind: 'models', name: m.name, reason, ...remote })));
         continue;
       }
       const installed = new Map(hostLive.installed.map((m) => [normalizeModelName(m.name), m]));

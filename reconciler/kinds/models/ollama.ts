@@ -3,8 +3,10 @@
 // "Delete a Model"), docs.ollama.com/api-reference/get-version, and api/types.go + server/routes.go
 // (PullRequest/DeleteRequest, streamed {"error": ...} lines, 404 "model '<name>' not found").
 import { request, type IncomingMessage } from 'node:http';
+import { redactUrl } from '../../redact.js';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { remoteExcerpt } from '../../remote-text.js';
 
 /** An installed model, from GET /api/tags. */
 export interface OllamaModel {
@@ -40,16 +42,22 @@ export interface OllamaClientOptions {
   timeoutMs?: number;
 }
 
-/** A failed Ollama call: what went wrong, the HTTP status when Ollama answered, and what to do next. */
+/**
+ * A failed Ollama call: what went wrong, the HTTP status when Ollama answered, and what to do next.
+ * Whatever the far end said is in the message only as remoteExcerpt's short code-quoted excerpt,
+ * which `remote` repeats (the full reply is never kept: it may be kilobytes of Markdown).
+ */
 export class OllamaError extends Error {
   readonly status?: number;
   readonly hint?: string;
+  readonly remote?: string;
 
-  constructor(message: string, options: { status?: number; hint?: string; cause?: unknown } = {}) {
+  constructor(message: string, options: { status?: number; hint?: string; cause?: unknown; remote?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'OllamaError';
     if (options.status !== undefined) this.status = options.status;
     if (options.hint !== undefined) this.hint = options.hint;
+    if (options.remote !== undefined) this.remote = options.remote;
   }
 }
 
@@ -88,7 +96,7 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
   }
   const base = new URL(options.baseUrl);
   if (base.protocol !== 'http:') {
-    throw new OllamaError(`Ollama baseUrl ${options.baseUrl} is not http://`, { hint: 'Ollama serves plain HTTP; reach a remote host through an SSH forward (connect) rather than TLS' });
+    throw new OllamaError(`Ollama baseUrl ${redactUrl(options.baseUrl)} is not http://`, { hint: 'Ollama serves plain HTTP; reach a remote host through an SSH forward (connect) rather than TLS' });
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const prefix = base.pathname.replace(/\/+$/, '');
@@ -228,7 +236,7 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
     res.on('end', () => done.resolve(Buffer.concat(chunks).toString('utf8')));
   }
 
-  /** Ollama's own error text from a non-2xx answer; gin's plain-text 404 page is used as is. */
+  /** A non-2xx answer: Ollama's own error text (gin's plain-text 404 page as is), as a short excerpt. */
   function statusError(status: number, text: string, label: string): OllamaError {
     let detail = text.trim();
     try {
@@ -237,13 +245,14 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
     } catch {
       // not JSON: keep the text
     }
-    if (detail === '') detail = `HTTP ${status}`;
     const hint = status === 404 && /page not found/i.test(detail)
       ? `${base.host} answered but has no ${label}: check baseUrl (its path prefix) and that this is Ollama`
       : status >= 500
         ? `see the Ollama log on that host (journalctl -u ollama)`
         : undefined;
-    return new OllamaError(`${label}: ${detail}`, { status, ...(hint ? { hint } : {}) });
+    if (detail.trim() === '') return new OllamaError(`${label}: HTTP ${status}`, { status, ...(hint ? { hint } : {}) });
+    const remote = remoteExcerpt(detail);
+    return new OllamaError(`${label}: HTTP ${status}: ${remote}`, { status, remote, ...(hint ? { hint } : {}) });
   }
 
   function getJson(method: string, path: string, body?: unknown, label = `${method} ${path}`): Promise<unknown> {
@@ -303,7 +312,12 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
         await getJson('DELETE', '/api/delete', { model: name }, `remove ${name}`);
       } catch (error) {
         if (error instanceof OllamaError && error.status === 404 && !error.hint) {
-          throw new OllamaError(error.message, { status: 404, hint: `${name} is not installed there; list what is with GET /api/tags (ollama list)`, cause: error });
+          throw new OllamaError(error.message, {
+            status: 404,
+            hint: `${name} is not installed there; list what is with GET /api/tags (ollama list)`,
+            cause: error,
+            ...(error.remote !== undefined ? { remote: error.remote } : {}),
+          });
         }
         throw error;
       }
@@ -333,15 +347,18 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
           try {
             parsed = JSON.parse(line);
           } catch (error) {
-            throw new OllamaError(`pull ${name}: Ollama sent a progress line that is not JSON: ${line.slice(0, 200)}`, { hint: `check that ${base.host} is Ollama`, cause: error });
+            const remote = remoteExcerpt(line.slice(0, 1000));
+            throw new OllamaError(`pull ${name}: Ollama sent a progress line that is not JSON: ${remote}`, { hint: `check that ${base.host} is Ollama`, cause: error, remote });
           }
           if (!isRecord(parsed)) throw unexpected(label, 'a JSON object per line');
           // server/routes.go streamResponse: a failure after progress started arrives as an {"error"} line under HTTP 200.
           if (typeof parsed['error'] === 'string') {
-            throw new OllamaError(`pull ${name}: ${parsed['error']}`, {
+            const remote = remoteExcerpt(parsed['error']);
+            throw new OllamaError(`pull ${name}: ${remote}`, {
               hint: /file does not exist|not found/i.test(parsed['error'])
                 ? `check the model name and tag on ollama.com/library (${name})`
                 : 'retry: Ollama resumes a cancelled pull where it stopped',
+              remote,
             });
           }
           if (typeof parsed['status'] !== 'string') throw unexpected(label, 'a "status" on a progress line');

@@ -5,6 +5,7 @@
 import { basename } from 'node:path';
 import type { Issue } from '../../github/client.js';
 import type { PlanFinding, ResourceChange } from '../../plan/plan.js';
+import { remoteExcerpt } from '../../remote-text.js';
 import { defineDriver, notRead } from '../driver.js';
 import type { Resource } from '../kind.js';
 import type { Ticket } from './index.js';
@@ -16,7 +17,7 @@ export interface TicketIssue extends IssueFields {
   url?: string;
 }
 
-type LiveTickets = { unknown: string } | { issues: Map<string, Issue[]> };
+type LiveTickets = { unknown: string; remote?: string } | { issues: Map<string, Issue[]> };
 
 const specFile = (r: Resource) => `specs/tickets/${basename(r.doc.source.file)}`;
 const issueRef = (i: TicketIssue | undefined) => (i?.number ? `issue #${i.number}` : 'an issue');
@@ -31,7 +32,9 @@ export const ticketsDriver = defineDriver<LiveTickets>({
     try {
       all = await ctx.issues.listIssues({ state: 'all' });
     } catch (error) {
-      return { unknown: `GitHub issues of ${ctx.issues.fullName} not read: ${error instanceof Error ? error.message : String(error)}` };
+      // GitHub's answer (or a proxy's page in its place) is quoted only as a short excerpt.
+      const remote = remoteExcerpt(error instanceof Error ? error.message : String(error));
+      return { unknown: `GitHub issues of ${ctx.issues.fullName} not read: ${remote}`, remote };
     }
     const issues = new Map<string, Issue[]>();
     for (const issue of all.sort((a, b) => a.number - b.number)) {
@@ -42,7 +45,7 @@ export const ticketsDriver = defineDriver<LiveTickets>({
   },
 
   diff(desired, live) {
-    if ('unknown' in live) return { changes: [], unknown: notRead(desired, live.unknown), findings: [] };
+    if ('unknown' in live) return { changes: [], unknown: notRead(desired, live.unknown, live.remote), findings: [] };
     const changes: ResourceChange[] = [];
     const findings: PlanFinding[] = [];
     const change = (name: string, action: ResourceChange['action'], before: TicketIssue | null, after: TicketIssue | null, reason: string) =>
