@@ -19,7 +19,7 @@ const GCP_KEY = '{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY
 
 const admin = process.env.TEST_DATABASE_URL;
 
-describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)', () => {
+describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)', { timeout: 120_000 }, () => {
   let dir: string;
   let specs: string;
   let stacks: string;
@@ -68,8 +68,11 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     env = { ...rest, NO_COLOR: '1', DATABASE_URL: databaseUrl, FLEETSPEC_ACTOR: 'ci', FLEETSPEC_REPO: 'tf-test', FLEETSPEC_WORK_DIR: work, FLEETSPEC_TERRAFORM: FAKE, TF_FAKE_LOG: log };
     const key = await fleetspec(['secrets', 'keygen']);
     env.FLEETSPEC_SECRET_KEY = key.stdout.trim();
-    expect((await fleetspec(['secrets', 'set', 'meta/cloudflare/api_token'], { input: CF_TOKEN })).code).toBe(0);
+    expect((await fleetspec(['secrets', 'set', 'meta/cloudflare/api_token', '--allow', 'zones/153.se'], { input: CF_TOKEN })).code).toBe(0);
+    // Stored for fleetspec's own use first: the CLI's scope command is what lets the VM have it.
     expect((await fleetspec(['secrets', 'set', 'meta/gcloud/vm_host_key'], { input: GCP_KEY })).code).toBe(0);
+    const scoped = await fleetspec(['secrets', 'scope', 'meta/gcloud/vm_host_key', '--allow', 'vms/*', '--format', 'json']);
+    expect(JSON.parse(scoped.stdout)).toEqual({ path: 'meta/gcloud/vm_host_key', scope: ['vms/*'] });
   });
   afterAll(async () => {
     await cleanup?.();
