@@ -6,6 +6,7 @@
 import { access, readFile, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { writeAtomic } from '../files.js';
+import { remoteExcerpt } from '../remote-text.js';
 import { credentialsIn } from '../redact.js';
 import { defineDriver, type Driver, type LiveContext, type Rollback } from '../kinds/driver.js';
 import type { PlanFinding, ResourceChange } from '../plan/plan.js';
@@ -167,7 +168,9 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       if (!live) return { changes: [], unknown: [], findings: [] };
       const findings: PlanFinding[] = [];
       if (live.failed) {
-        findings.push({ kind: name, name: 'stack', code: 'stacks.terraform-failed', severity: 'error', message: live.failed, hint: `fix the cause, then plan again (working folder: ${live.run?.workDir})` });
+        // Terraform's words quote provider API replies: they reach the plan as a short escaped excerpt.
+        const remote = remoteExcerpt(live.failed, 600);
+        findings.push({ kind: name, name: 'stack', code: 'stacks.terraform-failed', severity: 'error', message: `terraform failed: ${remote}`, remote, hint: `fix the cause, then plan again (working folder: ${live.run?.workDir}; terraform's whole message is in its output there)` });
         return { changes: [], unknown: [{ kind: name, name: 'stack', reason: 'terraform plan failed' }], findings };
       }
       if (live.show) return { changes: toResourceChanges(name, live.show, `stacks/${name}`).map((c) => ({ ...c, reason: c.reason.replace(/^terraform plan of [^;]*/, TERRAFORM_REASON) })), unknown: [], findings };

@@ -134,7 +134,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
   it("carries terraform's failure into the plan as an error finding", async () => {
     const r = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks], { env: { TF_FAKE_FAIL: 'plan' } });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('error dns/stack: fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid');
+    expect(r.stdout).toContain('error dns/stack: terraform failed: `fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid`');
     expect(r.stdout).toContain('? not read: dns/stack: terraform plan failed');
   });
 
