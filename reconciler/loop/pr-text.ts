@@ -1,4 +1,4 @@
-// What the loop writes on GitHub: the plan comment (narrative, verdict, exact plan), commit
+// What the loop writes on GitHub: the plan comment (verdict, exact plan, then narrative), commit
 // statuses, apply results and refusals. Text only, from data; nothing here talks to GitHub.
 // Whatever came from the specs or from git and GitHub is escaped for where it lands
 // (reconciler/escape.ts): mdInline in prose, mdCode in code spans, mdFence around blocks,
@@ -8,7 +8,7 @@ import { logLine, mdCode, mdFence, mdInline, mention } from '../escape.js';
 import { blockingFindings, type ApplyReport } from '../plan/engine.js';
 import { hasChanges, summaryLine, verdictLine, type Plan } from '../plan/plan.js';
 import { planVerdict, renderMarkdown } from '../plan/render.js';
-import type { NarrativeResult } from '../narrative/narrate.js';
+import { narrativeMarkdown, plainMarkdown, type NarrativeResult } from '../narrative/narrate.js';
 import { relative } from 'node:path';
 
 /** Marks the one comment per PR that holds the plan, updated in place every tick. */
@@ -41,11 +41,24 @@ export function invalidStatus(diagnostics: readonly Diagnostic[], root: string):
   return { state: 'failure', description: logLine(`${errors.length} spec error${errors.length === 1 ? '' : 's'}; ${where}`) };
 }
 
-function narrativeSection(n: NarrativeResult): string[] {
+/** Heads the narrative, which comes last: the model's words, below everything fleetspec itself says. */
+export const NARRATIVE_HEADING = "### What this changes, in the LLM's words (unverified)";
+
+/**
+ * The LLM's account of the plan, after the exact plan: shown as plain text (every character
+ * Markdown or HTML could read is escaped, so it cannot hide or restyle anything), or why there is none.
+ */
+function narrativeSection(n: NarrativeResult, plan: Plan): string[] {
   if (n.status === 'ok') {
-    return ['### What this changes', '', n.text, '', `<sub>Written by the LLM \`${n.model}\` from the plan data and checked against it: it names only resources in the plan below. The exact plan is what applies.</sub>`, ''];
+    return [
+      NARRATIVE_HEADING,
+      '',
+      narrativeMarkdown(n.text, plan),
+      '',
+      `<sub>The model ${plainMarkdown(n.model)}'s own account, shown as plain text. fleetspec checked only that it names resources, actions, counts and values the plan holds, not that it is right: the exact plan above is what applies.</sub>`,
+    ];
   }
-  return [`_No narrative: ${n.reason}. The exact plan below is complete without it._`, ''];
+  return [NARRATIVE_HEADING, '', `_No narrative: ${plainMarkdown(n.reason)}. The exact plan above is complete without it._`];
 }
 
 export interface PlanCommentInput {
@@ -79,7 +92,6 @@ export function planComment(i: PlanCommentInput): string {
           '',
         ]
       : []),
-    ...narrativeSection(i.narrative),
     '### Exact plan',
     '',
     renderMarkdown(i.plan),
@@ -91,6 +103,8 @@ export function planComment(i: PlanCommentInput): string {
           `**Solo operator:** the trusted policies let ${mention(i.solo)} approve their own change while GitHub lists no other account with write access. That gives up the two-person rule: a mistake, or a stolen account of theirs, reaches live with nobody else's eyes on it.`,
         ]
       : []),
+    '',
+    ...narrativeSection(i.narrative, i.plan),
   ].join('\n');
 }
 

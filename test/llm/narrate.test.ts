@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inventedResources, narrate, narrativePrompt, type NarrativeConfig } from '../../reconciler/narrative/index.js';
 import { MAX_PROMPT_CHARS } from '../../reconciler/narrative/narrate.js';
 import { buildPlan, type Plan, type ResourceChange } from '../../reconciler/plan/plan.js';
-import { startLlmServer, type LlmServerOptions, type LlmTestServer } from './server.js';
+import { planDataOf, startLlmServer, type LlmServerOptions, type LlmTestServer } from './server.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -81,9 +81,9 @@ describe('narrate against an OpenAI-compatible contract server', () => {
     expect(sent).not.toContain(LEAKED_PASSWORD);
     expect(sent).not.toContain(KEY);
     const [system, user] = (server.requests[0]!.body as SentBody).messages;
-    expect(system!.content).toMatch(/`kind\/name`/);
-    expect(system!.content).toMatch(/shown below/);
-    const data = JSON.parse(user!.content) as { mode: string; changes: { kind: string; name: string; after: unknown }[]; unknown: unknown[]; findings: unknown[] };
+    expect(system!.content).toMatch(/as kind\/name/);
+    expect(system!.content).toMatch(/plain text only, not Markdown and not HTML/);
+    const data = planDataOf(user!.content) as { mode: string; changes: { kind: string; name: string; after: unknown }[]; unknown: unknown[]; findings: unknown[] };
     expect(data.mode).toBe('offline');
     expect(data.changes.map((c) => `${c.kind}/${c.name}`)).toEqual(['hosts/ai', 'models/qwen2.5:7b@ai', 'roles/developer', 'dns/api.consilio.153.se']);
     expect(data.changes.find((c) => c.kind === 'roles')!.after).toEqual({ env: { OPENROUTER_API_KEY: '[redacted]' }, password: '[redacted]' });
@@ -190,7 +190,7 @@ describe('narrate against an OpenAI-compatible contract server', () => {
 
     const user = (server.requests[0]!.body as SentBody).messages[1]!.content;
     expect(user.length).toBeLessThanOrEqual(MAX_PROMPT_CHARS);
-    const data = JSON.parse(user) as { changes: unknown[]; leftOut: { changes: number } };
+    const data = planDataOf(user) as { changes: unknown[]; leftOut: { changes: number } };
     expect(data.changes.length).toBeGreaterThan(100);
     expect(data.changes.length + data.leftOut.changes).toBe(600);
     expect(result.status).toBe('ok');

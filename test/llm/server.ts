@@ -6,11 +6,12 @@
 // Stricter than the reference on purpose: only the fields fleetspec may send are accepted, streaming
 // is refused, and message content must be a string, so the client cannot drift unnoticed.
 // `mode` decides the answer and can change between calls: a narrative built from the prompt's JSON,
-// an invented resource, silence, a stalled body, garbage, or a 500.
+// an invented resource, a scripted reply, silence, a stalled body, garbage, or a 500.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KINDS } from '../../reconciler/kinds/index.js';
+import { PLAN_DATA_BEGIN, PLAN_DATA_END } from '../../reconciler/narrative/narrate.js';
 import { readBody } from '../http-body.js';
 
 export type LlmMode =
@@ -33,7 +34,21 @@ export type LlmMode =
   /** 200 text/html: a captive portal or proxy page instead of the API. */
   | 'garbage-page'
   /** OpenAI's 500 server_error. */
-  | 'error500';
+  | 'error500'
+  /** Whatever `reply` says: a fixed text, or one made from the request (and the good narrative). */
+  | 'scripted';
+
+/** What a scripted reply sees of the request. */
+export interface ScriptContext {
+  system: string;
+  user: string;
+  /** The JSON between the data markers, parsed; undefined when it is not there. */
+  data: unknown;
+  /** What mode 'good' would answer. */
+  good: string;
+}
+
+export type Script = string | ((request: ScriptContext) => string);
 
 export interface LlmServerOptions {
   host?: string;
@@ -42,6 +57,8 @@ export interface LlmServerOptions {
   /** Model ids the server has; others are a 404 model_not_found. Default ['fleetspec-test']. */
   models?: string[];
   mode?: LlmMode;
+  /** The answer in mode 'scripted'; setting it on the server also sets the mode. */
+  reply?: Script;
 }
 
 export interface RecordedLlmRequest {
@@ -60,6 +77,8 @@ export interface LlmTestServer {
   baseUrl: string;
   port: number;
   mode: LlmMode;
+  /** Setting it switches to mode 'scripted'. */
+  reply: Script | undefined;
   requests: RecordedLlmRequest[];
   close(): Promise<void>;
 }
@@ -101,7 +120,7 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
   const host = options.host ?? '127.0.0.1';
   const models = options.models ?? ['fleetspec-test'];
   const requests: RecordedLlmRequest[] = [];
-  const state = { mode: options.mode ?? ('good' as LlmMode) };
+  const state: { mode: LlmMode; reply: Script | undefined } = { mode: options.mode ?? (options.reply !== undefined ? 'scripted' : 'good'), reply: options.reply };
 
   const server = createServer((req, res) => {
     readBody(req, MAX_REQUEST_BYTES, () => invalid('The request body is too large.'))
@@ -173,6 +192,12 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
         return json(res, 200, completion(request, null));
       case 'garbage-html':
         return json(res, 200, completion(request, '<!DOCTYPE html>\n<html><body><h1>Plan</h1><p>Everything changes.</p></body></html>'));
+      case 'scripted': {
+        const user = [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+        const system = request.messages.find((m) => m.role === 'system')?.content ?? '';
+        const reply = typeof state.reply === 'function' ? state.reply({ system, user, data: planDataOf(user), good: narrativeFor(request) }) : (state.reply ?? '');
+        return json(res, 200, completion(request, reply));
+      }
       case 'good':
       case 'good-fenced':
       case 'invent': {
@@ -198,6 +223,13 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
     },
     set mode(mode: LlmMode) {
       state.mode = mode;
+    },
+    get reply() {
+      return state.reply;
+    },
+    set reply(reply: Script | undefined) {
+      state.reply = reply;
+      state.mode = 'scripted';
     },
     requests,
     close: () =>
@@ -264,8 +296,8 @@ function completion(request: ChatRequest, content: string | null) {
 /** A narrative naming each `kind/name` the prompt's JSON holds, once per section; nothing else. */
 function narrativeFor(request: ChatRequest): string {
   const user = [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-  const data = parseJson(user);
-  const plan = (data.ok && typeof data.value === 'object' && data.value !== null ? data.value : {}) as Record<string, unknown>;
+  const data = planDataOf(user);
+  const plan = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
   const entries = (list: unknown) =>
     (Array.isArray(list) ? list : []).filter(
       (e): e is Record<string, unknown> => typeof e === 'object' && e !== null && KIND_FOLDERS.includes(String((e as Record<string, unknown>)['kind'])) && typeof (e as Record<string, unknown>)['name'] === 'string',
@@ -282,6 +314,15 @@ function narrativeFor(request: ChatRequest): string {
   if (findings.length) paragraphs.push(`Worth a look before merging: ${findings.map((f) => `${label(f)} has a ${String(f['severity'])} finding`).join('; ')}.`);
   if (unknown.length) paragraphs.push(`These were not read, so the plan says nothing about them: ${unknown.map(label).join(', ')}.`);
   return paragraphs.join('\n\n');
+}
+
+/** The JSON between the data marker lines of a user message, parsed; undefined without both markers or valid JSON. */
+export function planDataOf(user: string): unknown {
+  const begin = user.indexOf(`${PLAN_DATA_BEGIN}\n`);
+  const end = user.indexOf(`\n${PLAN_DATA_END}`);
+  if (begin < 0 || end < begin) return undefined;
+  const parsed = parseJson(user.slice(begin + PLAN_DATA_BEGIN.length + 1, end));
+  return parsed.ok ? parsed.value : undefined;
 }
 
 function bearerOf(headers: IncomingHttpHeaders): string | undefined {
