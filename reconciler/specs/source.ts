@@ -9,6 +9,7 @@ import {
   isSeq,
   LineCounter,
   parseAllDocuments,
+  Parser,
   visit,
   type Document,
   type Node,
@@ -21,6 +22,11 @@ export const LIMITS = {
   maxFileBytes: 1024 * 1024,
   /** Aliases resolved per document; bounds "billion laughs" expansion. */
   maxAliasCount: 100,
+  /**
+   * Mappings and lists nested in one document. Specs need a handful of levels; yaml's composer,
+   * and every later walk of a value, recurse once per level, so ten thousand `[` would end the stack.
+   */
+  maxDepth: 64,
 };
 
 /** Keys that would reach Object.prototype if some later code merged the value naively. */
@@ -139,6 +145,12 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
   const diagnostics: Diagnostic[] = [];
   const documents: SpecDocument[] = [];
 
+  // Measured on yaml's CST parser, which keeps its own stack, before the composer recurses.
+  const deep = deepestCollection(text);
+  if (deep) {
+    const message = `mappings and lists nest deeper than ${LIMITS.maxDepth} levels`;
+    return { documents, diagnostics: [problem(file, deep, 'yaml.too-deep', message, 'flatten the value; a spec needs a few levels at most')] };
+  }
   const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
   const docs = Array.isArray(parsed) ? parsed : [];
 
@@ -175,6 +187,12 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
           'write the values out instead of nesting aliases; specs never need this much repetition',
         ),
       );
+      return;
+    }
+    // Aliases can stack nodes that are each shallow enough into a value that is not.
+    if (valueDepth(specDoc.value, LIMITS.maxDepth + 1) > LIMITS.maxDepth) {
+      const message = `mappings and lists nest deeper than ${LIMITS.maxDepth} levels once aliases are expanded`;
+      diagnostics.push(problem(file, positionAt(source, firstAliasOffset(doc) ?? doc.contents.range?.[0] ?? 0), 'yaml.too-deep', message, 'write the values out instead of nesting aliases'));
       return;
     }
     documents.push(specDoc);
@@ -246,6 +264,47 @@ function yamlHint(code: string): string | undefined {
     default:
       return 'fix the YAML syntax at this position';
   }
+}
+
+type CstNode = { type?: string; offset?: number; value?: unknown; items?: { key?: unknown; value?: unknown }[] };
+
+/** Where the first mapping or list nested deeper than LIMITS.maxDepth starts, from yaml's CST (an iterative walk: no recursion to exhaust). */
+function deepestCollection(text: string): Position | undefined {
+  const lines = new LineCounter();
+  for (const token of new Parser(lines.addNewLine).parse(text)) {
+    const stack: [CstNode | undefined, number][] = [[token as CstNode, 0]];
+    while (stack.length) {
+      const [node, outer] = stack.pop()!;
+      if (!node || typeof node !== 'object') continue;
+      if (node.type === 'document') {
+        stack.push([node.value as CstNode, outer]);
+        continue;
+      }
+      if (node.type !== 'block-map' && node.type !== 'block-seq' && node.type !== 'flow-collection') continue;
+      const depth = outer + 1;
+      if (depth > LIMITS.maxDepth) {
+        const { line, col } = lines.linePos(node.offset ?? 0);
+        return { line, col };
+      }
+      for (const item of node.items ?? []) stack.push([item.key as CstNode, depth], [item.value as CstNode, depth]);
+    }
+  }
+  return undefined;
+}
+
+/** How deep objects and arrays nest in a plain value, counted up to `stop` (iteratively, so any value is safe to measure). */
+function valueDepth(value: unknown, stop: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, outer] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const depth = outer + 1;
+    if (depth > max) max = depth;
+    if (depth >= stop) return depth;
+    for (const child of Object.values(v)) stack.push([child, depth]);
+  }
+  return max;
 }
 
 type DecodeFailure = Position & { offset: number; byte: number };
