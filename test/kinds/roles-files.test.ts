@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { desiredEnv, mergeEnv, parseAuthorizedKeys, parseEnv, quoteEnvValue, renderAuthorizedKeys } from '../../reconciler/kinds/roles/files.js';
+import {
+  desiredEnv,
+  ENV_FILE_DESCRIPTION,
+  envFileOf,
+  mergeEnv,
+  parseAuthorizedKeys,
+  parseEnv,
+  quoteEnvValue,
+  renderAuthorizedKeys,
+} from '../../reconciler/kinds/roles/files.js';
+import { buildResources } from '../../reconciler/specs/load.js';
+import { parseSpecText } from '../../reconciler/specs/source.js';
 
 const HOSTILE = ['plain', 'with space', "it's", 'say "hi"', 'a\nb', '$(touch /tmp/x)', '`id`', 'back\\slash', 'tab\there', 'ünï', '', '#not-a-comment'];
 
@@ -47,5 +58,77 @@ describe('authorized_keys', () => {
     const text = renderAuthorizedKeys(keys, 'specs/roles/manager.yaml');
     expect(text.split('\n')[0]).toMatch(/^# managed by fleetspec from specs\/roles\/manager.yaml/);
     expect(parseAuthorizedKeys(text)).toEqual([keys[0], "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB o'brien; rm -rf ~"]);
+  });
+});
+
+describe('llm.envFile', () => {
+  // A role whose envFile is written on line 9, column 12 (after "  envFile: ").
+  const role = (envFile: string) =>
+    [
+      'kind: Role',
+      'name: developer',
+      'type: role',
+      'ssh: { user: developer, port: 2200 }',
+      'capabilities: [tickets.work]',
+      'llm:',
+      '  provider: openrouter',
+      '  apiKey: secret:roles/developer/openrouter_api_key',
+      `  envFile: ${JSON.stringify(envFile)}`,
+      '',
+    ].join('\n');
+  const problems = (envFile: string) => buildResources(parseSpecText('specs/roles/developer.yaml', role(envFile)).documents).diagnostics;
+
+  it.each(['.env', 'app/.env', 'srv/app.v2/.env.local', '.config/app/.env', 'a-b_c/.env', '...', 'app/.bashrc'])('accepts %s', (envFile) => {
+    expect(problems(envFile)).toEqual([]);
+  });
+
+  it.each([
+    '--help',
+    '-rf',
+    'app/-x',
+    '.ssh/authorized_keys',
+    '.ssh/rc',
+    '.ssh',
+    '.bashrc',
+    '.bashrc.d/llm',
+    '.bash_profile',
+    '.bash_login',
+    '.profile',
+    '.zshrc',
+    '.zshenv',
+    '.zprofile',
+    '.zlogin',
+    '.cshrc',
+    '.tcshrc',
+    '.kshrc',
+    '.inputrc',
+    '.config/fish/config.fish',
+    '.pam_environment',
+    '.gnupg/gpg-agent.conf',
+    '.netrc',
+    '.forward',
+    '.gitconfig',
+    './.bashrc',
+    'app/../.bashrc',
+    'app/./.env',
+    '..',
+    '/etc/profile',
+    '~/.bashrc',
+    'app//.env',
+    'app/.env/',
+    'a b',
+    '',
+  ])('refuses %j at the field, with a hint', (envFile) => {
+    const found = problems(envFile);
+    expect(found.map((d) => `${d.file}:${d.line}:${d.col} ${d.resource}: ${d.code}`)).toEqual([
+      'specs/roles/developer.yaml:9:12 roles/developer: schema.bad-format',
+    ]);
+    expect(found[0]!.message).toBe(`${JSON.stringify(envFile)} is not in the expected format`);
+    expect(found[0]!.hint).toBe(`expected ${ENV_FILE_DESCRIPTION}`);
+  });
+
+  it('is refused by the driver too, when a value got past the spec validation', () => {
+    expect(() => envFileOf({ provider: 'ollama', envFile: '.ssh/authorized_keys' })).toThrow('llm.envFile ".ssh/authorized_keys" is not allowed');
+    expect(envFileOf({ provider: 'ollama' })).toBe('.env');
   });
 });

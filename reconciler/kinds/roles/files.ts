@@ -5,6 +5,44 @@ import type { Role } from './index.js';
 export const AUTHORIZED_KEYS = '.ssh/authorized_keys';
 export const DEFAULT_ENV_FILE = '.env';
 
+/**
+ * Files under a home that a shell, sshd, a login or a tool reads and acts on, relative to the
+ * home (a name, or a folder: everything under it). llm.envFile may never be one of them: the
+ * .env merge appends the API key and LLM lines to whatever file it names.
+ */
+const STARTUP_FILES = [
+  '.ssh', '.gnupg', '.config/fish', '.config/environment.d', '.config/systemd', '.config/autostart', '.config/git',
+  '.bashrc', '.bashrc.d', '.bash_profile', '.bash_login', '.bash_logout', '.bash_aliases', '.profile', '.login', '.logout',
+  '.zshrc', '.zshenv', '.zprofile', '.zlogin', '.zlogout', '.cshrc', '.tcshrc', '.kshrc', '.mkshrc', '.inputrc',
+  '.pam_environment', '.netrc', '.forward', '.rhosts', '.shosts', '.k5login', '.gitconfig', '.npmrc',
+  '.xprofile', '.xsession', '.xsessionrc', '.xinitrc', '.vimrc', '.exrc',
+];
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * llm.envFile as a JSON Schema pattern: a path relative to the role user's home, of segments of
+ * letters, digits, dots, dashes and underscores; no segment is `.` or `..` or starts with `-`
+ * (remote commands also end their options with `--`), and it is not in STARTUP_FILES.
+ */
+export const ENV_FILE_PATTERN =
+  '^(?!(?:[^/]*/)*\\.{1,2}(?:/|$))' +
+  `(?!(?:${STARTUP_FILES.map(escapeRegExp).join('|')})(?:/|$))` +
+  '[A-Za-z0-9._][A-Za-z0-9._-]*(?:/[A-Za-z0-9._][A-Za-z0-9._-]*)*$';
+
+export const ENV_FILE_DESCRIPTION =
+  "the .env file, relative to the role user's home (default .env), such as app/.env: no . or .. segment, no segment starting with -, " +
+  'and not a file a shell, sshd or login reads (.ssh/…, .bashrc, .profile, .zshrc, .config/fish/…, .pam_environment, .netrc and the like)';
+
+const ENV_FILE = new RegExp(ENV_FILE_PATTERN, 'u');
+
+/** The role's .env path; throws when it breaks ENV_FILE_PATTERN (the spec's validation refuses that first). */
+export function envFileOf(llm: NonNullable<Role['llm']>): string {
+  const file = llm.envFile ?? DEFAULT_ENV_FILE;
+  if (!ENV_FILE.test(file)) throw new Error(`llm.envFile ${JSON.stringify(file)} is not allowed: it must be ${ENV_FILE_DESCRIPTION}`);
+  return file;
+}
+
 /** The .env variable that carries the provider's API key (seed 000: OPENROUTER_API_KEY). */
 const API_KEY_VARIABLE: Record<NonNullable<Role['llm']>['provider'], string | undefined> = {
   openrouter: 'OPENROUTER_API_KEY',

@@ -1,6 +1,7 @@
 import { kindSchema, ref } from '../common.js';
 import { defineKind, type Finding } from '../kind.js';
 import { missingReference } from '../references.js';
+import { ENV_FILE_DESCRIPTION, ENV_FILE_PATTERN } from './files.js';
 
 /** The role matrix of seeds 000/001 as capability ids, plus fleetspec's own `approve`. */
 export const CAPABILITIES = {
@@ -96,11 +97,7 @@ const schema = kindSchema(
           baseUrl: { type: 'string', pattern: '^https?://[^\\s@]+$', description: 'an http(s) URL without credentials' },
           apiKey: ref('secretRef'),
           purpose: ref('text'),
-          envFile: {
-            type: 'string',
-            pattern: '^(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$',
-            description: "the .env file, relative to the role user's home (default .env); no .. segments",
-          },
+          envFile: { type: 'string', pattern: ENV_FILE_PATTERN, description: ENV_FILE_DESCRIPTION },
         },
       },
       githubUsers: {
