@@ -5,6 +5,7 @@ import { lstat, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises'
 import { join } from 'node:path';
 import git, { type TreeEntry } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
+import { redactUrl } from '../redact.js';
 
 export interface GitAuthor {
   name: string;
@@ -102,7 +103,7 @@ export class SpecRepo {
 
   /** Fetches all branches, pruning deleted ones; returns remote branch name -> sha (refs/remotes/origin/*, HEAD excluded). */
   async fetch(): Promise<Map<string, string>> {
-    const result = await this.network(`fetch from ${this.url}`, () =>
+    const result = await this.network(`fetch from ${redactUrl(this.url)}`, () =>
       git.fetch({ fs, http, dir: this.dir, remote: REMOTE, prune: true, tags: false, singleBranch: false, ...this.callbacks() }),
     );
     if (result.defaultBranch) this.remoteHead = result.defaultBranch;
@@ -246,7 +247,7 @@ export class SpecRepo {
   async deleteRemoteBranch(branch: string): Promise<void> {
     let absent = false;
     try {
-      await this.network(`delete branch ${branch} on ${this.url}`, () =>
+      await this.network(`delete branch ${branch} on ${redactUrl(this.url)}`, () =>
         git.push({
           fs,
           http,
@@ -385,9 +386,9 @@ export class SpecRepo {
       });
     }
     await mkdir(this.dir, { recursive: true });
-    this.report?.(`cloning ${this.url} into ${this.dir}`);
+    this.report?.(`cloning ${redactUrl(this.url)} into ${this.dir}`);
     try {
-      await this.network(`clone ${this.url}`, () =>
+      await this.network(`clone ${redactUrl(this.url)}`, () =>
         git.clone({ fs, http, dir: this.dir, url: this.url, remote: REMOTE, noCheckout: true, noTags: true, ...this.callbacks() }),
       );
     } catch (error) {
@@ -404,7 +405,7 @@ export class SpecRepo {
       return;
     }
     if (sameRemote(configured, this.url)) return;
-    throw new GitError(`${this.dir} is a clone of ${redactUrl(configured)}, not of ${this.url}`, {
+    throw new GitError(`${this.dir} is a clone of ${redactUrl(configured)}, not of ${redactUrl(this.url)}`, {
       code: 'remote-mismatch',
       hint: `remove ${this.dir} so that fleetspec clones the right repository, or fix the url`,
     });
@@ -428,7 +429,7 @@ export class SpecRepo {
       if (sha === undefined && SHORT_SHA.test(ref)) sha = await git.expandOid({ fs, dir: this.dir, oid: ref, cache: this.cache }).catch(() => undefined);
     }
     if (sha === undefined) {
-      throw new GitError(`${ref} is neither a branch of ${this.url} nor a commit in the clone`, { code: 'not-found', hint: 'fetch first; check the branch name' });
+      throw new GitError(`${ref} is neither a branch of ${redactUrl(this.url)} nor a commit in the clone`, { code: 'not-found', hint: 'fetch first; check the branch name' });
     }
     await this.readCommit(sha);
     return sha;
@@ -440,7 +441,7 @@ export class SpecRepo {
     } catch (error) {
       const code = errorCode(error);
       if (code === 'NotFoundError' || code === 'ObjectTypeError') {
-        throw new GitError(`commit ${sha} is not in the clone of ${this.url}`, { code: 'not-found', hint: 'fetch first; the commit may have been force-pushed away' });
+        throw new GitError(`commit ${sha} is not in the clone of ${redactUrl(this.url)}`, { code: 'not-found', hint: 'fetch first; the commit may have been force-pushed away' });
       }
       throw this.toGitError(error, `read commit ${sha}`);
     }
@@ -455,7 +456,7 @@ export class SpecRepo {
   }
 
   private async push(sha: string, branch: string, force: boolean): Promise<void> {
-    await this.network(`push to ${branch} on ${this.url}`, () =>
+    await this.network(`push to ${branch} on ${redactUrl(this.url)}`, () =>
       git.push({ fs, http, dir: this.dir, remote: REMOTE, ref: sha, remoteRef: `refs/heads/${branch}`, force, ...this.callbacks() }),
     );
   }
@@ -600,8 +601,9 @@ export class SpecRepo {
   }
 
   /** isomorphic-git's and node's errors as a GitError with a hint; the token never survives into the message. */
-  private toGitError(error: unknown, what: string, fallback: GitErrorCode = 'other'): GitError {
+  private toGitError(error: unknown, rawWhat: string, fallback: GitErrorCode = 'other'): GitError {
     if (error instanceof GitError) return error;
+    const what = this.scrub(rawWhat);
     const code = errorCode(error);
     const message = this.scrub(error instanceof Error ? error.message : String(error));
     const data = (error as { data?: { statusCode?: number; reason?: string; prettyDetails?: string } }).data ?? {};
@@ -667,11 +669,6 @@ function hasCredentials(url: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Every "scheme://user:password@" in the text becomes "scheme://". */
-function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1');
 }
 
 /** Two urls name the same repository: the same after dropping a trailing slash and ".git", host case ignored. */

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { access, chmod, constants, mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { writeAtomic } from '../files.js';
+import { redactUrl } from '../redact.js';
 import { parseShowJson, type ShowPlan } from './show.js';
 
 export interface TerraformBinary {
@@ -54,7 +55,8 @@ export class TerraformError extends Error {
     /** Terraform's own diagnostics ("Error: ..." blocks), secrets scrubbed. */
     readonly detail: string,
   ) {
-    super(`${command} failed${exitCode === null ? ' (killed: timeout)' : ` (exit ${exitCode})`}${detail ? `: ${detail}` : ''}`);
+    // Terraform's errors about its pg backend can quote PG_CONN_STR in any of its forms.
+    super(`${command} failed${exitCode === null ? ' (killed: timeout)' : ` (exit ${exitCode})`}${detail ? `: ${redactUrl(detail)}` : ''}`);
   }
 }
 
@@ -152,7 +154,7 @@ function execute(run: TerraformRun, args: string[], opts: { streamProgress?: boo
       const lines = partial.split('\n');
       partial = lines.pop() ?? '';
       // Resource progress lines ("x: Creating...", "x: Creation complete after 2s").
-      for (const l of lines) if (/: (Creating|Modifying|Destroying|Creation complete|Modifications complete|Destruction complete|Still )/.test(l)) run.progress(scrub(l.trim(), run.redact));
+      for (const l of lines) if (/: (Creating|Modifying|Destroying|Creation complete|Modifications complete|Destruction complete|Still )/.test(l)) run.progress(redactUrl(scrub(l.trim(), run.redact)));
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGTERM'), run.timeoutMs ?? 30 * 60_000);
@@ -162,7 +164,8 @@ function execute(run: TerraformRun, args: string[], opts: { streamProgress?: boo
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: signal ? null : code, stdout: scrub(stdout, run.redact), stderr: scrub(stderr, run.redact) });
+      // stdout stays parseable (show -json): redactUrl runs on what is printed, stderr and errors.
+      resolve({ code: signal ? null : code, stdout: scrub(stdout, run.redact), stderr: redactUrl(scrub(stderr, run.redact)) });
     });
   });
 }
