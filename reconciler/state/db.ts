@@ -1,14 +1,16 @@
 // One SQL dialect, two engines: PostgreSQL through `pg` when DATABASE_URL is set,
 // embedded PGlite in .fleetspec/state otherwise, so the main job needs no server.
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { redactUrl } from '../redact.js';
+import { shellQuote } from '../ssh/quote.js';
 import { lockFolder } from './lock.js';
 import { migrate } from './migrations.js';
 import { StateError } from './errors.js';
 
-export { StateError };
+export { StateError, redactUrl };
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -61,16 +63,6 @@ export async function openDb(opts: OpenOptions = optionsFromEnv()): Promise<Db> 
   return db;
 }
 
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable DATABASE_URL)';
-  }
-}
-
 async function openPostgres(url: string, max: number): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000, application_name: 'fleetspec' });
   // An idle client losing its server must not crash the process; the next query reports it.
@@ -80,7 +72,8 @@ async function openPostgres(url: string, max: number): Promise<Db> {
     await pool.query('select 1');
   } catch (err) {
     await pool.end().catch(() => {});
-    throw new StateError(`cannot connect to PostgreSQL at ${location}: ${(err as Error).message}`, 'check DATABASE_URL, or unset it to use the embedded PGlite store', 3);
+    // pg's own message may quote the connection string or parts of it.
+    throw new StateError(`cannot connect to PostgreSQL at ${location}: ${redactUrl((err as Error).message)}`, 'check DATABASE_URL, or unset it to use the embedded PGlite store', 3);
   }
   const run = (client: pg.Pool | pg.PoolClient | pg.Client): Queryable => ({
     query: async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[],
@@ -114,13 +107,67 @@ async function openPostgres(url: string, max: number): Promise<Db> {
   };
 }
 
+/*
+ * The embedded store's folder is its owner's alone: created 0700, refused when group or others
+ * can write it or another user owns it, set to 0700 otherwise, and everything in it set to 0600
+ * (folders 0700) after PGlite opens and again after it closes.
+ *
+ * Why not the process umask: PGlite's Emscripten file system creates each file with Node's
+ * writeFileSync (where the umask applies) and then chmods it to the mode the wasm side asked
+ * for, 0666 (FS.open's default; Postgres's own 0600 does not reach it). chmod ignores the umask,
+ * so files PGlite creates are 0666 whatever the umask is; a umask also leaks into everything else
+ * the process writes (stacks/, diagrams). What does hold for the files PGlite creates while the
+ * store is open (new relations, WAL segments) is the folder: at 0700, checked on every open, no
+ * other user can reach anything under it, whatever the files' own modes say. The chmod on open
+ * and close keeps the files themselves 0600 at rest; a crash in between is put right by the next
+ * open. The lock file beside the folder is created 0600 (lock.ts).
+ */
+const FOLDER_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+async function privateFolder(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: FOLDER_MODE });
+  const info = await stat(dir);
+  if (!info.isDirectory()) throw new StateError(`the state store ${dir} is not a folder`, 'set FLEETSPEC_STATE_DIR to a folder');
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid) {
+    throw new StateError(
+      `the state folder ${dir} belongs to uid ${info.uid}, not to this user (uid ${uid}); refusing to use it`,
+      'run fleetspec as the folder\'s owner, or set FLEETSPEC_STATE_DIR to a folder of your own',
+    );
+  }
+  const mode = info.mode & 0o777;
+  if (mode & 0o022) {
+    const who = [mode & 0o020 ? 'its group' : '', mode & 0o002 ? 'all users' : ''].filter(Boolean).join(' and ');
+    throw new StateError(
+      `the state folder ${dir} can be written by ${who} (mode ${mode.toString(8).padStart(4, '0')}); refusing to use it`,
+      `check that nothing in it was planted by someone else, then: chmod -R go-rwx ${shellQuote(dir)}`,
+    );
+  }
+  if (mode !== FOLDER_MODE) await chmod(dir, FOLDER_MODE);
+}
+
+/** Everything under `dir` to 0600, folders to 0700; symbolic links are not followed. */
+async function tighten(dir: string): Promise<void> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  await Promise.all(
+    entries.map((e) => {
+      const path = join(e.parentPath, e.name);
+      if (e.isDirectory()) return chmod(path, FOLDER_MODE);
+      if (e.isFile()) return chmod(path, FILE_MODE);
+      return undefined;
+    }),
+  );
+}
+
 async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
   const dir = resolve(stateDir);
-  await mkdir(dir, { recursive: true });
+  await privateFolder(dir);
   const lock = await lockFolder(dir, { waitMs });
   let pglite: PGlite;
   try {
     pglite = await PGlite.create(dir);
+    await tighten(dir);
   } catch (err) {
     await lock.release();
     throw new StateError(`cannot open the embedded state store in ${dir}: ${(err as Error).message}`, 'set FLEETSPEC_STATE_DIR to use another folder', 3);
@@ -137,8 +184,12 @@ async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
     // PGlite is one session; advisory locks taken on it live as long as the instance.
     session: async () => ({ ...run(pglite), release: async () => {} }),
     async close() {
-      await pglite.close();
-      await lock.release();
+      try {
+        await pglite.close();
+        await tighten(dir);
+      } finally {
+        await lock.release();
+      }
     },
   };
 }

@@ -120,7 +120,8 @@ export async function lockFolder(dir: string, opts: WaitOptions = {}): Promise<L
   const deadline = Date.now() + (opts.waitMs ?? 0);
   for (;;) {
     try {
-      await writeFile(file, text, { flag: 'wx' });
+      // 0600 like the store beside it (db.ts): it names the holder's command line.
+      await writeFile(file, text, { flag: 'wx', mode: 0o600 });
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

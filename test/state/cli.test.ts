@@ -112,4 +112,21 @@ describe('store connection errors', () => {
     expect(r.stderr).toContain('cannot connect to PostgreSQL at postgres://u:***@127.0.0.1:1/x');
     expect(r.stderr).not.toContain('hunter2');
   });
+
+  it('does not print a password given as a query parameter either, and still names the host', async () => {
+    for (const [url, shown] of [
+      ['postgres://u@127.0.0.1:1/db?password=hunter2', 'postgres://u@127.0.0.1:1/db?password=***'],
+      ['postgresql://u@127.0.0.1:1/db?sslmode=disable&password=hunter2&application_name=x', 'postgresql://u@127.0.0.1:1/db?sslmode=disable&password=***&application_name=x'],
+    ]) {
+      const r = await new Promise<{ code: number; stderr: string }>((done) =>
+        execFile(process.execPath, [BIN, 'ports', 'list'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url } }, (err, _o, stderr) =>
+          done({ code: (err as { code?: number } | null)?.code ?? 0, stderr }),
+        ),
+      );
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`cannot connect to PostgreSQL at ${shown}: `);
+      expect(r.stderr).toContain('127.0.0.1:1');
+      expect(r.stderr).not.toContain('hunter2');
+    }
+  });
 });
