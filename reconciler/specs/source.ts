@@ -174,6 +174,13 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
       diagnostics.push(...unsafe);
       return;
     }
+    // Before toJS: yaml builds a circular alias into a value that refers to itself, and every
+    // later walk of it (secret scan, schema, policies, diagrams) would recurse until the stack ends.
+    const aliasProblem = checkAliases(specDoc);
+    if (aliasProblem) {
+      diagnostics.push(aliasProblem);
+      return;
+    }
     try {
       specDoc.value = doc.toJS({ maxAliasCount: LIMITS.maxAliasCount });
     } catch (err) {
@@ -228,6 +235,51 @@ function findForbiddenKeys(specDoc: SpecDocument): Diagnostic[] {
         );
       }
     },
+  });
+  return found;
+}
+
+/**
+ * One pass over the document's AST, before any value is built: an alias inside the node it
+ * names (`notes: &x [*x]`) is circular, and more than LIMITS.maxAliasCount aliases in one document
+ * are refused outright. toJS's own maxAliasCount bounds the expansion of aliases to non-empty
+ * nodes, but an alias to an empty node counts as nothing there, while yaml looks each alias up
+ * by scanning the document: a megabyte of `*e,` would take minutes. Anchors are tracked in
+ * document order, as yaml resolves them (an alias names the latest anchor of that name before it).
+ */
+function checkAliases(specDoc: SpecDocument): Diagnostic | undefined {
+  const anchors = new Map<string, unknown>();
+  let count = 0;
+  let found: Diagnostic | undefined;
+  const at = (node: Node) => positionAt(specDoc.source, node.range?.[0] ?? 0);
+  visit(specDoc.doc, (_key, node, path) => {
+    if (isAlias(node)) {
+      count++;
+      if (count > LIMITS.maxAliasCount) {
+        found = problem(
+          specDoc.source.file,
+          at(node),
+          'yaml.alias-limit',
+          `more than ${LIMITS.maxAliasCount} aliases in one document`,
+          'write the values out instead of repeating aliases; specs never need this much repetition',
+        );
+        return visit.BREAK;
+      }
+      const target = anchors.get(node.source);
+      if (target !== undefined && path.includes(target as Node)) {
+        found = problem(
+          specDoc.source.file,
+          at(node),
+          'yaml.alias-circular',
+          `alias *${node.source} is inside the node its anchor &${node.source} names: the value would contain itself`,
+          'spec values are trees: write the value out, or anchor a node that does not hold the alias',
+        );
+        return visit.BREAK;
+      }
+      return undefined;
+    }
+    if ((isScalar(node) || isMap(node) || isSeq(node)) && node.anchor) anchors.set(node.anchor, node);
+    return undefined;
   });
   return found;
 }
