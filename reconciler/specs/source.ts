@@ -27,6 +27,8 @@ export const LIMITS = {
    * and every later walk of a value, recurse once per level, so ten thousand `[` would end the stack.
    */
   maxDepth: 64,
+  /** Keys in one mapping: yaml checks each new key against the ones before it, so a megabyte of keys is minutes. */
+  maxKeys: 1000,
 };
 
 /** Keys that would reach Object.prototype if some later code merged the value naively. */
@@ -70,9 +72,7 @@ export function positionOf(doc: SpecDocument, path: readonly PathSegment[], opts
   let offset = node?.range?.[0] ?? 0;
   for (const segment of path) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment)) as
-        | Pair<Node, Node>
-        | undefined;
+      const pair = pairOf(node, String(segment));
       if (!pair) break;
       const keyOffset = pair.key?.range?.[0];
       if (opts.key && segment === path[path.length - 1] && keyOffset !== undefined) return positionAt(doc.source, keyOffset);
@@ -88,6 +88,21 @@ export function positionOf(doc: SpecDocument, path: readonly PathSegment[], opts
     }
   }
   return positionAt(doc.source, offset);
+}
+
+/** A mapping's pairs by key (the first of each), built once per mapping: a spec of thousands of keys gets a lookup per finding, not a scan. */
+const pairsByKey = new WeakMap<object, Map<string, Pair<Node, Node>>>();
+
+function pairOf(map: { items: unknown[] }, key: string): Pair<Node, Node> | undefined {
+  let index = pairsByKey.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items as Pair<Node, Node>[]) {
+      if (isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+    }
+    pairsByKey.set(map, index);
+  }
+  return index.get(key);
 }
 
 export interface ReadResult {
@@ -146,11 +161,8 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
   const documents: SpecDocument[] = [];
 
   // Measured on yaml's CST parser, which keeps its own stack, before the composer recurses.
-  const deep = deepestCollection(text);
-  if (deep) {
-    const message = `mappings and lists nest deeper than ${LIMITS.maxDepth} levels`;
-    return { documents, diagnostics: [problem(file, deep, 'yaml.too-deep', message, 'flatten the value; a spec needs a few levels at most')] };
-  }
+  const shape = shapeProblem(text);
+  if (shape) return { documents, diagnostics: [problem(file, shape.at, shape.code, shape.message, shape.hint)] };
   const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
   const docs = Array.isArray(parsed) ? parsed : [];
 
@@ -320,8 +332,11 @@ function yamlHint(code: string): string | undefined {
 
 type CstNode = { type?: string; offset?: number; value?: unknown; items?: { key?: unknown; value?: unknown }[] };
 
-/** Where the first mapping or list nested deeper than LIMITS.maxDepth starts, from yaml's CST (an iterative walk: no recursion to exhaust). */
-function deepestCollection(text: string): Position | undefined {
+/**
+ * The first mapping or list nested deeper than LIMITS.maxDepth, or mapping of more than
+ * LIMITS.maxKeys keys, from yaml's CST: an iterative walk, before anything recurses or compares keys.
+ */
+function shapeProblem(text: string): { at: Position; code: string; message: string; hint: string } | undefined {
   const lines = new LineCounter();
   for (const token of new Parser(lines.addNewLine).parse(text)) {
     const stack: [CstNode | undefined, number][] = [[token as CstNode, 0]];
@@ -334,9 +349,13 @@ function deepestCollection(text: string): Position | undefined {
       }
       if (node.type !== 'block-map' && node.type !== 'block-seq' && node.type !== 'flow-collection') continue;
       const depth = outer + 1;
+      const { line, col } = lines.linePos(node.offset ?? 0);
       if (depth > LIMITS.maxDepth) {
-        const { line, col } = lines.linePos(node.offset ?? 0);
-        return { line, col };
+        return { at: { line, col }, code: 'yaml.too-deep', message: `mappings and lists nest deeper than ${LIMITS.maxDepth} levels`, hint: 'flatten the value; a spec needs a few levels at most' };
+      }
+      const mapping = node.type === 'block-map' || (node.type === 'flow-collection' && (node as { start?: { source?: string } }).start?.source === '{');
+      if (mapping && (node.items?.length ?? 0) > LIMITS.maxKeys) {
+        return { at: { line, col }, code: 'yaml.too-many-keys', message: `a mapping of ${node.items!.length} keys, over the limit of ${LIMITS.maxKeys}`, hint: 'a spec needs a few dozen fields; split the data or move it out of specs' };
       }
       for (const item of node.items ?? []) stack.push([item.key as CstNode, depth], [item.value as CstNode, depth]);
     }
