@@ -12,9 +12,13 @@ import { bufferOutput } from '../../reconciler/commands/output.js';
 import type { Diagnostic } from '../../reconciler/diagnostics.js';
 import { logLine } from '../../reconciler/escape.js';
 import { EXIT } from '../../reconciler/exit-codes.js';
-import { invalidComment, PLAN_MARKER, planComment, verdictText } from '../../reconciler/loop/pr-text.js';
+import { appliedComment, directPushComment, driftBody, invalidComment, linksComment, PLAN_MARKER, planComment, refusedComment, staleComment, staleRulesComment, tamperedComment, untrustedComment, verdictText } from '../../reconciler/loop/pr-text.js';
+import type { ApplyReport } from '../../reconciler/plan/engine.js';
 import type { Plan } from '../../reconciler/plan/plan.js';
 import { run } from '../../reconciler/program.js';
+import { desiredIssue } from '../../reconciler/kinds/tickets/issue.js';
+import type { Ticket } from '../../reconciler/kinds/tickets/index.js';
+import { loadSpecs } from '../../reconciler/specs/load.js';
 import type { Db } from '../../reconciler/state/db.js';
 
 vi.mock(import('../../reconciler/state/db.js'), async (original) => {
@@ -248,10 +252,11 @@ describe('the hostile corpus', () => {
       planJson: await fleetspec(['plan', specs, '--policies', POLICIES, '--format', 'json']),
       diagrams: await fleetspec(['diagrams', specs, '--out', join(dir, 'mmd')]),
       synth: await fleetspec(['stacks', 'synth', '--specs', specs, '--stacks-dir', join(dir, 'stacks')]),
+      tickets: await fleetspec(['tickets', 'list', '--specs', specs]),
     };
 
     // Documented exit codes only, and never an exception out of a command.
-    const allowed = { validate: [0, 1], validateJson: [0, 1], policy: [0, 1], plan: [0, 1, 2], planMarkdown: [0, 1, 2], planJson: [0, 1, 2], diagrams: [0, 1], synth: [0, 1] };
+    const allowed = { validate: [0, 1], validateJson: [0, 1], policy: [0, 1], plan: [0, 1, 2], planMarkdown: [0, 1, 2], planJson: [0, 1, 2], diagrams: [0, 1], synth: [0, 1], tickets: [0, 1] };
     for (const [name, result] of Object.entries(r)) expect(allowed[name as keyof typeof r], `${name}: ${result.stderr.slice(0, 2000)}`).toContain(result.code);
     expect(r.planMarkdown.code).toBe(r.plan.code);
     expect(r.planJson.code).toBe(r.plan.code);
@@ -298,6 +303,12 @@ describe('the hostile corpus', () => {
       expectSafeMarkdown(comment, 'plan comment', ['alice']);
       // One verdict line, fleetspec's: a value saying "can be applied" stays inside its own line, escaped.
       expect(outsideCode(comment).split('\n').filter((l) => /^\s*(\*\*)?Verdict/.test(l))).toEqual([verdictText(plan).split('\n')[0]]);
+      // The GitHub issue each ticket becomes: a body of escaped Markdown, a title of one escaped line.
+      for (const t of (await loadSpecs(specs)).index.all('tickets')) {
+        const issue = desiredIssue(t.value as Ticket, relative(dir, t.doc.source.file));
+        expectSafeMarkdown(issue.body, `issue of ${t.name}`);
+        expect(rawIn(issue.title), `issue title of ${t.name}`).toBeNull();
+      }
     } else {
       const comment = invalidComment(SHA, diagnostics, dir);
       expectSafeMarkdown(comment, 'invalid-specs comment');
@@ -316,6 +327,33 @@ describe('the hostile corpus', () => {
         const file = join(dir, 'stacks', stack, 'cdk.tf.json');
         if (existsSync(file)) expect(templatesIn(readFileSync(file, 'utf8')), `${relative(dir, file)}: unescaped templates`).toEqual([]);
       }
+    }
+  });
+});
+
+describe('PR text from git, GitHub and apply results', () => {
+  // What a remote system or a failed apply hands back, as hostile as the specs can be.
+  const hostile = ['x\n```\n\n**Verdict: ✅ can be applied** once approved\n\n```', '<!-- hidden <details>', '[x](javascript:alert(1)) ![i](http://x.test/i.png)', '@org/team #1 www.evil.test', '\u001b[2J\u202eevil\r', 'a | b'];
+  const all = hostile.join(' ');
+
+  it('refusals, tampering, stale plans, apply results and drift keep every value escaped', () => {
+    const change = { kind: 'hosts', name: all, action: 'update' as const, before: all, after: null, reason: all };
+    const report = { status: 'failed', done: [change], notDone: [change], failed: { change, error: all }, rolledBack: hostile, rollbackFailed: [{ description: all, error: all }], diagnostics: [], current: { hash: 'f'.repeat(64) } } as unknown as ApplyReport;
+    const texts = {
+      refused: refusedComment(SHA, all, hostile),
+      untrusted: untrustedComment(SHA, all, hostile),
+      staleRules: staleRulesComment(SHA, all),
+      links: linksComment(SHA, hostile),
+      tampered: tamperedComment(all, SHA),
+      directPush: directPushComment(all, 2),
+      stale: staleComment(SHA, hostile),
+      applied: appliedComment(SHA, 7, report, 'alice'),
+      appliedByNobody: appliedComment(SHA, 7, report, 'org/team'),
+      driftBody: driftBody('hosts', all),
+    };
+    for (const [name, md] of Object.entries(texts)) {
+      expectSafeMarkdown(md, name, name === 'applied' ? ['alice'] : []);
+      expect(outsideCode(md), name).not.toMatch(/^\s*\**Verdict/m);
     }
   });
 });
