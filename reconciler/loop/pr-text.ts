@@ -141,8 +141,14 @@ export function invalidComment(sha: string, diagnostics: readonly Diagnostic[], 
   ].join('\n');
 }
 
+/** The approvers as approval.ts names them ("alice and @carol", maybe "(their own change: …)" after): each login a mention, the rest text. */
+function approvedBy(by: string): string {
+  const [, logins, note] = /^(.*?)( \(.*\))?$/s.exec(by)!;
+  return `${logins!.split(' and @').map(mention).join(' and ')}${note ? mdInline(note) : ''}`;
+}
+
 export function appliedComment(sha: string, runId: number, report: ApplyReport, by: string): string {
-  const lines = [`### fleetspec applied ${short(sha)} (run ${runId})`, '', `Approved by ${mention(by)}; the plan was still \`${report.current?.hash.slice(0, 12)}\` at apply time.`, ''];
+  const lines = [`### fleetspec applied ${short(sha)} (run ${runId})`, '', `Approved by ${approvedBy(by)}; the plan was still \`${report.current?.hash.slice(0, 12)}\` at apply time.`, ''];
   if (report.status === 'applied') {
     lines.push(report.done.length ? `✅ ${report.done.length} change${report.done.length === 1 ? '' : 's'} applied:` : '✅ Nothing needed applying.');
   } else {
