@@ -65,4 +65,17 @@ describe('findSecretLiterals', () => {
       'github_token secret.literal',
     ]);
   });
+  it('finds a password or token in a URL\'s query and in a key=value connection string', () => {
+    const found = findSecretLiterals({
+      a: 'postgres://u@db:5432/x?password=hunter2',
+      b: 'https://api.example/v1?api_key=abc123&x=1',
+      c: 'host=db user=u password=hunter2 dbname=x',
+      d: 'https://example.com/search?q=password',
+    });
+    expect(found.map((f) => `${f.path.join('.')} ${f.message}`)).toEqual([
+      "a value looks like a URL with a password or token in its query; secrets never go in specs",
+      "b value looks like a URL with a password or token in its query; secrets never go in specs",
+      'c value looks like a connection string with a password in it; secrets never go in specs',
+    ]);
+  });
 });

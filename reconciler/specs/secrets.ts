@@ -17,6 +17,8 @@ const SECRET_VALUES: { pattern: RegExp; what: string }[] = [
   { pattern: /\bAKIA[0-9A-Z]{16}\b/, what: 'an AWS access key' },
   { pattern: /\bAIza[0-9A-Za-z_-]{35}\b/, what: 'a Google API key' },
   { pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]+@/i, what: 'a URL with a password in it' },
+  { pattern: /[?&](?:password|passwd|pass|sslpassword|access_token|token|api_?key|secret)=[^&\s#]+/i, what: 'a URL with a password or token in its query' },
+  { pattern: /(?:^|\s)(?:password|sslpassword)=\S+/i, what: 'a connection string with a password in it' },
 ];
 
 export const SECRET_REF_PREFIX = 'secret:';
