@@ -408,7 +408,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
     report = await runTick();
     expect(report.branches.find((b) => b.branch === 'grant')).toMatchObject({ action: 'updated', status: 'success' });
     expect(statusesOf(pr.head.sha, 'fleetspec/plan').at(-1)).toMatchObject({ state: 'success' });
-    expect(commentsOn(pr.number).at(-1)).toContain("(overridden by @alice's review)");
+    expect(commentsOn(pr.number).at(-1)).toContain("(overridden by @&#8203;alice's review)");
     const github = new GitHub({ owner: OWNER, repo: REPO, token: TOKEN, baseUrl: gh.url, writeIntervalMs: 0 });
     await github.updatePull(pr.number, { state: 'closed' });
     expect(gh.violations).toEqual([]);
