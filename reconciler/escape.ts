@@ -15,6 +15,8 @@
 //
 // JSON output needs none of these: JSON.stringify escapes what JSON must.
 
+import { redactUrl } from './redact.js';
+
 /**
  * Characters a terminal obeys or hides rather than shows: C0 and C1 controls and DEL
  * (escape sequences, carriage returns, bells), format characters (bidirectional overrides and
@@ -41,9 +43,13 @@ export function terminal(s: string): string {
   return String(s).replace(INVISIBLE, (c) => (c === '\n' || c === '\t' ? c : visible(c)));
 }
 
-/** One line of terminal or log output: terminal(), and newlines and tabs shown as `\x0a`, `\x09` too. */
+/**
+ * One line of terminal or log output: terminal(), newlines and tabs shown as `\x0a`, `\x09` too,
+ * and the password of any URL or connection string in it masked (a log line is often an error
+ * that quotes one).
+ */
 export function logLine(s: string): string {
-  return String(s).replace(INVISIBLE, visible);
+  return redactUrl(String(s)).replace(INVISIBLE, visible);
 }
 
 /** Line breaks of every sort (CRLF, CR, LF, NEL, VT, FF, U+2028/2029), as a space. */
@@ -77,7 +83,9 @@ export function mdInline(s: string): string {
     .replace(/([@#])(?=[\p{L}\p{N}_-])/gu, `$1${ZWSP}`)
     .replace(/\b(gh)-(?=\d)/gi, `$1${ZWSP}-`)
     .replace(/([\p{L}\p{N}])(?=:\/\/)/gu, `$1${ZWSP}`)
-    .replace(/\b(www|mailto|xmpp)(?=[.:])/gi, `$1${ZWSP}`);
+    .replace(/\b(www|mailto|xmpp)(?=[.:])/gi, `$1${ZWSP}`)
+    // :emoji: shortcodes
+    .replace(/:(?=[a-z0-9_+-]+:)/gi, `:${ZWSP}`);
 }
 
 /** A Markdown table cell: mdInline(), which already keeps `|` and newlines from ending the cell or the row. */

@@ -114,3 +114,12 @@ describe('the invalid-specs comment', () => {
     for (const l of lines.slice(open + 1, close)) expect(l.trimStart().startsWith(fence)).toBe(false);
   });
 });
+
+describe('logLine and passwords', () => {
+  it('masks the password of a URL or connection string in a log line, wherever it sits', () => {
+    const line = logLine('tick failed: connect ECONNREFUSED postgres://fleet:hunter2@db:5432/x?sslpassword=s3cret\nnext');
+    expect(line).not.toMatch(/hunter2|s3cret/);
+    expect(line).toContain('postgres://fleet:');
+    expect(line).toContain('\\x0anext');
+  });
+});

@@ -1,6 +1,7 @@
 // `fleetspec daemon`: ticks on a node-cron schedule, never two at once, one log line per tick.
 // A failing tick is logged and the next one runs as usual. A stop (SIGTERM from systemd) ends the
 // schedule, lets a tick that is applying finish, and abandons one that has not started applying.
+import { redactUrl } from '../redact.js';
 import cron from 'node-cron';
 import { logLine } from '../escape.js';
 import type { TickReport } from './tick.js';
@@ -62,7 +63,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
         level: 'error',
         ...(report ? { run: report.run, state: report.state } : {}),
         durationMs: Date.now() - started,
-        message: `tick failed: ${err instanceof Error ? err.message : String(err)}`,
+        message: `tick failed: ${redactUrl(err instanceof Error ? err.message : String(err))}`,
       });
     }
   };

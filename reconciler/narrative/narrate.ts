@@ -10,6 +10,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUse
 import { KINDS } from '../kinds/index.js';
 import type { Action, Plan, ResourceChange } from '../plan/plan.js';
 import { findSecretLiterals } from '../specs/secrets.js';
+import { mdCode, mdInline } from '../escape.js';
 
 export interface NarrativeConfig {
   /** The API root, e.g. https://openrouter.ai/api/v1, http://127.0.0.1:11434/v1, https://api.openai.com/v1. */
@@ -601,14 +602,11 @@ function boundedIn(haystack: string, needle: string): boolean {
 
 // ---- Rendering: the narrative as plain text in Markdown ----
 
-const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
-/** An invisible break GitHub does not link across: after `@` (mentions), `#` (issue numbers), in `://` and `www.`. */
-const BREAK = '&#8203;';
 
 /**
- * The narrative as Markdown that shows exactly its text: `<`, `>`, `&` as entities, every other
- * character Markdown could read as syntax backslash-escaped, mentions, issue numbers, URLs and
- * emoji codes broken so GitHub does not link them, and paragraphs kept. A `kind/name` the plan
+ * The narrative as Markdown that shows exactly its text: each line through escape.ts's mdInline
+ * (the one escaping of Markdown paragraph text: entities, backslashes, mentions, issue numbers
+ * and URLs broken so GitHub does not link them), and paragraphs kept. A `kind/name` the plan
  * holds becomes a code span fleetspec writes (with the model's own backticks around it, if any, dropped).
  */
 export function narrativeMarkdown(text: string, plan: Plan): string {
@@ -632,10 +630,10 @@ export function narrativeMarkdown(text: string, plan: Plan): string {
       const ticked = line[ref.start - 1] === '`' && line[ref.end] === '`';
       const from = ticked ? ref.start - 1 : ref.start;
       if (from < at) continue;
-      rendered += escapePlain(line.slice(at, from), at === 0) + `\`${ref.label}\``;
+      rendered += mdInline(line.slice(at, from)) + mdCode(ref.label);
       at = ticked ? ref.end + 1 : ref.end;
     }
-    out.push(rendered + escapePlain(line.slice(at), at === 0));
+    out.push(rendered + mdInline(line.slice(at)));
   }
   while (out[out.length - 1] === '') out.pop();
   return out.join('\n');
@@ -643,28 +641,7 @@ export function narrativeMarkdown(text: string, plan: Plan): string {
 
 /** One line of plain text (a reason, a model id) as Markdown: escaped as the narrative is, line breaks as spaces. */
 export function plainMarkdown(text: string): string {
-  return escapePlain(stripControl(text).trim(), true);
-}
-
-function escapePlain(text: string, lineStart: boolean): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    const next = text[i + 1] ?? '';
-    const prev = text[i - 1] ?? '';
-    if (c in ENTITY) out += ENTITY[c];
-    else if ('\\`*_{}[]()!|~$='.includes(c)) out += `\\${c}`;
-    else if (c === '#') out += /\w/.test(next) ? `\\#${BREAK}` : '\\#';
-    else if (c === '@') out += /\w/.test(next) ? `@${BREAK}` : '@';
-    else if (c === ':' && (text.startsWith('//', i + 1) || /^[a-z0-9_+-]+:/i.test(text.slice(i + 1)))) out += `:${BREAK}`;
-    else if (/w/i.test(c) && /^www\./i.test(text.slice(i)) && !/\w/.test(prev)) {
-      out += `${text.slice(i, i + 3)}${BREAK}.`;
-      i += 3;
-    } else if (lineStart && i === 0 && (c === '-' || c === '+')) out += `\\${c}`;
-    else if (lineStart && (c === '.' || c === ')') && /^\d{1,9}$/.test(text.slice(0, i))) out += `\\${c}`;
-    else out += c;
-  }
-  return out;
+  return mdInline(stripControl(text).trim());
 }
 
 /** Trimmed, without a wrapping code fence; undefined when it is not prose a reviewer can read. */
