@@ -13,10 +13,13 @@ const KEY = String.raw`(?:[a-z0-9_.-]*pass(?:word|wd)?|pwd|[a-z0-9_.-]*secret|[a
 
 /** scheme://userinfo@ — the userinfo runs to the last @ before the path, as URL parsers read it. */
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#]*)@/gi;
-/** ?key=value and &key=value (also ;key=value): the value runs to the next &, # or blank. */
-const QUERY = new RegExp(String.raw`([?&;]${KEY})=([^&#\s"<>]*)`, 'gi');
+/**
+ * ?key=value and &key=value (also ;key=value): the value runs to the next &, # or blank, and stops
+ * before a colon that ends it ("…?password=x: connection refused" keeps its ": ").
+ */
+const QUERY = new RegExp(String.raw`([?&;]${KEY})=((?:[^&#\s"<>:]|:(?![\s]|$))*)`, 'gi');
 /** key=value in a libpq connection string: 'quoted' (with \ escapes), "quoted", or bare to the next blank. */
-const KEY_VALUE = new RegExp(String.raw`(^|[\s(,])(${KEY})(\s*=\s*)('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|(?:[^\s\\]|\\.)+)`, 'gi');
+const KEY_VALUE = new RegExp(String.raw`(^|[\s(,])(${KEY})(\s*=\s*)('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|(?:[^\s\\:]|:(?!\s|$)|\\.)+)`, 'gi');
 
 /** Schemes where a user name alone is where a token goes (https://TOKEN@github.com/...). */
 const TOKEN_IN_USER = /^(https?|wss?|git|ftp):\/\/$/i;

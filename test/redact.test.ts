@@ -43,3 +43,11 @@ describe('credentialsIn', () => {
     expect(credentialsIn('postgres://u@h/db')).toEqual([]);
   });
 });
+
+describe('redactUrl keeps the message around a masked value', () => {
+  it('stops a query or key=value password before a colon that ends it', () => {
+    expect(redactUrl('at postgres://u@h:1/db?password=hunter2: connect ECONNREFUSED')).toBe('at postgres://u@h:1/db?password=***: connect ECONNREFUSED');
+    expect(redactUrl('host=h password=hunter2: refused')).toBe('host=h password=***: refused');
+    expect(redactUrl('postgres://u@h/db?password=a:b:c&x=1')).toBe('postgres://u@h/db?password=***&x=1');
+  });
+});
