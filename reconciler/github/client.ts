@@ -3,9 +3,15 @@
 // change (account ids, a branch's push activity, commit identities, label events, collaborators).
 // Retries of 5xx (@octokit/plugin-retry) and waits for rate limits (@octokit/plugin-throttling) live
 // here, so a caller sees either an answer or a GitHubError that names the route and says what to do next.
+// plugin-retry retries every method on a 5xx or a lost answer, POST included; a POST that creates
+// something (a comment, an issue, a status, a PR) may have been carried out before the answer was lost,
+// so those are sent once each (createOnce): before sending again, the client looks for what the lost
+// attempt would have made, by the marker every comment and issue fleetspec writes carries
+// (<!-- fleetspec:... -->), by context, state and description for a status, by branch for a PR.
 // Limits: docs.github.com "Rate limits for the REST API" (primary: x-ratelimit-remaining 0 and
 // x-ratelimit-reset; secondary: retry-after), 65536 characters per issue/PR/commit comment and PR body,
 // 140 characters per commit status description.
+import { createHash } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
@@ -200,12 +206,14 @@ const attempts: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
     } catch (error) {
       const status = statusOf(error);
       const done = Number(endpoint.request.retryCount ?? 0);
-      if ((status === undefined || status >= 500) && done < config.retries) {
+      // A write sent once (retries 0, see createOnce) is never retried by plugin-retry: nothing to announce.
+      const retries = endpoint.request.retries ?? config.retries;
+      if ((status === undefined || status >= 500) && done < retries) {
         // plugin-retry waits (retryCount + 1)² × retryAfterBaseValue before the next attempt.
         const waitS = (done + 1) ** 2;
         // octokit reports a request that got no answer (refused, reset, timed out) as a 500 without a response.
         const what = responseOf(error) ? `GitHub ${status}` : `No answer from GitHub (${error instanceof Error ? error.message : String(error)})`;
-        config.say(`${what} on ${endpoint.method} ${endpoint.url}: retry ${done + 1} of ${config.retries} in ${formatWait(waitS, config.retryAfterBaseMs)}`);
+        config.say(`${what} on ${endpoint.method} ${endpoint.url}: retry ${done + 1} of ${retries} in ${formatWait(waitS, config.retryAfterBaseMs)}`);
       }
       throw error;
     }
@@ -242,6 +250,8 @@ export class GitHub {
   private readonly redact: (text: string) => string;
   private readonly maxRateLimitWaitS: number;
   private readonly rateLimitRetries: number;
+  private readonly retries: number;
+  private readonly retryAfterBaseMs: number;
 
   constructor(opts: GitHubOptions) {
     this.owner = opts.owner;
@@ -256,6 +266,8 @@ export class GitHub {
     this.rateLimitRetries = opts.rateLimitRetries ?? DEFAULTS.rateLimitRetries;
     const retries = opts.retries ?? DEFAULTS.retries;
     const retryAfterBaseMs = opts.retryAfterBaseMs ?? DEFAULTS.retryAfterBaseMs;
+    this.retries = retries;
+    this.retryAfterBaseMs = retryAfterBaseMs;
     const writeIntervalMs = opts.writeIntervalMs ?? DEFAULTS.writeIntervalMs;
 
     // plugin-throttling keeps its limiter groups in module state, shared by every client in the process;
@@ -321,19 +333,26 @@ export class GitHub {
 
   async createPull(p: { branch: string; base: string; title: string; body: string }): Promise<PullRequest> {
     const route = 'POST /repos/{owner}/{repo}/pulls';
-    try {
-      const { data } = await this.call(route, () =>
-        this.octokit.request(route, { ...this.where(), head: p.branch, base: p.base, title: p.title, body: fitBody(p.body) }),
-      );
-      return toPullRequest(data as PullData);
-    } catch (error) {
-      // GitHub can answer 5xx after it opened the PR; the retry then meets "already exists" for our own PR.
-      if (error instanceof GitHubError && error.status === 422 && wasRetry(error.cause) && /already exists/i.test(error.message)) {
-        const existing = await this.openPullFor(p.branch);
-        if (existing && existing.baseRef === p.base && existing.title === p.title) return existing;
+    // What a lost attempt made: the open PR of this branch into `base` under this title.
+    const find = async () => {
+      const existing = await this.openPullFor(p.branch);
+      return existing && existing.baseRef === p.base && existing.title === p.title ? existing : undefined;
+    };
+    return this.createOnce(route, `the PR of ${p.branch}`, find, async (attempt) => {
+      try {
+        const { data } = await this.call(route, () =>
+          this.octokit.request(route, { ...this.where(), head: p.branch, base: p.base, title: p.title, body: fitBody(p.body), request: ONCE }),
+        );
+        return toPullRequest(data as PullData);
+      } catch (error) {
+        // Sent again after a lost answer, it meets "already exists" when the first one was made after all (and listed late).
+        if (attempt > 0 && error instanceof GitHubError && error.status === 422 && /already exists/i.test(error.message)) {
+          const existing = await find();
+          if (existing) return existing;
+        }
+        throw error;
       }
-      throw error;
-    }
+    });
   }
 
   async updatePull(number: number, p: { title?: string; body?: string; state?: 'open' | 'closed' }): Promise<PullRequest> {
@@ -458,7 +477,7 @@ export class GitHub {
       return undefined;
     });
     if (!existing) {
-      const created = await this.comment(number, wanted);
+      const created = await this.comment(number, wanted, marker);
       return { ...created, action: 'created' };
     }
     // int64 in the description, so octokit's types allow a bigint; GitHub's ids fit a double for decades yet.
@@ -468,30 +487,92 @@ export class GitHub {
     return { id: Number(data.id), url: data.html_url, action: 'updated' };
   }
 
-  async comment(number: number, body: string): Promise<{ id: number; url: string }> {
+  /**
+   * Adds a comment to issue or PR `number`. It carries `marker` (appended when the body lacks it; without
+   * one, the body's own fleetspec marker, or one made from the body's digest): a lost answer is followed
+   * by a look for the marker before the comment is sent again.
+   */
+  async comment(number: number, body: string, marker?: string): Promise<{ id: number; url: string }> {
     const route = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
-    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), issue_number: number, body: fitBody(body) }));
-    return { id: Number(data.id), url: data.html_url };
+    const { text, mark } = marked(body, marker, 'comment');
+    return this.createOnce(route, `the comment ${mark} on #${number}`, () => this.findComment(number, mark), async () => {
+      const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), issue_number: number, body: text, request: ONCE }));
+      return { id: Number(data.id), url: data.html_url };
+    });
   }
 
+  /** The comment on issue or PR `number` that carries `marker`, if any (the first, all pages read until found). */
+  async findComment(number: number, marker: string): Promise<{ id: number; url: string } | undefined> {
+    const list = 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments';
+    return this.call(list, async () => {
+      for await (const page of this.octokit.paginate.iterator(list, { ...this.where(), issue_number: number, per_page: PER_PAGE })) {
+        const found = page.data.find((comment) => comment.body?.includes(marker));
+        if (found) return { id: Number(found.id), url: found.html_url };
+      }
+      return undefined;
+    });
+  }
+
+  /** Sets a commit status; after a lost answer it is sent again only if the newest status of its context is not already this one. */
   async setStatus(sha: string, s: { state: StatusState; description: string; context?: string; targetUrl?: string }): Promise<void> {
     const route = 'POST /repos/{owner}/{repo}/statuses/{sha}';
-    await this.call(route, () =>
-      this.octokit.request(route, {
-        ...this.where(),
-        sha,
-        state: s.state,
-        description: truncate(logLine(s.description), MAX_STATUS_DESCRIPTION_CHARS),
-        context: s.context ?? DEFAULT_STATUS_CONTEXT,
-        ...(s.targetUrl === undefined ? {} : { target_url: s.targetUrl }),
-      }),
-    );
+    const description = truncate(logLine(s.description), MAX_STATUS_DESCRIPTION_CHARS);
+    const context = s.context ?? DEFAULT_STATUS_CONTEXT;
+    const find = async () => ((await this.findStatus(sha, { context, state: s.state, description })) ? true : undefined);
+    await this.createOnce(route, `the ${context} status of ${sha.slice(0, 7)}`, find, async () => {
+      await this.call(route, () =>
+        this.octokit.request(route, {
+          ...this.where(),
+          sha,
+          state: s.state,
+          description,
+          context,
+          ...(s.targetUrl === undefined ? {} : { target_url: s.targetUrl }),
+          request: ONCE,
+        }),
+      );
+      return true;
+    });
   }
 
-  async commitComment(sha: string, body: string): Promise<{ id: number; url: string }> {
+  /**
+   * Whether the newest status of `s.context` on commit `sha` has this state and description (GitHub lists
+   * a commit's statuses newest first; the description compared as setStatus sends it).
+   */
+  async findStatus(sha: string, s: { context?: string; state: StatusState; description: string }): Promise<boolean> {
+    const route = 'GET /repos/{owner}/{repo}/commits/{ref}/statuses';
+    const context = s.context ?? DEFAULT_STATUS_CONTEXT;
+    const description = truncate(logLine(s.description), MAX_STATUS_DESCRIPTION_CHARS);
+    const newest = await this.call(route, async () => {
+      for await (const page of this.octokit.paginate.iterator(route, { ...this.where(), ref: sha, per_page: PER_PAGE })) {
+        const found = page.data.find((status) => status.context === context);
+        if (found) return found;
+      }
+      return undefined;
+    });
+    return newest !== undefined && newest.state === s.state && (newest.description ?? '') === description;
+  }
+
+  /** A comment on commit `sha`, carrying `marker` as comment() does. */
+  async commitComment(sha: string, body: string, marker?: string): Promise<{ id: number; url: string }> {
     const route = 'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments';
-    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), commit_sha: sha, body: fitBody(body) }));
-    return { id: data.id, url: data.html_url };
+    const { text, mark } = marked(body, marker, 'comment');
+    return this.createOnce(route, `the comment ${mark} on ${sha.slice(0, 7)}`, () => this.findCommitComment(sha, mark), async () => {
+      const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), commit_sha: sha, body: text, request: ONCE }));
+      return { id: data.id, url: data.html_url };
+    });
+  }
+
+  /** The comment on commit `sha` that carries `marker`, if any. */
+  async findCommitComment(sha: string, marker: string): Promise<{ id: number; url: string } | undefined> {
+    const route = 'GET /repos/{owner}/{repo}/commits/{commit_sha}/comments';
+    return this.call(route, async () => {
+      for await (const page of this.octokit.paginate.iterator(route, { ...this.where(), commit_sha: sha, per_page: PER_PAGE })) {
+        const found = page.data.find((comment) => comment.body?.includes(marker));
+        if (found) return { id: found.id, url: found.html_url };
+      }
+      return undefined;
+    });
   }
 
   /** Every issue of the repository (open and closed unless asked otherwise), oldest first, paginated; PRs left out. */
@@ -516,10 +597,18 @@ export class GitHub {
     return toIssue(data as IssueData);
   }
 
+  /**
+   * Opens an issue. Its body carries a fleetspec marker (a ticket's <!-- fleetspec:ticket … -->, or one made
+   * from the body's digest): a lost answer is followed by a look for an issue with it before sending again.
+   */
   async createIssue(i: { title: string; body: string; labels: string[] }): Promise<Issue> {
     const route = 'POST /repos/{owner}/{repo}/issues';
-    const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), title: i.title, body: fitBody(i.body), labels: i.labels }));
-    return toIssue(data as IssueData);
+    const { text, mark } = marked(i.body, undefined, 'issue');
+    const find = async () => (await this.listIssues({ state: 'all' })).find((issue) => issue.body.includes(mark));
+    return this.createOnce(route, `the issue ${mark}`, find, async () => {
+      const { data } = await this.call(route, () => this.octokit.request(route, { ...this.where(), title: i.title, body: text, labels: i.labels, request: ONCE }));
+      return toIssue(data as IssueData);
+    });
   }
 
   async updateIssue(number: number, change: IssueChange): Promise<Issue> {
@@ -560,6 +649,30 @@ export class GitHub {
       existing.add(label.name.toLowerCase());
     }
     return created;
+  }
+
+  /**
+   * A write that creates something, sent once per attempt (plugin-retry off for it). When the answer is
+   * lost (a 5xx, no answer, a timeout: GitHub may have done it), it waits as plugin-retry would, then
+   * looks for what the attempt would have made; found, that is the answer, else the write goes again,
+   * up to `retries` times. Any other failure (4xx, rate limit waits exhausted) is thrown as it is.
+   */
+  private async createOnce<T>(route: string, what: string, find: () => Promise<T | undefined>, send: (attempt: number) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send(attempt);
+      } catch (error) {
+        if (!(error instanceof GitHubError) || !answerLost(error) || attempt >= this.retries) throw error;
+        const waitS = (attempt + 1) ** 2;
+        this.say(`${error.status !== undefined && responseOf(error.cause) ? `GitHub ${error.status}` : 'No answer from GitHub'} on ${route}: looking for ${what} in ${formatWait(waitS, this.retryAfterBaseMs)} before sending it again (${attempt + 1} of ${this.retries})`);
+        await new Promise((resolve) => setTimeout(resolve, waitS * this.retryAfterBaseMs));
+        const found = await find();
+        if (found !== undefined) {
+          this.say(`GitHub had made ${what} before the answer was lost; not sent again`);
+          return found;
+        }
+      }
+    }
   }
 
   private where(): { owner: string; repo: string } {
@@ -768,10 +881,26 @@ function toPullRequest(data: PullData): PullRequest {
   };
 }
 
-/** Whether the failed attempt was a retry (plugin-retry counts on the request options the error carries). */
-function wasRetry(error: unknown): boolean {
-  const retryCount = (error as { request?: { request?: { retryCount?: unknown } } } | null)?.request?.request?.retryCount;
-  return Number(retryCount ?? 0) > 0;
+/** Request options for a write that must not be retried blindly (see createOnce). */
+const ONCE = { retries: 0 };
+
+/** A fleetspec marker: an HTML comment starting "fleetspec:", on one line. */
+const FLEETSPEC_MARKER = /<!-- fleetspec:[^\n]*? -->/g;
+
+/**
+ * The body as sent, with the marker it is found by: `marker` (appended when missing), else the body's
+ * last fleetspec marker, else one made from the body's digest (appended). Cut to GitHub's limit keeping it.
+ */
+export function marked(body: string, marker: string | undefined, kind: string): { text: string; mark: string } {
+  const mark = marker ?? body.match(FLEETSPEC_MARKER)?.at(-1) ?? `<!-- fleetspec:${kind} ${createHash('sha256').update(body).digest('hex').slice(0, 12)} -->`;
+  const text = body.includes(mark) ? body : `${body.trimEnd()}\n\n${mark}`;
+  return { text: fitBody(text, mark), mark };
+}
+
+/** A failure after which GitHub may have done the write: a 5xx, or no answer at all (refused, reset, timed out). */
+export function answerLost(error: GitHubError): boolean {
+  if (responseOf(error.cause) === undefined) return true;
+  return error.status !== undefined && error.status >= 500;
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -121,13 +121,16 @@ describe('pull requests', () => {
     expect(requestsTo('GET', '/repos/{owner}/{repo}/pulls').map((r) => r.query['page'] ?? '1')).toEqual(['1', '2']);
   });
 
-  it('keeps the PR a lost answer created instead of failing the retry on "already exists"', async () => {
+  it('keeps the PR a lost answer created: it looks for the branch\'s PR before sending again', async () => {
     server.loseNextResponse(1, 502);
     const pull = await client().createPull({ branch: 'fleetspec/plan', base: 'main', title: 'Plan', body: 'one' });
     expect(pull).toMatchObject({ number: 1, headRef: 'fleetspec/plan', title: 'Plan' });
-    expect(requestsTo('POST', '/repos/{owner}/{repo}/pulls').map((r) => r.status)).toEqual([502, 422]);
+    expect(requestsTo('POST', '/repos/{owner}/{repo}/pulls').map((r) => r.status)).toEqual([502]);
     expect([...server.repo().pulls.keys()]).toEqual([1]);
-    expect(logLines).toEqual(['GitHub 502 on POST /repos/{owner}/{repo}/pulls: retry 1 of 3 in 5ms']);
+    expect(logLines).toEqual([
+      'GitHub 502 on POST /repos/{owner}/{repo}/pulls: looking for the PR of fleetspec/plan in 5ms before sending it again (1 of 3)',
+      'GitHub had made the PR of fleetspec/plan before the answer was lost; not sent again',
+    ]);
   });
 
   it('refuses a second PR for the same branch with a GitHubError that says what to do', async () => {
@@ -200,7 +203,11 @@ describe('comments', () => {
     const sha = fakeSha('merge');
     const commitComment = await github.commitComment(sha, 'Applied 3 changes.');
     expect(commitComment.url).toBe(`https://github.com/acme/fleet/commit/${sha}#commitcomment-${commitComment.id}`);
-    expect(server.repo().commitComments).toMatchObject([{ sha, body: 'Applied 3 changes.', user: server.login }]);
+    // Each carries a marker to be found by after a lost answer: one made from its digest when it names none.
+    expect(server.repo().commitComments).toMatchObject([{ sha, body: expect.stringMatching(/^Applied 3 changes\.\n\n<!-- fleetspec:comment [0-9a-f]{12} -->$/), user: server.login }]);
+    expect(server.repo().issueComments.map((c) => c.body)).toEqual([expect.stringMatching(/^Applied\.\n\n<!-- fleetspec:comment [0-9a-f]{12} -->$/)]);
+    await github.comment(pull.number, 'Applied, said again.', '<!-- fleetspec:result x -->');
+    expect(server.repo().issueComments.at(-1)!.body).toBe('Applied, said again.\n\n<!-- fleetspec:result x -->');
   });
 });
 
@@ -383,6 +390,101 @@ describe('failures', () => {
     expect(fastElapsed).toBeLessThan(interval);
     // Two status writes one interval apart, then comments (notifying writes) three intervals apart.
     expect(slowElapsed).toBeGreaterThanOrEqual(interval + 3 * interval - 10);
+  });
+});
+
+describe('writes that create something are sent once', () => {
+  const COMMENTS = 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments';
+  /** Each POST fleetspec makes, what it leaves on the stand-in, and its operation. */
+  const writes: { name: string; operation: string; write: (github: GitHub) => Promise<unknown>; made: () => unknown[] }[] = [
+    {
+      name: 'a comment',
+      operation: COMMENTS,
+      write: (github) => github.comment(pr(), 'Applied.', '<!-- fleetspec:result abc -->'),
+      made: () => server.repo().issueComments,
+    },
+    {
+      name: 'a plan comment (upsert)',
+      operation: COMMENTS,
+      write: (github) => github.upsertComment(pr(), MARKER, `${MARKER}\nPlan`),
+      made: () => server.repo().issueComments,
+    },
+    {
+      name: 'a commit comment',
+      operation: 'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments',
+      write: (github) => github.commitComment(fakeSha('merge'), 'Not applied.', '<!-- fleetspec:refused abc -->'),
+      made: () => server.repo().commitComments,
+    },
+    {
+      name: 'a commit status',
+      operation: 'POST /repos/{owner}/{repo}/statuses/{sha}',
+      write: (github) => github.setStatus(fakeSha('merge'), { context: 'fleetspec/apply', state: 'success', description: 'applied' }),
+      made: () => server.repo().statuses,
+    },
+    {
+      name: 'an issue',
+      operation: 'POST /repos/{owner}/{repo}/issues',
+      write: (github) => github.createIssue({ title: 'T-0001: x', body: 'x\n\n<!-- fleetspec:ticket T-0001 digest=0123456789ab -->', labels: [] }),
+      made: () => server.issues(),
+    },
+    {
+      name: 'a pull request',
+      operation: 'POST /repos/{owner}/{repo}/pulls',
+      write: (github) => github.createPull({ branch: 'fleetspec/ticket/T-0001', base: 'main', title: 'T-0001', body: 'b' }),
+      made: () => [...server.repo().pulls.values()].filter((p) => p.head.ref === 'fleetspec/ticket/T-0001'),
+    },
+  ];
+  let number = 0;
+  const pr = () => number;
+  beforeEach(() => {
+    number = server.openPull({ head: 'feature/x', author: 'alice', title: 'X', headSha: fakeSha('x') }).number;
+  });
+
+  it.each(writes.flatMap((w) => (['lose', 'drop'] as const).map((mode) => ({ ...w, mode }))))(
+    '$name: GitHub does it and the answer is lost ($mode): found by its marker, not sent again',
+    async ({ operation, write, made, mode }) => {
+      const before = made().length;
+      server.faultOn(operation, { kind: mode });
+      await write(client());
+      expect(made()).toHaveLength(before + 1);
+      expect(requestsTo('POST', operation.slice('POST '.length))).toHaveLength(1);
+      expect(logLines.at(-1)).toMatch(/before the answer was lost; not sent again$/);
+    },
+  );
+
+  it.each(writes)('$name: GitHub fails without doing it: looked for, then sent again, once', async ({ operation, write, made }) => {
+    const before = made().length;
+    server.faultOn(operation, { kind: 'fail', count: 2 });
+    await write(client());
+    expect(made()).toHaveLength(before + 1);
+    expect(requestsTo('POST', operation.slice('POST '.length)).map((r) => r.status)).toEqual([502, 502, 201]);
+  });
+
+  it('plugin-retry does not retry a POST: `retries` re-sends in all, each after a look, then a GitHubError', async () => {
+    server.faultOn(COMMENTS, { kind: 'fail', count: 10 });
+    const error = await failure(client({ retries: 2 }).comment(pr(), 'hello', '<!-- fleetspec:x -->'));
+    expect(error.status).toBe(502);
+    expect(requestsTo('POST', COMMENTS.slice('POST '.length))).toHaveLength(3);
+    expect(requestsTo('GET', '/repos/{owner}/{repo}/issues/{issue_number}/comments')).toHaveLength(2);
+    expect(server.repo().issueComments).toEqual([]);
+  });
+
+  it('a POST that timed out after GitHub did it is found, not sent again', async () => {
+    server.faultOn(COMMENTS, { kind: 'hang' });
+    await client({ requestTimeoutMs: 300 }).comment(pr(), 'slow', '<!-- fleetspec:slow -->');
+    expect(server.repo().issueComments.map((c) => c.body)).toEqual(['slow\n\n<!-- fleetspec:slow -->']);
+    expect(requestsTo('POST', COMMENTS.slice('POST '.length))).toHaveLength(1);
+  });
+
+  it('a status is sent again when the newest of its context is another one', async () => {
+    const sha = fakeSha('merge');
+    const github = client();
+    await github.setStatus(sha, { context: 'fleetspec/apply', state: 'failure', description: 'not applied' });
+    server.faultOn('POST /repos/{owner}/{repo}/statuses/{sha}', { kind: 'fail' });
+    await github.setStatus(sha, { context: 'fleetspec/apply', state: 'success', description: 'applied' });
+    expect(server.repo().statuses.map((s) => s.state)).toEqual(['failure', 'success']);
+    expect(await github.findStatus(sha, { context: 'fleetspec/apply', state: 'success', description: 'applied' })).toBe(true);
+    expect(await github.findStatus(sha, { context: 'fleetspec/apply', state: 'failure', description: 'not applied' })).toBe(false);
   });
 });
 

@@ -684,6 +684,13 @@ export interface GitHubTestServer {
   failNext(count: number, status?: number): void;
   /** The next `count` requests are carried out but answered with `status` (default 502), as when GitHub's front end gives up after the work is done. */
   loseNextResponse(count?: number, status?: number): void;
+  /** The next `count` requests are carried out, then their connection is closed without an answer. */
+  dropNextResponse(count?: number): void;
+  /**
+   * The next requests of one operation (such as 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments')
+   * meet `fault`; other requests are served (and the general faults above wait for them).
+   */
+  faultOn(operation: string, fault: OperationFault): void;
   /** The next `count` requests are answered only after `ms`, to test client timeouts. */
   stallNext(count: number, ms: number): void;
   rateLimitNext(r: RateLimitInjection): void;
@@ -720,7 +727,26 @@ type Fault =
   | { kind: 'status'; status: number }
   | { kind: 'rate'; limit: RateLimitInjection }
   | { kind: 'lose'; status: number }
-  | { kind: 'stall'; ms: number };
+  | { kind: 'stall'; ms: number }
+  /** Carried out, then the connection closed without an answer. */
+  | { kind: 'drop' }
+  /** Carried out, then no answer until the client gives up (or the server closes). */
+  | { kind: 'hang' };
+
+/**
+ * What happens to the next requests of one operation (see GitHubTestServer.faultOn): `fail` answers
+ * `status` without carrying the request out; `lose` carries it out, then answers `status`; `drop`
+ * carries it out and closes the connection unanswered; `hang` carries it out and never answers.
+ */
+export interface OperationFault {
+  kind: 'fail' | 'lose' | 'drop' | 'hang';
+  /** How many requests in a row; default 1. */
+  count?: number;
+  /** For fail and lose; default 502. */
+  status?: number;
+  /** Called when the fault strikes (after the write, for lose, drop and hang). */
+  onFault?: () => void;
+}
 
 export async function startGitHubServer(options: GitHubServerOptions = {}): Promise<GitHubTestServer> {
   const contract = githubContract();
@@ -732,6 +758,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   const requests: RecordedRequest[] = [];
   const violations: string[] = [];
   const faults: Fault[] = [];
+  const operationFaults = new Map<string, { fault: Fault; onFault?: () => void }[]>();
   const tampers: ((body: JsonObject) => void)[] = [];
   const routes = new Map<string, RouteHandler>();
   const implicitLabels: string[] = [];
@@ -1780,6 +1807,20 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return { status: 201, body, headers: { location: String(body['url']) } };
   });
 
+  route('GET /repos/{owner}/{repo}/commits/{ref}/statuses', (ctx) => {
+    const r = ctx.repo();
+    const ref = ctx.params['ref']!;
+    // A branch name or a sha; the stand-in's statuses are by sha. GitHub lists them newest first.
+    const sha = r.branches.get(ref) ?? ref;
+    return ctx.page(r.statuses.filter((s) => s.sha === sha).reverse(), (s) => statusJson(r, s));
+  });
+
+  route('GET /repos/{owner}/{repo}/commits/{commit_sha}/comments', (ctx) => {
+    const r = ctx.repo();
+    const sha = ctx.params['commit_sha']!;
+    return ctx.page(r.commitComments.filter((c) => c.sha === sha), (c) => commitCommentJson(r, c));
+  });
+
   route('POST /repos/{owner}/{repo}/commits/{commit_sha}/comments', (ctx) => {
     const r = ctx.repo();
     const sha = ctx.params['commit_sha']!;
@@ -1802,7 +1843,13 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
 
   // -- Request handling -----------------------------------------------------------------------------
 
-  function answer(method: string, url: URL, raw: string, record: RecordedRequest, authorization: string | undefined): { reply: Reply; operation?: SpecOperation; delayMs?: number } {
+  function answer(
+    method: string,
+    url: URL,
+    raw: string,
+    record: RecordedRequest,
+    authorization: string | undefined,
+  ): { reply: Reply; operation?: SpecOperation; delayMs?: number; unanswered?: 'drop' | 'hang' } {
     const matched = contract.match(method, url.pathname);
     if ('problem' in matched) {
       violations.push(matched.problem);
@@ -1831,7 +1878,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       return { reply: { status: 401, body: errorBody(undefined, 401, given === undefined ? 'Requires authentication' : 'Bad credentials') }, operation };
     }
 
-    const fault = faults.shift();
+    const targeted = operationFaults.get(record.operation)?.shift();
+    const fault = targeted ? targeted.fault : faults.shift();
+    if (targeted && fault?.kind === 'status') targeted.onFault?.();
     const serverError = (status: number): Reply => ({ status, body: errorBody(operation, status, status >= 500 ? 'Server Error' : 'Injected failure') });
     if (fault?.kind === 'status') return { reply: serverError(fault.status), operation };
     if (fault?.kind === 'rate') return { reply: rateLimited(operation, fault.limit), operation };
@@ -1859,7 +1908,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       const reply = handler(ctx);
       const tamper = tampers.shift();
       if (tamper && reply.body && typeof reply.body === 'object') tamper((Array.isArray(reply.body) ? reply.body[0] : reply.body) as JsonObject);
+      if (fault?.kind === 'lose' || fault?.kind === 'drop' || fault?.kind === 'hang') targeted?.onFault?.();
       if (fault?.kind === 'lose') return { reply: serverError(fault.status), operation };
+      if (fault?.kind === 'drop' || fault?.kind === 'hang') return { reply, operation, unanswered: fault.kind };
       return { reply, operation, ...(fault?.kind === 'stall' ? { delayMs: fault.ms } : {}) };
     } catch (error) {
       if (error instanceof ErrorReply) return { reply: error.reply, operation };
@@ -1978,7 +2029,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
         }
         const record: RecordedRequest = { method, path: url.pathname, query: Object.fromEntries(url.searchParams), body: parsed, status: 0 };
         requests.push(record);
-        const { reply, operation, delayMs } = answer(method, url, raw, record, req.headers.authorization);
+        const { reply, operation, delayMs, unanswered } = answer(method, url, raw, record, req.headers.authorization);
         let checked = reply;
         if (operation) {
           const problems = contract.checkResponse(operation, reply.status, reply.body);
@@ -1988,6 +2039,15 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
           }
         }
         record.status = checked.status;
+        if (unanswered === 'drop') {
+          record.status = 0;
+          res.destroy();
+          return;
+        }
+        if (unanswered === 'hang') {
+          record.status = 0;
+          return; // closed by the client giving up, or by close()
+        }
         if (delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, delayMs));
         // The client may have given up waiting; then there is nobody to answer.
         if (res.destroyed) return;
@@ -2140,6 +2200,15 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     },
     loseNextResponse(count = 1, status = 502) {
       for (let i = 0; i < count; i++) faults.push({ kind: 'lose', status });
+    },
+    dropNextResponse(count = 1) {
+      for (let i = 0; i < count; i++) faults.push({ kind: 'drop' });
+    },
+    faultOn(operationKey, f) {
+      const fault: Fault = f.kind === 'fail' ? { kind: 'status', status: f.status ?? 502 } : f.kind === 'lose' ? { kind: 'lose', status: f.status ?? 502 } : { kind: f.kind };
+      const queue = operationFaults.get(operationKey) ?? [];
+      for (let i = 0; i < (f.count ?? 1); i++) queue.push({ fault, ...(f.onFault ? { onFault: f.onFault } : {}) });
+      operationFaults.set(operationKey, queue);
     },
     stallNext(count, ms) {
       for (let i = 0; i < count; i++) faults.push({ kind: 'stall', ms });
