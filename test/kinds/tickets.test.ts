@@ -163,7 +163,7 @@ describe('tickets as GitHub issues', () => {
     expect(actions(removal)).toEqual(['T-0004 delete', 'T-0005 no-op']);
     const [issue] = issueOf('T-0004');
     expect(issue).toMatchObject({ state: 'closed', stateReason: 'not_planned' });
-    expect(server.repo().issueComments.filter((c) => c.issue === issue!.number).map((c) => c.body)).toEqual(['T-0004 was removed from the specs; fleetspec closes this issue as not planned.']);
+    expect(server.repo().issueComments.filter((c) => c.issue === issue!.number).map((c) => c.body)).toEqual([expect.stringMatching(/^T-0004 was removed from the specs; fleetspec closes this issue as not planned\.\n\n<!-- fleetspec:comment [0-9a-f]{12} -->$/)]);
     expect(actions(await plan())).toEqual(['T-0005 no-op']);
   });
 

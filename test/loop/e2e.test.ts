@@ -564,7 +564,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
       { key: 'drift.roles', id: 'T-0005', branch: drift.branch, pr: drift.pr, action: 'withdrawn' },
     ]);
     expect(pullFor(drift.branch)).toBeUndefined();
-    expect(commentsOn(drift.pr!).at(-1)).toMatch(/^The finding `drift\.roles` no longer needs this: it cleared \(main at [0-9a-f]{7}\)\. Closing\.$/);
+    expect(commentsOn(drift.pr!).at(-1)).toMatch(/^The finding `drift\.roles` no longer needs this: it cleared \(main at [0-9a-f]{7}\)\. Closing\.\n\n<!-- fleetspec:comment [0-9a-f]{12} -->$/);
 
     // Merging the closing PR closes T-0003's issue.
     const close = pullFor(failed.branch)!;

@@ -238,7 +238,7 @@ describe('finding tickets through pull requests', () => {
     const actions = await pass(quiet());
     expect(actions).toEqual([{ key: 'disk.web.root', id: 'T-0003', branch: 'fleetspec/finding/T-0003-disk_web_root', pr: pr!.number, action: 'withdrawn' }]);
     expect(gh.repo().pulls.get(pr!.number)!.state).toBe('closed');
-    expect(gh.repo().issueComments.at(-1)!.body).toMatch(/^The finding `disk\.web\.root` no longer needs this: it cleared \(main at [0-9a-f]{7}\)\. Closing\.$/);
+    expect(gh.repo().issueComments.at(-1)!.body).toMatch(/^The finding `disk\.web\.root` no longer needs this: it cleared \(main at [0-9a-f]{7}\)\. Closing\.\n\n<!-- fleetspec:comment [0-9a-f]{12} -->$/);
     expect(branches()).toEqual([]);
     expect(gh.violations).toEqual([]);
   });
