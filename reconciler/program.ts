@@ -214,6 +214,17 @@ an EnvironmentFile):
   FLEETSPEC_FINDING_TICKETS  which findings open tickets (--finding-tickets):
                           all (default), none, or a comma list of disk, drift,
                           apply, unapproved
+Deadlines (durations: 240, 90s, 4m, 1h):
+  FLEETSPEC_TICK_BUDGET   a tick (--tick-budget); the daemon's default is 80% of
+                          its schedule's interval (4m for every 5 minutes, at
+                          least 30s, at most 30m); past it the tick stops at its
+                          next safe point and its run is FAILED, naming what it
+                          waited for. Never during an apply.
+  FLEETSPEC_APPLY_BUDGET  an apply and its report (--apply-budget, default 30m)
+  FLEETSPEC_LLM_BUDGET    all narratives of one tick (default half the tick's
+                          budget, at most 2m); after one LLM timeout the rest of
+                          the tick's PRs go out without one, saying why
+  FLEETSPEC_GIT_TIMEOUT   one git fetch or push (default 2m)
 A tick: plan every branch and open or update its PR (plan comment, narrative,
 status fleetspec/plan); apply a merge on the default branch only when its PR
 was approved on the planned head by a user whose role has the approve
@@ -238,7 +249,8 @@ its closing when the finding clears.`;
       .command('reconcile')
       .description('run one tick of the GitOps loop: plan branches into PRs, apply approved merges, report drift')
       .addOption(format())
-      .option('-q, --quiet', 'no progress lines on stderr'),
+      .option('-q, --quiet', 'no progress lines on stderr')
+      .option('--tick-budget <duration>', 'stop the tick at its next safe point after this long (default: FLEETSPEC_TICK_BUDGET, else none)'),
   )
     .addHelpText('after', `${LOOP_HELP}
 Exit codes: 0 tick done (including commits refused for lack of approval), 1 bad settings, 3 the tick failed.`)
@@ -252,13 +264,18 @@ Exit codes: 0 tick done (including commits refused for lack of approval), 1 bad 
       .description('run ticks on a cron schedule until SIGTERM (the east server\'s systemd service)')
       .option('--schedule <cron>', 'when to tick, as a cron expression', DEFAULT_SCHEDULE)
       .option('--immediately', 'tick once at start too')
+      .option('--tick-budget <duration>', 'a tick\'s budget (default: FLEETSPEC_TICK_BUDGET, else 80% of the schedule\'s interval)')
+      .option('--apply-budget <duration>', 'an apply\'s budget (default: FLEETSPEC_APPLY_BUDGET, else 30m)')
       .addOption(new Option('--log-format <format>', 'one line per tick').choices(['text', 'json']).default('text')),
   )
     .addHelpText('after', `${LOOP_HELP}
-SIGTERM or SIGINT: no new tick starts; a tick that is applying finishes, one
-that has not begun applying stops before it does. A second signal exits at once
-(the next start marks that run FAILED, abandoned, and does not retry it).
-Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start.`)
+SIGTERM or SIGINT: no new tick starts; a tick that is applying finishes (within
+its apply budget), any other stops at once (within 10 s). A second signal exits
+at once (the next start marks that run FAILED, abandoned, and does not retry it).
+A tick still running past its budget and a grace (up to the next due time) is
+wedged: the daemon logs it and exits 3, for systemd to start a fresh one.
+Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start or a tick
+wedged.`)
     .action(async (opts: DaemonCommandOptions) => {
       code = await daemonCommand({ ...opts, format: 'text' }, out);
     });

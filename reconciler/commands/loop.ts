@@ -11,6 +11,8 @@ import { loadSpecs } from '../specs/load.js';
 import { acquireLeader } from '../state/lock.js';
 import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type TickLog } from '../loop/daemon.js';
 import { tick, type TickReport } from '../loop/tick.js';
+import { formatDuration, TickWatch } from '../loop/watchdog.js';
+import { signalRunningTerraform } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
 import type { RunTrigger } from '../state/ledger.js';
 import type { Output } from './output.js';
@@ -45,11 +47,11 @@ async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolea
   const config = await loopConfig(db, opts);
   const log = (m: string) => progress && out.stderr(m);
   const github = new GitHub({ owner: config.owner, repo: config.repo, token: config.token, baseUrl: config.githubApi, log: (m) => out.stderr(m) });
-  const git = await SpecRepo.open({ dir: config.repoDir, url: config.gitUrl, token: config.token, author: config.author, progress: log });
+  const git = await SpecRepo.open({ dir: config.repoDir, url: config.gitUrl, token: config.token, author: config.author, progress: log, ...(config.deadlines.gitMs ? { timeoutMs: config.deadlines.gitMs } : {}) });
   return { config, git, github };
 }
 
-async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, trigger: RunTrigger, progress: boolean, signal?: AbortSignal): Promise<TickReport> {
+async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, trigger: RunTrigger, progress: boolean, watch?: TickWatch): Promise<TickReport> {
   const specs = join(loop.config.repoDir, loop.config.specsPath);
   const quiet: Output = { ...out, stderr: (l) => progress && out.stderr(l) };
   const { options, close } = await engineOptions(db, specs, 'live', opts, quiet);
@@ -66,7 +68,8 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
       findings: loop.config.findings,
       engine: options,
       trigger,
-      ...(signal ? { signal } : {}),
+      ...(watch ? { watch } : {}),
+      ...(loop.config.deadlines.llmMs ? { llmBudgetMs: loop.config.deadlines.llmMs } : {}),
       progress: (m) => progress && out.stderr(logLine(m)),
     });
   } finally {
@@ -139,7 +142,9 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
     }
     let report: TickReport;
     try {
-      report = await runTick(db, loop, opts, out, 'manual', !opts.quiet);
+      // One tick by hand has a budget only when one is set.
+      const tickMs = loop.config.deadlines.tickMs;
+      report = await runTick(db, loop, opts, out, 'manual', !opts.quiet, tickMs ? new TickWatch({ budgetMs: tickMs }) : undefined);
     } catch (err) {
       const partial = (err as { report?: TickReport }).report;
       if (partial && opts.format === 'json') out.stdout(JSON.stringify(partial, null, 2));
@@ -154,14 +159,14 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
   });
 }
 
-export function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: NodeJS.EventEmitter = process): Promise<ExitCode> {
+export async function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: NodeJS.EventEmitter = process, exit: (code: number) => void = (code) => process.exit(code)): Promise<ExitCode> {
   const problem = scheduleProblem(opts.schedule);
   if (problem) {
     out.stderr(`fleetspec daemon: --schedule "${opts.schedule}" is not a cron expression: ${problem}`);
     out.stderr(`  hint: five fields, minute hour day month weekday; the default is "${DEFAULT_SCHEDULE}" (every 5 minutes)`);
-    return Promise.resolve(EXIT.INVALID);
+    return EXIT.INVALID;
   }
-  return withStore(out, 'daemon', async (db) => {
+  const code = await withStore(out, 'daemon', async (db) => {
     let loop: Loop;
     try {
       loop = await openLoop(db, opts, out, false);
@@ -173,22 +178,35 @@ export function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: 
       return EXIT.ERROR;
     }
     const log = (e: TickLog) => out.stdout(opts.logFormat === 'json' ? JSON.stringify(e) : formatTickLog(e));
+    const { tickMs, applyMs } = loop.config.deadlines;
     const daemon = startDaemon({
       schedule: opts.schedule,
       immediately: opts.immediately ?? false,
-      tick: (signal) => runTick(db, loop, opts, out, 'cron', false, signal),
+      budgets: { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}) },
+      tick: (_signal, watch) => runTick(db, loop, opts, out, 'cron', false, watch),
       log,
+      onWedge: () => {
+        // The line is logged; a fresh process (systemd's Restart=on-failure) is the only way to get the lock, the checkout and the connections back.
+        out.stderr('fleetspec daemon: a tick is wedged; exiting so that a fresh process takes over (the next start records its run FAILED)');
+        signalRunningTerraform('SIGTERM');
+        exit(EXIT.ERROR);
+      },
     });
-    out.stderr(`fleetspec daemon: reconciling ${loop.config.fullName} (${loop.config.gitUrl}) on "${opts.schedule}"; SIGTERM stops it after the current tick's apply`);
+    const b = daemon.budgets;
+    out.stderr(
+      `fleetspec daemon: reconciling ${loop.config.fullName} (${loop.config.gitUrl}) on "${opts.schedule}"; each tick has ${formatDuration(b.tickMs)}, an apply ${formatDuration(b.applyMs)}; SIGTERM stops a tick at once unless it applies`,
+    );
     let stopping = false;
     const onSignal = (name: string) => () => {
       if (stopping) {
         // A second signal: leave now; the next start marks the run abandoned.
         out.stderr(`fleetspec daemon: ${name} again, exiting at once`);
-        process.exit(EXIT.ERROR);
+        exit(EXIT.ERROR);
+        return;
       }
       stopping = true;
-      out.stderr(`fleetspec daemon: ${name}: stopping after the current tick`);
+      const applying = daemon.current()?.applying;
+      out.stderr(`fleetspec daemon: ${name}: stopping${applying !== undefined ? ` after the apply in progress (up to ${formatDuration(Math.max(0, applying + b.applyMs - Date.now()))})` : ''}`);
       void daemon.stop();
     };
     const term = onSignal('SIGTERM');
@@ -204,4 +222,7 @@ export function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: 
     out.stderr(`fleetspec daemon: stopped after ${daemon.ticks()} tick${daemon.ticks() === 1 ? '' : 's'}`);
     return EXIT.OK;
   });
+  // A call given up on (a stalled connection) must not keep the process: it has stopped, so it exits.
+  setTimeout(() => exit(code), 1_000).unref();
+  return code;
 }

@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import git, { type TreeEntry } from 'isomorphic-git';
-import http from 'isomorphic-git/http/node';
+import git, { type HttpClient, type TreeEntry } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
 import { redactUrl } from '../redact.js';
 
 export interface GitAuthor {
@@ -19,6 +19,8 @@ export interface SpecRepoOptions {
   url: string;
   /** Sent as HTTP basic auth (username x-access-token) through isomorphic-git's onAuth; never logged, never written into .git/config. */
   token?: string;
+  /** Longest a clone, fetch or push may take in all (default GIT_TIMEOUT_MS); then it fails as a network error and its connection is closed. */
+  timeoutMs?: number;
   /** The bot identity for commits. */
   author: GitAuthor;
   progress?: (message: string) => void;
@@ -42,6 +44,8 @@ export class GitError extends Error {
 export const RETRY_NEXT_TICK = 'fetch and try again next tick';
 
 const REMOTE = 'origin';
+/** Default deadline of one clone, fetch or push. */
+export const GIT_TIMEOUT_MS = 120_000;
 const ZERO_SHA = '0'.repeat(40);
 const FULL_SHA = /^[0-9a-f]{40}$/;
 const SHORT_SHA = /^[0-9a-f]{4,39}$/;
@@ -75,6 +79,9 @@ export class SpecRepo {
   private remoteHead: string | undefined;
   /** Told of every commit this clone is about to push: the loop records what fleetspec wrote. */
   onPushed: ((branch: string, sha: string) => Promise<void>) | undefined;
+  /** Cancels the clone's network calls (their connections are closed): the loop's tick sets it for its duration. */
+  signal: AbortSignal | undefined;
+  private readonly timeoutMs: number;
 
   private constructor(options: SpecRepoOptions) {
     this.dir = options.dir;
@@ -82,6 +89,7 @@ export class SpecRepo {
     this.token = options.token || undefined;
     this.author = options.author;
     this.report = options.progress;
+    this.timeoutMs = options.timeoutMs ?? GIT_TIMEOUT_MS;
   }
 
   /** Clones into `dir` when it holds no repository (objects only, no checkout), else reuses the clone after checking its remote. */
@@ -103,7 +111,7 @@ export class SpecRepo {
 
   /** Fetches all branches, pruning deleted ones; returns remote branch name -> sha (refs/remotes/origin/*, HEAD excluded). */
   async fetch(): Promise<Map<string, string>> {
-    const result = await this.network(`fetch from ${redactUrl(this.url)}`, () =>
+    const result = await this.network(`fetch from ${redactUrl(this.url)}`, (http) =>
       git.fetch({ fs, http, dir: this.dir, remote: REMOTE, prune: true, tags: false, singleBranch: false, ...this.callbacks() }),
     );
     if (result.defaultBranch) this.remoteHead = result.defaultBranch;
@@ -247,7 +255,7 @@ export class SpecRepo {
   async deleteRemoteBranch(branch: string): Promise<void> {
     let absent = false;
     try {
-      await this.network(`delete branch ${branch} on ${redactUrl(this.url)}`, () =>
+      await this.network(`delete branch ${branch} on ${redactUrl(this.url)}`, (http) =>
         git.push({
           fs,
           http,
@@ -388,7 +396,7 @@ export class SpecRepo {
     await mkdir(this.dir, { recursive: true });
     this.report?.(`cloning ${redactUrl(this.url)} into ${this.dir}`);
     try {
-      await this.network(`clone ${redactUrl(this.url)}`, () =>
+      await this.network(`clone ${redactUrl(this.url)}`, (http) =>
         git.clone({ fs, http, dir: this.dir, url: this.url, remote: REMOTE, noCheckout: true, noTags: true, ...this.callbacks() }),
       );
     } catch (error) {
@@ -456,7 +464,7 @@ export class SpecRepo {
   }
 
   private async push(sha: string, branch: string, force: boolean): Promise<void> {
-    await this.network(`push to ${branch} on ${redactUrl(this.url)}`, () =>
+    await this.network(`push to ${branch} on ${redactUrl(this.url)}`, (http) =>
       git.push({ fs, http, dir: this.dir, remote: REMOTE, ref: sha, remoteRef: `refs/heads/${branch}`, force, ...this.callbacks() }),
     );
   }
@@ -583,11 +591,45 @@ export class SpecRepo {
     this.report?.(this.scrub(message));
   }
 
-  private async network<T>(what: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * A clone, fetch or push, within its deadline and cancellable through `signal`: each HTTP request
+   * carries the abort (its connection is closed), and the operation ends at once even if isomorphic-git
+   * is between requests or reading a body that stopped coming.
+   */
+  private async network<T>(what: string, run: (http: HttpClient) => Promise<T>): Promise<T> {
+    const outer = this.signal;
+    if (outer?.aborted) throw new GitError(`${this.scrub(what)}: cancelled before it started`, { code: 'network', hint: 'the next tick tries again' });
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('timeout'));
+    }, this.timeoutMs);
+    const onCancel = () => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onCancel, { once: true });
+    const signal = controller.signal;
+    const http: HttpClient = { request: (request) => nodeHttp.request({ ...request, signal }) };
+    let onAbort: (() => void) | undefined;
+    const ended = new Promise<never>((_, reject) => {
+      onAbort = () =>
+        reject(
+          timedOut
+            ? new GitError(`${this.scrub(what)}: no answer within ${Math.round(this.timeoutMs / 1000)} s`, { code: 'network', hint: 'check the network and the git server; the next tick tries again' })
+            : new GitError(`${this.scrub(what)}: cancelled`, { code: 'network', hint: 'the next tick tries again' }),
+        );
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    ended.catch(() => undefined);
     try {
-      return await run();
+      const running = run(http);
+      running.catch(() => undefined); // settled by the race below; a late rejection is not unhandled
+      return await Promise.race([running, ended]);
     } catch (error) {
       throw this.toGitError(error, what);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onCancel);
+      signal.removeEventListener('abort', onAbort!);
     }
   }
 

@@ -7,6 +7,7 @@ import { FINDING_SOURCES, type FindingSource } from './findings.js';
 import type { Queryable } from '../state/db.js';
 import { StateError } from '../state/errors.js';
 import { getSecret, parseKey } from '../state/secrets.js';
+import { parseDuration } from './watchdog.js';
 
 export interface LoopOptions {
   githubRepo?: string;
@@ -16,6 +17,21 @@ export interface LoopOptions {
   repoDir?: string;
   specsPath?: string;
   findingTickets?: string;
+  /** Durations ("240", "4m", "90s"): the tick's and the apply's budgets. */
+  tickBudget?: string;
+  applyBudget?: string;
+}
+
+/** Deadlines of the loop (ms); absent: the defaults (loop/watchdog.ts; for git, git/repo.ts). */
+export interface Deadlines {
+  /** A tick (--tick-budget, FLEETSPEC_TICK_BUDGET); the daemon's default comes from its schedule. */
+  tickMs?: number;
+  /** An apply and its report (--apply-budget, FLEETSPEC_APPLY_BUDGET). */
+  applyMs?: number;
+  /** All narratives of one tick (FLEETSPEC_LLM_BUDGET). */
+  llmMs?: number;
+  /** One git clone, fetch or push (FLEETSPEC_GIT_TIMEOUT). */
+  gitMs?: number;
 }
 
 export interface LoopConfig {
@@ -37,6 +53,7 @@ export interface LoopConfig {
   llmProblem?: string;
   /** Which findings open tickets. */
   findings: Set<FindingSource>;
+  deadlines: Deadlines;
 }
 
 /** A setting the loop cannot run without: exit code 1, with what to set. */
@@ -94,8 +111,24 @@ export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.P
       email: env.FLEETSPEC_GIT_AUTHOR_EMAIL ?? 'fleetspec@users.noreply.github.com',
     },
     findings: findingSources(opts.findingTickets ?? env.FLEETSPEC_FINDING_TICKETS),
+    deadlines: deadlines(opts, env),
     ...llm,
   };
+}
+
+/** The loop's deadlines from options and the environment; a value that is no duration is a ConfigError naming its setting. */
+export function deadlines(opts: Pick<LoopOptions, 'tickBudget' | 'applyBudget'>, env: NodeJS.ProcessEnv = process.env): Deadlines {
+  const read = (value: string | undefined, setting: string): number | undefined => {
+    if (value === undefined || value.trim() === '') return undefined;
+    const ms = parseDuration(value);
+    if (ms === undefined) throw new ConfigError(`${setting}="${value}" is not a duration`, 'write seconds (240) or a number with a unit: 90s, 4m, 1h');
+    return ms;
+  };
+  const tickMs = read(opts.tickBudget, '--tick-budget') ?? read(env.FLEETSPEC_TICK_BUDGET, 'FLEETSPEC_TICK_BUDGET');
+  const applyMs = read(opts.applyBudget, '--apply-budget') ?? read(env.FLEETSPEC_APPLY_BUDGET, 'FLEETSPEC_APPLY_BUDGET');
+  const llmMs = read(env.FLEETSPEC_LLM_BUDGET, 'FLEETSPEC_LLM_BUDGET');
+  const gitMs = read(env.FLEETSPEC_GIT_TIMEOUT, 'FLEETSPEC_GIT_TIMEOUT');
+  return { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}), ...(llmMs ? { llmMs } : {}), ...(gitMs ? { gitMs } : {}) };
 }
 
 /** "all" (or unset), "none", or a comma list of finding sources. */

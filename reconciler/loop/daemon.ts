@@ -1,10 +1,19 @@
 // `fleetspec daemon`: ticks on a node-cron schedule, never two at once, one log line per tick.
-// A failing tick is logged and the next one runs as usual. A stop (SIGTERM from systemd) ends the
-// schedule, lets a tick that is applying finish, and abandons one that has not started applying.
+// A failing tick is logged and the next one runs as usual. Each tick has a budget (loop/watchdog.ts):
+// past it the tick is abandoned at its next safe point and recorded FAILED with what it waited for,
+// so the next due time finds the daemon free. An apply is never cut short; it has a longer budget.
+// A tick still running past its budget and a grace is wedged (a call that heeds no cancellation, a
+// database that stopped answering): the daemon logs it and calls onWedge, which for the command is
+// exit 3 so that systemd (Restart=on-failure) starts a fresh process. Continuing to schedule in the
+// same process is no option: the wedged tick still holds the checkout folder, its connections and
+// perhaps the leader lock, and a second tick beside it would race it. A stop (SIGTERM) ends the
+// schedule and abandons a tick that is not applying at once (the daemon gives it STOP_DEADLINE_MS
+// to unwind, then stops waiting); a tick that is applying finishes, within its apply budget.
 import { redactUrl } from '../redact.js';
 import cron from 'node-cron';
 import { logLine } from '../escape.js';
 import type { TickReport } from './tick.js';
+import { budgetsFor, formatDuration, STOP_DEADLINE_MS, TickWatch, type Budgets } from './watchdog.js';
 
 export const DEFAULT_SCHEDULE = '*/5 * * * *';
 
@@ -20,19 +29,31 @@ export interface TickLog {
 
 export interface DaemonOptions {
   schedule: string;
-  /** One tick; rejects when the tick failed (the error may carry a `report`). */
-  tick(signal: AbortSignal): Promise<TickReport>;
+  /** One tick; rejects when the tick failed (the error may carry a `report`). `signal` is `watch.signal`. */
+  tick(signal: AbortSignal, watch: TickWatch): Promise<TickReport>;
   log(entry: TickLog): void;
   /** Run a tick at start instead of waiting for the first scheduled time. */
   immediately?: boolean;
+  /** Overrides of the budgets the schedule implies (watchdog.ts budgetsFor). */
+  budgets?: Partial<Budgets>;
+  /** How long a stop waits for a tick that is not applying; default STOP_DEADLINE_MS. */
+  stopDeadlineMs?: number;
+  /** A tick is wedged (logged already): the command exits so that systemd restarts it. Nothing else is scheduled meanwhile. */
+  onWedge?(message: string): void;
 }
 
+/** How a stop ended: the tick (if any) finished; the daemon stopped waiting for it; or it wedged. */
+export type StopOutcome = 'stopped' | 'gave-up' | 'wedged';
+
 export interface Daemon {
-  /** Stops scheduling; resolves once a tick in progress has finished or abandoned its work. */
-  stop(): Promise<void>;
+  /** Stops scheduling; resolves once a tick in progress has finished or abandoned its work, or could not be waited for. */
+  stop(): Promise<StopOutcome>;
   /** Resolves when the daemon has stopped. */
   readonly stopped: Promise<void>;
   ticks(): number;
+  readonly budgets: Budgets;
+  /** The running tick's watch, if a tick runs. */
+  current(): TickWatch | undefined;
 }
 
 /** A cron expression node-cron accepts, or the reason it does not. */
@@ -42,18 +63,27 @@ export function scheduleProblem(expression: string): string | undefined {
 }
 
 export function startDaemon(opts: DaemonOptions): Daemon {
+  const budgets = budgetsFor(opts.schedule, opts.budgets);
   const abort = new AbortController();
   let running: Promise<void> | undefined;
+  let watch: TickWatch | undefined;
   let count = 0;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let wedged = false;
+  let onWedged: (() => void) | undefined;
+  const wedge = new Promise<void>((r) => (onWedged = r));
 
   const once = async (): Promise<void> => {
-    if (abort.signal.aborted) return;
+    if (abort.signal.aborted || wedged) return;
     const started = Date.now();
     count++;
+    const current = new TickWatch({ budgetMs: budgets.tickMs, stop: abort.signal });
+    watch = current;
+    const check = setInterval(() => checkWedge(current), Math.max(20, Math.min(1000, budgets.graceMs / 4)));
+    check.unref();
     try {
-      const report = await opts.tick(abort.signal);
+      const report = await opts.tick(current.signal, current);
       const { durationMs, ...rest } = report;
       opts.log({ time: new Date().toISOString(), level: report.state === 'FAILED' ? 'error' : 'info', run: report.run, state: report.state, durationMs, message: report.reason, report: rest });
     } catch (err) {
@@ -65,7 +95,27 @@ export function startDaemon(opts: DaemonOptions): Daemon {
         durationMs: Date.now() - started,
         message: `tick failed: ${redactUrl(err instanceof Error ? err.message : String(err))}`,
       });
+    } finally {
+      clearInterval(check);
+      current.dispose();
+      if (watch === current) watch = undefined;
     }
+  };
+  /** Past its budget (the apply's while one runs) and the grace: logged once, and the owner told. */
+  const checkWedge = (current: TickWatch) => {
+    if (wedged) return;
+    const now = Date.now();
+    const applying = current.applying;
+    const budget = applying === undefined ? budgets.tickMs : budgets.applyMs;
+    const since = applying ?? current.started;
+    if (now < since + budget + budgets.graceMs) return;
+    wedged = true;
+    const what = applying === undefined ? 'tick' : 'apply';
+    const message = `tick wedged: its ${what} has run ${formatDuration(now - since)}, past its budget of ${formatDuration(budget)} and a grace of ${formatDuration(budgets.graceMs)}, ${current.doing(now)}; no further tick can start in this process`;
+    opts.log({ time: new Date().toISOString(), level: 'error', durationMs: now - current.started, message });
+    void task.stop();
+    onWedged?.();
+    opts.onWedge?.(message);
   };
   const guarded = () => {
     // noOverlap in node-cron skips a due time while a tick runs; this guard covers the start-up tick too.
@@ -78,15 +128,44 @@ export function startDaemon(opts: DaemonOptions): Daemon {
 
   return {
     stopped,
+    budgets,
     ticks: () => count,
+    current: () => watch,
     async stop() {
       abort.abort();
       await task.stop();
       await task.destroy();
-      await running;
+      const outcome = await untilTickEnds();
       resolveStopped();
+      return outcome;
     },
   };
+
+  /** The running tick's end; when it is not applying, STOP_DEADLINE_MS at most. */
+  async function untilTickEnds(): Promise<StopOutcome> {
+    const tick = running;
+    if (!tick) return wedged ? 'wedged' : 'stopped';
+    const deadlineMs = opts.stopDeadlineMs ?? STOP_DEADLINE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'gave-up'>((resolve) => {
+      const look = () => {
+        // A tick that applies gets its apply budget (the wedge check bounds it), never the stop deadline.
+        if (watch?.applying === undefined) resolve('gave-up');
+        else timer = setTimeout(look, 250);
+      };
+      timer = setTimeout(look, deadlineMs);
+    });
+    try {
+      const outcome = await Promise.race([tick.then(() => 'stopped' as const), gaveUp, wedge.then(() => 'wedged' as const)]);
+      if (outcome === 'gave-up') {
+        const current = watch;
+        opts.log({ time: new Date().toISOString(), level: 'error', durationMs: current ? Date.now() - current.started : 0, message: `stop: the tick did not end within ${formatDuration(deadlineMs)} of the stop${current ? `, ${current.doing()}` : ''}; not waiting for it any longer (the next start records its run FAILED)` });
+      }
+      return outcome;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /** One line per tick for people (journald adds its own timestamp, but a file log needs one). */

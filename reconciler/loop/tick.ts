@@ -28,6 +28,8 @@ import { recover } from './phases/recover.js';
 import { checkStop, trustedRules } from './phases/shared.js';
 import { TickAbandoned, type Services, type TickReport } from './phases/types.js';
 import * as text from './pr-text.js';
+import { NarrativeBudget } from '../narrative/budget.js';
+import { llmBudgetMs, watched, type TickWatch } from './watchdog.js';
 
 export { DRIFT_PREFIX } from './phases/drift.js';
 export { TickAbandoned, type TickReport } from './phases/types.js';
@@ -38,16 +40,53 @@ export interface TickContext extends Services {
   trigger: RunTrigger;
   /** Which findings open tickets (loop/findings.ts); none when absent. */
   findings?: ReadonlySet<FindingSource>;
+  /** The tick's budget and stop (the daemon's): its signal replaces `signal`; GitHub, git's network and the LLM become waits it can give up. */
+  watch?: TickWatch;
+  /** The narratives' budget for this tick (ms); default half the tick's budget, at most 2 minutes (loop/watchdog.ts). */
+  llmBudgetMs?: number;
 }
+
+/** The network side of the spec repository: what the watchdog may give up on. */
+const GIT_NETWORK = ['fetch', 'commitAndPush', 'writeBranch', 'deleteRemoteBranch'] as const;
 
 /** Outcomes of a default-branch commit that leave the run DONE. */
 const FINE: readonly MainOutcome[] = ['baseline', 'applied', 'no-changes', 'reverted'];
 
 export async function tick(context: TickContext): Promise<TickReport> {
+  const watch = context.watch;
+  const signal = watch?.signal ?? context.signal;
+  const github = watch ? watched(context.github, watch, 'GitHub') : context.github;
+  const git = watch ? watched(context.git, watch, 'git', GIT_NETWORK) : context.git;
   // Tickets are the issues of the repository the loop reconciles, through its one client.
-  const ctx: TickContext = { ...context, engine: { ...context.engine, issues: context.github } };
+  const ctx: TickContext = {
+    ...context,
+    github,
+    git,
+    ...(signal ? { signal } : {}),
+    engine: { ...context.engine, issues: github },
+    ...(context.llm ? { narratives: new NarrativeBudget(context.llm, llmBudgetMs(watch?.budgetMs, context.llmBudgetMs), signal) } : {}),
+    progress: (m) => {
+      watch?.step(m);
+      context.progress(m);
+    },
+  };
   delete ctx.engine.noIssues;
+  context.git.signal = signal;
+  try {
+    return await phases(ctx);
+  } finally {
+    context.git.signal = undefined;
+    watch?.dispose();
+  }
+}
+
+async function phases(ctx: TickContext): Promise<TickReport> {
+  const watch = ctx.watch;
+  const phase = (name: string) => {
+    if (watch) watch.phase = name;
+  };
   const started = Date.now();
+  phase('leader lock');
   const lock = await acquireLeader(ctx.db, ctx.repoKey);
   let run: Run;
   try {
@@ -59,7 +98,9 @@ export async function tick(context: TickContext): Promise<TickReport> {
   const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 0 };
   try {
     run = await transition(ctx.db, run.id, 'PENDING', 'PLANNING');
+    phase('recover');
     await recover(ctx, run.id, report.recovered);
+    phase('fetch');
     const heads = await ctx.git.fetch();
     const main = ctx.branch ?? (await ctx.github.defaultBranch());
     const mainSha = heads.get(main);
@@ -67,23 +108,34 @@ export async function tick(context: TickContext): Promise<TickReport> {
     // What fleetspec pushes to a branch is recorded first: a head it did not write is someone else's.
     ctx.git.onPushed = (branch, sha) => recordBotCommit(ctx.db, ctx.repoKey, branch, sha);
     // Approvers and policies come from the trusted commit: a PR, or a refused commit, cannot loosen the rules that judge it.
+    phase('trusted rules');
     const trusted = await trustedBase(ctx, run.id, mainSha, report);
     // fleetspec's own PRs (tickets, findings) start from the trusted commit too, so they never carry a refused change.
     const { rules, loaded: trustedSpecs } = await trustedRules(ctx, trusted);
 
+    phase('branches');
     await planBranches(ctx, run.id, heads, main, mainSha, rules, report);
 
     // Tickets opened on GitHub become pull requests (planned from the next tick on, like any branch).
     if (!countBySeverity(trustedSpecs.diagnostics).errors) {
       checkStop(ctx);
+      phase('tickets pull');
       try {
         report.pulled = await pullTickets(ctx, main, trusted, heads, trustedSpecs);
       } catch (err) {
+        if (err instanceof TickAbandoned) throw err;
         report.errors.push(`tickets pull: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
 
-    const merged = await reconcileMain(ctx, run, main, mainSha, rules, report);
+    phase('default branch');
+    let merged: Run | undefined;
+    try {
+      merged = await reconcileMain(ctx, run, main, mainSha, rules, report);
+    } finally {
+      // An apply and its report are done: a stop or a budget that came meanwhile takes effect at the next safe point.
+      watch?.endApply();
+    }
     if (merged) run = merged;
     // Drift and findings look at the trusted commit as it is now: an approved merge moved it.
     const now = (await trustedTip(ctx.db, ctx.repoKey))!.sha;
@@ -92,16 +144,20 @@ export async function tick(context: TickContext): Promise<TickReport> {
     let live: Planned | undefined;
     if (!report.applied && report.waiting === 0) {
       checkStop(ctx);
+      phase('drift');
       live = await reconcileDrift(ctx, run.id, main, current.loaded, heads, current.rules, report.drift);
     }
     if (ctx.findings?.size && !countBySeverity(current.loaded.diagnostics).errors) {
       checkStop(ctx);
+      phase('findings');
       try {
         report.findings = await findingTickets(ctx, ctx.findings, main, now, current.loaded, heads, live, report);
       } catch (err) {
+        if (err instanceof TickAbandoned) throw err;
         report.errors.push(`findings: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    phase('finish');
     if (!merged) {
       const refused = report.main.filter((m) => !FINE.includes(m.outcome));
       const end = report.errors.length ? 'FAILED' : refused.length ? 'BLOCKED' : 'DONE';

@@ -26,8 +26,11 @@ export interface NarrativeConfig {
 
 export type NarrativeResult =
   | { status: 'ok'; text: string; model: string }
-  /** `reason` is one sentence for the PR; `invented` lists what the narrative named that the plan does not hold. */
-  | { status: 'withheld'; reason: string; invented?: string[] };
+  /**
+   * `reason` is one sentence for the PR; `invented` lists what the narrative named that the plan does not hold;
+   * `timedOut`: the LLM did not answer in time (a tick asks it nothing more: narrative/budget.ts).
+   */
+  | { status: 'withheld'; reason: string; invented?: string[]; timedOut?: true };
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_TOKENS = 800;
@@ -755,7 +758,7 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
     );
     call.catch(() => undefined); // settled by the race below; a late rejection is not unhandled
     const completion: unknown = await Promise.race([call, deadline]);
-    if (completion === TIMED_OUT) return withheld(timeoutReason);
+    if (completion === TIMED_OUT) return { status: 'withheld', reason: timeoutReason, timedOut: true };
     // A 200 that is not JSON (a proxy's HTML page) comes back from the SDK as a plain string.
     if (typeof completion !== 'object' || completion === null) return withheld(UNUSABLE);
     const choice = (completion as { choices?: { message?: { content?: unknown; refusal?: unknown } }[] }).choices?.[0];
@@ -771,7 +774,8 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
     // The server names the model; a name that is not a plain model id is not shown.
     return { status: 'ok', text: shown, model: typeof model === 'string' && MODEL_ID.test(model) ? model : config.model };
   } catch (error) {
-    return withheld(failureReason(error, { timedOut, cancelled: opts.signal?.aborted === true, timeoutReason, where, model: config.model }));
+    const reason = failureReason(error, { timedOut, cancelled: opts.signal?.aborted === true, timeoutReason, where, model: config.model });
+    return reason === timeoutReason ? { status: 'withheld', reason, timedOut: true } : withheld(reason);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onCancel);

@@ -29,6 +29,8 @@ export interface StacksContext {
   pgConnStr?: string;
   /** Per terraform command. */
   timeoutMs?: number;
+  /** Stops a running terraform (its whole process group): the loop's stop or tick budget, for plans only, never an apply. */
+  signal?: AbortSignal;
   /**
    * Planning a branch: the secrets each stack gets from the default branch's trusted specs.
    * Terraform is not run for a stack that would get any other secret (it would hand a secret to a
@@ -73,7 +75,7 @@ async function terraformRun(name: StackName, model: StackModel, ctx: LiveContext
   }
   const found = await terraformEnv(model, s.pgConnStr, ctx.secret);
   if ('missing' in found) return { notRun: `terraform not run: ${found.missing}` };
-  return { run: { binary: s.terraform, workDir: join(s.workDir, name), ...found, progress: (l) => ctx.progress(`stacks/${name}: ${l}`), ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}) } };
+  return { run: { binary: s.terraform, workDir: join(s.workDir, name), ...found, progress: (l) => ctx.progress(`stacks/${name}: ${l}`), ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}), ...(s.signal ? { signal: s.signal } : {}) } };
 }
 
 /**

@@ -54,9 +54,11 @@ export class TerraformError extends Error {
     readonly exitCode: number | null,
     /** Terraform's own diagnostics ("Error: ..." blocks), secrets scrubbed. */
     readonly detail: string,
+    /** Why fleetspec stopped it (its timeout, a cancelled run), when it did. */
+    readonly stopped?: string,
   ) {
     // Terraform's errors about its pg backend can quote PG_CONN_STR in any of its forms.
-    super(`${command} failed${exitCode === null ? ' (killed: timeout)' : ` (exit ${exitCode})`}${detail ? `: ${redactUrl(detail)}` : ''}`);
+    super(`${command} failed${exitCode === null ? ` (killed: ${stopped ?? 'timeout'})` : ` (exit ${exitCode})`}${detail ? `: ${redactUrl(detail)}` : ''}`);
   }
 }
 
@@ -69,8 +71,12 @@ export interface TerraformRun {
   /** Values never to print (secrets): replaced by *** in anything Terraform says. */
   redact: string[];
   progress(line: string): void;
-  /** Per command; apply of a VM can take minutes. */
+  /** Per command; apply of a VM can take minutes. Past it, terraform's process group gets SIGTERM, then SIGKILL after killGraceMs. */
   timeoutMs?: number;
+  /** Default KILL_GRACE_MS. */
+  killGraceMs?: number;
+  /** Stops the command the same way (a plan whose tick was stopped or ran out of time; never set for an apply). */
+  signal?: AbortSignal;
 }
 
 export const PLAN_FILE = 'fleetspec.tfplan';
@@ -135,18 +141,75 @@ interface Result {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** Why it was stopped: its timeout, or the caller's signal. */
+  stopped?: string;
+}
+
+/** After SIGTERM to its process group, terraform gets this long to stop cleanly (release its state lock) before SIGKILL. */
+export const KILL_GRACE_MS = 15_000;
+
+/**
+ * The process groups of the terraform commands running now. Each command leads a group of its own
+ * (spawned detached), so that stopping it reaches its providers and anything they started: killing
+ * only terraform would leave those behind, holding its output pipes (and the wait for them) open.
+ */
+const running = new Set<number>();
+
+/** Sends `signal` to every running terraform's process group (the process is exiting: see below). */
+export function signalRunningTerraform(signal: NodeJS.Signals = 'SIGTERM'): number {
+  for (const pid of running) killGroup(pid, signal);
+  return running.size;
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+// Being in groups of their own, terraform and its providers no longer get the terminal's Ctrl-C or
+// what the process is sent. When fleetspec handles no such signal itself (a command line), it is
+// passed on to them before fleetspec goes as it would have; the daemon has its own handlers and
+// decides (an apply finishes), and on its way out (process.exit) they are told to stop.
+let forwarding = false;
+function forwardSignals(): void {
+  if (forwarding) return;
+  forwarding = true;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      if (process.listenerCount(signal) > 1) return;
+      signalRunningTerraform(signal);
+      process.off(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+  process.on('exit', () => void signalRunningTerraform('SIGTERM'));
 }
 
 function execute(run: TerraformRun, args: string[], opts: { streamProgress?: boolean } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
+    if (run.signal?.aborted) {
+      resolve({ code: null, stdout: '', stderr: '', stopped: 'stopped before it started' });
+      return;
+    }
+    forwardSignals();
     const child = spawn(run.binary.path, args, {
       cwd: run.workDir,
       env: terraformEnvironment(process.env, run.env),
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    const pid = child.pid;
+    if (pid !== undefined) running.add(pid);
     let stdout = '';
     let stderr = '';
     let partial = '';
+    let stopped: string | undefined;
+    let exited = false;
+    let settled = false;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       if (!opts.streamProgress) return;
@@ -157,24 +220,61 @@ function execute(run: TerraformRun, args: string[], opts: { streamProgress?: boo
       for (const l of lines) if (/: (Creating|Modifying|Destroying|Creation complete|Modifications complete|Destruction complete|Still )/.test(l)) run.progress(redactUrl(scrub(l.trim(), run.redact)));
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGTERM'), run.timeoutMs ?? 30 * 60_000);
+    let killTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+    const stop = (why: string) => {
+      if (stopped || exited || pid === undefined) return;
+      stopped = why;
+      killGroup(pid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), run.killGraceMs ?? KILL_GRACE_MS);
+    };
+    const timer = setTimeout(() => stop(`timeout after ${Math.round((run.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s`), run.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const onAbort = () => stop('stopped: the run was cancelled');
+    run.signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(drainTimer);
+      run.signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) running.delete(pid);
+      // Whatever of the group is still there (a provider that ignored SIGTERM) goes now.
+      if (stopped && pid !== undefined) {
+        clearTimeout(killTimer);
+        killGroup(pid, 'SIGKILL');
+      }
+      // stdout stays parseable (show -json): redactUrl runs on what is printed, stderr and errors.
+      resolve({ code: signal || stopped ? null : code, stdout: scrub(stdout, run.redact), stderr: redactUrl(scrub(stderr, run.redact)), ...(stopped ? { stopped } : {}) });
+    };
     child.on('error', (err) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
+      run.signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) running.delete(pid);
+      settled = true;
       reject(new TerraformError(`${run.binary.path} ${args[0]}`, -1, err.message));
     });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      // stdout stays parseable (show -json): redactUrl runs on what is printed, stderr and errors.
-      resolve({ code: signal ? null : code, stdout: scrub(stdout, run.redact), stderr: redactUrl(scrub(stderr, run.redact)) });
+    child.on('exit', (code, signal) => {
+      exited = true;
+      // Its output pipes close when the last process holding them ends; one that escaped the group must not hold the run.
+      drainTimer = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(code, signal);
+      }, 2_000);
     });
+    child.on('close', (code, signal) => finish(code, signal));
   });
 }
+
+/** Per command, when the caller sets none. */
+export const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 const label = (run: TerraformRun, sub: string) => `${run.binary.path.split('/').pop()} ${sub}`;
 
 async function must(run: TerraformRun, sub: string, args: string[], ok: readonly number[] = [0], stream = false): Promise<Result> {
   const result = await execute(run, [sub, ...args], { streamProgress: stream });
-  if (result.code === null || !ok.includes(result.code)) throw new TerraformError(label(run, sub), result.code, terraformErrors(result.stderr, result.stdout));
+  if (result.code === null || !ok.includes(result.code)) throw new TerraformError(label(run, sub), result.code, terraformErrors(result.stderr, result.stdout), result.stopped);
   return result;
 }
 

@@ -111,7 +111,7 @@ describe('narrate against an OpenAI-compatible contract server', () => {
     const started = Date.now();
     const result = await narrate(samplePlan(), config(server, { timeoutMs: 300 }));
     const elapsed = Date.now() - started;
-    expect(result).toEqual({ status: 'withheld', reason: 'the LLM did not answer within 0.3 s' });
+    expect(result).toEqual({ status: 'withheld', reason: 'the LLM did not answer within 0.3 s', timedOut: true });
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect(elapsed).toBeLessThan(2_000);
     expect(server.requests).toHaveLength(1);

@@ -14,7 +14,7 @@ import { decideApproval, overridesOf } from '../approval.js';
 import { authorsOf, soleWriter } from '../authors.js';
 import * as text from '../pr-text.js';
 import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
-import { appliedRoots, checkStop, linkFreeRoots, refusedIn, specsDir, stacksDir } from './shared.js';
+import { appliedRoots, checkStop, enterApply, linkFreeRoots, refusedIn, specsDir, stacksDir } from './shared.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
@@ -181,8 +181,8 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
     stacks: { ...svc.engine.stacks!, dir: stacksDir(svc) },
     policy,
     beforeApply: async (current) => {
-      // The last moment to stop cleanly: after this the apply finishes even on SIGTERM.
-      checkStop(svc);
+      // The last moment to stop cleanly: after this the apply finishes even on SIGTERM or past the tick's budget.
+      enterApply(svc);
       run = await transition(svc.db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: current.hash });
       await recordMain(svc.db, svc.repoKey, { sha, outcome: 'applying', pr: pr.number, runId: run.id, detail: `approved by @${by}` });
       run = await transition(svc.db, run.id, 'WAIT_FOR_APPROVE', 'APPLYING', { reason: `#${pr.number} approved by @${by}` });

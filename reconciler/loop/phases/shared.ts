@@ -17,9 +17,20 @@ import { soloLogin } from '../../policies/rules/solo-operator.js';
 import * as text from '../pr-text.js';
 import { TickAbandoned, type Services, type TrustedRules } from './types.js';
 
-/** Throws TickAbandoned when a stop was asked for: called before each step that starts new work. */
+/** Throws TickAbandoned when a stop was asked for or the tick's budget is spent: called before each step that starts new work. */
 export function checkStop(svc: Services): void {
-  if (svc.signal?.aborted) throw new TickAbandoned('stop requested before this step started');
+  if (!svc.signal?.aborted) return;
+  const reason: unknown = svc.signal.reason;
+  throw reason instanceof TickAbandoned ? new TickAbandoned(reason.message) : new TickAbandoned('stop requested before this step started');
+}
+
+/**
+ * The last safe point before an apply: throws like checkStop, else tells the watchdog that an apply
+ * begins, after which neither a stop nor the tick's budget interrupts the tick until its report is done.
+ */
+export function enterApply(svc: Services): void {
+  checkStop(svc);
+  svc.watch?.startApply();
 }
 
 export const specsDir = (svc: Services) => join(svc.git.dir, svc.specsPath);
@@ -66,7 +77,8 @@ export function approversOf(loaded: LoadedSpecs): Map<string, string[]> {
  * trusted specs; terraform gets no other before approval.
  */
 export async function planLoaded(svc: Services, loaded: LoadedSpecs, policy: PolicyContext, trustedSecrets?: TrustedRules['stackSecrets']): Promise<Planned> {
-  const stacks = { ...svc.engine.stacks!, dir: stacksDir(svc), ...(trustedSecrets ? { trustedSecrets } : {}) };
+  // A plan is no apply: a stop or the tick's budget stops its terraform (process group and all).
+  const stacks = { ...svc.engine.stacks!, dir: stacksDir(svc), ...(trustedSecrets ? { trustedSecrets } : {}), ...(svc.signal ? { signal: svc.signal } : {}) };
   return planFleet({ ...svc.engine, specs: specsDir(svc), mode: 'live', stacks, loaded: Promise.resolve(loaded), policy });
 }
 
@@ -80,7 +92,9 @@ async function narrative(svc: Services, plan: Plan): Promise<NarrativeResult> {
   if (!hasChanges(plan)) return { status: 'withheld', reason: 'the plan changes nothing, so there is nothing to explain' };
   if (!svc.llm) return { status: 'withheld', reason: svc.llmProblem ?? 'no LLM configured' };
   svc.progress(`asking ${svc.llm.model} for the narrative`);
-  return narrate(plan, svc.llm, svc.signal ? { signal: svc.signal } : {});
+  const llm = svc.llm;
+  const ask = () => (svc.narratives ? svc.narratives.narrate(plan) : narrate(plan, llm, svc.signal ? { signal: svc.signal } : {}));
+  return svc.watch ? svc.watch.wait(`the LLM (${llm.model}) for a narrative`, ask) : ask();
 }
 
 export async function publishPlan(

@@ -3,6 +3,7 @@ import type { GitHub } from '../../github/client.js';
 import type { SpecRepo } from '../../git/repo.js';
 import type { StackName } from '../../stacks/model.js';
 import type { NarrativeConfig } from '../../narrative/narrate.js';
+import type { NarrativeBudget } from '../../narrative/budget.js';
 import type { EngineOptions } from '../../plan/engine.js';
 import type { Db } from '../../state/db.js';
 import type { RunState } from '../../state/ledger.js';
@@ -11,6 +12,7 @@ import type { PolicyContext } from '../../policies/index.js';
 import type { Approvers } from '../approval.js';
 import type { FindingAction } from '../findings.js';
 import type { PulledTicket } from '../tickets.js';
+import type { TickWatch } from '../watchdog.js';
 
 /** fleetspec's drift branches, one per kind: fleetspec/drift-<kind>. */
 export const DRIFT_PREFIX = 'fleetspec/drift-';
@@ -27,8 +29,12 @@ export interface Services {
   llmProblem?: string;
   /** Engine options for live plans (store, SSH pool, secrets, terraform); specs and stacks folders are the checkout's. */
   engine: EngineOptions;
-  /** SIGTERM: no new work starts, an apply in progress finishes. */
+  /** SIGTERM or the tick's budget: no new work starts, an apply in progress finishes. The reason is a TickAbandoned. */
   signal?: AbortSignal;
+  /** The tick's watchdog (loop/watchdog.ts): its phase, its waits, and the start of an apply. */
+  watch?: TickWatch;
+  /** The narratives' shared budget and breaker for this tick; absent: each narrative on its own timeout. */
+  narratives?: NarrativeBudget;
   progress(message: string): void;
 }
 
