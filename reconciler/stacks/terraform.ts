@@ -228,7 +228,8 @@ function execute(run: TerraformRun, args: string[], opts: { streamProgress?: boo
       killGroup(pid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), run.killGraceMs ?? KILL_GRACE_MS);
     };
-    const timer = setTimeout(() => stop(`timeout after ${Math.round((run.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s`), run.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const timeoutMs = run.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer = setTimeout(() => stop(`timeout after ${Number((timeoutMs / 1000).toFixed(1))} s`), timeoutMs);
     const onAbort = () => stop('stopped: the run was cancelled');
     run.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
