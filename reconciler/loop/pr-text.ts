@@ -14,6 +14,10 @@ import { relative } from 'node:path';
 /** Marks the one comment per PR that holds the plan, updated in place every tick. */
 export const PLAN_MARKER = '<!-- fleetspec:plan -->';
 export const PLAN_CONTEXT = 'fleetspec/plan';
+/** Marks the one result comment of a default-branch commit (applied, failed, not applied, interrupted) on its PR. */
+export const resultMarker = (sha: string) => `<!-- fleetspec:result ${sha} -->`;
+/** Marks the comment that refuses a default-branch commit (on its PR, or on the commit for a direct push). */
+export const refusedMarker = (sha: string) => `<!-- fleetspec:refused ${sha} -->`;
 export const APPLY_CONTEXT = 'fleetspec/apply';
 
 export const short = (sha: string) => sha.slice(0, 7);

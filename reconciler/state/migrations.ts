@@ -292,6 +292,35 @@ alter table secret_audit add constraint secret_audit_action_check check (action 
 alter table secret_audit add column detail text;
 `,
   },
+  {
+    version: 7,
+    name: 'report outbox',
+    sql: `
+-- What the loop has to say on GitHub about an outcome it recorded (a result comment, a commit status),
+-- written in the transaction that records the outcome and delivered after it: a report GitHub did not
+-- take is sent again by the next tick, once (the client looks for its marker before sending again).
+create table outbox (
+  id bigint generated always as identity primary key,
+  repo text not null,
+  -- One report per key (result:<sha>:comment, …): recording an outcome twice queues it once.
+  key text not null,
+  kind text not null check (kind in ('comment', 'commit-comment', 'status')),
+  -- The PR or issue number (comment), or the commit (commit-comment, status).
+  target text not null,
+  -- comment: {body, marker}; status: {state, description, context}.
+  payload jsonb not null,
+  run_id bigint,
+  attempts integer not null default 0,
+  last_error text,
+  created_at timestamptz not null default now(),
+  delivered_at timestamptz,
+  -- GitHub refused it for good (a 4xx other than a rate limit): kept, with the error, and not sent again.
+  abandoned_at timestamptz,
+  unique (repo, key)
+);
+create index outbox_pending on outbox (repo, id) where delivered_at is null and abandoned_at is null;
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');

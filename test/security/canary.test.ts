@@ -412,8 +412,8 @@ describe.skipIf(!admin)('canaries never leave fleetspec: plan, apply, reconcile 
     expect(leaksIn('LLM requests', JSON.stringify(llm.requests))).toEqual([]);
   });
 
-  it('no canary in the ledger (runs, transitions, loop records, secret audit)', async () => {
-    const rows = await adminQuery(databaseUrl, ['select * from runs', 'select * from run_transitions', 'select * from main_commits', 'select * from planned_commits', 'select * from secret_audit']);
+  it('no canary in the ledger (runs, transitions, loop records, secret audit, report outbox)', async () => {
+    const rows = await adminQuery(databaseUrl, ['select * from runs', 'select * from run_transitions', 'select * from main_commits', 'select * from planned_commits', 'select * from secret_audit', 'select * from outbox']);
     expect(rows.length).toBeGreaterThan(0);
     expect(leaksIn('ledger', JSON.stringify(rows))).toEqual([]);
   });

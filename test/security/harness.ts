@@ -36,7 +36,7 @@ import { synthesiseAll } from '../../reconciler/stacks/files.js';
 import { DIAGRAMS_DIR, writeDiagrams } from '../../reconciler/diagrams/index.js';
 import { missingBinaryReason } from '../../reconciler/stacks/terraform.js';
 import { markerOf } from '../../reconciler/kinds/tickets/issue.js';
-import { openDb, type Db } from '../../reconciler/state/db.js';
+import { openDb, type Db, type OpenOptions } from '../../reconciler/state/db.js';
 import { mainCommits, trustedTip, type MainCommit, type MainOutcome } from '../../reconciler/state/loop.js';
 import type { FindingSource } from '../../reconciler/loop/findings.js';
 import { sh } from '../../reconciler/ssh/quote.js';
@@ -119,6 +119,8 @@ export class SecurityHarness {
   gh!: GitHubTestServer;
   db!: Db;
   engine!: Engine;
+  /** How to open the store: for a `fleetspec` process of its own (close `db` first on PGlite). */
+  storeOptions!: OpenOptions;
   /** The loop's own working clone (what SpecRepo fetches into). */
   repo!: SpecRepo;
   /** Every push, merge and branch deletion the harness made, in order: what GitHub's activity would list. */
@@ -162,6 +164,7 @@ export class SecurityHarness {
     this.engine = ENGINES.find((e) => e.name === 'postgres') ?? ENGINES[0]!;
     const fresh = await this.engine.fresh();
     this.cleanupStore = fresh.cleanup;
+    this.storeOptions = fresh.options;
     this.db = await openDb(fresh.options);
     this.work = await mkdtemp(join(tmpdir(), 'fleetspec-security-'));
     this.gitServer = await startGitServer({ token: TOKEN });

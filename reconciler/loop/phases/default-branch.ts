@@ -3,18 +3,23 @@
 // trusted rules by someone who did not make it, its merge holds exactly the approved head on the
 // trusted commit, and the plan made now is the approved one (one apply per tick). Anything else
 // is refused and keeps the default branch untrusted until a revert or an approved PR catches up.
+// Record, then report: each outcome is committed to the ledger with its reports (the result comment,
+// the fleetspec/apply status) queued in the same transaction; they are delivered after (report.ts).
 import { DRIVERS } from '../../kinds/drivers.js';
 import type { PullRequest } from '../../github/client.js';
 import { applyPlan, blockingFindings, planDifferences } from '../../plan/engine.js';
 import type { Plan } from '../../plan/plan.js';
 import type { PolicyContext } from '../../policies/index.js';
-import { transition, type Run } from '../../state/ledger.js';
+import type { Queryable } from '../../state/db.js';
+import { getRun, transition, type Run } from '../../state/ledger.js';
 import { ACCEPTED, mainCommits, plannedCommit, recordMain, trust, trustedTip, type MainOutcome } from '../../state/loop.js';
 import { decideApproval, overridesOf } from '../approval.js';
 import { authorsOf, soleWriter } from '../authors.js';
 import * as text from '../pr-text.js';
 import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
 import { appliedRoots, checkStop, enterApply, linkFreeRoots, refusedIn, specsDir, stacksDir } from './shared.js';
+import { applyStatus, deliverReports, queueReports, refusalComment, refusalStatus, resultComment } from './report.js';
+import type { Report } from '../../state/outbox.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
@@ -50,6 +55,13 @@ async function sinceTrusted(svc: Services, main: string, mainSha: string, truste
  * Accepted commits (inert pushes, reverts, approved applies) move the trusted base.
  */
 export async function reconcileMain(svc: Services, run: Run, main: string, mainSha: string, rules: TrustedRules, report: Pick<TickReport, 'main' | 'applied' | 'waiting'>): Promise<Run | undefined> {
+  const done = await examineMain(svc, run, main, mainSha, rules, report);
+  // What was recorded is said now; what GitHub does not take waits in the outbox for the next tick.
+  await deliverReports(svc);
+  return done;
+}
+
+async function examineMain(svc: Services, run: Run, main: string, mainSha: string, rules: TrustedRules, report: Pick<TickReport, 'main' | 'applied' | 'waiting'>): Promise<Run | undefined> {
   let trusted = rules.sha;
   if (trusted === mainSha) return undefined;
   const pending = await sinceTrusted(svc, main, mainSha, trusted);
@@ -60,8 +72,10 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
   const reportDirect = async () => {
     const newest = direct.at(-1);
     if (!newest) return;
-    await svc.github.setStatus(newest, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: reached ${main} without an approved pull request` });
-    await svc.github.commitComment(newest, text.directPushComment(main, direct.length));
+    await queueReports(svc.db, svc.repoKey, [
+      refusalStatus(newest, `not applied: reached ${main} without an approved pull request`, run.id),
+      refusalComment(newest, null, text.directPushComment(main, direct.length), run.id),
+    ]);
   };
   for (const [i, sha] of pending.entries()) {
     checkStop(svc);
@@ -94,15 +108,16 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
       const rebasedBy = pulls.find((p) => p.merged && p.baseRef === main && p.mergeCommitSha && later.has(p.mergeCommitSha));
       if (rebasedBy && !(await svc.git.isAncestor(sha, rebasedBy.headSha).catch(() => true))) continue;
       const listed = changes.slice(0, 5).join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
-      await refuse(svc, run.id, report.main, sha, null, 'not-approved', `pushed to ${main} without a pull request; changes ${listed}`);
+      await refuse(svc, run.id, report.main, sha, null, 'not-approved', `pushed to ${main} without a pull request; changes ${listed}`, []);
       direct.push(sha);
       continue;
     }
     const untrusted = await integrityProblems(svc, main, trusted, merged, sha, roots);
     if (untrusted.length) {
-      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', untrusted.join('; '));
-      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${untrusted[0]}` });
-      await svc.github.comment(merged.number, text.untrustedComment(sha, main, untrusted));
+      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', untrusted.join('; '), [
+        refusalStatus(sha, `not applied: ${untrusted[0]}`, run.id),
+        refusalComment(sha, merged.number, text.untrustedComment(sha, main, untrusted), run.id),
+      ]);
       continue;
     }
     const planned = await plannedCommit(svc.db, svc.repoKey, merged.headSha);
@@ -110,9 +125,10 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
     const unseen = (await refusedIn(svc, merged.headSha)).filter((c) => !(planned?.carries ?? []).includes(c.sha));
     if (unseen.length) {
       const detail = `the approved head contains ${unseen.map((c) => text.short(c.sha)).join(', ')}, refused on ${main}, which the plan the reviewer saw did not list; push to the branch for a new plan and review`;
-      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', detail);
-      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: 'not applied: it carries a refused commit the reviewer was not shown' });
-      await svc.github.comment(merged.number, text.untrustedComment(sha, main, [detail]));
+      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', detail, [
+        refusalStatus(sha, 'not applied: it carries a refused commit the reviewer was not shown', run.id),
+        refusalComment(sha, merged.number, text.untrustedComment(sha, main, [detail]), run.id),
+      ]);
       continue;
     }
     const [reviews, authors, sole] = await Promise.all([
@@ -122,17 +138,19 @@ export async function reconcileMain(svc: Services, run: Run, main: string, mainS
     ]);
     const decision = decideApproval({ authors, headSha: merged.headSha, headPlanned: Boolean(planned?.planHash), reviews, approvers: rules.approvers, soleWriter: sole });
     if (!decision.approved) {
-      await refuse(svc, run.id, report.main, sha, merged.number, 'not-approved', decision.reasons.join('; '));
-      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${decision.reasons[0]}` });
-      await svc.github.comment(merged.number, text.refusedComment(sha, main, decision.reasons));
+      await refuse(svc, run.id, report.main, sha, merged.number, 'not-approved', decision.reasons.join('; '), [
+        refusalStatus(sha, `not applied: ${decision.reasons[0]}`, run.id),
+        refusalComment(sha, merged.number, text.refusedComment(sha, main, decision.reasons), run.id),
+      ]);
       continue;
     }
     if (planned!.rulesDigest && planned!.rulesDigest !== rules.digest) {
       // Approved under other rules: who may approve or the policies changed since the review.
       const detail = `the approvers or policies changed since the plan was approved (it was judged under ${text.short(planned!.trustedSha ?? '')}, they are now those of ${text.short(rules.sha)}); push to the branch again for a new plan and review`;
-      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', detail);
-      await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: 'not applied: the approvers or policies changed since the approval' });
-      await svc.github.comment(merged.number, text.staleRulesComment(sha, detail));
+      await refuse(svc, run.id, report.main, sha, merged.number, 'untrusted', detail, [
+        refusalStatus(sha, 'not applied: the approvers or policies changed since the approval', run.id),
+        refusalComment(sha, merged.number, text.staleRulesComment(sha, detail), run.id),
+      ]);
       continue;
     }
     const events = await svc.github.labelEvents(merged.number);
@@ -163,9 +181,13 @@ async function accept(svc: Services, runId: number, reported: TickReport['main']
   reported.push({ sha, outcome, pr, detail });
 }
 
-async function refuse(svc: Services, runId: number, reported: TickReport['main'], sha: string, pr: number | null, outcome: MainOutcome, detail: string): Promise<void> {
+/** Records a refusal and queues what is said about it, in one transaction. */
+async function refuse(svc: Services, runId: number, reported: TickReport['main'], sha: string, pr: number | null, outcome: MainOutcome, detail: string, reports: Report[]): Promise<void> {
   svc.progress(`not applying ${text.short(sha)}: ${detail}`);
-  await recordMain(svc.db, svc.repoKey, { sha, outcome, pr, runId, detail });
+  await svc.db.transaction(async (tx) => {
+    await recordMain(tx, svc.repoKey, { sha, outcome, pr, runId, detail });
+    await queueReports(tx, svc.repoKey, reports);
+  });
   reported.push({ sha, outcome, pr, detail });
 }
 
@@ -189,6 +211,10 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
     },
   });
   const push = (outcome: MainOutcome, detail: string) => report.main.push({ sha, outcome, pr: pr.number, detail });
+  // From here on the outcome is recorded first, with its reports queued in the same transaction; nothing
+  // is said on GitHub before that commits (reconcileMain delivers them), so a report GitHub does not take,
+  // or a process killed before it is sent, never turns a finished apply into a failed or interrupted one.
+  const runId = run.id;
   if (applied.status === 'invalid' || applied.status === 'stale' || applied.status === 'blocked') {
     const outcome: MainOutcome = applied.status;
     const detail =
@@ -197,27 +223,66 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
         : applied.status === 'blocked'
           ? `blocked by ${blockingFindings(applied.current!).map((f) => `${f.policy ? `policy ${f.policy}` : f.code} (${f.kind}/${f.name}: ${f.message})`).join('; ')}`
           : 'the specs are invalid';
-    await recordMain(svc.db, svc.repoKey, { sha, outcome, pr: pr.number, runId: run.id, detail });
-    push(outcome, detail);
-    await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `not applied: ${detail}` });
     const why = applied.status === 'blocked' ? text.verdictText(applied.current!) : `${detail}; nothing was applied.`;
-    await svc.github.comment(pr.number, applied.status === 'stale' ? text.staleComment(sha, planDifferences(approved, applied.current!)) : `### fleetspec did not apply ${text.short(sha)}\n\n${why}`);
-    return transition(svc.db, run.id, 'PLANNING', applied.status === 'invalid' ? 'FAILED' : 'BLOCKED', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+    const body = applied.status === 'stale' ? text.staleComment(sha, planDifferences(approved, applied.current!)) : `### fleetspec did not apply ${text.short(sha)}\n\n${why}`;
+    const end = applied.status === 'invalid' ? 'FAILED' : 'BLOCKED';
+    run = await recordOutcome(svc, sha, outcome, runId, async (tx) => {
+      await recordMain(tx, svc.repoKey, { sha, outcome, pr: pr.number, runId, detail });
+      await queueReports(tx, svc.repoKey, [resultComment(sha, pr.number, body, runId), applyStatus(sha, 'failure', `not applied: ${detail}`, runId)]);
+      await transition(tx, runId, 'PLANNING', end, { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+    });
+    push(outcome, detail);
+    return run;
   }
   const changes = applied.done.length;
   report.applied = { sha, pr: pr.number, changes, status: applied.status };
-  await svc.github.comment(pr.number, text.appliedComment(sha, run.id, applied, by));
+  const result = resultComment(sha, pr.number, text.appliedComment(sha, runId, applied, by), runId);
   if (applied.status === 'failed') {
-    run = await transition(svc.db, run.id, 'APPLYING', 'ROLLBACK', { reason: applied.failed!.error });
     const clean = applied.rollbackFailed.length === 0;
-    await recordMain(svc.db, svc.repoKey, { sha, outcome: 'failed', pr: pr.number, runId: run.id, detail: applied.failed!.error });
-    push('failed', applied.failed!.error);
-    await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'failure', description: `apply failed; ${clean ? 'rolled back' : 'NOT fully rolled back'}: ${applied.failed!.error}` });
-    return transition(svc.db, run.id, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
+    const error = applied.failed!.error;
+    run = await recordOutcome(svc, sha, 'failed', runId, async (tx) => {
+      await transition(tx, runId, 'APPLYING', 'ROLLBACK', { reason: error });
+      await recordMain(tx, svc.repoKey, { sha, outcome: 'failed', pr: pr.number, runId, detail: error });
+      await queueReports(tx, svc.repoKey, [result, applyStatus(sha, 'failure', `apply failed; ${clean ? 'rolled back' : 'NOT fully rolled back'}: ${error}`, runId)]);
+      await transition(tx, runId, 'ROLLBACK', 'FAILED', { reason: clean ? 'apply failed; rolled back' : 'apply failed; rollback incomplete' });
+    });
+    push('failed', error);
+    return run;
   }
   const detail = `${changes} change${changes === 1 ? '' : 's'} applied`;
-  await recordMain(svc.db, svc.repoKey, { sha, outcome: 'applied', pr: pr.number, runId: run.id, detail });
+  run = await recordOutcome(svc, sha, 'applied', runId, async (tx) => {
+    await recordMain(tx, svc.repoKey, { sha, outcome: 'applied', pr: pr.number, runId, detail });
+    await queueReports(tx, svc.repoKey, [result, applyStatus(sha, 'success', `applied in run ${runId}: ${detail}`, runId)]);
+    await transition(tx, runId, 'APPLYING', 'DONE', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+  });
   push('applied', detail);
-  await svc.github.setStatus(sha, { context: text.APPLY_CONTEXT, state: 'success', description: `applied in run ${run.id}: ${detail}` });
-  return transition(svc.db, run.id, 'APPLYING', 'DONE', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
+  return run;
+}
+
+/** Waits before each new try at recording an outcome when the store fails (a restart, a lost connection). */
+export const RECORD_WAITS_MS: number[] = [1000, 2000, 4000, 8000];
+
+/**
+ * Commits the outcome of an apply that has ended (`write`: one transaction: the ledger, its queued
+ * reports, the run's end). Giving up would leave the commit 'applying', which the next tick takes for an
+ * interrupted apply, so a failing store is tried again for a while; a commit whose answer was lost shows
+ * as the outcome already recorded. Returns the run as recorded.
+ */
+async function recordOutcome(svc: Services, sha: string, outcome: MainOutcome, runId: number, write: (tx: Queryable) => Promise<void>): Promise<Run> {
+  for (let i = 0; ; i++) {
+    try {
+      await svc.db.transaction(write);
+      break;
+    } catch (err) {
+      const recorded = await mainCommits(svc.db, svc.repoKey).then((all) => all.get(sha)?.outcome === outcome, () => false);
+      if (recorded) break;
+      const wait = RECORD_WAITS_MS[i];
+      if (wait === undefined) throw err;
+      svc.progress(`recording ${text.short(sha)} as ${outcome} failed (${err instanceof Error ? err.message : String(err)}); trying again in ${wait} ms`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  const run = await getRun(svc.db, runId);
+  if (!run) throw new Error(`run ${runId} is missing from the ledger`);
+  return run;
 }

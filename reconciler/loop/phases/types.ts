@@ -54,7 +54,8 @@ export interface TickReport {
   run: number;
   state: RunState;
   reason: string;
-  recovered: { runs: number[]; applies: string[] };
+  /** Runs and applies a dead process left unfinished; reports (phases/report.ts) delivered at the start of the tick, when there were any. */
+  recovered: { runs: number[]; applies: string[]; reports?: { delivered: number; waiting: number; abandoned: string[] } };
   branches: { branch: string; sha: string; pr: number; action: 'opened' | 'updated' | 'unchanged'; status: string }[];
   main: { sha: string; outcome: MainOutcome; pr: number | null; detail: string | null }[];
   applied?: { sha: string; pr: number; changes: number; status: string };
