@@ -12,6 +12,7 @@ import { acquireLeader } from '../state/lock.js';
 import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type TickLog } from '../loop/daemon.js';
 import { tick, type TickReport } from '../loop/tick.js';
 import { formatDuration, TickWatch } from '../loop/watchdog.js';
+import { startSystemdWatchdog } from '../loop/sd-notify.js';
 import { signalRunningTerraform } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
 import type { RunTrigger } from '../state/ledger.js';
@@ -166,6 +167,8 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     out.stderr(`  hint: five fields, minute hour day month weekday; the default is "${DEFAULT_SCHEDULE}" (every 5 minutes)`);
     return EXIT.INVALID;
   }
+  // From the start: opening the store and a first clone can take a while, and systemd counts from the start too.
+  const systemd = startSystemdWatchdog({ onError: (m) => out.stderr(`fleetspec daemon: ${m}`) });
   const code = await withStore(out, 'daemon', async (db) => {
     let loop: Loop;
     try {
@@ -194,7 +197,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     });
     const b = daemon.budgets;
     out.stderr(
-      `fleetspec daemon: reconciling ${loop.config.fullName} (${loop.config.gitUrl}) on "${opts.schedule}"; each tick has ${formatDuration(b.tickMs)}, an apply ${formatDuration(b.applyMs)}; SIGTERM stops a tick at once unless it applies`,
+      `fleetspec daemon: reconciling ${loop.config.fullName} (${loop.config.gitUrl}) on "${opts.schedule}"; each tick has ${formatDuration(b.tickMs)}, an apply ${formatDuration(b.applyMs)}; SIGTERM stops a tick at once unless it applies${systemd ? `; systemd's watchdog told every ${formatDuration(systemd.intervalMs)}` : ''}`,
     );
     let stopping = false;
     const onSignal = (name: string) => () => {
@@ -222,6 +225,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     out.stderr(`fleetspec daemon: stopped after ${daemon.ticks()} tick${daemon.ticks() === 1 ? '' : 's'}`);
     return EXIT.OK;
   });
+  systemd?.stop();
   // A call given up on (a stalled connection) must not keep the process: it has stopped, so it exits.
   setTimeout(() => exit(code), 1_000).unref();
   return code;

@@ -1,7 +1,11 @@
 // The watchdog's parts on their own: budgets from a schedule, a tick's waits given up at its budget
 // (never during an apply), the daemon calling a tick wedged that heeds no signal, a stop that does
 // not wait for such a tick for ever, and the narratives' budget and breaker against the LLM stand-in.
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startSystemdWatchdog } from '../../reconciler/loop/sd-notify.js';
 import { startDaemon, type TickLog } from '../../reconciler/loop/daemon.js';
 import { TickAbandoned, type TickReport } from '../../reconciler/loop/tick.js';
 import { budgetsFor, parseDuration, TickWatch, watched } from '../../reconciler/loop/watchdog.js';
@@ -158,5 +162,35 @@ describe('the narratives of one tick', () => {
     const spent = new NarrativeBudget({ baseUrl: llm.baseUrl, model: 'm', timeoutMs: 30_000 }, 500);
     expect(await spent.narrate(plan())).toEqual({ status: 'withheld', reason: "not asked: the narratives of this run used up their time budget of 0.5 s" });
     expect(llm.requests.length).toBe(before + 1);
+  });
+});
+
+describe("systemd's watchdog", () => {
+  it('is told WATCHDOG=1 every half WatchdogSec through systemd-notify, and only when systemd asks for it', async () => {
+    expect(startSystemdWatchdog({ env: { PATH: process.env.PATH } })).toBeUndefined();
+    expect(startSystemdWatchdog({ env: { NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '1000000', WATCHDOG_PID: String(process.pid + 1) } })).toBeUndefined();
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-sd-notify-'));
+    try {
+      const log = join(dir, 'log');
+      await writeFile(join(dir, 'systemd-notify'), `#!/bin/sh\necho "$1 $NOTIFY_SOCKET" >> ${log}\n`);
+      await chmod(join(dir, 'systemd-notify'), 0o755);
+      const errors: string[] = [];
+      const watchdog = startSystemdWatchdog({ env: { NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '1000000', PATH: process.env.PATH }, command: join(dir, 'systemd-notify'), onError: (m) => void errors.push(m) })!;
+      expect(watchdog.intervalMs).toBe(500);
+      const lines = await until('three WATCHDOG=1 messages', async () => {
+        const text = await readFile(log, 'utf8').catch(() => '');
+        const got = text.trim().split('\n').filter(Boolean);
+        return got.length >= 3 ? got : undefined;
+      }, 5_000);
+      watchdog.stop();
+      expect(new Set(lines)).toEqual(new Set(['WATCHDOG=1 /run/systemd/notify']));
+      expect(errors).toEqual([]);
+      const missing: string[] = [];
+      startSystemdWatchdog({ env: { NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '60000000' }, command: join(dir, 'absent'), onError: (m) => void missing.push(m) })!.stop();
+      await until('the missing systemd-notify to be reported', () => missing[0], 5_000);
+      expect(missing[0]).toMatch(/^systemd watchdog: cannot run systemd-notify: .*ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

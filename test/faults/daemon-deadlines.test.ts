@@ -1,0 +1,225 @@
+// The real `fleetspec daemon` (built CLI, a child process) against a bare repository behind real
+// `git http-backend`, the OpenAPI-checked GitHub stand-in and the LLM stand-in, on the embedded
+// store. A peer that stops answering (GitHub holding a request, the LLM never replying) holds a
+// tick only until its budget: the tick is abandoned, its run FAILED naming the phase and the call
+// it waited for, and the next tick starts at its due time. SIGTERM ends the daemon within 10 s
+// whether it is idle or waiting on a stalled peer. Waits are on conditions, each with a budget.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateFleet } from '../../bench/fleet.js';
+import { loadSpecs } from '../../reconciler/specs/load.js';
+import { synthesiseAll } from '../../reconciler/stacks/files.js';
+import { openDb } from '../../reconciler/state/db.js';
+import { getRun, type Run } from '../../reconciler/state/ledger.js';
+import type { TickLog } from '../../reconciler/loop/daemon.js';
+import { startGitServer, type GitTestServer } from '../git/http-backend.js';
+import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
+import { startLlmServer, type LlmTestServer } from '../llm/server.js';
+import { timed, until, within } from './wait.js';
+
+const BIN = resolve(import.meta.dirname, '..', '..', 'dist', 'reconciler', 'cli.js');
+const TOKEN = 'ghp_faultsDeadlines0000000000000000000000';
+const MODEL = 'fleetspec-test';
+/** Every 5 seconds (node-cron's seconds field), with a tick budget of 4 s: quiet ticks here take about a second. */
+const FAST = '*/5 * * * * *';
+const FAST_MS = 5_000;
+const BUDGET = '4s';
+const BUDGET_MS = 4_000;
+/** Never due within a test: the daemon ticks once, at start (--immediately). */
+const YEARLY = '0 0 1 1 *';
+/** What SIGTERM may take: the goal, with nothing subtracted for a loaded machine. */
+const SIGTERM_LIMIT_MS = 10_000;
+
+interface Daemon {
+  child: ChildProcess;
+  logs: TickLog[];
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** The log lines after the first `from`, once there are `n` more; fails naming what it waited for. */
+  lines(what: string, n: number, from: number, budgetMs: number): Promise<TickLog[]>;
+}
+
+describe('daemon deadlines against stalled peers', () => {
+  let dir: string;
+  let gitServer: GitTestServer;
+  let gh: GitHubTestServer;
+  let llm: LlmTestServer;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fleetspec-faults-deadlines-'));
+    const seed = join(dir, 'seed');
+    await mkdir(join(seed, 'specs'), { recursive: true });
+    await generateFleet(join(seed, 'specs'), 18);
+    await synthesiseAll((await loadSpecs(join(seed, 'specs'))).index, join(seed, 'stacks'));
+    const files: Record<string, string> = {};
+    for (const name of await readdir(seed, { recursive: true })) {
+      if (/\.(ya?ml|json)$/.test(name)) files[relative(seed, join(seed, name))] = await readFile(join(seed, name), 'utf8');
+    }
+    gitServer = await startGitServer({ token: TOKEN });
+    await gitServer.createBare('fleet', files);
+    gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN, resolveBranch: (b) => gitServer.git('fleet', 'rev-parse', `refs/heads/${b}`) });
+    llm = await startLlmServer({ mode: 'good', models: [MODEL] });
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all([gitServer?.close(), gh?.close(), llm?.close()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const daemon = (schedule: string, extra: Record<string, string> = {}): Daemon => {
+    const child = spawn(process.execPath, [BIN, 'daemon', '--schedule', schedule, '--immediately', '--log-format', 'json', '--finding-tickets', 'none'], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        NO_COLOR: '1',
+        FLEETSPEC_STATE_DIR: join(dir, 'state'),
+        FLEETSPEC_REPO_DIR: join(dir, 'repo'),
+        FLEETSPEC_WORK_DIR: join(dir, 'terraform'),
+        FLEETSPEC_GITHUB_REPO: 'acme/fleet',
+        FLEETSPEC_GITHUB_TOKEN: TOKEN,
+        FLEETSPEC_GITHUB_API: gh.url,
+        FLEETSPEC_GIT_URL: gitServer.url('fleet'),
+        FLEETSPEC_TERRAFORM: join(dir, 'no-terraform'),
+        FLEETSPEC_SSH_KEY: join(dir, 'no-key'),
+        FLEETSPEC_LLM_BASE_URL: llm.baseUrl,
+        FLEETSPEC_LLM_MODEL: MODEL,
+        ...extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const logs: TickLog[] = [];
+    let buffered = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line) as TickLog);
+    });
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    return {
+      child,
+      logs,
+      stderr: () => stderr,
+      exited,
+      lines: async (what, n, from, budgetMs) => {
+        await within(
+          `${what} (${logs.length - from} of ${n} tick lines so far)`,
+          Promise.race([until(what, () => logs.length - from >= n, budgetMs + 1_000), exited.then((code) => Promise.reject(new Error(`the daemon exited (${code}) while waiting for ${what}: ${stderr}`)))]),
+          budgetMs,
+        );
+        return logs.slice(from, from + n);
+      },
+    };
+  };
+  /** SIGTERM, and how long the daemon took to exit and with what code. */
+  const terminate = async (d: Daemon) => {
+    d.child.kill('SIGTERM');
+    const { ms, value } = await timed(within('the daemon to exit after SIGTERM', d.exited, 30_000));
+    return { ms, code: value };
+  };
+  const runOf = async (id: number): Promise<Run | undefined> => {
+    const db = await openDb({ stateDir: join(dir, 'state') });
+    try {
+      return await getRun(db, id);
+    } finally {
+      await db.close();
+    }
+  };
+  const started = (l: TickLog) => Date.parse(l.time) - l.durationMs;
+
+  it('SIGTERM while idle: the daemon exits within 10 s', async () => {
+    const d = daemon(YEARLY);
+    const [first] = await d.lines('the first tick (clone, baseline)', 1, 0, 120_000);
+    expect(first).toMatchObject({ level: 'info', state: 'DONE' });
+    const { ms, code } = await terminate(d);
+    console.log(`SIGTERM while idle: exit ${code} after ${ms} ms`);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(SIGTERM_LIMIT_MS);
+    expect(d.stderr()).toMatch(/stopped after 1 tick/);
+  }, 150_000);
+
+  it('a tick stalled on GitHub is abandoned at its budget, its run FAILED naming the call, and the next tick runs at its due time', async () => {
+    const d = daemon(FAST, { FLEETSPEC_TICK_BUDGET: BUDGET });
+    await d.lines('a first tick', 1, 0, 60_000);
+    // Between ticks: the next tick's first GitHub request is answered only after a minute.
+    gh.stallNext(1, 60_000);
+    const from = d.logs.length;
+    const [stalled, next] = await d.lines('the stalled tick and the one after it', 2, from, FAST_MS + BUDGET_MS + FAST_MS + 10_000);
+    expect(stalled).toMatchObject({ level: 'error', state: 'FAILED', message: expect.stringMatching(/^tick failed: the tick passed its budget of 4 s in phase [\w ]+, waiting [\d.]+ m?s for GitHub \w+/) });
+    // Abandoned at its budget, not at the stall's end (a minute) nor at the client's own timeout (30 s).
+    expect(stalled!.durationMs).toBeGreaterThanOrEqual(BUDGET_MS - 100);
+    expect(stalled!.durationMs).toBeLessThan(BUDGET_MS + 2_000);
+    expect(next).toMatchObject({ level: 'info', state: 'DONE' });
+    // The next due time after the stalled tick's start: one interval later (node-cron fires within the second).
+    expect(started(next!) - started(stalled!)).toBeLessThan(FAST_MS + 1_500);
+    const { ms, code } = await terminate(d);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(SIGTERM_LIMIT_MS);
+    const run = await runOf(stalled!.run!);
+    expect(run).toMatchObject({ state: 'FAILED', reason: expect.stringMatching(/^abandoned: the tick passed its budget of 4 s in phase [\w ]+, waiting [\d.]+ m?s for GitHub \w+/) });
+    expect(gh.violations).toEqual([]);
+  }, 150_000);
+
+  it('a tick stalled on the LLM is abandoned at its budget naming the narrative, and the next tick plans the branch', async () => {
+    const zone = (await readFile(join(dir, 'seed', 'specs', 'dns', 'project0.yaml'), 'utf8')).replace('name: svc0.project0.example.org', 'name: api.project0.example.org');
+    gitServer.commit('fleet', 'rename-svc0', { 'specs/dns/project0.yaml': zone }, 'Rename svc0 to api');
+    llm.mode = 'timeout';
+    const requests = llm.requests.length;
+    // The narratives' own budget is larger than the tick's here, so that the tick's budget is what stops the wait.
+    const d = daemon(FAST, { FLEETSPEC_TICK_BUDGET: BUDGET, FLEETSPEC_LLM_BUDGET: '60s', FLEETSPEC_LLM_TIMEOUT: '60' });
+    // Each tick gets to the narrative (on a loaded machine an earlier one may run out of time before it, naming its own wait).
+    const failed = await until('a tick abandoned while waiting for the LLM', () => d.logs.find((l) => l.state === 'FAILED' && l.message.includes('for the LLM')), 60_000);
+    expect(failed.message).toMatch(/^tick failed: the tick passed its budget of 4 s in phase branches, waiting [\d.]+ m?s for the LLM \(fleetspec-test\) for a narrative$/);
+    for (const l of d.logs) expect(l).toMatchObject(l.state === 'FAILED' ? { message: expect.stringMatching(/^tick failed: the tick passed its budget of 4 s /) } : { state: 'DONE' });
+    expect(llm.requests.length).toBeGreaterThan(requests);
+    llm.mode = 'good';
+    const from = d.logs.indexOf(failed) + 1;
+    const [next] = await d.lines('the tick after the LLM stall', 1, from, FAST_MS + BUDGET_MS + 10_000);
+    expect(started(next!) - started(failed)).toBeLessThan(FAST_MS + 1_500);
+    // Its PR was opened before the narrative was asked for; now its plan comment goes out.
+    expect(next).toMatchObject({ state: 'DONE', report: { branches: [expect.objectContaining({ branch: 'rename-svc0', action: expect.stringMatching(/^(opened|updated)$/) })] } });
+    const pr = [...gh.repo().pulls.values()].find((p) => p.head.ref === 'rename-svc0')!;
+    expect(gh.repo().issueComments.filter((c) => c.issue === pr.number).at(-1)?.body).toContain('### What this changes');
+    const { code } = await terminate(d);
+    expect(code).toBe(0);
+    expect(await runOf(failed.run!)).toMatchObject({ state: 'FAILED', reason: expect.stringContaining('waiting') });
+  }, 150_000);
+
+  it.each([
+    ['GitHub', /waiting [\d.]+ m?s for GitHub \w+/],
+    ['the LLM', /waiting [\d.]+ m?s for the LLM \(fleetspec-test\) for a narrative/],
+  ] as const)('SIGTERM during a tick stalled on %s: the daemon exits within 10 s and the run is FAILED, abandoned', async (peer, waiting) => {
+    let arrived: () => boolean;
+    if (peer === 'GitHub') {
+      const before = gh.requests.length;
+      gh.stallNext(1, 120_000);
+      arrived = () => gh.requests.length > before;
+    } else {
+      gitServer.commit('fleet', `rename-svc1-${Date.now()}`, { 'specs/dns/project0.yaml': (await readFile(join(dir, 'seed', 'specs', 'dns', 'project0.yaml'), 'utf8')).replace('name: svc1.project0.example.org', 'name: web.project0.example.org') }, 'Rename svc1 to web');
+      llm.mode = 'timeout';
+      const before = llm.requests.length;
+      arrived = () => llm.requests.length > before;
+    }
+    // One tick at start, with nothing to stop it but SIGTERM (the yearly schedule's budget is 30 minutes).
+    const d = daemon(YEARLY, { FLEETSPEC_LLM_TIMEOUT: '120' });
+    await until(`the tick's call to ${peer} to be stalled`, arrived, 60_000);
+    const { ms, code } = await terminate(d);
+    console.log(`SIGTERM during a tick stalled on ${peer}: exit ${code} after ${ms} ms`);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(SIGTERM_LIMIT_MS);
+    const [line] = d.logs;
+    expect(line).toMatchObject({ level: 'error', state: 'FAILED', message: expect.stringMatching(/^tick failed: stop requested in phase /) });
+    expect(line!.message).toMatch(waiting);
+    expect(await runOf(line!.run!)).toMatchObject({ state: 'FAILED', reason: expect.stringMatching(/^abandoned: stop requested in phase /) });
+    llm.mode = 'good';
+  }, 150_000);
+});
