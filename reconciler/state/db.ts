@@ -9,8 +9,11 @@ import { shellQuote } from '../ssh/quote.js';
 import { lockFolder } from './lock.js';
 import { migrate } from './migrations.js';
 import { StateError } from './errors.js';
+import { pgSettings, type PgTimeouts } from './pg-settings.js';
+import { checkEmbeddedStore, connectionIsDead, embeddedStoreError, fileSystemError, postgresError } from './store-errors.js';
 
 export { StateError, redactUrl };
+export type { PgTimeouts };
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -25,8 +28,18 @@ export interface Db extends Queryable {
   /** Runs `fn` in one transaction; rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** A connection of its own for session-level advisory locks; PGlite has only one session. */
-  session(): Promise<Queryable & { release(): Promise<void> }>;
+  session(): Promise<Session>;
   close(): Promise<void>;
+}
+
+export interface Session extends Queryable {
+  /**
+   * Aborted, with a StateError as its reason, when the connection is lost (the server closed it,
+   * the network failed, a query on it timed out): whatever the session held, such as an advisory
+   * lock, is no longer held. Never aborted on PGlite, which is this process.
+   */
+  readonly lost: AbortSignal;
+  release(): Promise<void>;
 }
 
 export interface OpenOptions {
@@ -39,6 +52,11 @@ export interface OpenOptions {
   migrate?: boolean;
   /** PGlite: how long to wait for another process to release the store. */
   waitMs?: number;
+  /**
+   * PostgreSQL: deadlines (pg-settings.ts). The connection string's own parameters win over
+   * these, and these over FLEETSPEC_DB_* in the environment.
+   */
+  timeouts?: Partial<PgTimeouts>;
 }
 
 /** DATABASE_URL and FLEETSPEC_STATE_DIR from the environment, as every command reads them. */
@@ -51,7 +69,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): OpenOption
 
 
 export async function openDb(opts: OpenOptions = optionsFromEnv()): Promise<Db> {
-  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 20) : await openPglite(opts.stateDir ?? join('.fleetspec', 'state'), opts.waitMs ?? 0);
+  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 20, opts.timeouts ?? {}) : await openPglite(opts.stateDir ?? join('.fleetspec', 'state'), opts.waitMs ?? 0);
   if (opts.migrate !== false) {
     try {
       await migrate(db);
@@ -63,47 +81,150 @@ export async function openDb(opts: OpenOptions = optionsFromEnv()): Promise<Db> 
   return db;
 }
 
-async function openPostgres(url: string, max: number): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000, application_name: 'fleetspec' });
-  // An idle client losing its server must not crash the process; the next query reports it.
-  pool.on('error', () => {});
+/** A node-postgres client's socket, to destroy when a graceful end cannot finish (a silent peer never answers it). */
+function socketOf(client: pg.Client | pg.PoolClient): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+}
+
+/** Waits for `ending` up to `ms`, then calls `force` and waits a little more; never rejects. */
+async function bounded(ending: Promise<unknown>, ms: number, force: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = ending.then(
+    () => true,
+    () => true,
+  );
+  const done = await Promise.race([settled, new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  if (done) return;
+  force();
+  await Promise.race([settled, new Promise((r) => setTimeout(r, 1000).unref())]);
+}
+
+async function openPostgres(url: string, max: number, explicit: Partial<PgTimeouts>): Promise<Db> {
   const location = redactUrl(url);
+  const { connectionString, timeouts: t, options } = pgSettings(url, explicit);
+  const config: pg.ClientConfig = {
+    connectionString,
+    application_name: 'fleetspec',
+    connectionTimeoutMillis: t.connectMs,
+    ...(t.queryMs ? { query_timeout: t.queryMs } : {}),
+    ...(t.statementMs ? { statement_timeout: t.statementMs } : {}),
+    ...(t.lockMs ? { lock_timeout: t.lockMs } : {}),
+    ...(t.idleInTransactionMs ? { idle_in_transaction_session_timeout: t.idleInTransactionMs } : {}),
+    ...(t.keepAliveMs ? { keepAlive: true, keepAliveInitialDelayMillis: t.keepAliveMs } : { keepAlive: false }),
+    ...(options ? { options } : {}),
+  };
+  // Every client the pool makes, so that closing can destroy the sockets a silent server never lets end.
+  const clients = new Set<pg.Client>();
+  class TrackedClient extends pg.Client {
+    constructor(c?: string | pg.ClientConfig) {
+      super(c);
+      clients.add(this);
+      this.once('end', () => clients.delete(this));
+    }
+  }
+  const pool = new pg.Pool({ ...config, max, Client: TrackedClient });
+  // An idle client losing its server must not crash the process; the pool drops it and the next query reports it.
+  pool.on('error', () => {});
+  // A graceful end of a connection to a silent server waits for an answer that never comes.
+  const closeMs = Math.min(5000, t.connectMs || 5000);
+  const failure = (err: unknown) => postgresError(err, location, t);
   try {
     await pool.query('select 1');
   } catch (err) {
-    await pool.end().catch(() => {});
+    await bounded(pool.end(), closeMs, () => clients.forEach((c) => socketOf(c)?.destroy()));
+    const known = failure(err);
+    // A timeout names its limit; anything else is what pg said about connecting.
+    if (known instanceof StateError && /\((connect|query) timeout\)/.test(known.message)) throw known;
     // pg's own message may quote the connection string or parts of it.
     throw new StateError(`cannot connect to PostgreSQL at ${location}: ${redactUrl((err as Error).message)}`, 'check DATABASE_URL, or unset it to use the embedded PGlite store', 3);
   }
   const run = (client: pg.Pool | pg.PoolClient | pg.Client): Queryable => ({
-    query: async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[],
-    exec: async (sql: string) => void (await client.query(sql)),
+    async query<T>(sql: string, params: unknown[] = []) {
+      try {
+        return (await client.query(sql, params)).rows as T[];
+      } catch (err) {
+        throw failure(err);
+      }
+    },
+    async exec(sql: string) {
+      try {
+        await client.query(sql);
+      } catch (err) {
+        throw failure(err);
+      }
+    },
   });
   return {
     engine: 'postgres',
     location,
     ...run(pool),
     async transaction(fn) {
-      const client = await pool.connect();
+      let client: pg.PoolClient;
       try {
-        await client.query('begin');
+        client = await pool.connect();
+      } catch (err) {
+        throw failure(err);
+      }
+      // Released with an error, the pool drops the connection instead of reusing it.
+      let broken: Error | undefined;
+      try {
+        await run(client).exec('begin');
         const result = await fn(run(client));
-        await client.query('commit');
+        await run(client).exec('commit');
         return result;
       } catch (err) {
-        await client.query('rollback').catch(() => {});
+        if (connectionIsDead(err)) {
+          // A timed-out or lost connection cannot roll back; the server ends its transaction
+          // when it notices (idle_in_transaction_session_timeout at the latest).
+          broken = err as Error;
+        } else {
+          await client.query('rollback').catch((e: Error) => (broken = e));
+        }
         throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     async session() {
-      const client = new pg.Client({ connectionString: url, application_name: 'fleetspec' });
-      client.on('error', () => {});
-      await client.connect();
-      return { ...run(client), release: () => client.end() };
+      const client = new pg.Client(config);
+      const lost = new AbortController();
+      const lose = (why: string | StateError) =>
+        !lost.signal.aborted && lost.abort(why instanceof StateError ? why : new StateError(`lost the connection to PostgreSQL at ${location}: ${redactUrl(why)}`, 'check that the database server and the network to it are up', 3));
+      let releasing = false;
+      client.on('error', (err) => lose(err.message));
+      client.on('end', () => releasing || lose('the connection closed'));
+      try {
+        await client.connect();
+      } catch (err) {
+        socketOf(client)?.destroy();
+        throw failure(err);
+      }
+      const q = run(client);
+      // A query that timed out leaves the connection waiting for its answer: useless from now on.
+      const guard = async <T>(call: () => Promise<T>): Promise<T> => {
+        try {
+          return await call();
+        } catch (err) {
+          if (connectionIsDead(err)) {
+            lose(err instanceof StateError ? err : err instanceof Error ? err.message : String(err));
+            socketOf(client)?.destroy();
+          }
+          throw err;
+        }
+      };
+      return {
+        query: <T>(sql: string, params?: unknown[]) => guard(() => q.query<T>(sql, params)),
+        exec: (sql: string) => guard(() => q.exec(sql)),
+        lost: lost.signal,
+        async release() {
+          releasing = true;
+          if (lost.signal.aborted) socketOf(client)?.destroy();
+          await bounded(client.end(), closeMs, () => socketOf(client)?.destroy());
+        },
+      };
     },
-    close: () => pool.end(),
+    close: () => bounded(pool.end(), closeMs, () => clients.forEach((c) => socketOf(c)?.destroy())),
   };
 }
 
@@ -162,19 +283,40 @@ async function tighten(dir: string): Promise<void> {
 
 async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
   const dir = resolve(stateDir);
-  await privateFolder(dir);
+  try {
+    await privateFolder(dir);
+  } catch (err) {
+    throw (await fileSystemError(err, dir, `cannot create the state folder ${dir}`)) ?? err;
+  }
   const lock = await lockFolder(dir, { waitMs });
   let pglite: PGlite;
   try {
+    // Before PGlite: it would initialise an empty store over a folder that is not a complete one.
+    await checkEmbeddedStore(dir);
     pglite = await PGlite.create(dir);
     await tighten(dir);
   } catch (err) {
     await lock.release();
-    throw new StateError(`cannot open the embedded state store in ${dir}: ${(err as Error).message}`, 'set FLEETSPEC_STATE_DIR to use another folder', 3);
+    const known = await embeddedStoreError(err, dir, 'open');
+    if (known) throw known;
+    throw new StateError(`cannot open the embedded state store in ${dir}: ${err instanceof Error ? err.message : String(err)}`, 'set FLEETSPEC_STATE_DIR to use another folder', 3);
   }
+  const failure = async (err: unknown) => (await embeddedStoreError(err, dir, 'query')) ?? err;
   const run = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
-    query: async <T>(sql: string, params: unknown[] = []) => (await q.query<T>(sql, params)).rows,
-    exec: async (sql: string) => void (await q.exec(sql)),
+    async query<T>(sql: string, params: unknown[] = []) {
+      try {
+        return (await q.query<T>(sql, params)).rows;
+      } catch (err) {
+        throw await failure(err);
+      }
+    },
+    async exec(sql: string) {
+      try {
+        await q.exec(sql);
+      } catch (err) {
+        throw await failure(err);
+      }
+    },
   });
   return {
     engine: 'pglite',
@@ -182,7 +324,7 @@ async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
     ...run(pglite),
     transaction: (fn) => pglite.transaction((tx) => fn(run(tx))),
     // PGlite is one session; advisory locks taken on it live as long as the instance.
-    session: async () => ({ ...run(pglite), release: async () => {} }),
+    session: async () => ({ ...run(pglite), lost: new AbortController().signal, release: async () => {} }),
     async close() {
       try {
         await pglite.close();

@@ -1,13 +1,17 @@
 // Two locks. The leader lock: one reconciler per spec repo, a PostgreSQL session-level
-// advisory lock, released by the server when its holder's connection dies. The store lock:
+// advisory lock, released by the server when its holder's connection dies; the holder learns
+// that it lost it (LeaderLock.lost) when that connection fails, or when a heartbeat on it gets no
+// answer within the query timeout (a silent network, where no error ever arrives). The store lock:
 // PGlite's folder can be open in one process only, so a lock file records the holder's pid;
 // a holder that died is seen as dead through the OS (no guessed timeout).
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from './db.js';
 import { StateError } from './errors.js';
+import { fileSystemError } from './store-errors.js';
 
 /** Another process holds what this one needs: not bad input, so exit code 3. */
 export class LockHeld extends StateError {
@@ -20,16 +24,32 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+export interface LeaderLock extends Lock {
+  /**
+   * Aborted, with a StateError naming why as its reason, when the lock's connection is lost: from
+   * then on another reconciler may hold the lock, so the holder must stop before its next write
+   * that needs leadership. Never aborted on PGlite (the lock lives as long as the process).
+   */
+  readonly lost: AbortSignal;
+}
+
 export interface WaitOptions {
   /** Wait up to this long for the holder to go away; 0 fails at once. */
   waitMs?: number;
   pollMs?: number;
 }
 
+export interface LeaderOptions extends WaitOptions {
+  /** PostgreSQL: how often the held lock's connection is checked with a query (default 30 s; 0: never). */
+  heartbeatMs?: number;
+}
+
+const HEARTBEAT_MS = 30_000;
+
 const heldInProcess = new Set<string>();
 
 /** Becomes the one reconciler for `repo`, or throws LockHeld naming the holder. */
-export async function acquireLeader(db: Db, repo: string, opts: WaitOptions = {}): Promise<Lock> {
+export async function acquireLeader(db: Db, repo: string, opts: LeaderOptions = {}): Promise<LeaderLock> {
   const key = `fleetspec:leader:${repo}`;
   const deadline = Date.now() + (opts.waitMs ?? 0);
   const session = await db.session();
@@ -41,12 +61,25 @@ export async function acquireLeader(db: Db, repo: string, opts: WaitOptions = {}
     if (row?.ok) {
       heldInProcess.add(`${db.location}|${key}`);
       let released = false;
+      // A silent connection raises no error: ask it something now and then. A query that gets no
+      // answer in time marks the session lost (db.ts). The timer never keeps the process alive.
+      const every = opts.heartbeatMs ?? HEARTBEAT_MS;
+      const heartbeat =
+        db.engine === 'postgres' && every > 0
+          ? setInterval(() => {
+              if (!session.lost.aborted) session.query('select 1').catch(() => {});
+            }, every).unref()
+          : undefined;
+      session.lost.addEventListener('abort', () => clearInterval(heartbeat), { once: true });
       return {
+        lost: session.lost,
         async release() {
           if (released) return;
           released = true;
+          clearInterval(heartbeat);
           heldInProcess.delete(`${db.location}|${key}`);
-          await session.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => {});
+          // A lost connection took the lock with it; asking the server to unlock would only wait.
+          if (!session.lost.aborted) await session.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => {});
           await session.release();
         },
       };
@@ -124,7 +157,11 @@ export async function lockFolder(dir: string, opts: WaitOptions = {}): Promise<L
       await writeFile(file, text, { flag: 'wx', mode: 0o600 });
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        const beside = dirname(dir);
+        const hint = `the lock file goes beside the store: make ${beside} writable by this user, or set FLEETSPEC_STATE_DIR to a folder whose parent this user can write`;
+        throw (await fileSystemError(err, dir, `cannot create the state store's lock file ${file}`, hint)) ?? err;
+      }
     }
     const holder = await readFile(file, 'utf8')
       .then((t) => JSON.parse(t) as LockFileContent)
