@@ -190,6 +190,8 @@ interface AttemptOptions {
   retryAfterBaseMs: number;
   requestTimeoutMs: number;
   say: (message: string) => void;
+  /** The caller's cancellation (GitHub.signal): no attempt starts once it fired, and one in flight is aborted. */
+  cancel: () => AbortSignal | undefined;
 }
 
 /**
@@ -200,7 +202,11 @@ const attempts: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
   const config = options['fleetspecAttempts'] as AttemptOptions | undefined;
   if (!config) return;
   octokit.hook.wrap('request', async (request, endpoint) => {
-    endpoint.request = { ...endpoint.request, signal: AbortSignal.timeout(config.requestTimeoutMs) };
+    // The cancellation of the call's first attempt holds for its retries, whenever they come.
+    const cancel = (endpoint.request as { fleetspecCancel?: AbortSignal }).fleetspecCancel ?? config.cancel();
+    if (cancel?.aborted) throw cancel.reason instanceof Error ? cancel.reason : new Error('cancelled');
+    const timeout = AbortSignal.timeout(config.requestTimeoutMs);
+    endpoint.request = { ...endpoint.request, signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout, ...(cancel ? { fleetspecCancel: cancel } : {}) };
     try {
       return await request(endpoint);
     } catch (error) {
@@ -252,6 +258,11 @@ export class GitHub {
   private readonly rateLimitRetries: number;
   private readonly retries: number;
   private readonly retryAfterBaseMs: number;
+  /**
+   * Cancels what this client does (the loop's tick sets it for its duration): a call given up on by
+   * the tick makes no further attempt, waits no rate limit out, and so writes nothing after the tick.
+   */
+  signal: AbortSignal | undefined;
 
   constructor(opts: GitHubOptions) {
     this.owner = opts.owner;
@@ -290,6 +301,7 @@ export class GitHub {
       retryAfterBaseMs,
       requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       say: this.say,
+      cancel: () => this.signal,
     };
     this.octokit = new FleetOctokit({
       auth: token,
@@ -682,6 +694,7 @@ export class GitHub {
   /** plugin-throttling asks before each rate-limit wait; true means wait `retryAfter` seconds and try again. */
   private shouldWait(kind: 'primary' | 'secondary', retryAfter: number, options: { method: string; url: string }, retryCount: number, baseMs: number): boolean {
     const what = `${kind}, ${options.method} ${options.url}`;
+    if (this.signal?.aborted) return false;
     if (retryAfter > this.maxRateLimitWaitS) {
       this.say(`GitHub rate limit: not waiting ${retryAfter}s (${what}): longer than maxRateLimitWaitS ${this.maxRateLimitWaitS}s`);
       return false;

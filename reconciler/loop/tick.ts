@@ -72,10 +72,12 @@ export async function tick(context: TickContext): Promise<TickReport> {
   };
   delete ctx.engine.noIssues;
   context.git.signal = signal;
+  context.github.signal = signal;
   try {
     return await phases(ctx);
   } finally {
     context.git.signal = undefined;
+    context.github.signal = undefined;
     watch?.dispose();
   }
 }

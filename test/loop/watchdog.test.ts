@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSystemdWatchdog } from '../../reconciler/loop/sd-notify.js';
+import { GitHub } from '../../reconciler/github/client.js';
+import { startGitHubServer } from '../github/server.js';
 import { startDaemon, type TickLog } from '../../reconciler/loop/daemon.js';
 import { TickAbandoned, type TickReport } from '../../reconciler/loop/tick.js';
 import { budgetsFor, parseDuration, TickWatch, watched } from '../../reconciler/loop/watchdog.js';
@@ -191,6 +193,32 @@ describe("systemd's watchdog", () => {
       expect(missing[0]).toMatch(/^systemd watchdog: cannot run systemd-notify: .*ENOENT/);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the GitHub client under a cancelled tick', () => {
+  it('aborts the attempt in flight and makes no further one: nothing reaches GitHub after the tick gave the call up', async () => {
+    const gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: 'ghp_cancel000000000000000000000000000000' });
+    try {
+      const github = new GitHub({ owner: 'acme', repo: 'fleet', token: 'ghp_cancel000000000000000000000000000000', baseUrl: gh.url, retryAfterBaseMs: 5, writeIntervalMs: 0 });
+      const stop = new AbortController();
+      github.signal = stop.signal;
+      gh.stallNext(1, 1_500);
+      const stallEnds = Date.now() + 1_500;
+      const call = timed(github.defaultBranch());
+      await until('the stalled request to arrive', () => gh.requests.length === 1, 5_000);
+      stop.abort(new TickAbandoned('stop requested'));
+      github.signal = undefined; // the tick is over; the next one would set its own
+      const { ms, error } = await call;
+      expect(error).toBeInstanceOf(Error);
+      expect(ms).toBeLessThan(1_400);
+      // Unanswered, a request is retried within milliseconds here (retryAfterBaseMs 5): none comes, not even once the stall is over.
+      await until('the stall to be over', () => Date.now() > stallEnds + 200, 5_000);
+      expect(gh.requests.length).toBe(1);
+      expect(await github.defaultBranch()).toBe('main');
+    } finally {
+      await gh.close();
     }
   });
 });

@@ -15,7 +15,7 @@ import { logLine, mdCode } from '../../escape.js';
 import { PULL_PREFIX } from '../tickets.js';
 import { DRIFT_PREFIX } from './drift.js';
 import { linkFreeRoots, checkStop, refusedIn, diagramsDir, load, planLoaded, prOverrides, publishPlan, stacksDir } from './shared.js';
-import type { Services, TickReport, TrustedRules } from './types.js';
+import { TickAbandoned, type Services, type TickReport, type TrustedRules } from './types.js';
 
 /** Each spec branch in name order; one that fails is reported and the others go on. */
 export async function planBranches(
@@ -34,6 +34,8 @@ export async function planBranches(
       const planned = await planBranch(svc, runId, branch, sha, main, mainSha, rules);
       if (planned) report.branches.push(planned);
     } catch (err) {
+      // A stop or the tick's budget ends the tick, not the branch.
+      if (err instanceof TickAbandoned) throw err;
       // One bad branch must not stop the others, nor the default branch's applies.
       report.errors.push(`${branch}: ${err instanceof Error ? err.message : String(err)}`);
     }
