@@ -154,6 +154,7 @@ describe('daemon deadlines against stalled peers', () => {
     gh.stallNext(1, 60_000);
     const from = d.logs.length;
     const [stalled, next] = await d.lines('the stalled tick and the one after it', 2, from, FAST_MS + BUDGET_MS + FAST_MS + 10_000);
+    console.log(`stalled on GitHub: ${stalled!.message} (${stalled!.durationMs} ms); next tick ${started(next!) - started(stalled!)} ms after it started`);
     expect(stalled).toMatchObject({ level: 'error', state: 'FAILED', message: expect.stringMatching(/^tick failed: the tick passed its budget of 4 s in phase [\w ]+, waiting [\d.]+ m?s for GitHub \w+/) });
     // Abandoned at its budget, not at the stall's end (a minute) nor at the client's own timeout (30 s).
     expect(stalled!.durationMs).toBeGreaterThanOrEqual(BUDGET_MS - 100);
@@ -178,6 +179,7 @@ describe('daemon deadlines against stalled peers', () => {
     const d = daemon(FAST, { FLEETSPEC_TICK_BUDGET: BUDGET, FLEETSPEC_LLM_BUDGET: '60s', FLEETSPEC_LLM_TIMEOUT: '60' });
     // Each tick gets to the narrative (on a loaded machine an earlier one may run out of time before it, naming its own wait).
     const failed = await until('a tick abandoned while waiting for the LLM', () => d.logs.find((l) => l.state === 'FAILED' && l.message.includes('for the LLM')), 60_000);
+    console.log(`stalled on the LLM: ${failed.message} (${failed.durationMs} ms)`);
     expect(failed.message).toMatch(/^tick failed: the tick passed its budget of 4 s in phase branches, waiting [\d.]+ m?s for the LLM \(fleetspec-test\) for a narrative$/);
     for (const l of d.logs) expect(l).toMatchObject(l.state === 'FAILED' ? { message: expect.stringMatching(/^tick failed: the tick passed its budget of 4 s /) } : { state: 'DONE' });
     expect(llm.requests.length).toBeGreaterThan(requests);
