@@ -120,6 +120,9 @@ async function openPostgres(url: string, max: number, explicit: Partial<PgTimeou
     constructor(c?: string | pg.ClientConfig) {
       super(c);
       clients.add(this);
+      // A connection lost while checked out (a transaction) has no pool listener: without this one
+      // its 'error' event would end the process. The query waiting on it gets the error anyway.
+      this.on('error', () => {});
       this.once('end', () => clients.delete(this));
     }
   }
@@ -219,7 +222,8 @@ async function openPostgres(url: string, max: number, explicit: Partial<PgTimeou
         lost: lost.signal,
         async release() {
           releasing = true;
-          if (lost.signal.aborted) socketOf(client)?.destroy();
+          // A lost connection has nothing to end gracefully: its end would wait for a reply.
+          if (lost.signal.aborted) return void socketOf(client)?.destroy();
           await bounded(client.end(), closeMs, () => socketOf(client)?.destroy());
         },
       };

@@ -64,10 +64,16 @@ export async function acquireLeader(db: Db, repo: string, opts: LeaderOptions = 
       // A silent connection raises no error: ask it something now and then. A query that gets no
       // answer in time marks the session lost (db.ts). The timer never keeps the process alive.
       const every = opts.heartbeatMs ?? HEARTBEAT_MS;
+      let beating = false;
       const heartbeat =
         db.engine === 'postgres' && every > 0
           ? setInterval(() => {
-              if (!session.lost.aborted) session.query('select 1').catch(() => {});
+              if (beating || released || session.lost.aborted) return;
+              beating = true;
+              session
+                .query('select 1')
+                .catch(() => {})
+                .finally(() => (beating = false));
             }, every).unref()
           : undefined;
       session.lost.addEventListener('abort', () => clearInterval(heartbeat), { once: true });
