@@ -4,7 +4,8 @@
 //
 // Each limit comes from, in order: a parameter of the connection string (DATABASE_URL, in the
 // units libpq, PostgreSQL and node-postgres use for it), OpenOptions.timeouts (code), the
-// environment (FLEETSPEC_DB_*, seconds, like FLEETSPEC_LLM_TIMEOUT), and the default below.
+// environment (FLEETSPEC_DB_*: seconds, or a duration such as 90s or 2m, as the loop's deadlines),
+// and the default below.
 import { StateError } from './errors.js';
 
 export interface PgTimeouts {
@@ -70,11 +71,14 @@ function fromParam(s: Setting, value: string): number {
   return Math.round(Number(value) * (s.unit === 's' ? 1000 : 1));
 }
 
+/** "90", "90s", "2m", "250ms", "0": the environment's durations, as the loop's deadlines read them (seconds when bare). */
+const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
 function fromEnv(s: Setting, value: string): number {
-  if (!NUMBER.test(value.trim())) {
-    throw new StateError(`${s.env}=${JSON.stringify(value)} is not a number of seconds`, `set it to e.g. ${DEFAULT_TIMEOUTS[s.key] / 1000}, or 0 for no limit`);
-  }
-  return Math.round(Number(value) * 1000);
+  const m = DURATION.exec(value);
+  if (!m) throw new StateError(`${s.env}=${JSON.stringify(value)} is not a duration`, `set it to e.g. ${DEFAULT_TIMEOUTS[s.key] / 1000} (seconds), ${DEFAULT_TIMEOUTS[s.key] / 1000}s or 2m, or 0 for no limit`);
+  return Math.round(Number(m[1]) * UNIT_MS[(m[2] ?? 's').toLowerCase()]!);
 }
 
 /** Seconds as fleetspec prints them: "90 s", "2.5 s". */

@@ -55,16 +55,17 @@ describe.skipIf(!ADMIN)('PostgreSQL behind a fault proxy', () => {
   });
 
   it('reads its deadlines from the connection string first, then the options, then FLEETSPEC_DB_*', () => {
-    const env = { FLEETSPEC_DB_QUERY_TIMEOUT: '2.5', FLEETSPEC_DB_STATEMENT_TIMEOUT: '7', FLEETSPEC_DB_KEEPALIVE_IDLE: '0' };
+    const env = { FLEETSPEC_DB_QUERY_TIMEOUT: '2.5', FLEETSPEC_DB_STATEMENT_TIMEOUT: '7', FLEETSPEC_DB_KEEPALIVE_IDLE: '0', FLEETSPEC_DB_IDLE_IN_TRANSACTION_TIMEOUT: '3m' };
     const s = pgSettings('postgres://u:p%40ss@db.example:5432/fleet?query_timeout=1200&connect_timeout=3&sslmode=require&application_name=x', { statementMs: 9000, lockMs: 100 }, env);
-    expect(s.timeouts).toEqual({ connectMs: 3000, queryMs: 1200, statementMs: 9000, lockMs: 100, idleInTransactionMs: 120_000, keepAliveMs: 0 });
+    expect(s.timeouts).toEqual({ connectMs: 3000, queryMs: 1200, statementMs: 9000, lockMs: 100, idleInTransactionMs: 180_000, keepAliveMs: 0 });
+    expect(pgSettings('postgres://db/fleet', {}, env).timeouts).toMatchObject({ queryMs: 2500, statementMs: 7000 });
     // What is read here is not left for node-postgres to read again (as strings); the rest stays.
     expect(s.connectionString).toBe('postgres://u:p%40ss@db.example:5432/fleet?sslmode=require&application_name=x');
     expect(s.options).toBeUndefined();
     const d = pgSettings('postgres://db.example/fleet?options=-c%20search_path%3Dfleet', {}, {});
     expect(d.timeouts).toEqual({ connectMs: 10_000, queryMs: 90_000, statementMs: 60_000, lockMs: 30_000, idleInTransactionMs: 120_000, keepAliveMs: 30_000 });
     expect(d.options).toBe('-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 -c search_path=fleet');
-    expect(() => pgSettings('postgres://db/fleet', {}, { FLEETSPEC_DB_QUERY_TIMEOUT: 'soon' })).toThrow('FLEETSPEC_DB_QUERY_TIMEOUT="soon" is not a number of seconds');
+    expect(() => pgSettings('postgres://db/fleet', {}, { FLEETSPEC_DB_QUERY_TIMEOUT: 'soon' })).toThrow('FLEETSPEC_DB_QUERY_TIMEOUT="soon" is not a duration');
     expect(() => pgSettings('postgres://db/fleet?lock_timeout=5s', {}, {})).toThrow('lock_timeout="5s" in DATABASE_URL is not a number of milliseconds');
   });
 
