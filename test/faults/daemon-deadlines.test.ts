@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateFleet } from '../../bench/fleet.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { synthesiseAll } from '../../reconciler/stacks/files.js';
@@ -65,8 +65,17 @@ describe('daemon deadlines against stalled peers', () => {
     llm = await startLlmServer({ mode: 'good', models: [MODEL] });
   });
 
+  // A test that failed half-way leaves its daemon running, holding the store: the next one needs it.
+  afterEach(async () => {
+    for (const c of children.splice(0)) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
+      const gone = new Promise((done) => c.once('exit', done));
+      c.kill('SIGKILL');
+      await within('a leftover daemon to exit after SIGKILL', gone, 10_000);
+    }
+  });
+
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all([gitServer?.close(), gh?.close(), llm?.close()]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -135,6 +144,12 @@ describe('daemon deadlines against stalled peers', () => {
     }
   };
   const started = (l: TickLog) => Date.parse(l.time) - l.durationMs;
+  /**
+   * On schedule: the tick after an abandoned one starts at the first due time after it ended, so
+   * within one interval of its end (plus node-cron's lateness within the second). A tick that started
+   * off the schedule (--immediately) may end just past a due time, so its end is what counts.
+   */
+  const onSchedule = (previous: TickLog, next: TickLog) => started(next) - Date.parse(previous.time);
 
   it('SIGTERM while idle: the daemon exits within 10 s', async () => {
     const d = daemon(YEARLY);
@@ -154,14 +169,13 @@ describe('daemon deadlines against stalled peers', () => {
     gh.stallNext(1, 60_000);
     const from = d.logs.length;
     const [stalled, next] = await d.lines('the stalled tick and the one after it', 2, from, FAST_MS + BUDGET_MS + FAST_MS + 10_000);
-    console.log(`stalled on GitHub: ${stalled!.message} (${stalled!.durationMs} ms); next tick ${started(next!) - started(stalled!)} ms after it started`);
+    console.log(`stalled on GitHub: ${stalled!.message} (${stalled!.durationMs} ms); next tick ${onSchedule(stalled!, next!)} ms after it ended`);
     expect(stalled).toMatchObject({ level: 'error', state: 'FAILED', message: expect.stringMatching(/^tick failed: the tick passed its budget of 4 s in phase [\w ]+, waiting [\d.]+ m?s for GitHub \w+/) });
     // Abandoned at its budget, not at the stall's end (a minute) nor at the client's own timeout (30 s).
     expect(stalled!.durationMs).toBeGreaterThanOrEqual(BUDGET_MS - 100);
     expect(stalled!.durationMs).toBeLessThan(BUDGET_MS + 2_000);
     expect(next).toMatchObject({ level: 'info', state: 'DONE' });
-    // The next due time after the stalled tick's start: one interval later (node-cron fires within the second).
-    expect(started(next!) - started(stalled!)).toBeLessThan(FAST_MS + 1_500);
+    expect(onSchedule(stalled!, next!)).toBeLessThan(FAST_MS + 1_000);
     const { ms, code } = await terminate(d);
     expect(code).toBe(0);
     expect(ms).toBeLessThan(SIGTERM_LIMIT_MS);
@@ -186,11 +200,14 @@ describe('daemon deadlines against stalled peers', () => {
     llm.mode = 'good';
     const from = d.logs.indexOf(failed) + 1;
     const [next] = await d.lines('the tick after the LLM stall', 1, from, FAST_MS + BUDGET_MS + 10_000);
-    expect(started(next!) - started(failed)).toBeLessThan(FAST_MS + 1_500);
-    // Its PR was opened before the narrative was asked for; now its plan comment goes out.
-    expect(next).toMatchObject({ state: 'DONE', report: { branches: [expect.objectContaining({ branch: 'rename-svc0', action: expect.stringMatching(/^(opened|updated)$/) })] } });
+    console.log(`the tick after it: ${next!.state}: ${next!.message} (${next!.durationMs} ms), ${onSchedule(failed, next!)} ms after the stalled one ended`);
+    expect(onSchedule(failed, next!)).toBeLessThan(FAST_MS + 1_000);
+    // Its PR was opened before the narrative was asked for; now its plan comment goes out (on a loaded
+    // machine a tick may run out of its 4 s elsewhere first: each tick picks up where the last stopped).
     const pr = [...gh.repo().pulls.values()].find((p) => p.head.ref === 'rename-svc0')!;
-    expect(gh.repo().issueComments.filter((c) => c.issue === pr.number).at(-1)?.body).toContain('### What this changes');
+    await until("the plan comment on rename-svc0's PR", () => gh.repo().issueComments.some((c) => c.issue === pr.number && c.body.includes('### What this changes')), 4 * FAST_MS);
+    await until('a tick that ends DONE', () => d.logs.slice(from).some((l) => l.state === 'DONE'), 4 * FAST_MS);
+    for (const l of d.logs.slice(from)) expect(l).toMatchObject(l.state === 'FAILED' ? { message: expect.stringMatching(/^tick failed: the tick passed its budget of 4 s /) } : { state: 'DONE' });
     const { code } = await terminate(d);
     expect(code).toBe(0);
     expect(await runOf(failed.run!)).toMatchObject({ state: 'FAILED', reason: expect.stringContaining('waiting') });
