@@ -13,6 +13,9 @@
 //   5. findings (findings.ts; a disk over threshold, a failed apply, unapproved commits, drift): one ticket each,
 //      proposed and closed by PRs like any ticket (loop/findings.ts).
 // What several phases use (checkout folders, specs, policies, plan comments) is in phases/shared.ts.
+// Under the daemon a tick runs under a watch (loop/watchdog.ts): its calls to GitHub, git's network and
+// the LLM are waits the watch gives up when the tick's budget is spent or a stop comes, never during an
+// apply (phases/shared.ts enterApply to the end of reconcileMain).
 import { countBySeverity } from '../diagnostics.js';
 import type { Planned } from '../plan/engine.js';
 import { getRun, startRun, transition, type Run, type RunTrigger } from '../state/ledger.js';
