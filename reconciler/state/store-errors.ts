@@ -105,10 +105,10 @@ async function checkPermissions(dir: string): Promise<void> {
   const foreign: string[] = [];
   const locked: string[] = [];
   let foreignUid: number | undefined;
-  for (const e of entries) {
-    if (!e.isFile() && !e.isDirectory()) continue;
-    const path = join(e.parentPath, e.name);
-    const info = await lstat(path);
+  const stats = await Promise.all(
+    entries.filter((e) => e.isFile() || e.isDirectory()).map(async (e) => ({ e, path: join(e.parentPath, e.name), info: await lstat(join(e.parentPath, e.name)) })),
+  );
+  for (const { e, path, info } of stats) {
     if (uid !== undefined && info.uid !== uid) {
       foreign.push(relative(dir, path));
       foreignUid ??= info.uid;
