@@ -15,7 +15,6 @@ import { formatDuration, TickWatch } from '../loop/watchdog.js';
 import { startSystemdWatchdog } from '../loop/sd-notify.js';
 import { signalRunningTerraform } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
-import { StateError } from '../state/errors.js';
 import type { RunTrigger } from '../state/ledger.js';
 import type { Output } from './output.js';
 import { logLine } from '../escape.js';
@@ -41,7 +40,7 @@ interface Loop {
 
 /** A git or GitHub failure as one message with what to do, or undefined for anything else. */
 function explain(err: unknown): { message: string; hint?: string } | undefined {
-  if (err instanceof GitError || err instanceof GitHubError || err instanceof StateError) return { message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+  if (err instanceof GitError || err instanceof GitHubError) return { message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   return undefined;
 }
 
