@@ -25,9 +25,8 @@ export function secretsSet(path: string, out: Output, input: () => Promise<Buffe
       out.stderr(`  hint: fleetspec secrets set ${path} < file   or   printf %s "$VALUE" | fleetspec secrets set ${path}`);
       return EXIT.INVALID;
     }
-    await setSecret(db, key, path, value, actor(), scope);
-    const stored = await getScopedSecret(db, key, path, actor());
-    out.stderr(`stored ${path} (${value.length} bytes, key ${key.id}; scope: ${scopeText(stored!.scope)})`);
+    const stored = await setSecret(db, key, path, value, actor(), scope);
+    out.stderr(`stored ${path} (${value.length} bytes, key ${key.id}; scope: ${scopeText(stored)})`);
     return EXIT.OK;
   });
 }

@@ -180,14 +180,15 @@ export function literalise<T>(input: T): { input: T; restore(json: unknown): unk
     return value;
   };
   const pattern = new RegExp(`fleetspec-literal-${nonce}-[0-9]+`, 'g');
-  const put = (s: string) => (originals.size ? s.replace(pattern, (p) => templateLiteral(originals.get(p)!)) : s);
+  const put = (s: string) => s.replace(pattern, (p) => templateLiteral(originals.get(p)!));
   const restore = (json: unknown): unknown => {
     if (typeof json === 'string') return put(json);
     if (Array.isArray(json)) return json.map(restore);
     if (json && typeof json === 'object') return Object.fromEntries(Object.entries(json).map(([k, v]) => [put(k), restore(v)]));
     return json;
   };
-  return { input: walk(input, 'input') as T, restore };
+  // Specs without an active string (nearly all) leave cdktf's JSON as it is: no second walk.
+  return { input: walk(input, 'input') as T, restore: (json) => (originals.size ? restore(json) : json) };
 }
 
 /** The Terraform JSON of one stack, as an object (before canonical rendering). */

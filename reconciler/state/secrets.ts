@@ -94,9 +94,9 @@ async function audit(db: Queryable, path: string, action: 'set' | 'get' | 'list'
 
 /**
  * Stores a secret and the resources it may be handed to (`scope`; empty: fleetspec's own use
- * only). Setting it again without a scope keeps the scope it had.
+ * only). Setting it again without a scope keeps the scope it had. Returns the scope stored.
  */
-export async function setSecret(db: Queryable, key: SecretKey, path: string, value: Buffer, actor: string, scope?: readonly string[]): Promise<void> {
+export async function setSecret(db: Queryable, key: SecretKey, path: string, value: Buffer, actor: string, scope?: readonly string[]): Promise<string[]> {
   checkPath(path);
   if (value.length === 0) throw new StateError(`refusing to store an empty value at ${path}`, 'pipe the value on standard input');
   let kept: string[] | null = scope ? checkScope(scope) : null;
@@ -119,6 +119,7 @@ export async function setSecret(db: Queryable, key: SecretKey, path: string, val
     [path, key.id, s.nonce, s.ciphertext, s.tag, kept === null ? null : JSON.stringify(kept)],
   );
   await audit(db, path, 'set', actor, true, scope ? `scope=${kept!.join(',')}` : null);
+  return kept ?? [];
 }
 
 interface SealedRow {

@@ -40,3 +40,12 @@ export function pushRecorder(git: GitTestServer, repoName: string, gh: GitHubTes
     return now;
   };
 }
+
+/** GitHub's side of a push for the stand-in: main and every open PR's head follow the branches `pushed` returned. */
+export function syncPullHeads(gh: GitHubTestServer, branches: ReadonlyMap<string, string>): void {
+  gh.setBranch('main', branches.get('main')!);
+  for (const p of gh.repo().pulls.values()) {
+    const sha = branches.get(p.head.ref);
+    if (p.state === 'open' && sha && sha !== p.head.sha) gh.setHeadSha(p.number, sha);
+  }
+}

@@ -26,7 +26,7 @@ import { openDb, type Db, type OpenOptions } from '../../reconciler/state/db.js'
 import { getRun, runHistory } from '../../reconciler/state/ledger.js';
 import { mainCommits } from '../../reconciler/state/loop.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
-import { pushRecorder } from '../git/activity.js';
+import { pushRecorder, syncPullHeads } from '../git/activity.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
 import { startOllamaServer, type OllamaTestServer } from '../ollama/server.js';
@@ -95,12 +95,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
   let recordPushes: ReturnType<typeof pushRecorder>;
   /** GitHub moves a PR's head when its branch moves; the test server learns it from the real repository. */
   const syncHeads = () => {
-    const branches = recordPushes(() => 'dave');
-    gh.setBranch('main', branches.get('main')!);
-    for (const p of gh.repo().pulls.values()) {
-      const sha = branches.get(p.head.ref);
-      if (p.state === 'open' && sha && sha !== p.head.sha) gh.setHeadSha(p.number, sha);
-    }
+    syncPullHeads(gh, recordPushes(() => 'dave'));
   };
 
   const runTick = async (): Promise<TickReport> => {

@@ -22,7 +22,7 @@ import { DIAGRAMS_DIR, writeDiagrams } from '../../reconciler/diagrams/index.js'
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { synthesiseAll } from '../../reconciler/stacks/files.js';
 import { NARRATIVE_HEADING } from '../../reconciler/loop/pr-text.js';
-import { pushRecorder } from '../git/activity.js';
+import { pushRecorder, syncPullHeads } from '../git/activity.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
@@ -155,12 +155,7 @@ describe.skipIf(!admin)('canaries never leave fleetspec: plan, apply, reconcile 
 
   /** GitHub's side of a push: activity and PR heads follow the bare repository (as in the e2e test). */
   const syncHeads = () => {
-    const branches = recordPushes(() => 'dave');
-    gh.setBranch('main', branches.get('main')!);
-    for (const p of gh.repo().pulls.values()) {
-      const sha = branches.get(p.head.ref);
-      if (p.state === 'open' && sha && sha !== p.head.sha) gh.setHeadSha(p.number, sha);
-    }
+    syncPullHeads(gh, recordPushes(() => 'dave'));
   };
   const pullFor = (branch: string) => [...gh.repo().pulls.values()].find((p) => p.head.ref === branch && p.state === 'open');
   const commentsOn = (n: number) => gh.repo().issueComments.filter((c) => c.issue === n).map((c) => c.body);
