@@ -8,7 +8,7 @@ import { ConfigError, loopConfig, type LoopConfig, type LoopOptions } from '../l
 import { pullTickets, type PulledTicket } from '../loop/tickets.js';
 import { countBySeverity, formatDiagnostic } from '../diagnostics.js';
 import { loadSpecs } from '../specs/load.js';
-import { acquireLeader } from '../state/lock.js';
+import { acquireLeader, LockHeld } from '../state/lock.js';
 import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type TickLog } from '../loop/daemon.js';
 import { tick, type TickReport } from '../loop/tick.js';
 import { formatDuration, TickWatch } from '../loop/watchdog.js';
@@ -142,17 +142,37 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
       return EXIT.ERROR;
     }
     let report: TickReport;
+    // One tick by hand has a budget only when one is set. SIGTERM or Ctrl-C stops it at its next safe
+    // point (an apply in progress finishes first, with its report); a second one exits at once.
+    const stop = new AbortController();
+    const tickMs = loop.config.deadlines.tickMs;
+    const watch = new TickWatch({ ...(tickMs ? { budgetMs: tickMs } : {}), stop: stop.signal });
+    const onSignal = (name: string) => () => {
+      if (stop.signal.aborted) {
+        out.stderr(`fleetspec reconcile: ${name} again, exiting at once (the next run records this one FAILED)`);
+        process.exit(EXIT.ERROR);
+      }
+      const applying = watch.applying !== undefined;
+      out.stderr(`fleetspec reconcile: ${name}: stopping ${applying ? 'after the apply in progress and its report' : 'at the next safe point'}`);
+      stop.abort();
+    };
+    const term = onSignal('SIGTERM');
+    const int = onSignal('SIGINT');
+    process.on('SIGTERM', term);
+    process.on('SIGINT', int);
     try {
-      // One tick by hand has a budget only when one is set.
-      const tickMs = loop.config.deadlines.tickMs;
-      report = await runTick(db, loop, opts, out, 'manual', !opts.quiet, tickMs ? new TickWatch({ budgetMs: tickMs }) : undefined);
+      report = await runTick(db, loop, opts, out, 'manual', !opts.quiet, watch);
     } catch (err) {
+      if (err instanceof LockHeld) throw err;
       const partial = (err as { report?: TickReport }).report;
       if (partial && opts.format === 'json') out.stdout(JSON.stringify(partial, null, 2));
       out.stderr(`fleetspec reconcile: ${logLine(err instanceof Error ? err.message : String(err))}${partial ? ` (run ${partial.run} ${partial.state})` : ''}`);
       const hint = explain(err)?.hint;
       if (hint) out.stderr(`  hint: ${logLine(hint)}`);
       return EXIT.ERROR;
+    } finally {
+      process.off('SIGTERM', term);
+      process.off('SIGINT', int);
     }
     if (opts.format === 'json') out.stdout(JSON.stringify(report, null, 2));
     else printReport(report, out);

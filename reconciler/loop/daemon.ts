@@ -12,6 +12,7 @@
 import { redactUrl } from '../redact.js';
 import cron from 'node-cron';
 import { logLine } from '../escape.js';
+import { LockHeld } from '../state/lock.js';
 import type { TickReport } from './tick.js';
 import { budgetsFor, formatDuration, STOP_DEADLINE_MS, TickWatch, type Budgets } from './watchdog.js';
 
@@ -87,6 +88,11 @@ export function startDaemon(opts: DaemonOptions): Daemon {
       const { durationMs, ...rest } = report;
       opts.log({ time: new Date().toISOString(), level: report.state === 'FAILED' ? 'error' : 'info', run: report.run, state: report.state, durationMs, message: report.reason, report: rest });
     } catch (err) {
+      if (err instanceof LockHeld) {
+        // Another reconciler has the repository: this one is the standby, as meant, not failing.
+        opts.log({ time: new Date().toISOString(), level: 'info', durationMs: Date.now() - started, message: `standby: ${redactUrl(err.message)}` });
+        return;
+      }
       const report = (err as { report?: TickReport }).report;
       opts.log({
         time: new Date().toISOString(),
@@ -123,7 +129,14 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     running = once().finally(() => (running = undefined));
     return running;
   };
-  const task = cron.schedule(opts.schedule, guarded, { noOverlap: true, name: 'fleetspec-tick' });
+  // node-cron's own logger writes coloured lines to the console; its warnings (a due time skipped
+  // while a tick runs, a missed execution) become plain log lines of the daemon instead.
+  const plain = (message: string) =>
+    /still running/i.test(message) ? 'a due time was skipped: the previous tick still runs' : /missed execution/i.test(message) ? `a due time was missed: the process was busy (${message.replace(/^missed execution at (.*?)!.*$/s, '$1')})` : message;
+  const say = (level: TickLog['level']) => (message: string, err?: unknown) =>
+    opts.log({ time: new Date().toISOString(), level, durationMs: 0, message: `scheduler: ${plain(String(message))}${err instanceof Error ? `: ${redactUrl(err.message)}` : ''}` });
+  const logger = { info: () => {}, debug: () => {}, warn: say('info'), error: say('error') };
+  const task = cron.schedule(opts.schedule, guarded, { noOverlap: true, name: 'fleetspec-tick', logger });
   if (opts.immediately) void guarded();
 
   return {

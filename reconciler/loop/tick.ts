@@ -18,8 +18,9 @@
 // apply (phases/shared.ts enterApply to the end of reconcileMain).
 import { countBySeverity } from '../diagnostics.js';
 import type { Planned } from '../plan/engine.js';
-import { getRun, startRun, transition, type Run, type RunTrigger } from '../state/ledger.js';
-import { acquireLeader } from '../state/lock.js';
+import { getRun, holdRun, renewRun, runsStillHeld, startRun, transition, type Run, type RunTrigger } from '../state/ledger.js';
+import { acquireLeader, LockHeld } from '../state/lock.js';
+import { thisProcess } from '../state/holder.js';
 import { recordBotCommit, trustedTip, type MainOutcome } from '../state/loop.js';
 import { pullTickets } from './tickets.js';
 import type { FindingSource } from './findings.js';
@@ -32,7 +33,7 @@ import { checkStop, trustedRules } from './phases/shared.js';
 import { TickAbandoned, type Services, type TickReport } from './phases/types.js';
 import * as text from './pr-text.js';
 import { NarrativeBudget } from '../narrative/budget.js';
-import { llmBudgetMs, watched, type TickWatch } from './watchdog.js';
+import { formatDuration, llmBudgetMs, watched, type TickWatch } from './watchdog.js';
 
 export { DRIFT_PREFIX } from './phases/drift.js';
 export { TickAbandoned, type TickReport } from './phases/types.js';
@@ -47,6 +48,8 @@ export interface TickContext extends Services {
   watch?: TickWatch;
   /** The narratives' budget for this tick (ms); default half the tick's budget, at most 2 minutes (loop/watchdog.ts). */
   llmBudgetMs?: number;
+  /** How long this tick's run counts as alive on another host after its last renewal (ms); default RUN_LEASE_MS. */
+  leaseMs?: number;
 }
 
 /** The network side of the spec repository: what the watchdog may give up on. */
@@ -95,11 +98,30 @@ async function phases(ctx: TickContext): Promise<TickReport> {
   const lock = await acquireLeader(ctx.db, ctx.repoKey);
   let run: Run;
   try {
+    await standBy(ctx);
     run = await startRun(ctx.db, { repo: ctx.repoKey, trigger: ctx.trigger });
+    await holdRun(ctx.db, run.id, thisProcess());
   } catch (err) {
     await lock.release();
     throw err;
   }
+  // The run's lease: renewed while the tick lives, so that a reconciler that gets the lock after this
+  // one lost it (a cut connection) leaves the run alone, above all an apply in progress.
+  let renewing = false;
+  const lease = setInterval(() => {
+    if (renewing) return;
+    renewing = true;
+    renewRun(ctx.db, run.id)
+      .catch(() => {})
+      .finally(() => (renewing = false));
+  }, leaseRenewMs(ctx)).unref();
+  // Without the lock another reconciler may start: this tick stops at its next safe point (an apply finishes first).
+  const onLost = () => {
+    const why = lock.lost.reason instanceof Error ? lock.lost.reason.message : 'its connection was lost';
+    ctx.progress(`the leader lock was lost (${why}); stopping at the next safe point`);
+    watch?.abandon(`the leader lock was lost (${why})`);
+  };
+  lock.lost.addEventListener('abort', onLost, { once: true });
   const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 0 };
   try {
     run = await transition(ctx.db, run.id, 'PENDING', 'PLANNING');
@@ -179,12 +201,37 @@ async function phases(ctx: TickContext): Promise<TickReport> {
     report.durationMs = Date.now() - started;
     throw Object.assign(err instanceof Error ? err : new Error(why), { report });
   } finally {
+    clearInterval(lease);
+    lock.lost.removeEventListener('abort', onLost);
     await lock.release();
   }
   report.state = run.state;
   report.reason = run.reason ?? summarise(report);
   report.durationMs = Date.now() - started;
   return report;
+}
+
+/** How long a run's holder on another host counts as alive after its last renewal; renewed every third of it. */
+export const RUN_LEASE_MS = 90_000;
+
+function leaseRenewMs(ctx: TickContext): number {
+  return Math.max(50, Math.round((ctx.leaseMs ?? RUN_LEASE_MS) / 3));
+}
+
+/**
+ * Got the lock, but a run of another process is still alive (it lost the lock with its connection,
+ * and works on, perhaps applying): this tick does nothing and says so, as a LockHeld (exit 3, an info
+ * line in the daemon's log), until that run ends or its holder dies.
+ */
+async function standBy(ctx: TickContext): Promise<void> {
+  const [held] = await runsStillHeld(ctx.db, ctx.repoKey, ctx.leaseMs ?? RUN_LEASE_MS, thisProcess().host);
+  if (!held) return;
+  const { run, holder, renewedMs } = held;
+  const where = holder.host === thisProcess().host ? `pid ${holder.pid}` : `pid ${holder.pid} on ${holder.host}, alive ${formatDuration(renewedMs)} ago`;
+  throw new LockHeld(
+    `run ${run.id} (${run.state}) of another fleetspec (${where}) is still running, though it lost the leader lock; standing by until it ends`,
+    holder.host === thisProcess().host ? 'it ends at its next safe point, or when its apply is done' : `it ends at its next safe point or when its apply is done; if that host is gone, its lease runs out ${formatDuration(RUN_LEASE_MS)} after its last renewal`,
+  );
 }
 
 function summarise(r: TickReport): string {

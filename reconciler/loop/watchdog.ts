@@ -188,6 +188,14 @@ export class TickWatch {
     return this.stepText ? `${where}, after: ${this.stepText}` : where;
   }
 
+  /**
+   * The tick must stop at its next safe point for `why` (the leader lock was lost): like a stop, it
+   * never cuts an apply short, which ends first.
+   */
+  abandon(why: string): void {
+    this.request(new TickAbandoned(`${why} ${this.doing()}`));
+  }
+
   /** Ends the watch's timer (the tick is over). */
   dispose(): void {
     clearTimeout(this.timer);

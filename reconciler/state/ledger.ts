@@ -2,6 +2,7 @@
 // The code refuses an illegal transition before the database would; the database refuses it anyway.
 import type { Queryable } from './db.js';
 import { StateError } from './errors.js';
+import { isAlive, isThisProcess, type Holder } from './holder.js';
 
 export const RUN_STATES = ['PENDING', 'PLANNING', 'WAIT_FOR_APPROVE', 'APPLYING', 'ROLLBACK', 'DONE', 'BLOCKED', 'FAILED'] as const;
 export type RunState = (typeof RUN_STATES)[number];
@@ -128,4 +129,46 @@ export async function unfinishedRuns(db: Queryable, repo: string): Promise<Run[]
        and not (select terminal from run_states s where s.state = r.state) order by id`,
     [repo],
   );
+}
+
+/** Records the process running `runId` and that it is alive now (migration 8). */
+export async function holdRun(db: Queryable, runId: number, holder: Holder): Promise<void> {
+  await db.query(`update runs set holder = $2, alive_at = now() where id = $1`, [runId, JSON.stringify(holder)]);
+}
+
+/** The run's holder is still alive: renews its lease. */
+export async function renewRun(db: Queryable, runId: number): Promise<void> {
+  await db.query(`update runs set alive_at = now() where id = $1`, [runId]);
+}
+
+export interface HeldRun {
+  run: Run;
+  holder: Holder;
+  /** How long ago the holder last renewed its lease, by the database's clock. */
+  renewedMs: number;
+}
+
+/**
+ * Unfinished runs of `repo` whose holder is alive, though it no longer has the leader lock (its
+ * connection was lost while it worked): another process must leave them, and the repository, alone
+ * until they end. On this host a holder is alive while its process is; on another host while its
+ * lease (`leaseMs`) is fresh. A run of this very process is no one's: ticks of one process never
+ * overlap, so its tick ended without recording the end (the store failed at that moment).
+ */
+export async function runsStillHeld(db: Queryable, repo: string, leaseMs: number, host: string): Promise<HeldRun[]> {
+  const rows = await db.query<Run & { holder: Holder | string | null; renewedMs: number | null }>(
+    `select ${RUN_COLUMNS}, holder, (extract(epoch from (now() - alive_at)) * 1000)::float8 as "renewedMs"
+       from runs r where repo = $1 and holder is not null
+        and not (select terminal from run_states s where s.state = r.state) order by id`,
+    [repo],
+  );
+  const held: HeldRun[] = [];
+  for (const row of rows) {
+    const { holder: raw, renewedMs, ...run } = row;
+    const holder = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Holder;
+    if (isThisProcess(holder)) continue;
+    const alive = holder.host === host ? isAlive(holder) : renewedMs !== null && renewedMs < leaseMs;
+    if (alive) held.push({ run: run as Run, holder, renewedMs: Number(renewedMs ?? Infinity) });
+  }
+  return held;
 }

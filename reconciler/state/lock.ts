@@ -7,6 +7,7 @@
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { isAlive, processStart } from './holder.js';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from './db.js';
@@ -123,26 +124,6 @@ interface LockFileContent {
   started: string | null;
   command: string;
   since: string;
-}
-
-function processStart(pid: number): string | null {
-  try {
-    // Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces, so split after ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function isAlive(holder: LockFileContent): boolean {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  const started = processStart(holder.pid);
-  return holder.started === null || started === null || started === holder.started;
 }
 
 /** Exclusive use of a folder by this process (the PGlite store), until release or exit. */

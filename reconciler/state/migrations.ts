@@ -321,6 +321,19 @@ create table outbox (
 create index outbox_pending on outbox (repo, id) where delivered_at is null and abandoned_at is null;
 `,
   },
+  {
+    version: 8,
+    name: 'run holders',
+    sql: `
+-- Who runs each run, and when it last said it was alive. The leader lock is tied to one database
+-- connection: when that connection is lost (a restart, a network cut) the lock goes with it while
+-- the process may still be applying. A reconciler that gets the lock next leaves an unfinished run
+-- alone while its holder is alive: on the same host, its process (pid and start time) exists; on
+-- another, it renewed alive_at within the lease.
+alter table runs add column holder jsonb;
+alter table runs add column alive_at timestamptz;
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');
