@@ -80,8 +80,9 @@ describe('daemon deadlines against stalled peers', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const daemon = (schedule: string, extra: Record<string, string> = {}): Daemon => {
-    const child = spawn(process.execPath, [BIN, 'daemon', '--schedule', schedule, '--immediately', '--log-format', 'json', '--finding-tickets', 'none'], {
+  const daemon = (schedule: string, extra: Record<string, string> = {}): Daemon => fleetspec(['daemon', '--schedule', schedule, '--immediately', '--log-format', 'json'], extra);
+  const fleetspec = (args: string[], extra: Record<string, string> = {}): Daemon => {
+    const child = spawn(process.execPath, [BIN, ...args, '--finding-tickets', 'none'], {
       cwd: dir,
       env: {
         PATH: process.env.PATH,
@@ -240,5 +241,20 @@ describe('daemon deadlines against stalled peers', () => {
     expect(line!.message).toMatch(waiting);
     expect(await runOf(line!.run!)).toMatchObject({ state: 'FAILED', reason: expect.stringMatching(/^abandoned: stop requested in phase /) });
     llm.mode = 'good';
+  }, 150_000);
+
+  it('SIGTERM during `fleetspec reconcile` stalled on GitHub: it stops at the safe point within 10 s, exit 3, its run FAILED', async () => {
+    const before = gh.requests.length;
+    gh.stallNext(1, 120_000);
+    const r = fleetspec(['reconcile']);
+    await until("reconcile's call to GitHub to be stalled", () => gh.requests.length > before, 60_000);
+    const { ms, code } = await terminate(r);
+    console.log(`SIGTERM during reconcile stalled on GitHub: exit ${code} after ${ms} ms`);
+    expect(code).toBe(3);
+    expect(ms).toBeLessThan(SIGTERM_LIMIT_MS);
+    expect(r.stderr()).toMatch(/fleetspec reconcile: SIGTERM: stopping at the next safe point/);
+    expect(r.stderr()).toMatch(/fleetspec reconcile: stop requested in phase [\w ]+, waiting [\d.]+ m?s for GitHub \w+ \(run (\d+) FAILED\)/);
+    const id = Number(/\(run (\d+) FAILED\)/.exec(r.stderr())![1]);
+    expect(await runOf(id)).toMatchObject({ state: 'FAILED', reason: expect.stringMatching(/^abandoned: stop requested in phase /) });
   }, 150_000);
 });
