@@ -79,9 +79,14 @@ export async function tick(context: TickContext): Promise<TickReport> {
   delete ctx.engine.noIssues;
   context.git.signal = signal;
   context.github.signal = signal;
+  // Live reads over SSH stop with the tick (its signal never aborts during an apply): a connect or command in flight ends now, not at its own timeout.
+  const ssh = context.engine.ssh;
+  const cancelSsh = () => void ssh?.cancel(`the tick stopped (${signal?.reason instanceof Error ? signal.reason.message : 'stop'})`).catch(() => {});
+  signal?.addEventListener('abort', cancelSsh, { once: true });
   try {
     return await phases(ctx);
   } finally {
+    signal?.removeEventListener('abort', cancelSsh);
     context.git.signal = undefined;
     context.github.signal = undefined;
     watch?.dispose();

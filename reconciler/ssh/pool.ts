@@ -84,6 +84,8 @@ export class SshPool {
   private readonly seenHostKeys = new Map<string, string>();
   private opened = 0;
   private closed = false;
+  /** Aborted by cancel(): connecting and running commands stop, with the reason. */
+  private readonly cancelled = new AbortController();
 
   constructor(options: SshPoolOptions) {
     this.privateKey = typeof options.privateKey === 'string' ? options.privateKey : options.privateKey.toString('utf8');
@@ -114,6 +116,16 @@ export class SshPool {
     });
   }
 
+  /**
+   * Stops everything in flight and closes the pool: a connect or command under way rejects at once
+   * (SshError 'closed', naming `reason`), a remote command is killed. For a run told to stop (its
+   * tick's budget, SIGTERM) while it reads live; never called during an apply.
+   */
+  cancel(reason: string): Promise<void> {
+    if (!this.cancelled.signal.aborted) this.cancelled.abort(reason);
+    return this.close();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const pending = [...this.connections.values()];
@@ -127,6 +139,7 @@ export class SshPool {
   }
 
   private connection(target: SshTarget): Promise<Connection> {
+    if (this.cancelled.signal.aborted) return Promise.reject(cancelledError(target, this.cancelled.signal));
     if (this.closed) return Promise.reject(new SshError('closed', target.label, 'the SSH pool is already closed'));
     const key = `${target.host}:${target.port}:${target.user}`;
     let connection = this.connections.get(key);
@@ -198,11 +211,22 @@ export class SshPool {
     });
     // Errors after the handshake (a reset, a keepalive timeout) must not crash the process.
     client?.on('error', () => {});
+    const stop = this.cancelled.signal;
+    let onStop: (() => void) | undefined;
+    const stopped = new Promise<never>((_resolve, reject) => {
+      onStop = () => reject(cancelledError(target, stop));
+      if (stop.aborted) onStop();
+      else stop.addEventListener('abort', onStop, { once: true });
+    });
+    stopped.catch(() => {});
     try {
-      await connecting;
+      await Promise.race([connecting, stopped]);
     } catch (error) {
       ssh.dispose();
+      if (error instanceof SshError && stop.aborted) throw error;
       throw refusal ?? connectError(target, error, { tcpConnected, pinned, timeoutMs: this.connectTimeoutMs });
+    } finally {
+      stop.removeEventListener('abort', onStop!);
     }
     if (!offered || !ssh.connection) {
       ssh.dispose();
@@ -234,7 +258,7 @@ export class SshPool {
     return {
       target,
       presentedHostKey: connection.presentedHostKey,
-      exec: async (command, options = {}) => exec(target, ensureOpen(), command, options.stdin, options.timeoutMs ?? commandTimeoutMs),
+      exec: async (command, options = {}) => exec(target, ensureOpen(), command, options.stdin, options.timeoutMs ?? commandTimeoutMs, this.cancelled.signal),
       forward: async (host, port) => forward(target, ensureOpen(), host, port, commandTimeoutMs),
     };
   }
@@ -290,17 +314,24 @@ async function exec(
   command: string,
   stdin: string | Buffer | undefined,
   timeoutMs: number,
+  stop: AbortSignal,
 ): Promise<ExecResult> {
   let channel: ClientChannel | undefined;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
+  // The command's deadline, or the pool's cancellation, whichever comes first: either kills it remotely.
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
+    const end = (error: SshError) => {
       timedOut = true;
       if (channel) killRemote(channel);
-      reject(new SshError('timeout', target.label, `command did not finish within ${timeoutMs} ms and was killed: ${shorten(command)}`,
-        'raise the command timeout if the work is legitimately slow, or look at the host (load, a hung mount)'));
-    }, timeoutMs);
+      reject(error);
+    };
+    timer = setTimeout(() => end(new SshError('timeout', target.label, `command did not finish within ${timeoutMs} ms and was killed: ${shorten(command)}`,
+      'raise the command timeout if the work is legitimately slow, or look at the host (load, a hung mount)')), timeoutMs);
+    onStop = () => end(cancelledError(target, stop, command));
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
   });
   deadline.catch(() => {});
   try {
@@ -342,7 +373,13 @@ async function exec(
     }
   } finally {
     clearTimeout(timer);
+    stop.removeEventListener('abort', onStop!);
   }
+}
+
+function cancelledError(target: SshTarget, stop: AbortSignal, command?: string): SshError {
+  const why = typeof stop.reason === 'string' ? stop.reason : stop.reason instanceof Error ? stop.reason.message : 'the run stopped';
+  return new SshError('closed', target.label, `${command ? `command cancelled and killed (${shorten(command)})` : 'connection cancelled'}: ${why}`);
 }
 
 /**

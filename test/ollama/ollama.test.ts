@@ -224,6 +224,26 @@ describe('ollama client against the contract server', () => {
     expect(error.message).toMatch(/sent nothing for 150 ms during POST \/api\/pull/);
   });
 
+  it('stops a pull that keeps making progress but never finishes, at its total limit', async () => {
+    let writes = 0;
+    const url = await rawServer((_path, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      res.write('{"status":"pulling manifest"}\n');
+      // A trickle: a progress line every 50 ms, so the silence timeout never fires.
+      const every = setInterval(() => {
+        writes++;
+        res.write(`{"status":"pulling 6a0746a1ec1a","digest":"sha256:${'6a0746a1ec1a'.padEnd(64, '0')}","total":4000000000,"completed":${writes}}\n`);
+      }, 50);
+      res.on('close', () => clearInterval(every));
+    });
+    const started = Date.now();
+    const error = await rejection(ollamaClient({ baseUrl: url, timeoutMs: 300, pullLimitMs: 600 }).pull('llama3'));
+    expect(writes).toBeGreaterThan(3);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(error.message).toMatch(/^pull llama3:latest: not finished within 600 ms on 127\.0\.0\.1:\d+; stopped$/);
+    expect((error as { hint?: string }).hint).toMatch(/resumes a cancelled pull/);
+  });
+
   it('parses NDJSON lines split across TCP chunks, a multi-byte character included', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const line = JSON.stringify({ status: 'pulling aaaaaaaaaaaa — ünïcode', digest, total: 100, completed: 50 });

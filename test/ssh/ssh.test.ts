@@ -262,6 +262,38 @@ describe('command timeout', () => {
   });
 });
 
+describe('cancel', () => {
+  test('ends a running command and a connect in progress at once, naming the reason, and the pool takes nothing more', async () => {
+    // A peer that accepts TCP and never speaks: the handshake would wait for the connect timeout.
+    const silent = createTcpServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const pidFile = `${main.home}/cancel-root.pid`;
+    try {
+      const pool = newPool({ connectTimeoutMs: 20_000, commandTimeoutMs: 30_000 });
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const command = sshError(pool.run(main.target(), (session) => (started(), session.exec(sh`echo $$ > ${pidFile}; exec sleep 30`))));
+      const connecting = sshError(pool.run({ ...main.target(), host: '127.0.0.1', port, label: 'silent' }, (session) => session.exec('true')));
+      await running;
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the command is under way, the handshake waits
+      const at = Date.now();
+      await pool.cancel('the tick stopped (stop requested)');
+      const [c, k] = await Promise.all([command, connecting]);
+      expect(Date.now() - at).toBeLessThan(1_500);
+      expect(c.code).toBe('closed');
+      expect(c.message).toMatch(/command cancelled and killed \(.*sleep 30\): the tick stopped \(stop requested\)$/);
+      expect(k.message).toBe('silent: connection cancelled: the tick stopped (stop requested)');
+      const after = await sshError(pool.run(main.target(), (session) => session.exec('true')));
+      expect(after.message).toMatch(/connection cancelled: the tick stopped/);
+    } finally {
+      silent.close();
+      const cleanup = newPool();
+      await cleanup.run(main.target(), (session) => session.exec(sh`kill -KILL -- -$(cat ${pidFile}) 2>/dev/null; true`));
+    }
+  });
+});
+
 describe('pool', () => {
   test('one connection per target, reused across runs', async () => {
     const pool = newPool();

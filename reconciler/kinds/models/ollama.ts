@@ -40,6 +40,12 @@ export interface OllamaClientOptions {
   connect?: () => Promise<Duplex>;
   /** Longest wait without any progress, per request; for pull, between two progress lines. Default 15 s. */
   timeoutMs?: number;
+  /**
+   * Longest a pull may take in all, progress or not (default 20 minutes): a pull that trickles forever
+   * must not hold an apply past its budget. Ollama resumes a cancelled pull where it stopped, so the
+   * next apply goes on from there.
+   */
+  pullLimitMs?: number;
 }
 
 /**
@@ -70,6 +76,7 @@ export interface OllamaClient {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_PULL_LIMIT_MS = 20 * 60_000;
 /** Tags and ps of a large install are a few hundred KiB; anything near this is not Ollama. */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 /** A progress line is under 200 bytes; a line this long means the stream is not NDJSON. */
@@ -99,6 +106,7 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
     throw new OllamaError(`Ollama baseUrl ${redactUrl(options.baseUrl)} is not http://`, { hint: 'Ollama serves plain HTTP; reach a remote host through an SSH forward (connect) rather than TLS' });
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const pullLimitMs = options.pullLimitMs ?? DEFAULT_PULL_LIMIT_MS;
   const prefix = base.pathname.replace(/\/+$/, '');
   const where = options.createConnection || options.connect ? `${base.host} (over the forwarded stream)` : base.host;
   const unreachableHint = options.createConnection || options.connect
@@ -111,17 +119,20 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
     path: string,
     body: unknown,
     onResponse: (res: IncomingMessage, done: { resolve: (v: T) => void; reject: (e: unknown) => void; alive: () => void }) => void,
+    limit?: { ms: number; error: () => OllamaError },
   ): Promise<T> {
     const label = `${method} ${path}`;
     return new Promise<T>((resolvePromise, rejectPromise) => {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
+      let overall: NodeJS.Timeout | undefined;
       let req: ReturnType<typeof request> | undefined;
       let stream: Duplex | undefined;
 
       const finish = () => {
         settled = true;
         clearTimeout(timer);
+        clearTimeout(overall);
       };
       const resolve = (value: T) => {
         if (settled) return;
@@ -184,6 +195,7 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
       };
 
       alive();
+      if (limit) overall = setTimeout(() => reject(limit.error()), limit.ms);
       if (options.connect) {
         options.connect().then(start, (error: unknown) => {
           reject(new OllamaError(`could not open the stream to Ollama at ${base.host} for ${label}: ${messageOf(error)}`, {
@@ -405,6 +417,11 @@ export function ollamaClient(options: OllamaClientOptions): OllamaClient {
             done.reject(error);
           }
         });
+      }, {
+        ms: pullLimitMs,
+        error: () => new OllamaError(`pull ${name}: not finished within ${pullLimitMs >= 60_000 ? `${Number((pullLimitMs / 60_000).toFixed(1))} min` : `${pullLimitMs} ms`} on ${where}; stopped`, {
+          hint: 'Ollama resumes a cancelled pull where it stopped: the next apply goes on from there; or pull it by hand on the host (`ollama pull`) and let fleetspec find it installed',
+        }),
       });
     },
   };
