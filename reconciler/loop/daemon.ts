@@ -24,6 +24,8 @@ export interface TickLog {
   run?: number;
   state?: string;
   durationMs: number;
+  /** Due times of the schedule that passed while this tick ran (they start no tick of their own). */
+  skipped?: number;
   message: string;
   report?: Omit<TickReport, 'durationMs'>;
 }
@@ -69,6 +71,8 @@ export function startDaemon(opts: DaemonOptions): Daemon {
   let running: Promise<void> | undefined;
   let watch: TickWatch | undefined;
   let count = 0;
+  /** Due times skipped while the running tick ran: told on that tick's own line, not one line each. */
+  let skipped = 0;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let wedged = false;
@@ -79,6 +83,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     if (abort.signal.aborted || wedged) return;
     const started = Date.now();
     count++;
+    skipped = 0;
     const current = new TickWatch({ budgetMs: budgets.tickMs, stop: abort.signal });
     watch = current;
     const check = setInterval(() => checkWedge(current), Math.max(20, Math.min(1000, budgets.graceMs / 4)));
@@ -86,11 +91,11 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     try {
       const report = await opts.tick(current.signal, current);
       const { durationMs, ...rest } = report;
-      opts.log({ time: new Date().toISOString(), level: report.state === 'FAILED' ? 'error' : 'info', run: report.run, state: report.state, durationMs, message: report.reason, report: rest });
+      opts.log({ time: new Date().toISOString(), level: report.state === 'FAILED' ? 'error' : 'info', run: report.run, state: report.state, durationMs, ...skippedField(), message: report.reason, report: rest });
     } catch (err) {
       if (err instanceof LockHeld) {
         // Another reconciler has the repository: this one is the standby, as meant, not failing.
-        opts.log({ time: new Date().toISOString(), level: 'info', durationMs: Date.now() - started, message: `standby: ${redactUrl(err.message)}` });
+        opts.log({ time: new Date().toISOString(), level: 'info', durationMs: Date.now() - started, ...skippedField(), message: `standby: ${redactUrl(err.message)}` });
         return;
       }
       const report = (err as { report?: TickReport }).report;
@@ -99,6 +104,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
         level: 'error',
         ...(report ? { run: report.run, state: report.state } : {}),
         durationMs: Date.now() - started,
+        ...skippedField(),
         message: `tick failed: ${redactUrl(err instanceof Error ? err.message : String(err))}`,
       });
     } finally {
@@ -123,18 +129,28 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     onWedged?.();
     opts.onWedge?.(message);
   };
+  const skippedField = () => (skipped > 0 ? { skipped } : {});
   const guarded = () => {
     // noOverlap in node-cron skips a due time while a tick runs; this guard covers the start-up tick too.
-    if (running) return;
+    if (running) {
+      skipped++;
+      return;
+    }
     running = once().finally(() => (running = undefined));
     return running;
   };
-  // node-cron's own logger writes coloured lines to the console; its warnings (a due time skipped
-  // while a tick runs, a missed execution) become plain log lines of the daemon instead.
+  // node-cron's own logger writes coloured lines to the console. A due time skipped while a tick
+  // runs is expected (ticks never overlap): it is counted on that tick's line, not logged each time.
+  // Its other warnings (a missed execution: the process was busy) become plain log lines.
   const plain = (message: string) =>
-    /still running/i.test(message) ? 'a due time was skipped: the previous tick still runs' : /missed execution/i.test(message) ? `a due time was missed: the process was busy (${message.replace(/^missed execution at (.*?)!.*$/s, '$1')})` : message;
-  const say = (level: TickLog['level']) => (message: string, err?: unknown) =>
+    /missed execution/i.test(message) ? `a due time was missed: the process was busy (${message.replace(/^missed execution at (.*?)!.*$/s, '$1')})` : message;
+  const say = (level: TickLog['level']) => (message: string, err?: unknown) => {
+    if (/still running/i.test(String(message))) {
+      skipped++;
+      return;
+    }
     opts.log({ time: new Date().toISOString(), level, durationMs: 0, message: `scheduler: ${plain(String(message))}${err instanceof Error ? `: ${redactUrl(err.message)}` : ''}` });
+  };
   const logger = { info: () => {}, debug: () => {}, warn: say('info'), error: say('error') };
   const task = cron.schedule(opts.schedule, guarded, { noOverlap: true, name: 'fleetspec-tick', logger });
   if (opts.immediately) void guarded();
