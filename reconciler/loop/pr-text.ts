@@ -218,14 +218,53 @@ export function tamperedComment(branch: string, sha: string): string {
   ].join('\n');
 }
 
-export function directPushComment(main: string, count = 1): string {
-  return [
+/** A commit pushed straight to the default branch and refused: its sha and its message's first line (read for the listed ones only). */
+export interface RefusedPush {
+  sha: string;
+  subject?: string;
+}
+
+/** How many refused direct pushes one comment lists by name; the rest are counted, and the range covers them all. */
+export const DIRECT_PUSHES_LISTED = 20;
+/** A listed commit's message line is cut to this many characters before escaping: the message is the pusher's, of any length. */
+const SUBJECT_CHARS = 100;
+
+/** The first line of a commit message, cut to SUBJECT_CHARS characters (whole code points, so no surrogate is split). */
+export function subjectOf(message: string): string {
+  const first = String(message).split(/\r\n|[\n\r]/, 1)[0] ?? '';
+  const chars = Array.from(first.trim());
+  return chars.length > SUBJECT_CHARS ? `${chars.slice(0, SUBJECT_CHARS).join('')}…` : chars.join('');
+}
+
+/**
+ * The one comment, on the newest, about the commits pushed straight to the default branch that a tick
+ * refused. `refused`: the commits, oldest first (the first DIRECT_PUSHES_LISTED listed with their
+ * messages' first lines, escaped: the pusher wrote them), or only how many. However many there are,
+ * the comment stays a few kilobytes, far below GitHub's 65,536 characters.
+ */
+export function directPushComment(main: string, refused: number | readonly RefusedPush[] = 1): string {
+  const count = typeof refused === 'number' ? refused : refused.length;
+  const lines = [
     count === 1 ? '### fleetspec did not apply this commit' : `### fleetspec did not apply this commit, nor the ${count - 1} before it`,
     '',
     `${count === 1 ? 'It' : 'They'} reached ${mdCode(main)} without a merged pull request, so nobody approved ${count === 1 ? 'it' : 'them'}${count === 1 ? '' : ' (the ledger and `fleetspec reconcile` list each)'}.`,
     '',
-    untrustedUntil(main),
-  ].join('\n');
+  ];
+  if (typeof refused !== 'number' && refused.length) {
+    const oldest = refused[0]!.sha;
+    const newest = refused.at(-1)!.sha;
+    lines.push(
+      count === 1
+        ? 'The commit:'
+        : `The ${count} commits, ${mdCode(short(oldest))} (oldest) to ${mdCode(short(newest))} (this one), oldest first; ${mdCode(`git log --first-parent ${oldest}^..${newest}`)} lists them all:`,
+      '',
+    );
+    for (const c of refused.slice(0, DIRECT_PUSHES_LISTED)) lines.push(`- ${mdCode(short(c.sha))} ${c.subject ? mdInline(c.subject) : '_(no message)_'}`);
+    if (count > DIRECT_PUSHES_LISTED) lines.push(`- and ${count - DIRECT_PUSHES_LISTED} more`);
+    lines.push('');
+  }
+  lines.push(untrustedUntil(main));
+  return lines.join('\n');
 }
 
 export function staleComment(sha: string, differences: string[]): string {

@@ -12,6 +12,7 @@ import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import type { StacksContext } from '../stacks/driver.js';
 import { evaluatePolicies, type PolicyContext } from '../policies/evaluate.js';
 import { buildPlan, canonicalJson, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
+import { failpoint } from '../failpoints.js';
 
 export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'stacks'> {
   /** The specs folder. */
@@ -165,6 +166,8 @@ export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'
   if (planned.plan.hash !== approved.hash) return { ...report, status: 'stale' };
   if (blockingFindings(planned.plan).length) return { ...report, status: 'blocked' };
   await opts.beforeApply?.(planned.plan);
+  // Fault tests (test/faults/apply-points.test.ts) kill the process here: the apply is recorded as begun, nothing is applied.
+  failpoint('apply:begun');
 
   const drivers = new Map((opts.drivers ?? DRIVERS).map((d) => [d.folder, d]));
   const todo = planned.plan.changes.filter(isApplicable);
@@ -177,6 +180,8 @@ export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'
       const rollback = await driver.apply(change, planned.context);
       if (rollback) rollbacks.push(rollback);
       report.done.push(change);
+      // Half-way: the first change is live, the rest are not.
+      if (i === 0 && todo.length > 1) failpoint('apply:between');
     } catch (err) {
       report.status = 'failed';
       report.failed = { change, error: err instanceof Error ? err.message : String(err) };
@@ -194,5 +199,7 @@ export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'
       }
     }
   }
+  // Everything is done live, and nothing of it is recorded yet: the caller records the outcome.
+  failpoint('apply:done');
   return report;
 }

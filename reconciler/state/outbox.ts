@@ -39,6 +39,24 @@ export async function queueReport(db: Queryable, repo: string, r: Report): Promi
   );
 }
 
+/**
+ * Queues a report, or rewrites the target and payload of the one queued under its key, but only while
+ * no delivery of it has begun (attempts 0; not delivered nor given up): once a delivery began GitHub
+ * may hold what was sent, and the marker a later look searches for must stay the one sent. Returns
+ * whether the report now says what `r` says; false: the key's report stays as it was.
+ * For a report that grows as a tick goes on (the direct pushes a tick refuses, each recorded with it).
+ */
+export async function upsertReport(db: Queryable, repo: string, r: Report): Promise<boolean> {
+  const rows = await db.query<{ id: number }>(
+    `insert into outbox (repo, key, kind, target, payload, run_id) values ($1, $2, $3, $4, $5, $6)
+     on conflict (repo, key) do update set target = excluded.target, payload = excluded.payload
+       where outbox.attempts = 0 and outbox.delivered_at is null and outbox.abandoned_at is null and outbox.kind = excluded.kind
+     returning id::integer as id`,
+    [repo, r.key, r.kind, String(r.target), JSON.stringify(r.payload), r.runId ?? null],
+  );
+  return rows.length > 0;
+}
+
 const COLUMNS = `id::integer as id, key, kind, target, payload, run_id::integer as "runId", attempts, last_error as "lastError",
   delivered_at as "deliveredAt", abandoned_at as "abandonedAt"`;
 

@@ -5,6 +5,9 @@
 // is refused and keeps the default branch untrusted until a revert or an approved PR catches up.
 // Record, then report: each outcome is committed to the ledger with its reports (the result comment,
 // the fleetspec/apply status) queued in the same transaction; they are delivered after (report.ts).
+// Commits pushed straight to the default branch are refused as one: each refusal is recorded with the
+// tick's single status and commit comment about them rewritten to cover it, so a burst of a thousand
+// costs two writes on GitHub, and a tick stopped half-way still has said all it refused.
 import { DRIVERS } from '../../kinds/drivers.js';
 import type { PullRequest } from '../../github/client.js';
 import { applyPlan, blockingFindings, planDifferences } from '../../plan/engine.js';
@@ -18,7 +21,7 @@ import { authorsOf, soleWriter } from '../authors.js';
 import * as text from '../pr-text.js';
 import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
 import { appliedRoots, checkStop, enterApply, linkFreeRoots, refusedIn, specsDir, stacksDir } from './shared.js';
-import { applyStatus, deliverReports, queueReports, refusalComment, refusalStatus, resultComment } from './report.js';
+import { applyStatus, deliverReports, directPushReports, queueReports, refusalComment, refusalStatus, replaceReports, resultComment } from './report.js';
 import type { Report } from '../../state/outbox.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
 
@@ -67,17 +70,12 @@ async function examineMain(svc: Services, run: Run, main: string, mainSha: strin
   const pending = await sinceTrusted(svc, main, mainSha, trusted);
   const seen = await mainCommits(svc.db, svc.repoKey);
   const roots = appliedRoots(svc);
-  // Direct pushes refused this tick: one status and one comment, on the newest, however many there are.
-  const direct: string[] = [];
-  const reportDirect = async () => {
-    const newest = direct.at(-1);
-    if (!newest) return;
-    await queueReports(svc.db, svc.repoKey, [
-      refusalStatus(newest, `not applied: reached ${main} without an approved pull request`, run.id),
-      refusalComment(newest, null, text.directPushComment(main, direct.length), run.id),
-    ]);
-  };
+  const position = new Map(pending.map((sha, i) => [sha, i]));
+  // Direct pushes refused this tick, oldest first: one status and one comment, on the newest, however many there are.
+  const direct: text.RefusedPush[] = [];
   for (const [i, sha] of pending.entries()) {
+    // What is left if the tick stops here (checkStop, or a wait on GitHub given up): this commit and those after it.
+    report.waiting = pending.length - i;
     checkStop(svc);
     const before = seen.get(sha)?.outcome;
     // Refused before: reported once, and it keeps the default branch untrusted.
@@ -104,12 +102,14 @@ async function examineMain(svc: Services, run: Run, main: string, mainSha: strin
       }
       // A rebase merge puts copies of the PR's commits on the default branch; the last one is the merge,
       // checked whole. A commit the PR's head itself contains is no copy: it was pushed, and is judged as such.
-      const later = new Set(pending.slice(i + 1));
-      const rebasedBy = pulls.find((p) => p.merged && p.baseRef === main && p.mergeCommitSha && later.has(p.mergeCommitSha));
+      const rebasedBy = pulls.find((p) => p.merged && p.baseRef === main && p.mergeCommitSha && (position.get(p.mergeCommitSha) ?? -1) > i);
       if (rebasedBy && !(await svc.git.isAncestor(sha, rebasedBy.headSha).catch(() => true))) continue;
       const listed = changes.slice(0, 5).join(', ') + (changes.length > 5 ? ` and ${changes.length - 5} more` : '');
-      await refuse(svc, run.id, report.main, sha, null, 'not-approved', `pushed to ${main} without a pull request; changes ${listed}`, []);
-      direct.push(sha);
+      // Only the first ones are listed by message in the comment: the others' messages are not read.
+      const subject = direct.length < text.DIRECT_PUSHES_LISTED ? text.subjectOf((await svc.git.commitMessage(sha)).message) : undefined;
+      const refused = [...direct, { sha, ...(subject === undefined ? {} : { subject }) }];
+      await refuse(svc, run.id, report.main, sha, null, 'not-approved', `pushed to ${main} without a pull request; changes ${listed}`, directPushReports(main, refused, run.id), true);
+      direct.push(refused.at(-1)!);
       continue;
     }
     const untrusted = await integrityProblems(svc, main, trusted, merged, sha, roots);
@@ -154,16 +154,16 @@ async function examineMain(svc: Services, run: Run, main: string, mainSha: strin
       continue;
     }
     const events = await svc.github.labelEvents(merged.number);
-    await reportDirect();
-    report.waiting = pending.length - i - 1;
     const overrides = overridesOf(events, reviews, rules.approvers, authors, merged.mergedAt);
     const by = decision.self ? `${decision.by} (their own change: solo-operator policy)` : decision.by;
     const done = await applyMerge(svc, run, sha, merged, planned!.plan!, planned!.scope, by, { ...rules.policy, overrides }, report);
+    // One apply per tick: the commits after this one wait for the next.
+    report.waiting = pending.length - i - 1;
     const outcome = report.main.at(-1)?.outcome;
     if (outcome && ACCEPTED.includes(outcome)) await trust(svc.db, svc.repoKey, { sha, via: outcome, pr: merged.number });
     return done;
   }
-  await reportDirect();
+  report.waiting = 0;
   return undefined;
 }
 
@@ -181,12 +181,15 @@ async function accept(svc: Services, runId: number, reported: TickReport['main']
   reported.push({ sha, outcome, pr, detail });
 }
 
-/** Records a refusal and queues what is said about it, in one transaction. */
-async function refuse(svc: Services, runId: number, reported: TickReport['main'], sha: string, pr: number | null, outcome: MainOutcome, detail: string, reports: Report[]): Promise<void> {
+/**
+ * Records a refusal and queues what is said about it, in one transaction. `replace`: the reports
+ * are the run's growing ones about its direct pushes, rewritten to cover this refusal too.
+ */
+async function refuse(svc: Services, runId: number, reported: TickReport['main'], sha: string, pr: number | null, outcome: MainOutcome, detail: string, reports: Report[], replace = false): Promise<void> {
   svc.progress(`not applying ${text.short(sha)}: ${detail}`);
   await svc.db.transaction(async (tx) => {
     await recordMain(tx, svc.repoKey, { sha, outcome, pr, runId, detail });
-    await queueReports(tx, svc.repoKey, reports);
+    await (replace ? replaceReports : queueReports)(tx, svc.repoKey, reports);
   });
   reported.push({ sha, outcome, pr, detail });
 }

@@ -4,11 +4,13 @@
 // again by every tick while GitHub does not take it. A delivery begun before (attempts > 0; the
 // process may have died after GitHub took it) first looks for the report's marker, so each report
 // reaches GitHub once.
-import { GitHubError } from '../../github/client.js';
+import { GitHubError, MAX_STATUS_DESCRIPTION_CHARS } from '../../github/client.js';
+import { logLine } from '../../escape.js';
 import type { Queryable } from '../../state/db.js';
-import { beginDelivery, markDelivered, markFailed, pendingReports, queueReport, type QueuedReport, type Report, type StatusPayload } from '../../state/outbox.js';
+import { beginDelivery, markDelivered, markFailed, pendingReports, queueReport, upsertReport, type QueuedReport, type Report, type StatusPayload } from '../../state/outbox.js';
 import * as text from '../pr-text.js';
 import { TickAbandoned, type Services } from './types.js';
+import { failpoint } from '../../failpoints.js';
 
 /** GitHub's answers that no later attempt changes: the report is kept, marked given up. */
 const FOR_GOOD = [400, 404, 410, 422];
@@ -38,6 +40,43 @@ export async function queueReports(tx: Queryable, repo: string, reports: readonl
   for (const r of reports) await queueReport(tx, repo, r);
 }
 
+/**
+ * What run `runId` says about the commits pushed straight to `main` that it refused so far (oldest
+ * first): one failing fleetspec/apply status and one commit comment listing them, both on the newest,
+ * under keys of the run's own. Each refusal rewrites the two (replaceReports), in the transaction
+ * that records it, so however the tick ends, what it refused is said once, as one status and one comment.
+ */
+export function directPushReports(main: string, refused: readonly text.RefusedPush[], runId: number): Report[] {
+  const newest = refused.at(-1)?.sha;
+  if (!newest) throw new Error('no refused direct push to report');
+  return [
+    { key: `direct:${runId}:status`, kind: 'status', target: newest, payload: { state: 'failure', description: directPushDescription(main, refused), context: text.APPLY_CONTEXT }, runId },
+    { key: `direct:${runId}:comment`, kind: 'commit-comment', target: newest, payload: { body: text.directPushComment(main, refused), marker: text.refusedMarker(newest) }, runId },
+  ];
+}
+
+/** The status's description, within GitHub's 140 characters: the branch is named only when it fits. */
+function directPushDescription(main: string, refused: readonly text.RefusedPush[]): string {
+  const count = refused.length;
+  const range = `${text.short(refused[0]!.sha)} to ${text.short(refused.at(-1)!.sha)}`;
+  const say = (branch: string) =>
+    count === 1 ? `not applied: reached ${branch} without an approved pull request` : `not applied: ${count} commits reached ${branch} without an approved pull request, ${range}`;
+  const named = say(logLine(main));
+  return Array.from(named).length <= MAX_STATUS_DESCRIPTION_CHARS ? named : say('the default branch');
+}
+
+/**
+ * Queues `reports` or rewrites them under their keys (upsertReport). A report whose delivery has begun
+ * cannot be rewritten; the transaction is then rolled back (this throws), so nothing is recorded that
+ * its report does not cover. The loop never gets there: a run's direct-push reports are delivered only
+ * after its examination of the default branch has ended.
+ */
+export async function replaceReports(tx: Queryable, repo: string, reports: readonly Report[]): Promise<void> {
+  for (const r of reports) {
+    if (!(await upsertReport(tx, repo, r))) throw new Error(`report ${r.key} is already being delivered and cannot cover more; nothing was recorded`);
+  }
+}
+
 export interface Delivery {
   delivered: number;
   /** Still pending after this tick (GitHub failed; the next tick sends them). */
@@ -53,12 +92,16 @@ export interface Delivery {
 export async function deliverReports(svc: Services): Promise<Delivery> {
   const pending = await pendingReports(svc.db, svc.repoKey);
   const result: Delivery = { delivered: 0, waiting: 0, abandoned: [] };
+  // Fault tests (test/faults/apply-points.test.ts) kill the process here: the outcome is recorded, nothing said yet.
+  if (pending.length) failpoint('report:before');
   for (const [i, r] of pending.entries()) {
     await beginDelivery(svc.db, r.id);
     try {
       await deliver(svc, r);
       await markDelivered(svc.db, r.id);
       result.delivered++;
+      // One report is on GitHub, the others are not.
+      if (result.delivered === 1) failpoint('report:after-first');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const forGood = err instanceof GitHubError && err.status !== undefined && FOR_GOOD.includes(err.status);
