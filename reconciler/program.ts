@@ -211,6 +211,8 @@ an EnvironmentFile):
   FLEETSPEC_LLM_MODEL, FLEETSPEC_LLM_BASE_URL, FLEETSPEC_LLM_API_KEY (or the
   secret meta/llm/api_key), FLEETSPEC_LLM_TIMEOUT (seconds, default 30): the
   narrative; without a model PRs go out without one and say so.
+  FLEETSPEC_LLM_CONCURRENCY  narratives of one tick waiting on the LLM at once
+                          (1 to 16, default 3)
   FLEETSPEC_FINDING_TICKETS  which findings open tickets (--finding-tickets):
                           all (default), none, or a comma list of disk, drift,
                           apply, unapproved

@@ -3,6 +3,7 @@
 // error that says which variable or flag to set.
 import { join } from 'node:path';
 import type { NarrativeConfig } from '../narrative/narrate.js';
+import { DEFAULT_LLM_CONCURRENCY, MAX_LLM_CONCURRENCY } from '../narrative/budget.js';
 import { FINDING_SOURCES, type FindingSource } from './findings.js';
 import type { Queryable } from '../state/db.js';
 import { StateError } from '../state/errors.js';
@@ -147,11 +148,31 @@ export function findingSources(text: string | undefined): Set<FindingSource> {
 }
 
 async function llmConfig(db: Queryable, env: NodeJS.ProcessEnv): Promise<{ llm?: NarrativeConfig; llmProblem?: string }> {
+  // Checked even without a model: a typo in the env file is reported when it is made, not when a model is configured later.
+  const concurrency = llmConcurrency(env);
   const model = env.FLEETSPEC_LLM_MODEL || undefined;
   if (!model) return { llmProblem: 'no LLM configured (set FLEETSPEC_LLM_MODEL and FLEETSPEC_LLM_BASE_URL)' };
   const baseUrl = env.FLEETSPEC_LLM_BASE_URL || 'https://openrouter.ai/api/v1';
   const apiKey = env.FLEETSPEC_LLM_API_KEY || (await fromStore(db, 'meta/llm/api_key', env));
   const timeout = Number(env.FLEETSPEC_LLM_TIMEOUT ?? 30);
   if (!Number.isFinite(timeout) || timeout <= 0) throw new ConfigError(`FLEETSPEC_LLM_TIMEOUT="${env.FLEETSPEC_LLM_TIMEOUT}" is not a number of seconds`, 'set it to e.g. 30');
-  return { llm: { baseUrl, model, timeoutMs: timeout * 1000, ...(apiKey ? { apiKey } : {}) } };
+  return { llm: { baseUrl, model, timeoutMs: timeout * 1000, ...(apiKey ? { apiKey } : {}), ...(concurrency ? { concurrency } : {}) } };
+}
+
+/**
+ * FLEETSPEC_LLM_CONCURRENCY: how many narratives of one tick may wait on the LLM at once, a whole
+ * number from 1 to MAX_LLM_CONCURRENCY; undefined when unset or blank (the default, narrative/budget.ts).
+ */
+export function llmConcurrency(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const value = env.FLEETSPEC_LLM_CONCURRENCY;
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LLM_CONCURRENCY) {
+    throw new ConfigError(
+      // JSON-quoted: the value is shown as data, a line break in it cannot start a line of the log of its own.
+      `FLEETSPEC_LLM_CONCURRENCY=${JSON.stringify(value)} is not a whole number from 1 to ${MAX_LLM_CONCURRENCY}`,
+      `set it to how many narratives of one tick may wait on the LLM at once, e.g. ${DEFAULT_LLM_CONCURRENCY} (the default), or 1 for one after another`,
+    );
+  }
+  return n;
 }

@@ -22,6 +22,8 @@ export interface NarrativeConfig {
   timeoutMs?: number;
   /** Default 800. */
   maxTokens?: number;
+  /** How many narratives of one tick may wait on the LLM at once (FLEETSPEC_LLM_CONCURRENCY): narrative/budget.ts. A single call ignores it. */
+  concurrency?: number;
 }
 
 export type NarrativeResult =

@@ -6,7 +6,9 @@
 // Stricter than the reference on purpose: only the fields fleetspec may send are accepted, streaming
 // is refused, and message content must be a string, so the client cannot drift unnoticed.
 // `mode` decides the answer and can change between calls: a narrative built from the prompt's JSON,
-// an invented resource, a scripted reply, silence, a stalled body, garbage, or a 500.
+// an invented resource, a scripted reply, silence, a stalled body, garbage, or a 500. `holding`
+// keeps chat completions waiting until the test releases them, and the server counts how many
+// wait at once, so a test can see a client's concurrency without timing it.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,6 +82,14 @@ export interface LlmTestServer {
   /** Setting it switches to mode 'scripted'. */
   reply: Script | undefined;
   requests: RecordedLlmRequest[];
+  /** While true, each chat completion waits, unanswered, until release(); `mode` decides its answer then. */
+  holding: boolean;
+  /** Answers the chat completions held now whose client is still there, oldest first: all of them, or the first `count`; returns how many. */
+  release(count?: number): number;
+  /** Chat completions received and not yet answered, whose client has not gone away. */
+  readonly inFlight: number;
+  /** The most chat completions ever in flight at once. */
+  readonly maxInFlight: number;
   close(): Promise<void>;
 }
 
@@ -121,6 +131,10 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
   const models = options.models ?? ['fleetspec-test'];
   const requests: RecordedLlmRequest[] = [];
   const state: { mode: LlmMode; reply: Script | undefined } = { mode: options.mode ?? (options.reply !== undefined ? 'scripted' : 'good'), reply: options.reply };
+  let holding = false;
+  const held: { res: ServerResponse; request: ChatRequest; closed: boolean }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   const server = createServer((req, res) => {
     readBody(req, MAX_REQUEST_BYTES, () => invalid('The request body is too large.'))
@@ -147,6 +161,15 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
         if (!body.ok) throw invalid('We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)');
         const request = chatRequest(body.value);
         if (!models.includes(request.model)) throw new ApiError(404, `The model \`${request.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', null, 'model_not_found');
+        // In flight until answered or its client goes away ('close' is both).
+        const call = { res, request, closed: false };
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        res.once('close', () => {
+          inFlight--;
+          call.closed = true;
+        });
+        if (holding) return void held.push(call);
         return answer(res, request);
       })
       .catch((error: unknown) => {
@@ -209,6 +232,17 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
     }
   }
 
+  /** A held request answered as it would have been when it came: errors of the mode become their API error bodies. */
+  function answerHeld(res: ServerResponse, request: ChatRequest): void {
+    try {
+      answer(res, request);
+    } catch (error) {
+      if (res.headersSent) return void res.destroy();
+      if (error instanceof ApiError) return json(res, error.status, { error: { message: error.message, type: error.type, param: error.param, code: error.code } });
+      json(res, 500, { error: { message: error instanceof Error ? error.message : String(error), type: 'server_error', param: null, code: null } });
+    }
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => resolve());
@@ -232,6 +266,25 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
       state.mode = 'scripted';
     },
     requests,
+    get holding() {
+      return holding;
+    },
+    set holding(value: boolean) {
+      holding = value;
+    },
+    release(count = Infinity) {
+      const open = held.splice(0).filter((h) => !h.closed);
+      const waiting = open.slice(0, count);
+      held.push(...open.slice(waiting.length));
+      for (const h of waiting) answerHeld(h.res, h.request);
+      return waiting.length;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,5 +1,6 @@
 // Phase 2, branches: each spec branch validated, its stacks and diagrams committed, planned live,
 // narrated, and its PR opened or updated (one plan comment, edited in place) with a commit status.
+// Branches are planned one after another; their narratives run side by side (planBranches).
 import { relative } from 'node:path';
 import { countBySeverity } from '../../diagnostics.js';
 import { writeDiagrams } from '../../diagrams/index.js';
@@ -14,10 +15,23 @@ import * as text from '../pr-text.js';
 import { logLine, mdCode } from '../../escape.js';
 import { PULL_PREFIX } from '../tickets.js';
 import { DRIFT_PREFIX } from './drift.js';
-import { linkFreeRoots, checkStop, refusedIn, diagramsDir, load, planLoaded, prOverrides, publishPlan, stacksDir } from './shared.js';
+import { linkFreeRoots, checkStop, refusedIn, diagramsDir, load, planLoaded, prOverrides, startPublishPlan, stacksDir, type Published } from './shared.js';
 import { TickAbandoned, type Services, type TickReport, type TrustedRules } from './types.js';
 
-/** Each spec branch in name order; one that fails is reported and the others go on. */
+type Row = TickReport['branches'][number];
+
+/** A branch whose plan comment waits on its narrative: its row in the report once the comment is out and recorded. */
+interface Publishing {
+  publishing: Promise<Row>;
+}
+
+/**
+ * Each spec branch in name order; one that fails is reported and the others go on. Planning is one
+ * branch at a time (they share the checkout), but a branch's narrative is asked for as soon as its
+ * plan exists and its comment goes out when the narrative settles, while the next branches are
+ * planned: the tick's LLM concurrency limit and budget (narrative/budget.ts) decide how many wait on
+ * the LLM at once. Every narrative started is settled before the phase ends.
+ */
 export async function planBranches(
   svc: Services,
   runId: number,
@@ -27,22 +41,54 @@ export async function planBranches(
   rules: TrustedRules,
   report: Pick<TickReport, 'branches' | 'errors'>,
 ): Promise<void> {
-  for (const [branch, sha] of [...heads].sort(([a], [b]) => a.localeCompare(b))) {
-    if (branch === main || branch.startsWith(DRIFT_PREFIX)) continue;
-    checkStop(svc);
-    try {
-      const planned = await planBranch(svc, runId, branch, sha, main, mainSha, rules);
-      if (planned) report.branches.push(planned);
-    } catch (err) {
-      // A stop or the tick's budget ends the tick, not the branch.
-      if (err instanceof TickAbandoned) throw err;
-      // One bad branch must not stop the others, nor the default branch's applies.
-      report.errors.push(`${branch}: ${err instanceof Error ? err.message : String(err)}`);
+  const branches = [...heads].filter(([branch]) => branch !== main && !branch.startsWith(DRIFT_PREFIX)).sort(([a], [b]) => a.localeCompare(b));
+  // By the branch's place in name order: comments go out in whatever order their narratives come back, the report lists branches by name.
+  const rows: (Row | undefined)[] = [];
+  const errors: (string | undefined)[] = [];
+  const publishing: Promise<void>[] = [];
+  let abandoned: TickAbandoned | undefined;
+  const failed = (i: number, branch: string, err: unknown) => {
+    // A stop or the tick's budget ends the tick, not the branch.
+    if (err instanceof TickAbandoned) abandoned ??= err;
+    // One bad branch must not stop the others, nor the default branch's applies.
+    else errors[i] = `${branch}: ${err instanceof Error ? err.message : String(err)}`;
+  };
+  try {
+    for (const [i, [branch, sha]] of branches.entries()) {
+      checkStop(svc);
+      try {
+        const planned = await planBranch(svc, runId, branch, sha, main, mainSha, rules);
+        if (planned && 'publishing' in planned) {
+          const settled = planned.publishing.then((row) => void (rows[i] = row), (err: unknown) => failed(i, branch, err));
+          // Without the tick's NarrativeBudget nothing limits how many calls wait on the LLM at once: one at a time then.
+          if (svc.narratives) publishing.push(settled);
+          else await settled;
+        } else rows[i] = planned;
+      } catch (err) {
+        if (err instanceof TickAbandoned) throw err;
+        failed(i, branch, err);
+      }
     }
+  } finally {
+    // Also when the tick is abandoned: its narratives are given up at once then (the watch gives up its waits, the
+    // signal aborts the calls and keeps queued ones from being sent) and publish nothing, so this is quick, and
+    // nothing of this phase is left running once it has ended.
+    await Promise.all(publishing);
+    for (const row of rows) if (row) report.branches.push(row);
+    for (const error of errors) if (error) report.errors.push(error);
   }
+  if (abandoned) throw abandoned;
 }
 
-/** One branch planned and its PR brought up to date; undefined when there is nothing to propose. */
+/** `published`, then `then` (the plan recorded): the branch's row. */
+function publishing(published: Promise<Published>, then: (p: Published) => Promise<Row>): Publishing {
+  const row = published.then(then);
+  // planBranches awaits it; this only keeps a rejection that comes before it does from counting as unhandled.
+  row.catch(() => undefined);
+  return { publishing: row };
+}
+
+/** One branch planned and its PR brought up to date (its comment maybe still waiting on the narrative); undefined when there is nothing to propose. */
 async function planBranch(
   svc: Services,
   runId: number,
@@ -51,32 +97,37 @@ async function planBranch(
   main: string,
   mainSha: string,
   rules: TrustedRules,
-): Promise<TickReport['branches'][number] | undefined> {
+): Promise<Row | Publishing | undefined> {
   if (tip === mainSha || (await svc.git.isAncestor(tip, mainSha))) return undefined; // merged, or nothing to propose
   const { approvers, policy } = rules;
   let pr = await svc.github.openPullFor(branch);
   if (isBotBranch(branch) && !(await botWrote(svc.db, svc.repoKey, tip, branch))) return closeTampered(svc, branch, tip, pr);
   const known = await plannedCommit(svc.db, svc.repoKey, tip);
   if (pr && known && known.pr === pr.number) {
+    const number = pr.number;
     // An override (label, approver's review line) given since the plan lifts its block now, without planning again.
     const overridable = known.plan?.findings.some((f) => f.severity === 'error' && f.override);
     const lifted = overridable ? withOverrides(known.plan!, await prOverrides(svc, pr, approvers)) : undefined;
     if (lifted && blockingFindings(lifted).length < blockingFindings(known.plan!).length) {
-      svc.progress(`override on #${pr.number}: judging ${text.short(tip)} again`);
-      const published = await publishPlan(svc, pr, tip, lifted, approvers);
-      // Still the rules the plan was judged under: only the overrides are new.
-      await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: pr.number, planHash: lifted.hash, plan: lifted, problem: null, runId, carries: published.carries });
-      return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
+      svc.progress(`override on #${number}: judging ${text.short(tip)} again`);
+      const { published } = await startPublishPlan(svc, pr, tip, lifted, approvers);
+      return publishing(published, async (p) => {
+        // Still the rules the plan was judged under: only the overrides are new.
+        await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: number, planHash: lifted.hash, plan: lifted, problem: null, runId, carries: p.carries });
+        return { branch, sha: tip, pr: number, action: 'updated', status: p.status };
+      });
     }
     // A commit refused since the plan that this branch contains: the reviewer must see it before approving.
     const carries = known.plan ? (await refusedIn(svc, tip)).map((c) => c.sha) : [];
     if (known.plan && carries.some((c) => !(known.carries ?? []).includes(c))) {
-      svc.progress(`#${pr.number} carries a newly refused commit: publishing its plan again`);
-      const published = await publishPlan(svc, pr, tip, known.plan, approvers);
-      await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: pr.number, runId, carries: published.carries });
-      return { branch, sha: tip, pr: pr.number, action: 'updated', status: published.status };
+      svc.progress(`#${number} carries a newly refused commit: publishing its plan again`);
+      const { published } = await startPublishPlan(svc, pr, tip, known.plan, approvers);
+      return publishing(published, async (p) => {
+        await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: number, runId, carries: p.carries });
+        return { branch, sha: tip, pr: number, action: 'updated', status: p.status };
+      });
     }
-    return { branch, sha: tip, pr: pr.number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
+    return { branch, sha: tip, pr: number, action: 'unchanged', status: known.planHash ? 'planned' : 'invalid' };
   }
   // Its PR was closed by a person: respected until the branch gets a new commit.
   if (!pr && known?.pr) return undefined;
@@ -113,9 +164,13 @@ async function planBranch(
   const overrides = pr ? await prOverrides(svc, pr, approvers) : new Map<string, string>();
   const { plan } = await planLoaded(svc, loaded, { ...policy, overrides }, rules.stackSecrets);
   pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
-  const published = await publishPlan(svc, pr, sha, plan!, approvers);
-  await recordPlanned(svc.db, svc.repoKey, { sha, scope: 'all', pr: pr.number, planHash: plan!.hash, plan: plan!, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: published.carries });
-  return { branch, sha, pr: pr.number, action: opened ? 'opened' : published.changed ? 'updated' : 'unchanged', status: published.status };
+  const number = pr.number;
+  const { published } = await startPublishPlan(svc, pr, sha, plan!, approvers);
+  // Recorded once the comment is out, never before: a tick that ends in between leaves the head unrecorded, so the next one publishes it.
+  return publishing(published, async (p) => {
+    await recordPlanned(svc.db, svc.repoKey, { sha, scope: 'all', pr: number, planHash: plan!.hash, plan: plan!, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: p.carries });
+    return { branch, sha, pr: number, action: opened ? 'opened' : p.changed ? 'updated' : 'unchanged', status: p.status };
+  });
 }
 
 /** fleetspec's own branches: their PRs are fleetspec's, so only a head fleetspec wrote may be planned there. */

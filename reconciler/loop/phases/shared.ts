@@ -88,30 +88,59 @@ export async function prOverrides(svc: Services, pr: PullRequest, rules: Approve
   return overridesOf(events, reviews, rules, authors, pr.mergedAt);
 }
 
-async function narrative(svc: Services, plan: Plan): Promise<NarrativeResult> {
+async function narrative(svc: Services, plan: Plan, pr: number): Promise<NarrativeResult> {
   if (!hasChanges(plan)) return { status: 'withheld', reason: 'the plan changes nothing, so there is nothing to explain' };
   if (!svc.llm) return { status: 'withheld', reason: svc.llmProblem ?? 'no LLM configured' };
-  svc.progress(`asking ${svc.llm.model} for the narrative`);
+  // Said when asked for, which may be before it is sent: the tick's narratives queue behind its LLM concurrency limit.
+  svc.progress(`asking ${svc.llm.model} for the narrative of #${pr}`);
   const llm = svc.llm;
   const ask = () => (svc.narratives ? svc.narratives.narrate(plan) : narrate(plan, llm, svc.signal ? { signal: svc.signal } : {}));
+  // A wait of the watch from the moment it is asked for, queued or sent: an abandoned tick gives it up either way.
   return svc.watch ? svc.watch.wait(`the LLM (${llm.model}) for a narrative`, ask) : ask();
 }
 
-export async function publishPlan(
+/** What publishing a plan did: the commit status it set, whether the comment changed, the refused commits it named. */
+export interface Published {
+  status: string;
+  changed: boolean;
+  carries: string[];
+}
+
+/** A plan's comment and status on its PR, with the narrative: everything at once (see startPublishPlan for the two-step form). */
+export async function publishPlan(svc: Services, pr: PullRequest, sha: string, plan: Plan, rules: Approvers, scope?: string): Promise<Published> {
+  return (await startPublishPlan(svc, pr, sha, plan, rules, scope)).published;
+}
+
+/**
+ * Publishing a plan in two steps, so that a phase can plan its next branch while the LLM writes
+ * this one's narrative. What reads git and the store (the refused commits the head carries) is
+ * done before this returns, while the caller still does one thing at a time; the narrative is
+ * asked for at once and may queue behind the tick's LLM concurrency limit (narrative/budget.ts);
+ * the comment and the status go out when it settles. `published` rejects with TickAbandoned, and
+ * publishes nothing, when the tick was abandoned before the narrative settled.
+ */
+export async function startPublishPlan(
   svc: Services,
   pr: PullRequest,
   sha: string,
   plan: Plan,
   rules: Approvers,
   scope?: string,
-): Promise<{ status: string; changed: boolean; carries: string[] }> {
+): Promise<{ published: Promise<Published> }> {
   // Refused commits this head carries: the reviewer must know what else their approval covers.
   const carries = await refusedIn(svc, sha);
-  const body = text.planComment({ plan, sha, narrative: await narrative(svc, plan), approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), carries, ...(rules.solo ? { solo: rules.solo } : {}) });
-  const comment = await svc.github.upsertComment(pr.number, text.PLAN_MARKER, body);
-  const status = text.planStatus(plan);
-  await svc.github.setStatus(sha, { context: text.PLAN_CONTEXT, ...status });
-  return { status: status.state, changed: comment.action !== 'unchanged', carries: carries.map((c) => c.sha) };
+  const published = narrative(svc, plan, pr.number).then(async (told) => {
+    // An abandoned tick says nothing more on GitHub: a narrative that came in as it was abandoned is dropped with its comment.
+    checkStop(svc);
+    const body = text.planComment({ plan, sha, narrative: told, approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), carries, ...(rules.solo ? { solo: rules.solo } : {}) });
+    const comment = await svc.github.upsertComment(pr.number, text.PLAN_MARKER, body);
+    const status = text.planStatus(plan);
+    await svc.github.setStatus(sha, { context: text.PLAN_CONTEXT, ...status });
+    return { status: status.state, changed: comment.action !== 'unchanged', carries: carries.map((c) => c.sha) };
+  });
+  // The caller awaits it; this only keeps a rejection that comes before it does (an abandoned tick) from counting as unhandled.
+  published.catch(() => undefined);
+  return { published };
 }
 
 /** The refused default-branch commits (since the trusted one) that `head` contains. */
