@@ -17,6 +17,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 // A transitive dependency through both plugins; the plugins' own option types name this package.
 import Bottleneck from 'bottleneck';
+import { Agent, fetch as poolFetch } from 'undici';
 import { logLine } from '../escape.js';
 
 export interface GitHubOptions {
@@ -192,6 +193,8 @@ interface AttemptOptions {
   say: (message: string) => void;
   /** The caller's cancellation (GitHub.signal): no attempt starts once it fired, and one in flight is aborted. */
   cancel: () => AbortSignal | undefined;
+  /** An attempt got no answer (timed out, cut, refused, or was cancelled): its connections are not to be trusted again. */
+  noAnswer: () => void;
 }
 
 /**
@@ -210,6 +213,10 @@ const attempts: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
     try {
       return await request(endpoint);
     } catch (error) {
+      if (!responseOf(error)) config.noAnswer();
+      // Cancelled (the tick stopped or gave up): no retry, and none announced. plugin-retry retries only
+      // errors that carry their request, so this one does not; it would otherwise wait its back-off first.
+      if (cancel?.aborted) throw new Error(error instanceof Error ? error.message : String(error), { cause: error });
       const status = statusOf(error);
       const done = Number(endpoint.request.retryCount ?? 0);
       // A write sent once (retries 0, see createOnce) is never retried by plugin-retry: nothing to announce.
@@ -227,6 +234,12 @@ const attempts: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
 };
 
 const FleetOctokit = Octokit.plugin(attempts, retry, throttling);
+
+/** How long a kept connection to GitHub may idle before it is closed (GitHub's own keep-alive is longer). */
+const KEEP_ALIVE_MS = 4_000;
+/** How long a new connection (TCP and TLS) may take. */
+const CONNECT_TIMEOUT_MS = 10_000;
+const newPool = () => new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, keepAliveMaxTimeout: KEEP_ALIVE_MS, connect: { timeout: CONNECT_TIMEOUT_MS } });
 type FleetOctokit = InstanceType<typeof FleetOctokit>;
 
 // The parts of GitHub's answers this facade reads; octokit's generated types are wider than needed.
@@ -263,6 +276,13 @@ export class GitHub {
    * the tick makes no further attempt, waits no rate limit out, and so writes nothing after the tick.
    */
   signal: AbortSignal | undefined;
+  /**
+   * The connections this client's requests go over (kept alive between requests). Replaced after an
+   * attempt that got no answer: a connection that went silent (a peer that lost power, a firewall
+   * that lost its state) may stay open and silent after the network is back, and a request sent on
+   * it again would wait its whole timeout. Kept connections also idle out after KEEP_ALIVE_MS.
+   */
+  private pool = newPool();
 
   constructor(opts: GitHubOptions) {
     this.owner = opts.owner;
@@ -302,6 +322,7 @@ export class GitHub {
       requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       say: this.say,
       cancel: () => this.signal,
+      noAnswer: () => this.dropConnections(),
     };
     this.octokit = new FleetOctokit({
       auth: token,
@@ -313,7 +334,15 @@ export class GitHub {
       retry: { retries, retryAfterBaseValue: retryAfterBaseMs, doNotRetry: DO_NOT_RETRY },
       throttle,
       fleetspecAttempts,
+      request: { fetch: ((url: string, init: RequestInit) => poolFetch(url, { ...(init as object), dispatcher: this.pool })) as unknown as typeof fetch },
     });
+  }
+
+  /** A new pool for the next requests; the old one closes its idle connections now and the busy ones as their requests end. */
+  private dropConnections(): void {
+    const old = this.pool;
+    this.pool = newPool();
+    old.close().catch(() => {});
   }
 
   async defaultBranch(): Promise<string> {
@@ -709,8 +738,11 @@ export class GitHub {
 
   /** Runs one GitHub call, turning whatever octokit throws into a GitHubError that says what to do. */
   private async call<T>(route: string, run: () => Promise<T>): Promise<T> {
+    const cancel = this.signal;
     try {
-      return await run();
+      // A cancel ends the call at once, also while plugin-retry waits its back-off before the next
+      // attempt (which then is not made: the attempts hook sees the cancel first).
+      return await (cancel ? untilCancelled(run(), cancel) : run());
     } catch (error) {
       throw this.explain(route, error);
     }
@@ -781,6 +813,23 @@ export class GitHub {
     }
   }
 
+}
+
+/** `work`, or the cancel's reason as soon as `cancel` fires (`work` is left to end on its own, unheard). */
+function untilCancelled<T>(work: Promise<T>, cancel: AbortSignal): Promise<T> {
+  const reason = () => (cancel.reason instanceof Error ? cancel.reason : new Error('cancelled'));
+  if (cancel.aborted) {
+    work.catch(() => {});
+    return Promise.reject(reason());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => {});
+      reject(reason());
+    };
+    cancel.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => cancel.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Cuts a body to GitHub's limit, saying so, and keeps every HTML comment marker the cut would drop. */

@@ -11,6 +11,8 @@
 //   dropReply  forward the request, then drop the answer when it comes and close both ends:
 //              the server did the work, the client never hears of it.
 //   cut()      not a mode but an act: destroy every live connection now (both ends reset).
+//   silence()  an act too: every live connection goes silent for good, as when a NAT or firewall on
+//              the way loses its state; new connections work.
 //
 // A connection whose client goes away is closed towards the server too, whatever the mode, so a
 // test never leaks server sessions (and what they hold, such as PostgreSQL advisory locks).
@@ -35,6 +37,8 @@ export interface FaultProxy {
   readonly bytes: { up: number; down: number; swallowed: number };
   /** Destroys every live connection now, both ends. */
   cut(): number;
+  /** Every live connection swallows whatever it is sent from now on, never closing; returns how many. */
+  silence(): number;
   close(): Promise<void>;
 }
 
@@ -168,6 +172,10 @@ export async function startFaultProxy(target: { host?: string; port: number }, i
       for (const pair of [...pairs]) kill(pair);
       dropped += n;
       return n;
+    },
+    silence() {
+      for (const pair of pairs) pair.poisoned = true;
+      return pairs.size;
     },
     async close() {
       const closed = new Promise<void>((done) => server.close(() => done()));

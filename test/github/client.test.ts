@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitHub, GitHubError, MAX_BODY_CHARS, type GitHubOptions } from '../../reconciler/github/client.js';
 import { fakeSha, githubContract, startGitHubServer, type GitHubTestServer } from './server.js';
+import { startFaultProxy } from '../faults/proxy.js';
 
 const MARKER = '<!-- fleetspec:plan -->';
 
@@ -267,6 +268,66 @@ describe('reviews, statuses and commits', () => {
 });
 
 describe('failures', () => {
+  it('after an attempt that got no answer, the next goes over a new connection, never another kept one that may be silent too', async () => {
+    // A NAT or firewall on the way lost its state: every kept connection swallows what it is sent, new ones work.
+    const proxy = await startFaultProxy({ port: Number(new URL(server.url).port) });
+    try {
+      const github = client({ baseUrl: `http://${proxy.host}:${proxy.port}`, retries: 3, requestTimeoutMs: 1_000 });
+      // Two calls at once: two connections, both kept for the next calls.
+      expect(await Promise.all([github.defaultBranch(), github.defaultBranch()])).toEqual(['main', 'main']);
+      expect(proxy.silence()).toBe(2);
+      // The first attempt goes out on a kept one and times out; the retry, on a new connection, is answered.
+      expect(await github.defaultBranch()).toBe('main');
+      expect(logLines).toEqual([expect.stringMatching(/^No answer from GitHub \(.*\) on GET \/repos\/\{owner\}\/\{repo\}: retry 1 of 3 in 5ms$/)]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a call cancelled while it waits is given up at once: no retry is waited for or announced', async () => {
+    const proxy = await startFaultProxy({ port: Number(new URL(server.url).port) });
+    try {
+      const github = client({ baseUrl: `http://${proxy.host}:${proxy.port}`, retries: 3, retryAfterBaseMs: 1_000 });
+      proxy.set('blackhole');
+      const stop = new AbortController();
+      github.signal = stop.signal;
+      const cancelled = failure(github.defaultBranch());
+      for (let i = 0; i < 250 && proxy.bytes.swallowed === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      stop.abort(new Error('the tick passed its budget'));
+      const started = Date.now();
+      expect((await cancelled).message).toMatch(/no answer \(the tick passed its budget\)/);
+      // plugin-retry would first wait its back-off of 1 s.
+      expect(Date.now() - started).toBeLessThan(900);
+      expect(logLines).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a call cancelled while it waits to retry ends at once, and makes no further attempt', async () => {
+    const proxy = await startFaultProxy({ port: Number(new URL(server.url).port) }, 'refuse');
+    try {
+      const github = client({ baseUrl: `http://${proxy.host}:${proxy.port}`, retries: 3, retryAfterBaseMs: 1_000 });
+      const stop = new AbortController();
+      github.signal = stop.signal;
+      const cancelled = failure(github.defaultBranch());
+      // The first attempt is refused; plugin-retry now waits 1 s before the second.
+      for (let i = 0; i < 250 && logLines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(logLines).toEqual([expect.stringMatching(/^No answer from GitHub \(.*\) on GET \/repos\/\{owner\}\/\{repo\}: retry 1 of 3 in 1s$/)]);
+      const attempts = proxy.connections;
+      stop.abort(new Error('SIGTERM'));
+      const started = Date.now();
+      expect((await cancelled).message).toMatch(/no answer \(SIGTERM\)/);
+      expect(Date.now() - started).toBeLessThan(500);
+      // Past the back-off: the retry it was waiting for is not made.
+      await new Promise((r) => setTimeout(r, 1_300));
+      expect(proxy.connections).toBe(attempts);
+      expect(logLines).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('retries a 5xx and says so in the log', async () => {
     server.failNext(2, 502);
     expect(await client({ retries: 3 }).defaultBranch()).toBe('main');
