@@ -279,6 +279,14 @@ export function staleComment(sha: string, differences: string[]): string {
   ].join('\n');
 }
 
+/**
+ * What follows the result comment of an apply that finished but whose process died before recording it
+ * (run `runId` applied it): run `checkedBy` planned the commit again and found nothing left to do.
+ */
+export function recoveredNote(sha: string, runId: number | null, checkedBy: number): string {
+  return `The reconciler stopped after this apply${runId ? ` (run ${runId})` : ''} and before recording its outcome. Run ${checkedBy} planned ${short(sha)} again and found live holding all of it, so it is recorded as applied, not interrupted. Nothing was applied twice.`;
+}
+
 export function interruptedComment(sha: string, runId: number | null): string {
   return [
     `### fleetspec's apply of ${short(sha)} was interrupted`,

@@ -33,15 +33,30 @@ export async function recordPlanned(db: Queryable, repo: string, p: PlannedCommi
   );
 }
 
-export async function plannedCommit(db: Queryable, repo: string, sha: string): Promise<PlannedCommit | undefined> {
-  const [row] = await db.query<PlannedCommit>(
-    `select sha, scope, pr, plan_hash as "planHash", plan, problem, run_id::integer as "runId", trusted_sha as "trustedSha", rules_digest as "rulesDigest", carries
-       from planned_commits where repo = $1 and sha = $2 order by created_at desc limit 1`,
-    [repo, sha],
-  );
-  if (row && typeof row.plan === 'string') row.plan = JSON.parse(row.plan) as Plan;
-  if (row && typeof row.carries === 'string') row.carries = JSON.parse(row.carries) as string[];
+const PLANNED_COLUMNS = `sha, scope, pr, plan_hash as "planHash", plan, problem, run_id::integer as "runId", trusted_sha as "trustedSha", rules_digest as "rulesDigest", carries`;
+
+/** A planned_commits row with its JSON columns parsed (PGlite may hand them back as text). */
+function parsed(row: PlannedCommit): PlannedCommit {
+  if (typeof row.plan === 'string') row.plan = JSON.parse(row.plan) as Plan;
+  if (typeof row.carries === 'string') row.carries = JSON.parse(row.carries) as string[];
   return row;
+}
+
+export async function plannedCommit(db: Queryable, repo: string, sha: string): Promise<PlannedCommit | undefined> {
+  const [row] = await db.query<PlannedCommit>(`select ${PLANNED_COLUMNS} from planned_commits where repo = $1 and sha = $2 order by created_at desc limit 1`, [repo, sha]);
+  return row ? parsed(row) : undefined;
+}
+
+/**
+ * The plan PR `pr` was approved with, by its hash (the one an apply began with, recorded on its run): its
+ * scope says which kinds the apply covered. Undefined when no plan of that PR has that hash.
+ */
+export async function approvedPlan(db: Queryable, repo: string, pr: number, planHash: string): Promise<PlannedCommit | undefined> {
+  const [row] = await db.query<PlannedCommit>(
+    `select ${PLANNED_COLUMNS} from planned_commits where repo = $1 and pr = $2 and plan_hash = $3 and plan is not null order by created_at desc limit 1`,
+    [repo, pr, planHash],
+  );
+  return row ? parsed(row) : undefined;
 }
 
 export type MainOutcome =

@@ -200,9 +200,11 @@ describe('record, then report', () => {
 
   it('an apply killed half-way is still recorded "interrupted" and reported through the outbox, once', async () => {
     const { pr, sha } = await approvedMerge('T-0006');
-    // As a process killed inside the apply leaves it: the run APPLYING, the commit 'applying'.
+    // As a process killed inside the apply, before its change, leaves it: the commit 'applying', the issue not opened.
+    // (A process killed after its last change is found complete, and recorded applied: test/faults/apply-points.test.ts.)
     expect((await h.tick()).applied).toMatchObject({ sha });
     await h.db.query(`update main_commits set outcome = 'applying' where repo = $1 and sha = $2`, [REPO_KEY, sha]);
+    for (const issue of h.issuesOf('T-0006')) h.gh.repo().issues.delete(issue.number);
     await h.db.query(`delete from outbox where repo = $1 and key like $2`, [REPO_KEY, `result:${sha}:%`]);
     h.gh.repo().issueComments = h.gh.repo().issueComments.filter((c) => !c.body.includes(resultMarker(sha)));
     h.gh.faultOn(COMMENTS, { kind: 'lose' });
