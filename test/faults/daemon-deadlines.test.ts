@@ -4,10 +4,10 @@
 // tick only until its budget: the tick is abandoned, its run FAILED naming the phase and the call
 // it waited for, and the next tick starts at its due time. SIGTERM ends the daemon within 10 s
 // whether it is idle or waiting on a stalled peer. Waits are on conditions, each with a budget.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateFleet } from '../../bench/fleet.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
@@ -18,9 +18,9 @@ import type { TickLog } from '../../reconciler/loop/daemon.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
+import { fleetspec as run, killLeftovers } from './children.js';
 import { timed, until, within } from './wait.js';
 
-const BIN = resolve(import.meta.dirname, '..', '..', 'dist', 'reconciler', 'cli.js');
 const TOKEN = 'ghp_faultsDeadlines0000000000000000000000';
 const MODEL = 'fleetspec-test';
 /** Every 5 seconds (node-cron's seconds field), with a tick budget of 4 s: quiet ticks here take about a second. */
@@ -47,7 +47,6 @@ describe('daemon deadlines against stalled peers', () => {
   let gitServer: GitTestServer;
   let gh: GitHubTestServer;
   let llm: LlmTestServer;
-  const children: ChildProcess[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fleetspec-faults-deadlines-'));
@@ -67,12 +66,7 @@ describe('daemon deadlines against stalled peers', () => {
 
   // A test that failed half-way leaves its daemon running, holding the store: the next one needs it.
   afterEach(async () => {
-    for (const c of children.splice(0)) {
-      if (c.exitCode !== null || c.signalCode !== null) continue;
-      const gone = new Promise((done) => c.once('exit', done));
-      c.kill('SIGKILL');
-      await within('a leftover daemon to exit after SIGKILL', gone, 10_000);
-    }
+    await killLeftovers();
   });
 
   afterAll(async () => {
@@ -82,9 +76,9 @@ describe('daemon deadlines against stalled peers', () => {
 
   const daemon = (schedule: string, extra: Record<string, string> = {}): Daemon => fleetspec(['daemon', '--schedule', schedule, '--immediately', '--log-format', 'json'], extra);
   const fleetspec = (args: string[], extra: Record<string, string> = {}): Daemon => {
-    const child = spawn(process.execPath, [BIN, ...args, '--finding-tickets', 'none'], {
-      cwd: dir,
-      env: {
+    const f = run(
+      [...args, '--finding-tickets', 'none'],
+      {
         PATH: process.env.PATH,
         HOME: dir,
         NO_COLOR: '1',
@@ -101,29 +95,20 @@ describe('daemon deadlines against stalled peers', () => {
         FLEETSPEC_LLM_MODEL: MODEL,
         ...extra,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const logs: TickLog[] = [];
-    let buffered = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line) as TickLog);
-    });
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+      dir,
+    );
+    const { child, logs } = f;
+    const stderr = f.output;
+    const exited = f.exited.then((e) => e.code);
     return {
       child,
       logs,
-      stderr: () => stderr,
+      stderr,
       exited,
       lines: async (what, n, from, budgetMs) => {
         await within(
           `${what} (${logs.length - from} of ${n} tick lines so far)`,
-          Promise.race([until(what, () => logs.length - from >= n, budgetMs + 1_000), exited.then((code) => Promise.reject(new Error(`the daemon exited (${code}) while waiting for ${what}: ${stderr}`)))]),
+          Promise.race([until(what, () => logs.length - from >= n, budgetMs + 1_000), exited.then((code) => Promise.reject(new Error(`the daemon exited (${code}) while waiting for ${what}: ${stderr()}`)))]),
           budgetMs,
         );
         return logs.slice(from, from + n);
