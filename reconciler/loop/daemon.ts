@@ -16,7 +16,7 @@ import { LockHeld } from '../state/lock.js';
 import type { TickReport } from './tick.js';
 import { budgetsFor, formatDuration, STOP_DEADLINE_MS, TickWatch, type Budgets } from './watchdog.js';
 
-export const DEFAULT_SCHEDULE = '*/5 * * * *';
+export { DEFAULT_SCHEDULE } from './schedule.js';
 
 export interface TickLog {
   time: string;
