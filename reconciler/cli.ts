@@ -17,9 +17,9 @@ run(process.argv.slice(2), out).then(
   },
   (err: unknown) => {
     // Anything that reaches here is a bug or an unreachable system, never bad specs.
-    out.stderr(`fleetspec: internal error: ${logLine(err instanceof Error ? err.message : String(err))}`);
-    if (process.env.FLEETSPEC_DEBUG && err instanceof Error && err.stack) out.stderr(terminal(err.stack));
-    else out.stderr('(set FLEETSPEC_DEBUG=1 for the stack trace)');
+    out.stderr(`fleetspec: internal error: ${logLine(err instanceof Error ? err.message : String(err))}`, 'err');
+    if (process.env.FLEETSPEC_DEBUG && err instanceof Error && err.stack) out.stderr(terminal(err.stack), 'err');
+    else out.stderr('(set FLEETSPEC_DEBUG=1 for the stack trace)', 'err');
     process.exitCode = EXIT.ERROR;
   },
 );

@@ -9,9 +9,9 @@ import { pullTickets, type PulledTicket } from '../loop/tickets.js';
 import { countBySeverity, formatDiagnostic } from '../diagnostics.js';
 import { loadSpecs } from '../specs/load.js';
 import { acquireLeader, LockHeld } from '../state/lock.js';
-import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type TickLog } from '../loop/daemon.js';
+import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type Daemon, type TickLog } from '../loop/daemon.js';
 import { tick, type TickReport } from '../loop/tick.js';
-import { formatDuration, TickWatch } from '../loop/watchdog.js';
+import { formatDuration, STILL_RUNNING_EVERY_MS, TickWatch } from '../loop/watchdog.js';
 import { startSystemdWatchdog } from '../loop/sd-notify.js';
 import { signalRunningTerraform } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
@@ -44,10 +44,15 @@ function explain(err: unknown): { message: string; hint?: string } | undefined {
   return undefined;
 }
 
-async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolean): Promise<Loop> {
+async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolean, onGitHub?: (message: string) => void): Promise<Loop> {
   const config = await loopConfig(db, opts);
   const log = (m: string) => progress && out.stderr(m);
-  const github = new GitHub({ owner: config.owner, repo: config.repo, token: config.token, baseUrl: config.githubApi, log: (m) => out.stderr(m) });
+  // GitHub's retries and rate-limit waits: warnings (journal priority 4).
+  const githubLog = (m: string) => {
+    out.stderr(m, 'warning');
+    onGitHub?.(m);
+  };
+  const github = new GitHub({ owner: config.owner, repo: config.repo, token: config.token, baseUrl: config.githubApi, log: githubLog });
   const git = await SpecRepo.open({ dir: config.repoDir, url: config.gitUrl, token: config.token, author: config.author, progress: log, ...(config.deadlines.gitMs ? { timeoutMs: config.deadlines.gitMs } : {}) });
   return { config, git, github };
 }
@@ -84,8 +89,8 @@ function printReport(r: TickReport, out: Output): void {
   for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
   for (const f of r.findings) out.stdout(`finding ${logLine(f.key)}: ${f.id}${f.pr ? ` PR #${f.pr}` : ''} ${f.action}`);
   for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${logLine(p.detail)})` : ''}`}`);
-  for (const e of r.errors) out.stdout(`error ${logLine(e)}`);
-  out.stdout(`run ${r.run} ${r.state}: ${logLine(r.reason)}`);
+  for (const e of r.errors) out.stdout(`error ${logLine(e)}`, 'err');
+  out.stdout(`run ${r.run} ${r.state}: ${logLine(r.reason)}`, r.state === 'FAILED' ? 'err' : 'info');
 }
 
 /**
@@ -137,8 +142,8 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
     } catch (err) {
       const known = explain(err);
       if (!known) throw err;
-      out.stderr(`fleetspec reconcile: ${logLine(known.message)}`);
-      if (known.hint) out.stderr(`  hint: ${logLine(known.hint)}`);
+      out.stderr(`fleetspec reconcile: ${logLine(known.message)}`, 'err');
+      if (known.hint) out.stderr(`  hint: ${logLine(known.hint)}`, 'err');
       return EXIT.ERROR;
     }
     let report: TickReport;
@@ -147,6 +152,7 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
     const stop = new AbortController();
     const tickMs = loop.config.deadlines.tickMs;
     const watch = new TickWatch({ ...(tickMs ? { budgetMs: tickMs } : {}), stop: stop.signal });
+    if (!opts.quiet) watch.report(loop.config.deadlines.stillRunningMs ?? STILL_RUNNING_EVERY_MS, (m) => out.stderr(`fleetspec reconcile: ${logLine(m)}`));
     const onSignal = (name: string) => () => {
       if (stop.signal.aborted) {
         out.stderr(`fleetspec reconcile: ${name} again, exiting at once (the next run records this one FAILED)`);
@@ -163,58 +169,71 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
     try {
       report = await runTick(db, loop, opts, out, 'manual', !opts.quiet, watch);
     } catch (err) {
-      if (err instanceof LockHeld) throw err;
+      if (err instanceof LockHeld) {
+        // Another reconciler (the daemon, a standby) has the repository: a notice, not an error.
+        out.stderr(`fleetspec reconcile: ${logLine(err.message)}`, 'notice');
+        if (err.hint) out.stderr(`  hint: ${logLine(err.hint)}`, 'notice');
+        return err.exitCode;
+      }
       const partial = (err as { report?: TickReport }).report;
       if (partial && opts.format === 'json') out.stdout(JSON.stringify(partial, null, 2));
-      out.stderr(`fleetspec reconcile: ${logLine(err instanceof Error ? err.message : String(err))}${partial ? ` (run ${partial.run} ${partial.state})` : ''}`);
+      out.stderr(`fleetspec reconcile: ${logLine(err instanceof Error ? err.message : String(err))}${partial ? ` (run ${partial.run} ${partial.state})` : ''}`, 'err');
       const hint = explain(err)?.hint;
-      if (hint) out.stderr(`  hint: ${logLine(hint)}`);
+      if (hint) out.stderr(`  hint: ${logLine(hint)}`, 'err');
       return EXIT.ERROR;
     } finally {
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
     }
-    if (opts.format === 'json') out.stdout(JSON.stringify(report, null, 2));
+    const failed = report.state === 'FAILED';
+    if (opts.format === 'json') out.stdout(JSON.stringify(report, null, 2), failed ? 'err' : 'info');
     else printReport(report, out);
-    return report.state === 'FAILED' ? EXIT.ERROR : EXIT.OK;
+    return failed ? EXIT.ERROR : EXIT.OK;
   });
 }
 
 export async function daemonCommand(opts: DaemonCommandOptions, out: Output, signals: NodeJS.EventEmitter = process, exit: (code: number) => void = (code) => process.exit(code)): Promise<ExitCode> {
   const problem = scheduleProblem(opts.schedule);
   if (problem) {
-    out.stderr(`fleetspec daemon: --schedule "${opts.schedule}" is not a cron expression: ${problem}`);
-    out.stderr(`  hint: five fields, minute hour day month weekday; the default is "${DEFAULT_SCHEDULE}" (every 5 minutes)`);
+    out.stderr(`fleetspec daemon: --schedule "${opts.schedule}" is not a cron expression: ${problem}`, 'err');
+    out.stderr(`  hint: five fields, minute hour day month weekday; the default is "${DEFAULT_SCHEDULE}" (every 5 minutes)`, 'err');
     return EXIT.INVALID;
   }
   // From the start: opening the store and a first clone can take a while, and systemd counts from the start too.
-  const systemd = startSystemdWatchdog({ onError: (m) => out.stderr(`fleetspec daemon: ${m}`) });
+  const systemd = startSystemdWatchdog({ onError: (m) => out.stderr(`fleetspec daemon: ${m}`, 'err') });
   const code = await withStore(out, 'daemon', async (db) => {
     let loop: Loop;
+    let running: Daemon | undefined;
     try {
-      loop = await openLoop(db, opts, out, false);
+      // A GitHub retry or rate-limit wait is also what the running tick last did (its still-running lines say it).
+      loop = await openLoop(db, opts, out, false, (m) => running?.current()?.step(m));
     } catch (err) {
       const known = explain(err);
       if (!known) throw err;
-      out.stderr(`fleetspec daemon: cannot start: ${logLine(known.message)}`);
-      if (known.hint) out.stderr(`  hint: ${logLine(known.hint)}`);
+      out.stderr(`fleetspec daemon: cannot start: ${logLine(known.message)}`, 'err');
+      if (known.hint) out.stderr(`  hint: ${logLine(known.hint)}`, 'err');
       return EXIT.ERROR;
     }
-    const log = (e: TickLog) => out.stdout(opts.logFormat === 'json' ? JSON.stringify(e) : formatTickLog(e));
-    const { tickMs, applyMs } = loop.config.deadlines;
+    // On systemd's journal each line carries its priority and no timestamp (journald stamps it); JSON lines keep their "time".
+    const stamp = !out.journal?.stdout;
+    const log = (e: TickLog) => out.stdout(opts.logFormat === 'json' ? JSON.stringify(e) : formatTickLog(e, { timestamp: stamp }), e.level === 'error' ? 'err' : 'info');
+    const { tickMs, applyMs, stillRunningMs } = loop.config.deadlines;
     const daemon = startDaemon({
       schedule: opts.schedule,
       immediately: opts.immediately ?? false,
       budgets: { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}) },
       tick: (_signal, watch) => runTick(db, loop, opts, out, 'cron', false, watch),
       log,
+      note: (m) => out.stderr(`fleetspec daemon: ${logLine(m)}`),
+      ...(stillRunningMs ? { stillRunningEveryMs: stillRunningMs } : {}),
       onWedge: () => {
         // The line is logged; a fresh process (systemd's Restart=on-failure) is the only way to get the lock, the checkout and the connections back.
-        out.stderr('fleetspec daemon: a tick is wedged; exiting so that a fresh process takes over (the next start records its run FAILED)');
+        out.stderr('fleetspec daemon: a tick is wedged; exiting so that a fresh process takes over (the next start records its run FAILED)', 'err');
         signalRunningTerraform('SIGTERM');
         exit(EXIT.ERROR);
       },
     });
+    running = daemon;
     const b = daemon.budgets;
     out.stderr(
       `fleetspec daemon: reconciling ${loop.config.fullName} (${loop.config.gitUrl}) on "${opts.schedule}"; each tick has ${formatDuration(b.tickMs)}, an apply ${formatDuration(b.applyMs)}; SIGTERM stops a tick at once unless it applies${systemd ? `; systemd's watchdog told every ${formatDuration(systemd.intervalMs)}` : ''}`,
@@ -223,7 +242,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     const onSignal = (name: string) => () => {
       if (stopping) {
         // A second signal: leave now; the next start marks the run abandoned.
-        out.stderr(`fleetspec daemon: ${name} again, exiting at once`);
+        out.stderr(`fleetspec daemon: ${name} again, exiting at once`, 'warning');
         exit(EXIT.ERROR);
         return;
       }

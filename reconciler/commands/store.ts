@@ -19,8 +19,8 @@ export async function withStore(out: Output, command: string, fn: (db: Db) => Pr
     return await fn(db);
   } catch (err) {
     if (err instanceof StateError) {
-      out.stderr(`fleetspec ${command}: ${logLine(err.message)}`);
-      if (err.hint) out.stderr(`  hint: ${logLine(err.hint)}`);
+      out.stderr(`fleetspec ${command}: ${logLine(err.message)}`, 'err');
+      if (err.hint) out.stderr(`  hint: ${logLine(err.hint)}`, 'err');
       return err.exitCode;
     }
     throw err;

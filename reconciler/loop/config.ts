@@ -33,6 +33,8 @@ export interface Deadlines {
   llmMs?: number;
   /** One git clone, fetch or push (FLEETSPEC_GIT_TIMEOUT). */
   gitMs?: number;
+  /** How often a running tick says what it waits for (FLEETSPEC_STILL_RUNNING_EVERY; default a minute). */
+  stillRunningMs?: number;
 }
 
 export interface LoopConfig {
@@ -129,7 +131,8 @@ export function deadlines(opts: Pick<LoopOptions, 'tickBudget' | 'applyBudget'>,
   const applyMs = read(opts.applyBudget, '--apply-budget') ?? read(env.FLEETSPEC_APPLY_BUDGET, 'FLEETSPEC_APPLY_BUDGET');
   const llmMs = read(env.FLEETSPEC_LLM_BUDGET, 'FLEETSPEC_LLM_BUDGET');
   const gitMs = read(env.FLEETSPEC_GIT_TIMEOUT, 'FLEETSPEC_GIT_TIMEOUT');
-  return { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}), ...(llmMs ? { llmMs } : {}), ...(gitMs ? { gitMs } : {}) };
+  const stillRunningMs = read(env.FLEETSPEC_STILL_RUNNING_EVERY, 'FLEETSPEC_STILL_RUNNING_EVERY');
+  return { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}), ...(llmMs ? { llmMs } : {}), ...(gitMs ? { gitMs } : {}), ...(stillRunningMs ? { stillRunningMs } : {}) };
 }
 
 /** "all" (or unset), "none", or a comma list of finding sources. */

@@ -14,7 +14,7 @@ import cron from 'node-cron';
 import { logLine } from '../escape.js';
 import { LockHeld } from '../state/lock.js';
 import type { TickReport } from './tick.js';
-import { budgetsFor, formatDuration, STOP_DEADLINE_MS, TickWatch, type Budgets } from './watchdog.js';
+import { budgetsFor, formatDuration, STILL_RUNNING_EVERY_MS, STOP_DEADLINE_MS, TickWatch, type Budgets } from './watchdog.js';
 
 export { DEFAULT_SCHEDULE } from './schedule.js';
 
@@ -43,6 +43,14 @@ export interface DaemonOptions {
   stopDeadlineMs?: number;
   /** A tick is wedged (logged already): the command exits so that systemd restarts it. Nothing else is scheduled meanwhile. */
   onWedge?(message: string): void;
+  /**
+   * Told every `stillRunningEveryMs` while a tick runs, what it does and waits for ("still running
+   * after 2 min (applying for 1.5 min): in phase main, after: terraform apply dns"). Not a tick line:
+   * the log keeps one line per tick.
+   */
+  note?(message: string): void;
+  /** How often `note` hears of a running tick; default STILL_RUNNING_EVERY_MS (a minute). */
+  stillRunningEveryMs?: number;
 }
 
 /** How a stop ended: the tick (if any) finished; the daemon stopped waiting for it; or it wedged. */
@@ -86,6 +94,8 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     skipped = 0;
     const current = new TickWatch({ budgetMs: budgets.tickMs, stop: abort.signal });
     watch = current;
+    const note = opts.note;
+    if (note) current.report(opts.stillRunningEveryMs ?? STILL_RUNNING_EVERY_MS, note);
     const check = setInterval(() => checkWedge(current), Math.max(20, Math.min(1000, budgets.graceMs / 4)));
     check.unref();
     try {
@@ -197,8 +207,11 @@ export function startDaemon(opts: DaemonOptions): Daemon {
   }
 }
 
-/** One line per tick for people (journald adds its own timestamp, but a file log needs one). */
-export function formatTickLog(e: TickLog): string {
-  const head = `${e.time} ${e.level === 'error' ? 'ERROR ' : ''}${e.run !== undefined ? `run ${e.run} ${e.state}` : 'tick'} in ${(e.durationMs / 1000).toFixed(1)} s`;
+/**
+ * One line per tick for people. A file log needs a timestamp; on systemd's journal (`timestamp`
+ * false) the line has none, since journald stamps each line itself.
+ */
+export function formatTickLog(e: TickLog, opts: { timestamp?: boolean } = {}): string {
+  const head = `${opts.timestamp === false ? '' : `${e.time} `}${e.level === 'error' ? 'ERROR ' : ''}${e.run !== undefined ? `run ${e.run} ${e.state}` : 'tick'} in ${(e.durationMs / 1000).toFixed(1)} s`;
   return `${head}: ${logLine(e.message)}`;
 }

@@ -20,6 +20,8 @@ export const MIN_GRACE_MS = 10_000;
 export const MAX_GRACE_MS = 5 * 60_000;
 /** A stop (SIGTERM) when no apply runs: the tick gets this long to unwind before the daemon exits anyway. */
 export const STOP_DEADLINE_MS = 8_000;
+/** While a tick runs, how often the daemon says what it is doing and waiting for (FLEETSPEC_STILL_RUNNING_EVERY). */
+export const STILL_RUNNING_EVERY_MS = 60_000;
 /** Default share of the tick budget that narratives may use in all (at most DEFAULT_LLM_BUDGET_MS). */
 export const DEFAULT_LLM_BUDGET_MS = 120_000;
 
@@ -103,6 +105,8 @@ export class TickWatch {
   private pending: TickAbandoned | undefined;
   private applyStarted: number | undefined;
   private stepText = '';
+  private stepAt = 0;
+  private reporter: NodeJS.Timeout | undefined;
   phase = 'start';
 
   constructor(opts: { budgetMs?: number; stop?: AbortSignal } = {}) {
@@ -133,6 +137,29 @@ export class TickWatch {
   /** The last progress line: what the tick last started. */
   step(text: string): void {
     this.stepText = text;
+    this.stepAt = Date.now();
+  }
+
+  /**
+   * Calls `say` every `everyMs` until the watch is disposed, with how long the tick has run and what
+   * it does (stillRunning): a tick that waits on a rate limit, a model pull or terraform says so.
+   */
+  report(everyMs: number, say: (line: string) => void): void {
+    clearInterval(this.reporter);
+    this.reporter = setInterval(() => say(this.stillRunning()), everyMs);
+    this.reporter.unref();
+  }
+
+  /**
+   * "still running after 2 min: in phase branches, waiting 1.9 min for GitHub listPulls; last:
+   * GitHub rate limit: waiting 600s (…)": doing() and, when the tick noted something since its
+   * longest wait began (a rate-limit wait, a pull's progress), that too.
+   */
+  stillRunning(now = Date.now()): string {
+    const applying = this.applyStarted === undefined ? '' : ` (applying for ${formatDuration(now - this.applyStarted)})`;
+    const oldest = Math.min(...[...this.waits.values()].map((w) => w.since));
+    const last = Number.isFinite(oldest) && this.stepText && this.stepAt >= oldest ? `; last: ${this.stepText}` : '';
+    return `still running after ${formatDuration(now - this.started)}${applying}: ${this.doing(now)}${last}`;
   }
 
   /** The last safe point before an apply has passed: from now on nothing cancels the tick until endApply. */
@@ -196,9 +223,10 @@ export class TickWatch {
     this.request(new TickAbandoned(`${why} ${this.doing()}`));
   }
 
-  /** Ends the watch's timer (the tick is over). */
+  /** Ends the watch's timers (the tick is over). */
   dispose(): void {
     clearTimeout(this.timer);
+    clearInterval(this.reporter);
   }
 
   private request(reason: TickAbandoned): void {

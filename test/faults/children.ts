@@ -7,6 +7,7 @@ import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TickLog } from '../../reconciler/loop/daemon.js';
+import { parseJournalLine } from '../../reconciler/journal.js';
 import type { FaultProxy } from './proxy.js';
 import { timed, until, within } from './wait.js';
 
@@ -30,16 +31,35 @@ export interface Fleetspec {
   exited: Promise<Exit>;
   /** When the child was spawned (Date.now()). */
   spawnedAt: number;
+  /** With `journal`: every line of stdout (stderr joins it there), with the syslog priority its prefix gave (undefined: none). */
+  lines: JournalLine[];
+}
+
+export interface JournalLine {
+  priority: number | undefined;
+  text: string;
+}
+
+export interface SpawnOptions {
+  /**
+   * As under systemd with its output on the journal: stderr joins stdout (StandardError=inherit)
+   * and JOURNAL_STREAM holds that stream's "DEVICE:INODE", as systemd sets it. A shell finds the
+   * pipe's device and inode (stat of its own fd 1) and execs fleetspec in its place.
+   */
+  journal?: boolean;
 }
 
 const live = new Set<ChildProcess>();
 
 /** Runs `fleetspec <args>` with exactly `env` (nothing inherited but what the caller passes). */
-export function fleetspec(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Fleetspec {
+export function fleetspec(args: string[], env: NodeJS.ProcessEnv, cwd?: string, opts: SpawnOptions = {}): Fleetspec {
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = opts.journal
+    ? spawn('/bin/sh', ['-c', 'JOURNAL_STREAM="$(stat -L -c %d:%i /proc/$$/fd/1)" && export JOURNAL_STREAM && exec "$@" 2>&1', 'sh', process.execPath, BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const logs: TickLog[] = [];
+  const journal: JournalLine[] = [];
   let buffered = '';
   let out = '';
   let text = '';
@@ -48,7 +68,10 @@ export function fleetspec(args: string[], env: NodeJS.ProcessEnv, cwd?: string):
     buffered += chunk;
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
-    for (const line of lines) {
+    for (const raw of lines) {
+      const parsed = opts.journal ? parseJournalLine(raw) : undefined;
+      const line = parsed?.text ?? raw;
+      if (opts.journal) journal.push({ priority: parsed?.priority, text: line });
       if (line.startsWith('{"time"')) logs.push(JSON.parse(line) as TickLog);
       else text += `${line}\n`;
     }
@@ -60,7 +83,7 @@ export function fleetspec(args: string[], env: NodeJS.ProcessEnv, cwd?: string):
       done({ code, signal });
     }),
   );
-  return { child, logs, output: () => text, stdout: () => out, exited, spawnedAt };
+  return { child, logs, output: () => text, stdout: () => out, exited, spawnedAt, lines: journal };
 }
 
 /** Kills (SIGKILL) every child still running: a test that failed half-way leaves its daemon holding the store. */
