@@ -27,5 +27,7 @@ export default defineConfig({
     // loaded 2-core machine PGlite's first open alone has taken over 30 s.
     hookTimeout: 120_000,
     reporters: ['default', summaryLine],
+    // A prepared embedded store that new PGlite stores are copied from, as a built fleetspec does.
+    globalSetup: ['test/store-template.setup.ts'],
   },
 });

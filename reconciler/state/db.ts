@@ -8,6 +8,7 @@ import { redactUrl } from '../redact.js';
 import { shellQuote } from '../ssh/quote.js';
 import { lockFolder } from './lock.js';
 import { migrate } from './migrations.js';
+import { storeTemplate } from './template.js';
 import { StateError } from './errors.js';
 import { pgSettings, type PgTimeouts } from './pg-settings.js';
 import { checkEmbeddedStore, connectionIsDead, embeddedStoreError, fileSystemError, postgresError } from './store-errors.js';
@@ -69,7 +70,10 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): OpenOption
 
 
 export async function openDb(opts: OpenOptions = optionsFromEnv()): Promise<Db> {
-  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 20, opts.timeouts ?? {}) : await openPglite(opts.stateDir ?? join('.fleetspec', 'state'), opts.waitMs ?? 0);
+  const db = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 20, opts.timeouts ?? {})
+    : // The template holds the migrations: not for a store that is to stay unmigrated.
+      await openPglite(opts.stateDir ?? join('.fleetspec', 'state'), opts.waitMs ?? 0, opts.migrate !== false);
   if (opts.migrate !== false) {
     try {
       await migrate(db);
@@ -285,7 +289,7 @@ async function tighten(dir: string): Promise<void> {
   );
 }
 
-async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
+async function openPglite(stateDir: string, waitMs: number, fromTemplate: boolean): Promise<Db> {
   const dir = resolve(stateDir);
   try {
     await privateFolder(dir);
@@ -296,8 +300,10 @@ async function openPglite(stateDir: string, waitMs: number): Promise<Db> {
   let pglite: PGlite;
   try {
     // Before PGlite: it would initialise an empty store over a folder that is not a complete one.
-    await checkEmbeddedStore(dir);
-    pglite = await PGlite.create(dir);
+    const kind = await checkEmbeddedStore(dir);
+    // A new store starts as a copy of the prepared one (template.ts) when there is one for this fleetspec.
+    const template = kind === 'new' && fromTemplate ? await storeTemplate() : undefined;
+    pglite = await PGlite.create(dir, template ? { loadDataDir: template } : {});
     await tighten(dir);
   } catch (err) {
     await lock.release();
