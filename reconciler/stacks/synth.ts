@@ -1,21 +1,15 @@
-// Synthesis: a stack model becomes Terraform JSON through cdktf, in-process. This file and
-// the cdktf-cli entry (app.ts) are the only places that import cdktf or its prebuilt
-// providers (cdktf is archived upstream; a move to its community fork stays local here).
-// Only the resource modules used are imported: the providers' index modules load thousands
-// of classes.
-import { DataCloudflareZeroTrustTunnelCloudflared } from '@cdktf/provider-cloudflare/lib/data-cloudflare-zero-trust-tunnel-cloudflared/index.js';
-import { DataCloudflareZone } from '@cdktf/provider-cloudflare/lib/data-cloudflare-zone/index.js';
-import { DnsRecord } from '@cdktf/provider-cloudflare/lib/dns-record/index.js';
-import { CloudflareProvider } from '@cdktf/provider-cloudflare/lib/provider/index.js';
-import { ZeroTrustTunnelCloudflaredConfigA } from '@cdktf/provider-cloudflare/lib/zero-trust-tunnel-cloudflared-config/index.js';
-import { ComputeInstance } from '@cdktf/provider-google/lib/compute-instance/index.js';
-import { GoogleProvider } from '@cdktf/provider-google/lib/provider/index.js';
+// Synthesis: a stack model becomes Terraform JSON through cdktf, in-process. This file and the
+// provider and resource definitions (resources.ts) are the only places that import cdktf
+// (archived upstream; a move to its community fork stays local here). The Terraform types are
+// fleetspec's own small definitions, not the prebuilt provider packages (development
+// dependencies only, for test/stacks/conformance.test.ts).
 import { App, PgBackend, TerraformOutput, TerraformStack, TerraformVariable, type PgBackendConfig } from 'cdktf';
 import type { Construct } from 'constructs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { stringify } from 'safe-stable-stringify';
 import type { DnsInput, StackModel, StackSecret, VmsInput } from './model.js';
+import { STACK_TYPES, type StackTypes } from './resources.js';
 
 /** The PostgreSQL schema holding a stack's Terraform state (pg backend). */
 export const stateSchema = (stack: string) => `fleetspec_stack_${stack}`;
@@ -37,7 +31,8 @@ function variables(scope: Construct, secrets: StackSecret[]): Map<string, Terraf
   );
 }
 
-function dnsStack(stack: TerraformStack, input: DnsInput, secrets: StackSecret[]): void {
+function dnsStack(stack: TerraformStack, input: DnsInput, secrets: StackSecret[], types: StackTypes): void {
+  const { CloudflareProvider, DataCloudflareZone, DataCloudflareZeroTrustTunnelCloudflared, DnsRecord, ZeroTrustTunnelCloudflaredConfig } = types;
   const vars = variables(stack, secrets);
   const providers = new Map(
     secrets.map((s) => [s.variable, new CloudflareProvider(stack, `cloudflare_${s.variable}`, { alias: s.variable, apiToken: vars.get(s.variable)!.stringValue })]),
@@ -47,7 +42,7 @@ function dnsStack(stack: TerraformStack, input: DnsInput, secrets: StackSecret[]
   for (const zone of input.zones) {
     const provider = providers.get(zone.token)!;
     const needsAccount = !zone.accountId && input.tunnels.some((t) => t.zone === zone.name);
-    let lookup: DataCloudflareZone | undefined;
+    let lookup: InstanceType<StackTypes['DataCloudflareZone']> | undefined;
     if (!zone.zoneId || needsAccount) {
       lookup = new DataCloudflareZone(stack, zone.id, zone.zoneId ? { provider, zoneId: zone.zoneId } : { provider, filter: { name: zone.name } });
       lookup.overrideLogicalId(zone.id);
@@ -78,7 +73,7 @@ function dnsStack(stack: TerraformStack, input: DnsInput, secrets: StackSecret[]
       lookup.overrideLogicalId(t.id);
       tunnelId = lookup.id;
     }
-    const config = new ZeroTrustTunnelCloudflaredConfigA(stack, `${t.id}_ingress`, {
+    const config = new ZeroTrustTunnelCloudflaredConfig(stack, `${t.id}_ingress`, {
       provider,
       accountId,
       tunnelId,
@@ -88,7 +83,8 @@ function dnsStack(stack: TerraformStack, input: DnsInput, secrets: StackSecret[]
   }
 }
 
-function vmsStack(stack: TerraformStack, input: VmsInput, secrets: StackSecret[]): void {
+function vmsStack(stack: TerraformStack, input: VmsInput, secrets: StackSecret[], types: StackTypes): void {
+  const { GoogleProvider, ComputeInstance } = types;
   const vars = variables(stack, secrets);
   const providers = new Map(
     secrets.map((s) => [s.variable, new GoogleProvider(stack, `google_${s.variable}`, { alias: s.variable, credentials: vars.get(s.variable)!.stringValue })]),
@@ -191,15 +187,19 @@ export function literalise<T>(input: T): { input: T; restore(json: unknown): unk
   return { input: walk(input, 'input') as T, restore: (json) => (originals.size ? restore(json) : json) };
 }
 
-/** The Terraform JSON of one stack, as an object (before canonical rendering). */
-export function synthObject(model: StackModel, app: App = new App({ skipValidation: true, outdir: tmpdir() })): Record<string, any> {
+/**
+ * The Terraform JSON of one stack, as an object (before canonical rendering). `types` are the
+ * provider and resource classes to build it with: fleetspec's own, or (in the conformance test)
+ * the prebuilt providers'.
+ */
+export function synthObject(model: StackModel, app: App = new App({ skipValidation: true, outdir: tmpdir() }), types: StackTypes = STACK_TYPES): Record<string, any> {
   // (The App only needs an existing outdir; nothing is written there: toTerraform() returns the JSON.)
   const stack = new TerraformStack(app, model.name);
   // The connection string comes from PG_CONN_STR at run time: it may hold a password.
   new PgBackend(stack, { schemaName: stateSchema(model.name) } as PgBackendConfig);
   const data = literalise(model.input);
-  if (model.name === 'dns') dnsStack(stack, data.input as DnsInput, model.secrets);
-  else vmsStack(stack, data.input as VmsInput, model.secrets);
+  if (model.name === 'dns') dnsStack(stack, data.input as DnsInput, model.secrets, types);
+  else vmsStack(stack, data.input as VmsInput, model.secrets, types);
   // cdktf-cli's synth (app.ts) serialises through toTerraform too: it gets the restored JSON.
   const raw = stack.toTerraform.bind(stack);
   stack.toTerraform = () => data.restore(raw()) as ReturnType<typeof raw>;
