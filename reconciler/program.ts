@@ -2,23 +2,22 @@
 // Commands return an exit code; only cli.ts touches process.exit.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { applyCommand, planCommand, type ApplyCommandOptions, type PlanCommandOptions } from './commands/plan.js';
-import { daemonCommand, reconcileCommand, ticketsPullCommand, type DaemonCommandOptions, type ReconcileOptions } from './commands/loop.js';
-import { ticketsList, ticketsPush, type TicketsListOptions, type TicketsPushOptions } from './commands/tickets.js';
-import { portsAllocate, portsApply, portsDiff, portsGet, portsList, portsRelease } from './commands/ports.js';
-import { schemaCommand } from './commands/schema.js';
-import { stacksApply, stacksPlan, stacksSynth, type StacksPlanOptions, type SynthOptions } from './commands/stacks.js';
-import { secretsDelete, secretsGet, secretsKeygen, secretsList, secretsRotate, secretsScope, secretsSet } from './commands/secrets.js';
-import { validateCommand } from './commands/validate.js';
-import { diagramsCommand, type DiagramsOptions } from './commands/diagrams.js';
-import { DIAGRAMS } from './diagrams/index.js';
-import { policyCheckCommand, policyRulesCommand, type PolicyCheckOptions } from './commands/policy.js';
+// Only types come from the commands: each command's module (and the libraries it needs: git,
+// GitHub, the LLM, the state store) is imported when that command runs, so that --help costs
+// little and validate loads only what validating needs. test/startup.test.ts holds this.
+import type { ApplyCommandOptions, PlanCommandOptions } from './commands/plan.js';
+import type { DaemonCommandOptions, ReconcileOptions } from './commands/loop.js';
+import type { TicketsListOptions, TicketsPushOptions } from './commands/tickets.js';
+import type { StacksPlanOptions, SynthOptions } from './commands/stacks.js';
+import type { DiagramsOptions } from './commands/diagrams.js';
+import type { PolicyCheckOptions } from './commands/policy.js';
 import type { Output } from './commands/output.js';
+import { DIAGRAMS } from './diagrams/index.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { terminal } from './escape.js';
 import { KINDS } from './kinds/index.js';
 import { STACK_NAMES } from './stacks/model.js';
-import { DEFAULT_SCHEDULE } from './loop/daemon.js';
+import { DEFAULT_SCHEDULE } from './loop/schedule.js';
 
 /** fleetspec's version from its package.json, found from the source (reconciler/) or the build (dist/reconciler/). */
 function packageVersion(): string {
@@ -70,6 +69,7 @@ model memory, host thresholds as observed, the budget brake) are checked too.
 Exit codes: 0 valid, 1 invalid, 3 internal error.`,
     )
     .action(async (path: string, opts: { format: 'text' | 'json'; policies?: string }) => {
+      const { validateCommand } = await import('./commands/validate.js');
       code = await validateCommand(path, opts, out);
     });
 
@@ -85,6 +85,7 @@ Spec files name their schema for editors on their first line:
   # yaml-language-server: $schema=../schemas/hosts.schema.json`,
     )
     .action(async (opts: { out?: string; kind?: string }) => {
+      const { schemaCommand } = await import('./commands/schema.js');
       code = await schemaCommand(opts, out);
     });
 
@@ -132,6 +133,7 @@ Exit codes: 0 no changes, 1 invalid specs or policies, or a failing verdict, 2 c
   )
     .addHelpText('after', PLAN_HELP)
     .action(async (path: string, opts: PlanCommandOptions) => {
+      const { planCommand } = await import('./commands/plan.js');
       code = await planCommand(path, opts, out);
     });
 
@@ -152,6 +154,7 @@ back. Each apply is a run in the ledger.
 Exit codes: 0 applied, 1 invalid or stale plan (nothing applied), 3 apply failed or error.`,
     )
     .action(async (planPath: string, path: string, opts: ApplyCommandOptions) => {
+      const { applyCommand } = await import('./commands/plan.js');
       code = await applyCommand(planPath, path, opts, out);
     });
   const policy = program
@@ -189,13 +192,15 @@ approver's review, turn the policy's errors into warnings for that PR.`,
     .addOption(format())
     .addHelpText('after', '\nExit codes: 0 pass or warnings only, 1 a finding of severity error or invalid specs or policies, 3 internal error.')
     .action(async (plan: string | undefined, opts: PolicyCheckOptions) => {
+      const { policyCheckCommand } = await import('./commands/policy.js');
       code = await policyCheckCommand(plan, opts, out);
     });
   policy
     .command('rules')
     .description('list the built-in rules a policy file can configure (--format json: with their params schemas)')
     .addOption(format())
-    .action((opts: { format: 'text' | 'json' }) => {
+    .action(async (opts: { format: 'text' | 'json' }) => {
+      const { policyRulesCommand } = await import('./commands/policy.js');
       code = policyRulesCommand(opts, out);
     });
 
@@ -257,6 +262,7 @@ its closing when the finding clears.`;
     .addHelpText('after', `${LOOP_HELP}
 Exit codes: 0 tick done (including commits refused for lack of approval), 1 bad settings, 3 the tick failed.`)
     .action(async (opts: ReconcileOptions) => {
+      const { reconcileCommand } = await import('./commands/loop.js');
       code = await reconcileCommand(opts, out);
     });
 
@@ -279,6 +285,7 @@ wedged: the daemon logs it and exits 3, for systemd to start a fresh one.
 Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start or a tick
 wedged.`)
     .action(async (opts: DaemonCommandOptions) => {
+      const { daemonCommand } = await import('./commands/loop.js');
       code = await daemonCommand({ ...opts, format: 'text' }, out);
     });
 
@@ -303,6 +310,7 @@ token needs Issues read and write); the loop does all this on every merge.`,
     .addOption(format())
     .addHelpText('after', '\nExit codes: 0 listed, 1 invalid specs or GitHub not configured, 3 error.')
     .action(async (opts: TicketsListOptions) => {
+      const { ticketsList } = await import('./commands/tickets.js');
       code = await ticketsList(opts, out);
     });
   tickets
@@ -314,6 +322,7 @@ token needs Issues read and write); the loop does all this on every merge.`,
     .addOption(format())
     .addHelpText('after', '\nExit codes: 0 GitHub matches (or applied), 1 invalid or not configured, 2 changes to apply (no --yes), 3 error.')
     .action(async (opts: TicketsPushOptions) => {
+      const { ticketsPush } = await import('./commands/tickets.js');
       code = await ticketsPush(opts, out);
     });
   loopOptions(
@@ -330,6 +339,7 @@ An issue whose text looks like it holds a secret is not pulled (a comment says
 why). Uses the loop's settings (see fleetspec reconcile --help).
 Exit codes: 0 done, 1 bad settings or invalid specs on the default branch, 3 error.`)
     .action(async (opts: ReconcileOptions) => {
+      const { ticketsPullCommand } = await import('./commands/loop.js');
       code = await ticketsPullCommand(opts, out);
     });
 
@@ -359,6 +369,7 @@ terraform only as TF_VAR_secret__* environment variables, never in the JSON.`,
     .addOption(format())
     .addHelpText('after', '\nExit codes: 0 done (or up to date with --check), 1 invalid specs or out of date, 3 error.')
     .action(async (name: string | undefined, opts: SynthOptions & { stacksDir?: string }) => {
+      const { stacksSynth } = await import('./commands/stacks.js');
       code = await stacksSynth(name, { ...opts, stacks: opts.stacksDir }, out);
     });
   stackCommand('plan', 'terraform init, plan -out and show -json for the stacks; the saved plan file is kept for stacks apply')
@@ -374,6 +385,7 @@ stack's secret), the plan says why and shows the configuration diff instead.
 Exit codes: 0 no changes, 1 invalid specs or terraform failed, 2 changes, 3 error.`,
     )
     .action(async (name: string | undefined, opts: StacksPlanOptions) => {
+      const { stacksPlan } = await import('./commands/stacks.js');
       code = await stacksPlan(name, opts, out);
     });
   stackCommand('apply', 'terraform apply of the plan file saved by the last stacks plan, and nothing else', 'default every stack with a saved plan')
@@ -387,6 +399,7 @@ On success the applied configuration is written to stacks/<name>/cdk.tf.json.
 Exit codes: 0 applied, 1 nothing to apply or not configured, 3 terraform failed.`,
     )
     .action(async (name: string | undefined, opts: StacksPlanOptions) => {
+      const { stacksApply } = await import('./commands/stacks.js');
       code = await stacksApply(name, opts, out);
     });
 
@@ -412,6 +425,7 @@ Exit codes: 0 written (or up to date with --check), 1 invalid specs or out of
 date, 3 error.`,
     )
     .action(async (path: string, opts: DiagramsOptions) => {
+      const { diagramsCommand } = await import('./commands/diagrams.js');
       code = await diagramsCommand(path, opts, out);
     });
 
@@ -429,13 +443,14 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
     .option('--project <project>', 'only this project')
     .addOption(format())
     .action(async (opts: { project?: string; format: 'text' | 'json' }) => {
+      const { portsList } = await import('./commands/ports.js');
       code = await portsList(opts, out);
     });
   // get, allocate and release all take <project> <service> and --format.
   const serviceCommands = [
-    ['get', 'print the port allocated to a service (exit 1 when it has none)', portsGet],
-    ['allocate', "give a service a port in its project's range; the same port on every call", portsAllocate],
-    ['release', "free a service's port", portsRelease],
+    ['get', 'print the port allocated to a service (exit 1 when it has none)', 'portsGet'],
+    ['allocate', "give a service a port in its project's range; the same port on every call", 'portsAllocate'],
+    ['release', "free a service's port", 'portsRelease'],
   ] as const;
   for (const [name, description, handler] of serviceCommands) {
     ports
@@ -445,7 +460,8 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
       .argument('<service>')
       .addOption(format())
       .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
-        code = await handler(project, service, opts, out);
+        const commands = await import('./commands/ports.js');
+        code = await commands[handler](project, service, opts, out);
       });
   }
   ports
@@ -454,6 +470,7 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
     .argument('[path]', 'the specs folder', 'specs')
     .addOption(format())
     .action(async (path: string, opts: { format: 'text' | 'json' }) => {
+      const { portsDiff } = await import('./commands/ports.js');
       code = await portsDiff(path, opts, out);
     });
   ports
@@ -462,6 +479,7 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
     .argument('[path]', 'the specs folder', 'specs')
     .addOption(format())
     .action(async (path: string, opts: { format: 'text' | 'json' }) => {
+      const { portsApply } = await import('./commands/ports.js');
       code = await portsApply(path, opts, out);
     });
 
@@ -492,6 +510,7 @@ Without --allow or --own, a secret stored again keeps its scope, and a new one i
 Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --allow zones/153.se`,
     )
     .action(async (path: string, opts: { allow?: string[]; own?: boolean }) => {
+      const { secretsSet } = await import('./commands/secrets.js');
       code = await secretsSet(path, out, undefined, opts.own ? [] : opts.allow);
     });
   secrets
@@ -503,12 +522,13 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
     .addOption(format())
     .addHelpText('after', '\nExample: fleetspec secrets scope meta/gcloud/vm_host_key --allow vms/supervisor-vm')
     .action(async (path: string, opts: { allow?: string[]; own?: boolean; format: 'text' | 'json' }) => {
+      const { secretsScope } = await import('./commands/secrets.js');
       code = await secretsScope(path, opts.own ? [] : opts.allow, opts, out);
     });
   // get and delete take just <path>.
   const pathCommands = [
-    ['get', "print a secret's value", secretsGet],
-    ['delete', 'delete a secret', secretsDelete],
+    ['get', "print a secret's value", 'secretsGet'],
+    ['delete', 'delete a secret', 'secretsDelete'],
   ] as const;
   for (const [name, description, handler] of pathCommands) {
     secrets
@@ -516,7 +536,8 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
       .description(description)
       .argument('<path>')
       .action(async (path: string) => {
-        code = await handler(path, out);
+        const commands = await import('./commands/secrets.js');
+        code = await commands[handler](path, out);
       });
   }
   secrets
@@ -525,18 +546,21 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
     .argument('[prefix]', 'only paths starting with this')
     .addOption(format())
     .action(async (prefix: string | undefined, opts: { format: 'text' | 'json' }) => {
+      const { secretsList } = await import('./commands/secrets.js');
       code = await secretsList(prefix, opts, out);
     });
   secrets
     .command('rotate')
     .description('re-encrypt every secret from FLEETSPEC_SECRET_KEY to FLEETSPEC_NEW_SECRET_KEY, in one transaction')
     .action(async () => {
+      const { secretsRotate } = await import('./commands/secrets.js');
       code = await secretsRotate(out);
     });
   secrets
     .command('keygen')
     .description('print a new random 256-bit key (base64) for FLEETSPEC_SECRET_KEY')
-    .action(() => {
+    .action(async () => {
+      const { secretsKeygen } = await import('./commands/secrets.js');
       code = secretsKeygen(out);
     });
 

@@ -4,7 +4,7 @@ import { relative } from 'node:path';
 import { countBySeverity, formatDiagnostic } from '../diagnostics.js';
 import { DIAGRAMS, DIAGRAMS_DIR, writeDiagrams } from '../diagrams/index.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { besideSpecs } from '../plan/engine.js';
+import { besideSpecs } from '../specs/folders.js';
 import { loadSpecs } from '../specs/load.js';
 import type { Output } from './output.js';
 import { logLine } from '../escape.js';

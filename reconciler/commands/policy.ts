@@ -2,12 +2,11 @@
 // other commands (validate, plan, apply) load policies/ and the overrides given to them.
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { besideSpecs } from '../plan/engine.js';
+import { besideSpecs } from '../specs/folders.js';
 import { verdictLine, verdictOf, type Plan, type PlanFinding } from '../plan/plan.js';
 import { evaluatePolicies, loadPolicies, RULES, type PolicyContext } from '../policies/index.js';
 import { loadSpecs } from '../specs/load.js';
 import type { Output } from './output.js';
-import { readPlanFile } from './plan.js';
 import { paint } from '../color.js';
 import { formatFinding } from '../plan/render.js';
 import { logLine } from '../escape.js';
@@ -62,6 +61,9 @@ export interface PolicyCheckOptions extends PolicyOptions {
 export async function policyCheckCommand(planPath: string | undefined, opts: PolicyCheckOptions, out: Output): Promise<ExitCode> {
   let plan: Plan | undefined;
   if (planPath) {
+    // commands/plan.js brings the state store, SSH and the loop: imported only when a plan file is given,
+    // so that validate, which shares this module, loads none of it.
+    const { readPlanFile } = await import('./plan.js');
     const read = await readPlanFile(planPath);
     if (!read.plan) {
       out.stderr(`fleetspec policy check: ${logLine(read.problem ?? '')}`);

@@ -1,7 +1,7 @@
 // The engine: every driver reads live and diffs, the results become one plan; apply carries
 // out exactly that plan after planning again and checking the hash, in plan order, stopping
 // at the first failure and rolling back what it did from the versions it saved.
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
 import { scopeFindings } from './secret-scope.js';
 import { countBySeverity } from '../diagnostics.js';
@@ -13,6 +13,9 @@ import type { StacksContext } from '../stacks/driver.js';
 import { evaluatePolicies, type PolicyContext } from '../policies/evaluate.js';
 import { buildPlan, canonicalJson, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
 import { failpoint } from '../failpoints.js';
+import { besideSpecs } from '../specs/folders.js';
+
+export { besideSpecs };
 
 export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'stacks'> {
   /** The specs folder. */
@@ -107,12 +110,6 @@ function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
     ...(opts.issues ? { issues: opts.issues } : {}),
     ...(opts.noIssues ? { noIssues: opts.noIssues } : {}),
   };
-}
-
-/** A folder beside the specs folder (or beside the folder of a single spec file's folder): stacks/, policies/. */
-export function besideSpecs(specs: string, name: string): string {
-  const abs = resolve(specs);
-  return join(dirname(/\.ya?ml$/.test(abs) ? dirname(abs) : abs), name);
 }
 
 /** Findings of severity error: the plan may be shown, never applied. */

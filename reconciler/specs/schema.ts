@@ -5,7 +5,13 @@ import { closest } from '../diagnostics.js';
 import type { Finding, KindModule } from '../kinds/kind.js';
 import type { PathSegment } from './source.js';
 
-const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+// Every schema compiled here is fleetspec's own (the kinds, the policy file, the rules' params), so
+// they are not checked against the draft 2020-12 meta-schema at run time: compiling that meta-schema
+// was half of `fleetspec validate`'s schema cost. test/startup.test.ts checks each schema against it
+// instead. Strict mode still refuses unknown keywords. ajv's code optimisation passes are off too:
+// they cost about as much again at compile time, and bench/validate.ts (6,000 resources) runs no
+// slower without them.
+const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, validateSchema: false, code: { optimize: false } });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /** Schema findings for one value of a kind; empty when it conforms. */
