@@ -61,8 +61,11 @@ if (installs) {
   if (packed.status !== 0 || !tarball) {
     rows.push(['install: release (npm run release)', '', '', 'failed', packed.stderr.trim().split('\n').at(-1) ?? '']);
   } else {
+    // As the README deploys it: unpacked, then its shrinkwrap installed exactly, production only.
     const prefix = join(work, 'release');
-    npm(work, 'install', '--global', '--prefix', prefix, '--omit=dev', '--no-audit', '--no-fund', join(pack, tarball));
+    await mkdir(prefix);
+    execFileSync('tar', ['xzf', join(pack, tarball), '-C', prefix, '--strip-components=1']);
+    npm(prefix, 'ci', '--omit=dev', '--no-audit', '--no-fund');
     const r = size(prefix);
     const t = size(join(pack, tarball));
     rows.push([`install: release (${tarball}, ${t.mb.toFixed(1)} MB)`, '', '', `${r.mb.toFixed(0)} MB`, `${r.files} files`]);
