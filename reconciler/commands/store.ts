@@ -2,7 +2,7 @@
 // turn StateErrors into a message, a hint and an exit code, and always close it.
 import { userInfo } from 'node:os';
 import type { ExitCode } from '../exit-codes.js';
-import { openDb, optionsFromEnv, type Db } from '../state/db.js';
+import type { Db } from '../state/db.js';
 import { StateError } from '../state/errors.js';
 import type { Output } from './output.js';
 import { logLine } from '../escape.js';
@@ -15,6 +15,9 @@ export function actor(): string {
 export async function withStore(out: Output, command: string, fn: (db: Db) => Promise<ExitCode>): Promise<ExitCode> {
   let db: Db | undefined;
   try {
+    // The store's drivers (pg, PGlite) are imported when a command opens it, not by the commands
+    // that only share this module's helpers (printTable, actor).
+    const { openDb, optionsFromEnv } = await import('../state/db.js');
     db = await openDb(optionsFromEnv());
     return await fn(db);
   } catch (err) {

@@ -6,11 +6,13 @@
 // plan does not hold, misstates an action, leaves out a deletion, calls a destructive plan
 // harmless or states a count or value the plan does not hold, it is withheld with a reason.
 import { BlockList, isIP } from 'node:net';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { KINDS } from '../kinds/index.js';
 import type { Action, Plan, ResourceChange } from '../plan/plan.js';
 import { findSecretLiterals } from '../specs/secrets.js';
 import { mdCode, mdInline } from '../escape.js';
+
+// The SDK (some 150 modules) is imported by the first narrative, not by every command that could make one.
+type Sdk = typeof import('openai');
 
 export interface NarrativeConfig {
   /** The API root, e.g. https://openrouter.ai/api/v1, http://127.0.0.1:11434/v1, https://api.openai.com/v1. */
@@ -732,8 +734,10 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
   });
   const timeoutReason = `the LLM did not answer within ${seconds(timeoutMs)}`;
 
+  let sdk: Sdk | undefined;
   try {
-    const client = new OpenAI({
+    sdk = await import('openai');
+    const client = new sdk.OpenAI({
       baseURL: config.baseUrl,
       apiKey,
       timeout: timeoutMs,
@@ -776,7 +780,7 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
     // The server names the model; a name that is not a plain model id is not shown.
     return { status: 'ok', text: shown, model: typeof model === 'string' && MODEL_ID.test(model) ? model : config.model };
   } catch (error) {
-    const reason = failureReason(error, { timedOut, cancelled: opts.signal?.aborted === true, timeoutReason, where, model: config.model });
+    const reason = failureReason(error, sdk, { timedOut, cancelled: opts.signal?.aborted === true, timeoutReason, where, model: config.model });
     return reason === timeoutReason ? { status: 'withheld', reason, timedOut: true } : withheld(reason);
   } finally {
     clearTimeout(timer);
@@ -785,11 +789,11 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
 }
 
 /** One sentence from the SDK's error classes; never the error's message, which can quote the key. */
-function failureReason(error: unknown, at: { timedOut: boolean; cancelled: boolean; timeoutReason: string; where: string; model: string }): string {
-  if (at.timedOut || error instanceof APIConnectionTimeoutError) return at.timeoutReason;
-  if (at.cancelled || error instanceof APIUserAbortError) return 'the narrative was cancelled';
-  if (error instanceof APIConnectionError) return `the LLM endpoint at ${at.where} could not be reached`;
-  if (error instanceof APIError && typeof error.status === 'number') {
+function failureReason(error: unknown, sdk: Sdk | undefined, at: { timedOut: boolean; cancelled: boolean; timeoutReason: string; where: string; model: string }): string {
+  if (at.timedOut || (sdk && error instanceof sdk.APIConnectionTimeoutError)) return at.timeoutReason;
+  if (at.cancelled || (sdk && error instanceof sdk.APIUserAbortError)) return 'the narrative was cancelled';
+  if (sdk && error instanceof sdk.APIConnectionError) return `the LLM endpoint at ${at.where} could not be reached`;
+  if (sdk && error instanceof sdk.APIError && typeof error.status === 'number') {
     const status = error.status;
     if (status === 401) return `the LLM endpoint at ${at.where} refused the API key (HTTP 401)`;
     if (status === 403) return `the LLM endpoint at ${at.where} refused access (HTTP 403)`;
