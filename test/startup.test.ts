@@ -126,6 +126,14 @@ describe('start-up: each command loads only what it uses', () => {
     expect(commands).toEqual(['reconciler/commands/output.js', 'reconciler/commands/policy.js', 'reconciler/commands/validate.js']);
     expect([...run.own].filter((m) => /^reconciler\/(state\/db|git\/|github\/|narrative\/|ssh\/pool|plan\/engine|kinds\/drivers|stacks\/(synth|terraform))/.test(m))).toEqual([]);
   });
+
+  // Commands that share modules with the store's commands (printTable, actor) or the loop's
+  // (policies, plan rendering) but need no store, network or LLM themselves.
+  it.each(['secrets keygen', 'policy rules', 'diagrams specs --check'])('fleetspec %s loads no heavy library', async (command) => {
+    const run = await loaded(...command.split(' '));
+    expect(run.code, run.stderr).toBeLessThan(2);
+    expect(matching(run.packages, HEAVY)).toEqual([]);
+  });
 });
 
 describe("fleetspec's schemas", () => {
