@@ -232,6 +232,8 @@ Deadlines (durations: 240, 90s, 4m, 1h):
                           budget, at most 2m); after one LLM timeout the rest of
                           the tick's PRs go out without one, saying why
   FLEETSPEC_GIT_TIMEOUT   one git fetch or push (default 2m)
+  FLEETSPEC_STILL_RUNNING_EVERY  how often a running tick says on stderr what
+                          it waits for (default 1m; reconcile: not with -q)
 A tick: plan every branch and open or update its PR (plan comment, narrative,
 status fleetspec/plan); apply a merge on the default branch only when its PR
 was approved on the planned head by a user whose role has the approve
@@ -274,7 +276,7 @@ Exit codes: 0 tick done (including commits refused for lack of approval), 1 bad 
       .option('--immediately', 'tick once at start too')
       .option('--tick-budget <duration>', 'a tick\'s budget (default: FLEETSPEC_TICK_BUDGET, else 80% of the schedule\'s interval)')
       .option('--apply-budget <duration>', 'an apply\'s budget (default: FLEETSPEC_APPLY_BUDGET, else 30m)')
-      .addOption(new Option('--log-format <format>', 'one line per tick').choices(['text', 'json']).default('text')),
+      .addOption(new Option('--log-format <format>', 'one line per tick on stdout: text, or one JSON object').choices(['text', 'json']).default('text')),
   )
     .addHelpText('after', `${LOOP_HELP}
 SIGTERM or SIGINT: no new tick starts; a tick that is applying finishes (within
@@ -282,6 +284,10 @@ its apply budget), any other stops at once (within 10 s). A second signal exits
 at once (the next start marks that run FAILED, abandoned, and does not retry it).
 A tick still running past its budget and a grace (up to the next due time) is
 wedged: the daemon logs it and exits 3, for systemd to start a fresh one.
+On systemd's journal (JOURNAL_STREAM names stdout or stderr), every line starts
+with its syslog priority, <3> errors, <4> warnings, <6> the rest, JSON lines
+too, and text lines have no timestamp (journald adds one): journalctl -p err
+-u fleetspec shows the errors.
 Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start or a tick
 wedged.`)
     .action(async (opts: DaemonCommandOptions) => {
