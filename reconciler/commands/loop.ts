@@ -60,7 +60,9 @@ async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolea
 async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, trigger: RunTrigger, progress: boolean, watch?: TickWatch): Promise<TickReport> {
   const specs = join(loop.config.repoDir, loop.config.specsPath);
   const quiet: Output = { ...out, stderr: (l) => progress && out.stderr(l) };
-  const { options, close } = await engineOptions(db, specs, 'live', opts, quiet);
+  const { options: engine, close } = await engineOptions(db, specs, 'live', opts, quiet);
+  // What the engine reports (terraform's progress, a model pull's percentage) is also what the tick last did, for its still-running lines.
+  const options = watch ? { ...engine, progress: (m: string) => (watch.step(logLine(m)), engine.progress(m)) } : engine;
   try {
     return await tick({
       db,
@@ -137,8 +139,9 @@ export function ticketsPullCommand(opts: ReconcileOptions, out: Output): Promise
 export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<ExitCode> {
   return withStore(out, 'reconcile', async (db) => {
     let loop: Loop;
+    let noted: TickWatch | undefined;
     try {
-      loop = await openLoop(db, opts, out, !opts.quiet);
+      loop = await openLoop(db, opts, out, !opts.quiet, (m) => noted?.step(m));
     } catch (err) {
       const known = explain(err);
       if (!known) throw err;
@@ -152,6 +155,7 @@ export function reconcileCommand(opts: ReconcileOptions, out: Output): Promise<E
     const stop = new AbortController();
     const tickMs = loop.config.deadlines.tickMs;
     const watch = new TickWatch({ ...(tickMs ? { budgetMs: tickMs } : {}), stop: stop.signal });
+    noted = watch;
     if (!opts.quiet) watch.report(loop.config.deadlines.stillRunningMs ?? STILL_RUNNING_EVERY_MS, (m) => out.stderr(`fleetspec reconcile: ${logLine(m)}`));
     const onSignal = (name: string) => () => {
       if (stop.signal.aborted) {
