@@ -144,6 +144,11 @@ export async function fileSystemError(err: unknown, dir: string, what: string, p
       return withCause(new StateError(`${what}: ${path} is on a read-only file system`, 'remount it read-write, or set FLEETSPEC_STATE_DIR to a writable folder', 3), err);
     case 'EIO':
       return withCause(new StateError(`${what}: input/output error on ${path}; the disk may be failing`, `check the disk (dmesg, smartctl); ${restoreHint(dir)}`, 3), err);
+    case 'EEXIST':
+      // mkdir -p over a file.
+      return withCause(new StateError(`${what}: ${path} is a file, not a folder`, 'set FLEETSPEC_STATE_DIR to a folder (an absent one is created)'), err);
+    case 'ENOTDIR':
+      return withCause(new StateError(`${what}: a part of ${path} is a file, not a folder`, 'set FLEETSPEC_STATE_DIR to a folder (an absent one is created)'), err);
     default:
       return undefined;
   }

@@ -1,7 +1,7 @@
 // The embedded store's folder is its owner's alone (issue 19): created 0700 with every file in it
 // 0600 whatever the umask, and a folder others can write, or another user's, is refused.
 import { execFile } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,21 @@ describe('the embedded store folder', () => {
     expect(error.message).toBe(`the state folder ${stateDir} belongs to uid 65534, not to this user (uid 0); refusing to use it`);
     expect(error.exitCode).toBe(1);
     expect(await readdir(stateDir)).toEqual([]);
+  });
+
+  it('refuses a file where the folder should be, or under a file, saying so, not as an internal error', async () => {
+    const file = join(scratch, 'a-file');
+    await writeFile(file, 'not a store\n');
+    for (const [stateDir, said] of [
+      [file, `${file} is a file, not a folder`],
+      [join(file, 'state'), `a part of ${join(file, 'state')} is a file, not a folder`],
+    ] as const) {
+      const error = await rejectionOf(openDb({ stateDir }), StateError);
+      expect(error.message).toBe(`cannot create the state folder ${resolve(stateDir)}: ${said}`);
+      expect(error.hint).toMatch(/FLEETSPEC_STATE_DIR/);
+      expect(error.exitCode).toBe(1);
+    }
+    expect(await readFile(file, 'utf8')).toBe('not a store\n');
   });
 
   it('fleetspec exits 1 with the folder and the chmod, not an internal error', async () => {
