@@ -42,6 +42,8 @@ describe('npm run release', () => {
       'package/dist/reconciler/state/store-template.tar.gz',
       'package/dist/reconciler/state/store-template.tar.gz.json',
       'package/docs/deploy/fleetspec.service',
+      'package/docs/deploy/fleetspec-reconcile.service',
+      'package/docs/deploy/fleetspec-reconcile.timer',
       'package/docs/deploy/fleetspec.env.example',
     ]) {
       expect(entries, file).toContain(file);
