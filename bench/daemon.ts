@@ -8,28 +8,19 @@
 //
 //   node dist/bench/daemon.js [QUIET_TICKS=250]
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { loadSpecs } from '../reconciler/specs/load.js';
-import { synthesiseAll } from '../reconciler/stacks/files.js';
+import { join, resolve } from 'node:path';
 import { startGitServer } from '../test/git/http-backend.js';
 import { startGitHubServer } from '../test/github/server.js';
-import { generateFleet, printTable } from './fleet.js';
+import { fleetRepoFiles, printTable } from './fleet.js';
 
 const quietTicks = Number(process.argv[2] ?? 250);
 const TOKEN = 'ghp_benchDaemon000000000000000000000000';
 const BIN = resolve(import.meta.dirname, '..', 'reconciler', 'cli.js');
 const dir = await mkdtemp(join(tmpdir(), 'fleetspec-bench-daemon-'));
-const seed = join(dir, 'seed');
-await mkdir(join(seed, 'specs'), { recursive: true });
-await generateFleet(join(seed, 'specs'), 100);
-await synthesiseAll((await loadSpecs(join(seed, 'specs'))).index, join(seed, 'stacks'));
-const files: Record<string, string> = {};
-for (const name of await readdir(seed, { recursive: true })) {
-  if (/\.(ya?ml|json)$/.test(name)) files[relative(seed, join(seed, name))] = await readFile(join(seed, name), 'utf8');
-}
+const files = await fleetRepoFiles(join(dir, 'seed'), 100);
 const gitServer = await startGitServer({ token: TOKEN });
 await gitServer.createBare('fleet', files);
 const gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN, resolveBranch: (b) => gitServer.git('fleet', 'rev-parse', b) });

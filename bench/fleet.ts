@@ -1,6 +1,8 @@
 // Shared by the benchmarks: a generated fleet of specs, and the table they print.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { loadSpecs } from '../reconciler/specs/load.js';
+import { synthesiseAll } from '../reconciler/stacks/files.js';
 
 /** Writes a valid fleet of about `resources` resources into `dir`; returns the number of files. */
 export async function generateFleet(dir: string, resources: number): Promise<number> {
@@ -33,4 +35,19 @@ export function printTable(header: string[], rows: string[][]): void {
   console.log(fmt(header));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(fmt(r));
+}
+
+/**
+ * A spec repository's files for a generated fleet of `resources` (generateFleet), with its stacks
+ * synthesised: path → content, as a test git server's createBare takes them. Written under `seed`.
+ */
+export async function fleetRepoFiles(seed: string, resources: number): Promise<Record<string, string>> {
+  await mkdir(join(seed, 'specs'), { recursive: true });
+  await generateFleet(join(seed, 'specs'), resources);
+  await synthesiseAll((await loadSpecs(join(seed, 'specs'))).index, join(seed, 'stacks'));
+  const files: Record<string, string> = {};
+  for (const name of await readdir(seed, { recursive: true })) {
+    if (/\.(ya?ml|json)$/.test(name)) files[relative(seed, join(seed, name))] = await readFile(join(seed, name), 'utf8');
+  }
+  return files;
 }

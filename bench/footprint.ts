@@ -11,15 +11,13 @@
 // PostgreSQL rows need TEST_DATABASE_URL (or DATABASE_URL); needs /usr/bin/time (Debian: time).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { loadSpecs } from '../reconciler/specs/load.js';
-import { synthesiseAll } from '../reconciler/stacks/files.js';
 import { startGitServer } from '../test/git/http-backend.js';
 import { startGitHubServer } from '../test/github/server.js';
-import { generateFleet, printTable } from './fleet.js';
+import { fleetRepoFiles, printTable } from './fleet.js';
 
 const args = process.argv.slice(2);
 const installs = !args.includes('--no-install');
@@ -130,14 +128,7 @@ if (pgUrl) {
 
 // One quiet tick: a bare repository of 100 generated hosts behind git http-backend and the GitHub stand-in.
 const TOKEN = 'ghp_benchFootprint0000000000000000000000';
-const seed = join(work, 'seed');
-await mkdir(join(seed, 'specs'), { recursive: true });
-await generateFleet(join(seed, 'specs'), 100);
-await synthesiseAll((await loadSpecs(join(seed, 'specs'))).index, join(seed, 'stacks'));
-const files: Record<string, string> = {};
-for (const name of await readdir(seed, { recursive: true })) {
-  if (/\.(ya?ml|json)$/.test(name)) files[relative(seed, join(seed, name))] = await readFile(join(seed, name), 'utf8');
-}
+const files = await fleetRepoFiles(join(work, 'seed'), 100);
 const gitServer = await startGitServer({ token: TOKEN });
 await gitServer.createBare('fleet', files);
 const gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN, resolveBranch: (b) => gitServer.git('fleet', 'rev-parse', b) });

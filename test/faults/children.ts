@@ -176,3 +176,27 @@ export async function recordFigures(name: string, rows: unknown[]): Promise<void
     await rm(lock, { force: true });
   }
 }
+
+/**
+ * The environment of a fleetspec child working in `dir` against the stand-ins: the git server's
+ * repository `fleet` as acme/fleet on the GitHub stand-in, the LLM stand-in's model, its own store,
+ * clone and work folders there, and no terraform or SSH key (nothing reaches a host).
+ */
+export function standInEnv(dir: string, peers: { token: string; githubUrl: string; gitUrl: string; llmBaseUrl: string; model: string }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: dir,
+    NO_COLOR: '1',
+    FLEETSPEC_STATE_DIR: join(dir, 'state'),
+    FLEETSPEC_REPO_DIR: join(dir, 'repo'),
+    FLEETSPEC_WORK_DIR: join(dir, 'terraform'),
+    FLEETSPEC_GITHUB_REPO: 'acme/fleet',
+    FLEETSPEC_GITHUB_TOKEN: peers.token,
+    FLEETSPEC_GITHUB_API: peers.githubUrl,
+    FLEETSPEC_GIT_URL: peers.gitUrl,
+    FLEETSPEC_TERRAFORM: join(dir, 'no-terraform'),
+    FLEETSPEC_SSH_KEY: join(dir, 'no-key'),
+    FLEETSPEC_LLM_BASE_URL: peers.llmBaseUrl,
+    FLEETSPEC_LLM_MODEL: peers.model,
+  };
+}

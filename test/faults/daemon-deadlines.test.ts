@@ -5,20 +5,18 @@
 // it waited for, and the next tick starts at its due time. SIGTERM ends the daemon within 10 s
 // whether it is idle or waiting on a stalled peer. Waits are on conditions, each with a budget.
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateFleet } from '../../bench/fleet.js';
-import { loadSpecs } from '../../reconciler/specs/load.js';
-import { synthesiseAll } from '../../reconciler/stacks/files.js';
+import { fleetRepoFiles } from '../../bench/fleet.js';
 import { openDb } from '../../reconciler/state/db.js';
 import { getRun, type Run } from '../../reconciler/state/ledger.js';
 import type { TickLog } from '../../reconciler/loop/daemon.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
-import { fleetspec as run, killLeftovers } from './children.js';
+import { fleetspec as run, killLeftovers, standInEnv } from './children.js';
 import { timed, until, within } from './wait.js';
 
 const TOKEN = 'ghp_faultsDeadlines0000000000000000000000';
@@ -50,14 +48,7 @@ describe('daemon deadlines against stalled peers', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fleetspec-faults-deadlines-'));
-    const seed = join(dir, 'seed');
-    await mkdir(join(seed, 'specs'), { recursive: true });
-    await generateFleet(join(seed, 'specs'), 18);
-    await synthesiseAll((await loadSpecs(join(seed, 'specs'))).index, join(seed, 'stacks'));
-    const files: Record<string, string> = {};
-    for (const name of await readdir(seed, { recursive: true })) {
-      if (/\.(ya?ml|json)$/.test(name)) files[relative(seed, join(seed, name))] = await readFile(join(seed, name), 'utf8');
-    }
+    const files = await fleetRepoFiles(join(dir, 'seed'), 18);
     gitServer = await startGitServer({ token: TOKEN });
     await gitServer.createBare('fleet', files);
     gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN, resolveBranch: (b) => gitServer.git('fleet', 'rev-parse', `refs/heads/${b}`) });
@@ -78,23 +69,7 @@ describe('daemon deadlines against stalled peers', () => {
   const fleetspec = (args: string[], extra: Record<string, string> = {}): Daemon => {
     const f = run(
       [...args, '--finding-tickets', 'none'],
-      {
-        PATH: process.env.PATH,
-        HOME: dir,
-        NO_COLOR: '1',
-        FLEETSPEC_STATE_DIR: join(dir, 'state'),
-        FLEETSPEC_REPO_DIR: join(dir, 'repo'),
-        FLEETSPEC_WORK_DIR: join(dir, 'terraform'),
-        FLEETSPEC_GITHUB_REPO: 'acme/fleet',
-        FLEETSPEC_GITHUB_TOKEN: TOKEN,
-        FLEETSPEC_GITHUB_API: gh.url,
-        FLEETSPEC_GIT_URL: gitServer.url('fleet'),
-        FLEETSPEC_TERRAFORM: join(dir, 'no-terraform'),
-        FLEETSPEC_SSH_KEY: join(dir, 'no-key'),
-        FLEETSPEC_LLM_BASE_URL: llm.baseUrl,
-        FLEETSPEC_LLM_MODEL: MODEL,
-        ...extra,
-      },
+      { ...standInEnv(dir, { token: TOKEN, githubUrl: gh.url, gitUrl: gitServer.url('fleet'), llmBaseUrl: llm.baseUrl, model: MODEL }), ...extra },
       dir,
     );
     const { child, logs } = f;

@@ -4,17 +4,15 @@
 // errors, as sd-daemon(3)), which journald turns into PRIORITY, and no timestamp of their own;
 // without the journal they are as before. A tick held by a stalled peer (the GitHub stand-in)
 // says what it waits for at every interval (FLEETSPEC_STILL_RUNNING_EVERY, a minute by default).
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateFleet } from '../../bench/fleet.js';
-import { loadSpecs } from '../../reconciler/specs/load.js';
-import { synthesiseAll } from '../../reconciler/stacks/files.js';
+import { fleetRepoFiles } from '../../bench/fleet.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
-import { fleetspec as run, killLeftovers, terminate, type Fleetspec, type JournalLine } from './children.js';
+import { fleetspec as run, killLeftovers, terminate, type Fleetspec, type JournalLine, standInEnv } from './children.js';
 import { until, within } from './wait.js';
 
 const TOKEN = 'ghp_faultsJournal00000000000000000000000';
@@ -37,14 +35,7 @@ describe('daemon logs on the journal', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fleetspec-faults-journal-'));
-    const seed = join(dir, 'seed');
-    await mkdir(join(seed, 'specs'), { recursive: true });
-    await generateFleet(join(seed, 'specs'), 6);
-    await synthesiseAll((await loadSpecs(join(seed, 'specs'))).index, join(seed, 'stacks'));
-    const files: Record<string, string> = {};
-    for (const name of await readdir(seed, { recursive: true })) {
-      if (/\.(ya?ml|json)$/.test(name)) files[relative(seed, join(seed, name))] = await readFile(join(seed, name), 'utf8');
-    }
+    const files = await fleetRepoFiles(join(dir, 'seed'), 6);
     gitServer = await startGitServer({ token: TOKEN });
     await gitServer.createBare('fleet', files);
     gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN, resolveBranch: (b) => gitServer.git('fleet', 'rev-parse', `refs/heads/${b}`) });
@@ -63,23 +54,7 @@ describe('daemon logs on the journal', () => {
   const fleetspec = (args: string[], extra: Record<string, string>, journal: boolean): Fleetspec =>
     run(
       [...args, '--finding-tickets', 'none'],
-      {
-        PATH: process.env.PATH,
-        HOME: dir,
-        NO_COLOR: '1',
-        FLEETSPEC_STATE_DIR: join(dir, 'state'),
-        FLEETSPEC_REPO_DIR: join(dir, 'repo'),
-        FLEETSPEC_WORK_DIR: join(dir, 'terraform'),
-        FLEETSPEC_GITHUB_REPO: 'acme/fleet',
-        FLEETSPEC_GITHUB_TOKEN: TOKEN,
-        FLEETSPEC_GITHUB_API: gh.url,
-        FLEETSPEC_GIT_URL: gitServer.url('fleet'),
-        FLEETSPEC_TERRAFORM: join(dir, 'no-terraform'),
-        FLEETSPEC_SSH_KEY: join(dir, 'no-key'),
-        FLEETSPEC_LLM_BASE_URL: llm.baseUrl,
-        FLEETSPEC_LLM_MODEL: MODEL,
-        ...extra,
-      },
+      { ...standInEnv(dir, { token: TOKEN, githubUrl: gh.url, gitUrl: gitServer.url('fleet'), llmBaseUrl: llm.baseUrl, model: MODEL }), ...extra },
       dir,
       { journal },
     );
