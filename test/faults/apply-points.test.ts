@@ -23,7 +23,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { APPLY_CONTEXT, resultMarker } from '../../reconciler/loop/pr-text.js';
 import type { TickReport } from '../../reconciler/loop/tick.js';
-import { openDb } from '../../reconciler/state/db.js';
 import { getRun } from '../../reconciler/state/ledger.js';
 import { trustedTip } from '../../reconciler/state/loop.js';
 import { allReports } from '../../reconciler/state/outbox.js';
@@ -72,36 +71,10 @@ describe('fleetspec reconcile killed (SIGKILL) at each apply point', () => {
   let work: string;
   let env: NodeJS.ProcessEnv;
 
-  /** PGlite is one process's: the test lets go of it while a child has it (PostgreSQL is shared). */
-  let released = false;
-  async function release(): Promise<void> {
-    if (h.storeOptions.databaseUrl || released) return;
-    await h.db.close();
-    released = true;
-  }
-  async function reopen(): Promise<void> {
-    if (!released) return;
-    h.db = await openDb(h.storeOptions);
-    released = false;
-  }
-
-  /**
-   * GitHub as git has it, before a run: a branch deleted in git is gone from the stand-in too (it keeps
-   * the tip of a branch a PR was opened from, and would open a new PR of that name at the old tip), and
-   * open PRs' heads are their branches' tips. h.tick() syncs before its own ticks; the CLI's are not its.
-   */
-  function githubSeesGit(): void {
-    const tips = new Set(h.git('for-each-ref', '--format=%(refname:short)', 'refs/heads').split('\n').filter(Boolean));
-    const branches = h.gh.repo().branches;
-    for (const b of [...branches.keys()]) if (!tips.has(b)) branches.delete(b);
-    (h as unknown as { moved: boolean }).moved = true;
-    h.syncHeads();
-  }
-
   /** One `fleetspec reconcile --format json` with the store let go meanwhile: its exit, report (when it printed one) and wall time. */
   async function reconcile(what: string, extra: NodeJS.ProcessEnv = {}): Promise<{ f: Fleetspec; exit: Exit; report?: TickReport; ms: number }> {
-    githubSeesGit();
-    await release();
+    h.syncFromGit();
+    await h.releaseStore();
     try {
       const f = fleetspec(['reconcile', '--format', 'json'], { ...env, ...extra }, work);
       const exit = await within(`${what} to exit`, f.exited, RUN_BUDGET_MS);
@@ -110,7 +83,7 @@ describe('fleetspec reconcile killed (SIGKILL) at each apply point', () => {
       const report = out.startsWith('{') ? (JSON.parse(out) as TickReport) : undefined;
       return { f, exit, ms, ...(report ? { report } : {}) };
     } finally {
-      await reopen();
+      await h.reopenStore();
     }
   }
 
@@ -139,7 +112,7 @@ describe('fleetspec reconcile killed (SIGKILL) at each apply point', () => {
 
   afterEach(async () => {
     await killLeftovers();
-    await reopen();
+    await h.reopenStore();
     // The CLI's runs moved the trusted commit: reset restores main to it when a case left main ahead.
     h.trusted = (await trustedTip(h.db, REPO_KEY))?.sha ?? h.trusted;
     expect(h.gh.takeViolations()).toEqual([]);

@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { APPLY_CONTEXT, resultMarker } from '../../reconciler/loop/pr-text.js';
-import { openDb } from '../../reconciler/state/db.js';
 import { allReports } from '../../reconciler/state/outbox.js';
 import { markerOf } from '../../reconciler/kinds/tickets/issue.js';
 import { addTicket, BOT, OWNER, REPO, REPO_KEY, TOKEN, useSecurityHarness } from '../security/harness.js';
@@ -91,17 +90,17 @@ describe('the daemon under network faults on git, GitHub and the store', () => {
       ...(databaseUrl ? { DATABASE_URL: through(proxies.postgres, databaseUrl), ...DB_DEADLINES } : { FLEETSPEC_STATE_DIR: h.storeOptions.stateDir! }),
     };
     // The daemon's own clone, made once with nothing in the way: a daemon never needs the network to start.
-    await release();
+    await h.releaseStore();
     const first = fleetspec(['reconcile', '--format', 'json'], env, work);
     const exit = await first.exited;
     if (exit.code !== 0) throw new Error(`the first reconcile failed (${exit.code ?? exit.signal}): ${first.output()}`);
-    await reopen();
+    await h.reopenStore();
   }, 180_000);
 
   afterEach(async () => {
     await killLeftovers();
     for (const p of Object.values(proxies)) p.set('pass');
-    await reopen();
+    await h.reopenStore();
   });
 
   afterAll(async () => {
@@ -121,18 +120,6 @@ describe('the daemon under network faults on git, GitHub and the store', () => {
     await recordFigures('daemon-faults', figures);
   });
 
-  /** PGlite is one process's: the test lets go of it while a child has it (PostgreSQL is shared). */
-  let released = false;
-  async function release(): Promise<void> {
-    if (h.storeOptions.databaseUrl || released) return;
-    await h.db.close();
-    released = true;
-  }
-  async function reopen(): Promise<void> {
-    if (!released) return;
-    h.db = await openDb(h.storeOptions);
-    released = false;
-  }
 
   const daemon = (): Fleetspec => fleetspec(['daemon', '--schedule', SCHEDULE, '--immediately', '--log-format', 'json', '--tick-budget', BUDGET], env, work);
 
@@ -163,7 +150,7 @@ describe('the daemon under network faults on git, GitHub and the store', () => {
     h.approve(pr, 'alice');
     if (target === 'postgres') {
       // A daemon cannot start without its store: it starts on a working one, then the store fails under it.
-      await release();
+      await h.releaseStore();
       d = daemon();
       await tickLine(d, 'the first tick', () => true, 0, 60_000);
       from = d.logs.length;
@@ -175,7 +162,7 @@ describe('the daemon under network faults on git, GitHub and the store', () => {
       sha = h.mergeCommit(pr, 'alice');
       faultAt = Date.now();
       injected = inject(proxy, fault);
-      await release();
+      await h.releaseStore();
       d = daemon();
       from = 0;
     }
@@ -213,7 +200,7 @@ describe('the daemon under network faults on git, GitHub and the store', () => {
     expect(exit, d.output()).toEqual({ code: 0, signal: null });
     expect(sigtermMs).toBeLessThan(SIGTERM_LIMIT_MS);
     expect(d.output()).toMatch(/stopped after \d+ ticks?/);
-    await reopen();
+    await h.reopenStore();
 
     // Applied once, reported once, nothing lost.
     expect(await h.outcome(sha)).toBe('applied');

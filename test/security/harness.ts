@@ -290,6 +290,36 @@ export class SecurityHarness {
    * authors map to: both learnt from the real repository (one git process; skipped when nothing
    * moved since the last sync).
    */
+  /** Whether the store is let go (releaseStore) for a child process to open. */
+  private released = false;
+
+  /** PGlite is one process's: lets go of it while a fleetspec child has it (PostgreSQL is shared: nothing to do). */
+  async releaseStore(): Promise<void> {
+    if (this.storeOptions.databaseUrl || this.released) return;
+    await this.db.close();
+    this.released = true;
+  }
+
+  /** Opens the store again after releaseStore. */
+  async reopenStore(): Promise<void> {
+    if (!this.released) return;
+    this.db = await openDb(this.storeOptions);
+    this.released = false;
+  }
+
+  /**
+   * GitHub as git has it, before a fleetspec child's run (tick() syncs before its own): a branch deleted
+   * in git is gone from the stand-in too (it keeps the tip of a branch a PR was opened from, and would
+   * open a new PR of that name at the old tip), and open PRs' heads are their branches' tips.
+   */
+  syncFromGit(): void {
+    const tips = new Set(this.git('for-each-ref', '--format=%(refname:short)', 'refs/heads').split('\n').filter(Boolean));
+    const branches = this.gh.repo().branches;
+    for (const b of [...branches.keys()]) if (!tips.has(b)) branches.delete(b);
+    this.moved = true;
+    this.syncHeads();
+  }
+
   syncHeads(): void {
     if (!this.moved) return;
     const open = [...this.gh.repo().pulls.values()].filter((p) => p.state === 'open');
