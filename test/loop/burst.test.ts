@@ -14,7 +14,7 @@ import { mdInline } from '../../reconciler/escape.js';
 import { MAX_STATUS_DESCRIPTION_CHARS } from '../../reconciler/github/client.js';
 import { MAX_MAIN_COMMITS } from '../../reconciler/loop/phases/default-branch.js';
 import { APPLY_CONTEXT, DIRECT_PUSHES_LISTED, refusedMarker } from '../../reconciler/loop/pr-text.js';
-import { tick, TickAbandoned, type TickContext, type TickReport } from '../../reconciler/loop/tick.js';
+import { TickAbandoned, type TickContext, type TickReport } from '../../reconciler/loop/tick.js';
 import { TickWatch } from '../../reconciler/loop/watchdog.js';
 import { getRun } from '../../reconciler/state/ledger.js';
 import { mainCommits, trustedTip } from '../../reconciler/state/loop.js';
@@ -89,22 +89,7 @@ function burst(messages: readonly string[]): string[] {
 }
 
 /** One real tick of the loop, as the harness ticks, with `extra` (a watch, a progress callback). */
-async function runTick(extra: Partial<TickContext> = {}): Promise<TickReport> {
-  h.syncHeads();
-  const ctx: TickContext = {
-    db: h.db,
-    repoKey: REPO_KEY,
-    git: h.repo,
-    github: h.github(),
-    specsPath: 'specs',
-    llmProblem: 'no LLM in the burst suite',
-    engine: h.engineOptions(),
-    trigger: 'manual',
-    progress: (m) => void h.progress.push(m),
-    ...extra,
-  };
-  return tick(ctx);
-}
+const runTick = (extra: Partial<TickContext> = {}): Promise<TickReport> => h.tick(extra);
 
 /** The requests GitHub received since `from`: the pulls of each commit looked up (their shas, in order), the writes, all of them by operation. */
 function sentSince(from: number) {

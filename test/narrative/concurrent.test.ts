@@ -9,7 +9,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, llmConcurrency, loopConfig } from '../../reconciler/loop/config.js';
 import { NARRATIVE_HEADING, PLAN_CONTEXT, PLAN_MARKER } from '../../reconciler/loop/pr-text.js';
-import { tick, TickAbandoned, type TickContext, type TickReport } from '../../reconciler/loop/tick.js';
+import { TickAbandoned, type TickContext, type TickReport } from '../../reconciler/loop/tick.js';
 import { TickWatch } from '../../reconciler/loop/watchdog.js';
 import { DEFAULT_LLM_CONCURRENCY, MAX_LLM_CONCURRENCY, NarrativeBudget } from '../../reconciler/narrative/budget.js';
 import type { NarrativeConfig, NarrativeResult } from '../../reconciler/narrative/narrate.js';
@@ -18,7 +18,7 @@ import { getRun } from '../../reconciler/state/ledger.js';
 import type { Queryable } from '../../reconciler/state/db.js';
 import { until, within } from '../faults/wait.js';
 import { planDataOf, startLlmServer, type LlmTestServer } from '../llm/server.js';
-import { addTicket, REPO_KEY, useSecurityHarness } from '../security/harness.js';
+import { addTicket, useSecurityHarness } from '../security/harness.js';
 
 const MODEL = 'fleetspec-test';
 /** Generous: a wait on a condition that holds within milliseconds unless something is wrong. */
@@ -272,22 +272,7 @@ describe('the loop: a tick narrates its branches side by side', () => {
   });
 
   /** One real tick of the loop, as the harness ticks, with an LLM and `extra` (a watch, a progress callback). */
-  async function runTick(llm: LlmTestServer, extra: Partial<TickContext> = {}): Promise<TickReport> {
-    h.syncHeads();
-    const ctx: TickContext = {
-      db: h.db,
-      repoKey: REPO_KEY,
-      git: h.repo,
-      github: h.github(),
-      specsPath: 'specs',
-      llm: { baseUrl: llm.baseUrl, model: MODEL, timeoutMs: 30_000, concurrency: 3 },
-      engine: h.engineOptions(),
-      trigger: 'manual',
-      progress: (m) => void h.progress.push(m),
-      ...extra,
-    };
-    return tick(ctx);
-  }
+  const runTick = (llm: LlmTestServer, extra: Partial<TickContext> = {}): Promise<TickReport> => h.tick({ llm: { baseUrl: llm.baseUrl, model: MODEL, timeoutMs: 30_000, concurrency: 3 }, ...extra });
 
   /** bob pushes one new ticket on each of `ids.length` branches; returns the branches, in name order. */
   function pushTickets(prefix: string, ids: string[]): string[] {

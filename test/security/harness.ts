@@ -252,7 +252,8 @@ export class SecurityHarness {
   }
 
   /** One real tick of the loop (PR heads synced from the repository first, as GitHub would have them). */
-  async tick(): Promise<TickReport> {
+  /** One real tick; `extra` adds to or replaces its context (a watch, an LLM, a progress callback). */
+  async tick(extra: Partial<TickContext> = {}): Promise<TickReport> {
     this.syncHeads();
     const ctx: TickContext = {
       db: this.db,
@@ -265,6 +266,7 @@ export class SecurityHarness {
       trigger: 'manual',
       ...(this.findings ? { findings: this.findings } : {}),
       progress: (m) => void this.progress.push(m),
+      ...extra,
     };
     const report = await tick(ctx);
     this.moved = true; // the bot may have committed to branches, opened or closed PRs
