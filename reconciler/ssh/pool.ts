@@ -1,4 +1,5 @@
 // SSH to the fleet: pinned host keys, one connection per target, a bound on work in flight.
+import { setMaxListeners } from 'node:events';
 import type { ClientRequestArgs } from 'node:http';
 import { constants as osConstants } from 'node:os';
 import { Readable, type Duplex } from 'node:stream';
@@ -94,6 +95,9 @@ export class SshPool {
       throw new RangeError(`SshPool concurrency must be a positive integer, got ${concurrency}`);
     }
     this.limit = pLimit(concurrency);
+    // One listener per connect or command in flight, each removed when it ends: up to
+    // `concurrency` at once is expected, not the leak Node warns about past 10 (0: no limit).
+    setMaxListeners(0, this.cancelled.signal);
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.trustOnFirstUse = options.trustOnFirstUse ?? false;

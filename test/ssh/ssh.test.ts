@@ -328,6 +328,24 @@ describe('pool', () => {
     expect(pool.connectionsOpened).toBe(6);
   });
 
+  test('more than ten operations in flight at once are not reported as a listener leak', async () => {
+    // `plan --live --concurrency 20` printed MaxListenersExceededWarning: one abort listener per
+    // command in flight on the pool's cancel signal, each removed when it ends.
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      // Two commands on each of the six servers: twelve in flight, at most two per connection.
+      const pool = newPool({ concurrency: 12 });
+      await Promise.all([...servers, ...servers].map((server) => pool.run(server.target(), (session) => session.exec('sleep 0.2'))));
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => `${w.name}: ${w.message} ${w.stack}`)).toEqual([]);
+  });
+
   test('a dropped connection fails the command in flight with closed, and the next run reconnects', async () => {
     const pool = newPool();
     // The shell's parent is the sshd process serving this connection.
