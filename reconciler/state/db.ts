@@ -2,6 +2,7 @@
 // embedded PGlite in .fleetspec/state otherwise, so the main job needs no server.
 import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { redactUrl } from '../redact.js';
@@ -289,6 +290,30 @@ async function tighten(dir: string): Promise<void> {
   );
 }
 
+/** Shared buffers of the embedded store: its data is a few MB; initdb's 128MB default is all touched at start. */
+const PGLITE_SHARED_BUFFERS = '16MB';
+
+/**
+ * How PGlite runs here. Its postgres is about 10 MB of WebAssembly, which V8 compiles twice: at
+ * once with Liftoff, its baseline compiler, then again in the background with TurboFan, its
+ * optimising one. That second compile costs a second of another core and 50 to 80 MB, and pays
+ * back only over far more queries than a command or a tick makes; so fleetspec keeps Liftoff's
+ * code (V8's --liftoff-only, set before the first store is opened; it also applies to any other
+ * WebAssembly the process compiles later, such as undici's HTTP parser). FLEETSPEC_PGLITE_OPTIMIZE=1
+ * leaves V8's default. Measured by bench/footprint.ts: an offline plan of specs/ on PGlite,
+ * 2.3 → 1.3 s of CPU and 365 → 200 MB, with the smaller shared buffers.
+ */
+export function pgliteOptions(): { startParams: string[] } {
+  if (process.env.FLEETSPEC_PGLITE_OPTIMIZE !== '1') {
+    try {
+      setFlagsFromString('--liftoff-only');
+    } catch {
+      // A Node without the flag: V8's default compilers, only slower to start.
+    }
+  }
+  return { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] };
+}
+
 async function openPglite(stateDir: string, waitMs: number, fromTemplate: boolean): Promise<Db> {
   const dir = resolve(stateDir);
   try {
@@ -303,7 +328,7 @@ async function openPglite(stateDir: string, waitMs: number, fromTemplate: boolea
     const kind = await checkEmbeddedStore(dir);
     // A new store starts as a copy of the prepared one (template.ts) when there is one for this fleetspec.
     const template = kind === 'new' && fromTemplate ? await storeTemplate() : undefined;
-    pglite = await PGlite.create(dir, template ? { loadDataDir: template } : {});
+    pglite = await PGlite.create(dir, { ...pgliteOptions(), ...(template ? { loadDataDir: template } : {}) });
     await tighten(dir);
   } catch (err) {
     await lock.release();

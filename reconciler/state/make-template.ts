@@ -6,7 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDb } from './db.js';
+import { openDb, pgliteOptions } from './db.js';
 import { TEMPLATE_FILE, writeTemplate } from './template.js';
 
 /** A new store, initialised and migrated from nothing, dumped as PGlite's gzipped data folder. */
@@ -24,7 +24,7 @@ export async function makeTemplate(file: string = TEMPLATE_FILE): Promise<{ writ
         if (previous === undefined) delete process.env.FLEETSPEC_STORE_TEMPLATE;
         else process.env.FLEETSPEC_STORE_TEMPLATE = previous;
       }
-      const pglite = await PGlite.create(stateDir);
+      const pglite = await PGlite.create(stateDir, pgliteOptions());
       try {
         return await pglite.dumpDataDir('gzip');
       } finally {
