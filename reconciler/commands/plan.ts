@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { applyPlan, blockingFindings, besideSpecs, planDifferences, planFleet, type ApplyReport, type EngineOptions } from '../plan/engine.js';
+import { applyPlan, blockingFindings, besideSpecs, planDifferences, planFleet, prefetchLive, type ApplyReport, type EngineOptions } from '../plan/engine.js';
 import { buildPlan, hasChanges, type Plan, type PlanMode } from '../plan/plan.js';
-import { loadSpecs } from '../specs/load.js';
+import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import { formatFinding, renderJson, renderMarkdown, renderText } from '../plan/render.js';
 import type { SshPool } from '../ssh/pool.js';
 import type { StacksContext } from '../stacks/driver.js';
@@ -56,26 +56,37 @@ async function readSshKey(opts: ConnectOptions): Promise<{ key?: Buffer; problem
   }
 }
 
-/** Engine options for one command: the store, the SSH pool in live mode, secrets, progress. */
-export async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: ConnectOptions, out: Output) {
-  let ssh: SshPool | undefined;
-  let sshPublicKey: string | undefined;
-  let noSsh = opts.noSsh ? 'not read by this command' : 'offline (plan with --live to read it)';
-  if (mode === 'live' && !opts.noSsh) {
-    const { key, problem } = await readSshKey(opts);
-    if (key) {
-      // Loaded only for --live: node-ssh and ssh2 are a tenth of a second of start-up.
-      const { publicKeyOf, SshPool } = await import('../ssh/pool.js');
-      sshPublicKey = publicKeyOf(key);
-      ssh = new SshPool({
-        privateKey: key,
-        trustOnFirstUse: opts.trustOnFirstUse ?? false,
-        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-        ...(opts.connectTimeout ? { connectTimeoutMs: opts.connectTimeout * 1000 } : {}),
-        ...(opts.commandTimeout ? { commandTimeoutMs: opts.commandTimeout * 1000 } : {}),
-      });
-    } else noSsh = problem!;
-  }
+/** The SSH side of a live command: the pool, or why there is none. */
+export interface LiveSsh {
+  ssh?: SshPool;
+  sshPublicKey?: string;
+  noSsh: string;
+}
+
+/** The SSH pool for a command in `mode`: made in live mode when there is a key, else the reason there is none. */
+export async function liveSsh(mode: PlanMode, opts: ConnectOptions): Promise<LiveSsh> {
+  if (opts.noSsh) return { noSsh: 'not read by this command' };
+  if (mode !== 'live') return { noSsh: 'offline (plan with --live to read it)' };
+  const { key, problem } = await readSshKey(opts);
+  if (!key) return { noSsh: problem! };
+  // Loaded only for --live: node-ssh and ssh2 are a tenth of a second of start-up.
+  const { publicKeyOf, SshPool } = await import('../ssh/pool.js');
+  const ssh = new SshPool({
+    privateKey: key,
+    trustOnFirstUse: opts.trustOnFirstUse ?? false,
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.connectTimeout ? { connectTimeoutMs: opts.connectTimeout * 1000 } : {}),
+    ...(opts.commandTimeout ? { commandTimeoutMs: opts.commandTimeout * 1000 } : {}),
+  });
+  return { ssh, sshPublicKey: publicKeyOf(key), noSsh: '' };
+}
+
+/**
+ * Engine options for one command: the store, the SSH pool in live mode, secrets, progress.
+ * `prepared`: the SSH side made already (liveSsh), as `plan --live` does to connect early.
+ */
+export async function engineOptions(db: Db, specs: string, mode: PlanMode, opts: ConnectOptions, out: Output, prepared?: LiveSsh) {
+  const { ssh, sshPublicKey, noSsh } = prepared ?? (await liveSsh(mode, opts));
   // A malformed key is an error now; a missing one only means secrets cannot be compared.
   const secretKey = process.env.FLEETSPEC_SECRET_KEY ? parseKey(process.env.FLEETSPEC_SECRET_KEY) : undefined;
   const options: EngineOptions = {
@@ -134,42 +145,54 @@ export function renderPlan(plan: Plan, format: PlanCommandOptions['format'], out
   else out.stdout(renderText(plan, { color: out.color, showUnchanged }));
 }
 
-export function planCommand(specs: string, opts: PlanCommandOptions, out: Output): Promise<ExitCode> {
+export async function planCommand(specs: string, opts: PlanCommandOptions, out: Output): Promise<ExitCode> {
   // Reading the specs overlaps opening the store (PGlite compiles its WebAssembly meanwhile).
   const loaded = loadSpecs(specs);
   loaded.catch(() => {}); // awaited below; a store failure must not leave it unhandled
-  return withStore(out, 'plan', async (db) => {
-    const policies = await policyContext(specs, opts);
-    printDiagnostics(policies.diagnostics, out);
-    if (!policies.policy) {
-      out.stderr('fleetspec plan: the policies are invalid; nothing was planned');
-      out.stderr('  hint: fix the policy files above (fleetspec policy check lists the same)');
+  // So does reading the hosts, once the specs say which: SSH is most of a live plan's time.
+  const live = opts.live ? await liveSsh('live', opts) : undefined;
+  if (live?.ssh) {
+    const ssh = live.ssh;
+    loaded.then((l) => prefetchLive(l, ssh), () => {});
+  }
+  try {
+    return await withStore(out, 'plan', (db) => planWithStore(db, specs, opts, out, loaded, live));
+  } finally {
+    await live?.ssh?.close();
+  }
+}
+
+async function planWithStore(db: Db, specs: string, opts: PlanCommandOptions, out: Output, loaded: Promise<LoadedSpecs>, live: LiveSsh | undefined): Promise<ExitCode> {
+  const policies = await policyContext(specs, opts);
+  printDiagnostics(policies.diagnostics, out);
+  if (!policies.policy) {
+    out.stderr('fleetspec plan: the policies are invalid; nothing was planned');
+    out.stderr('  hint: fix the policy files above (fleetspec policy check lists the same)');
+    return EXIT.INVALID;
+  }
+  const { options, close } = await engineOptions(db, specs, opts.live ? 'live' : 'offline', opts, out, live);
+  try {
+    const { plan, diagnostics } = await planFleet({ ...options, loaded, policy: policies.policy });
+    printDiagnostics(diagnostics, out);
+    if (!plan) {
+      out.stderr('fleetspec plan: the specs are invalid; nothing was planned');
+      out.stderr('  hint: fix the problems above (fleetspec validate lists them all)');
       return EXIT.INVALID;
     }
-    const { options, close } = await engineOptions(db, specs, opts.live ? 'live' : 'offline', opts, out);
-    try {
-      const { plan, diagnostics } = await planFleet({ ...options, loaded, policy: policies.policy });
-      printDiagnostics(diagnostics, out);
-      if (!plan) {
-        out.stderr('fleetspec plan: the specs are invalid; nothing was planned');
-        out.stderr('  hint: fix the problems above (fleetspec validate lists them all)');
-        return EXIT.INVALID;
-      }
-      renderPlan(plan, opts.format, out, opts.showUnchanged);
-      if (opts.out) {
-        await writeAtomic(opts.out, renderJson(plan) + '\n');
-        out.stderr(logLine(`plan written to ${opts.out}; apply it with: fleetspec apply ${opts.out}${specs === 'specs' ? '' : ` ${specs}`}`));
-      }
-      const blocking = blockingFindings(plan);
-      if (blocking.length) {
-        out.stderr(`fleetspec plan: ${blocking.length} finding${blocking.length === 1 ? '' : 's'} of severity error; apply will refuse this plan`);
-        return EXIT.INVALID;
-      }
-      return hasChanges(plan) ? EXIT.CHANGES : EXIT.OK;
-    } finally {
-      await close();
+    renderPlan(plan, opts.format, out, opts.showUnchanged);
+    if (opts.out) {
+      await writeAtomic(opts.out, renderJson(plan) + '\n');
+      out.stderr(logLine(`plan written to ${opts.out}; apply it with: fleetspec apply ${opts.out}${specs === 'specs' ? '' : ` ${specs}`}`));
     }
-  });
+    const blocking = blockingFindings(plan);
+    if (blocking.length) {
+      out.stderr(`fleetspec plan: ${blocking.length} finding${blocking.length === 1 ? '' : 's'} of severity error; apply will refuse this plan`);
+      return EXIT.INVALID;
+    }
+    return hasChanges(plan) ? EXIT.CHANGES : EXIT.OK;
+  } finally {
+    await close();
+  }
 }
 
 /** Reads a plan file and checks it is whole: right format, and its hash matches its content. */

@@ -59,6 +59,11 @@ export interface Driver<Live = unknown> {
   folder: string;
   /** Reads the live state behind the desired resources; never throws for one unreachable target (it becomes unknown). */
   readLive(desired: Resource[], ctx: LiveContext): Promise<Live>;
+  /**
+   * Optional: starts, before the store is open, the read-only SSH commands readLive will run
+   * (SshPool.prefetch), so that a live plan's hosts work while the store opens. Never throws.
+   */
+  prefetch?(desired: Resource[], ssh: SshPool): void;
   /** Desired against live: pure, deterministic, no I/O. */
   diff(desired: Resource[], live: Live, ctx: Pick<LiveContext, 'index' | 'mode'>): DriverPlan;
   /** The concrete steps apply takes for one change, for people reading a plan ("write ~/.env"). */

@@ -9,6 +9,7 @@ import { DRIVERS } from '../kinds/drivers.js';
 import type { Driver, DriverPlan, LiveContext, Rollback } from '../kinds/driver.js';
 import type { SpecIndex } from '../kinds/kind.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
+import type { SshPool } from '../ssh/pool.js';
 import type { StacksContext } from '../stacks/driver.js';
 import { evaluatePolicies, type PolicyContext } from '../policies/evaluate.js';
 import { buildPlan, canonicalJson, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
@@ -110,6 +111,15 @@ function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
     ...(opts.issues ? { issues: opts.issues } : {}),
     ...(opts.noIssues ? { noIssues: opts.noIssues } : {}),
   };
+}
+
+/**
+ * Starts the drivers' read-only SSH commands for the valid specs in `loaded` (Driver.prefetch):
+ * a live plan calls it before its store is open, so hosts answer meanwhile.
+ */
+export function prefetchLive(loaded: LoadedSpecs, ssh: SshPool, drivers: readonly Driver[] = DRIVERS): void {
+  if (countBySeverity(loaded.diagnostics).errors > 0) return;
+  for (const driver of drivers) driver.prefetch?.(loaded.index.all(driver.folder), ssh);
 }
 
 /** Findings of severity error: the plan may be shown, never applied. */

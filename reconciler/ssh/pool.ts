@@ -87,6 +87,8 @@ export class SshPool {
   private closed = false;
   /** Aborted by cancel(): connecting and running commands stop, with the reason. */
   private readonly cancelled = new AbortController();
+  /** prefetch()'s results not taken yet, by target and command. */
+  private readonly prefetched = new Map<string, Promise<ExecResult>>();
 
   constructor(options: SshPoolOptions) {
     this.privateKey = typeof options.privateKey === 'string' ? options.privateKey : options.privateKey.toString('utf8');
@@ -121,6 +123,22 @@ export class SshPool {
   }
 
   /**
+   * Runs a read-only `command` on `target` now, under the concurrency limit, for the first
+   * session.exec of the same command on that target (no stdin, default timeout) to take instead
+   * of running it again: `plan --live` reads the hosts' facts while the store opens. Only for
+   * commands that change nothing: the result is used a moment after it was read, or not at all.
+   * Never rejects here; a failure is what that exec, or the run's connect, reports.
+   */
+  prefetch(target: SshTarget, command: string): void {
+    const key = `${connectionKey(target)}\n${command}`;
+    if (this.prefetched.has(key) || this.closed) return;
+    // An explicit timeout: this exec runs the command, it does not wait for its own prefetch.
+    const result = this.run(target, (session) => session.exec(command, { timeoutMs: this.commandTimeoutMs }));
+    result.catch(() => {});
+    this.prefetched.set(key, result);
+  }
+
+  /**
    * Stops everything in flight and closes the pool: a connect or command under way rejects at once
    * (SshError 'closed', naming `reason`), a remote command is killed. For a run told to stop (its
    * tick's budget, SIGTERM) while it reads live; never called during an apply.
@@ -145,7 +163,7 @@ export class SshPool {
   private connection(target: SshTarget): Promise<Connection> {
     if (this.cancelled.signal.aborted) return Promise.reject(cancelledError(target, this.cancelled.signal));
     if (this.closed) return Promise.reject(new SshError('closed', target.label, 'the SSH pool is already closed'));
-    const key = `${target.host}:${target.port}:${target.user}`;
+    const key = connectionKey(target);
     let connection = this.connections.get(key);
     if (!connection) {
       connection = this.connect(target);
@@ -251,6 +269,15 @@ export class SshPool {
     return open;
   }
 
+  /** prefetch()'s result for this command on this target, once; undefined when there is none (or it is this very exec). */
+  private takePrefetched(target: SshTarget, command: string): Promise<ExecResult> | undefined {
+    const key = `${connectionKey(target)}\n${command}`;
+    const early = this.prefetched.get(key);
+    if (!early) return undefined;
+    this.prefetched.delete(key);
+    return early;
+  }
+
   private session(target: SshTarget, connection: Connection): SshSession {
     const commandTimeoutMs = this.commandTimeoutMs;
     const ensureOpen = (): NodeSSH => {
@@ -262,11 +289,17 @@ export class SshPool {
     return {
       target,
       presentedHostKey: connection.presentedHostKey,
-      exec: async (command, options = {}) => exec(target, ensureOpen(), command, options.stdin, options.timeoutMs ?? commandTimeoutMs, this.cancelled.signal),
+      exec: async (command, options = {}) => {
+        const early = options.stdin === undefined && options.timeoutMs === undefined ? this.takePrefetched(target, command) : undefined;
+        return early ?? exec(target, ensureOpen(), command, options.stdin, options.timeoutMs ?? commandTimeoutMs, this.cancelled.signal);
+      },
       forward: async (host, port) => forward(target, ensureOpen(), host, port, commandTimeoutMs),
     };
   }
 }
+
+/** Targets that share a connection: the same host, port and user. */
+const connectionKey = (target: SshTarget) => `${target.host}:${target.port}:${target.user}`;
 
 async function forward(target: SshTarget, ssh: NodeSSH, host: string, port: number, timeoutMs: number): Promise<Duplex> {
   let timer: NodeJS.Timeout | undefined;

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../../reconciler/kinds/roles/files.js';
-import { applyPlan, planFleet, type EngineOptions } from '../../reconciler/plan/engine.js';
+import { applyPlan, planFleet, prefetchLive, type EngineOptions } from '../../reconciler/plan/engine.js';
+import { FACTS_SCRIPT } from '../../reconciler/kinds/hosts/facts.js';
+import { loadSpecs } from '../../reconciler/specs/load.js';
 import { loadPolicies, type PolicyContext } from '../../reconciler/policies/index.js';
 import type { Plan } from '../../reconciler/plan/plan.js';
 import { SshPool } from '../../reconciler/ssh/pool.js';
@@ -308,6 +310,27 @@ describe('hosts, models and roles over real sshd', () => {
       } finally {
         await fresh.close();
       }
+    }
+  });
+});
+
+describe('prefetchLive', () => {
+  it("starts each host's facts command before the plan, and nothing while the specs are invalid", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-prefetch-'));
+    try {
+      mkdirSync(join(dir, 'hosts'));
+      writeFileSync(join(dir, 'hosts', 'a.yaml'), stringify({ kind: 'Host', name: 'a', address: '127.0.0.9', ssh: { user: 'ops', port: 2222 } }));
+      writeFileSync(join(dir, 'hosts', 'b.yaml'), stringify({ kind: 'Host', name: 'b', address: '127.0.0.10' })); // no ssh settings: never contacted
+      const asked: string[] = [];
+      const recorder = { prefetch: (target: { host: string; port: number; user: string }, command: string) => asked.push(`${target.user}@${target.host}:${target.port} ${command}`) } as unknown as SshPool;
+      prefetchLive(await loadSpecs(dir), recorder);
+      expect(asked).toEqual([`ops@127.0.0.9:2222 ${FACTS_SCRIPT}`]);
+      asked.length = 0;
+      writeFileSync(join(dir, 'hosts', 'c.yaml'), 'kind: Host\nname: c\naddress: [not, an, address]\n');
+      prefetchLive(await loadSpecs(dir), recorder);
+      expect(asked).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -346,6 +346,39 @@ describe('pool', () => {
     expect(warnings.map((w) => `${w.name}: ${w.message} ${w.stack}`)).toEqual([]);
   });
 
+  test('a prefetched command runs once: the first exec of it takes the result, later ones run it again', async () => {
+    const pool = newPool();
+    const target = servers[2]!.target();
+    // Each run of `mark` adds a line to a file of the server's home; `runs` counts them.
+    const mark = 'echo run >> "$HOME/prefetch-runs"; echo marked';
+    const runs = async () => Number((await pool.run(target, (session) => session.exec('wc -l < "$HOME/prefetch-runs"'))).stdout.trim());
+    pool.prefetch(target, mark);
+    pool.prefetch(target, mark); // asked twice before it was taken: still one run
+    expect((await pool.run(target, (session) => session.exec(mark))).stdout).toBe('marked\n');
+    expect(await runs()).toBe(1);
+    await pool.run(target, (session) => session.exec(mark));
+    expect(await runs()).toBe(2);
+    // With its own timeout (or stdin) an exec is never served from a prefetch; the prefetch
+    // stays for the next plain exec.
+    pool.prefetch(target, mark);
+    await pool.run(target, (session) => session.exec(mark, { timeoutMs: 5_000 }));
+    await pool.run(target, (session) => session.exec(mark));
+    expect(await runs()).toBe(4);
+    expect(pool.connectionsOpened).toBe(1);
+  });
+
+  test('a prefetch that cannot connect is what the later run reports, without a second attempt', async () => {
+    const pool = newPool();
+    const wrongKey = { ...servers[3]!.target(), hostKey: strangerKey() };
+    pool.prefetch(wrongKey, 'echo never');
+    const error = await sshError(pool.run(wrongKey, (session) => session.exec('echo never')));
+    expect(error.code).toBe('host-key-mismatch');
+    expect(pool.connectionsOpened).toBe(0);
+    await pool.close();
+    pool.prefetch(servers[3]!.target(), 'echo late'); // a closed pool starts nothing
+    expect(pool.connectionsOpened).toBe(0);
+  });
+
   test('a dropped connection fails the command in flight with closed, and the next run reconnects', async () => {
     const pool = newPool();
     // The shell's parent is the sshd process serving this connection.

@@ -105,6 +105,12 @@ function compare(host: Host, facts: HostFacts): { before: Record<string, unknown
 export const hostsDriver = defineDriver<Map<string, HostRead>>({
   folder: 'hosts',
   readLive: (desired, ctx) => readEach<HostRead, Host>(desired, (r) => readHostFacts(r, ctx)),
+  prefetch(desired, ssh) {
+    for (const resource of desired as Resource<Host>[]) {
+      const target = hostTarget(resource);
+      if (typeof target !== 'string') ssh.prefetch(target, FACTS_SCRIPT);
+    }
+  },
   diff(desired, live) {
     const changes: ResourceChange[] = [];
     // The facts go to the policies too (host-thresholds, port-listeners).
