@@ -1,13 +1,14 @@
 // The corpus of broken specs: each fixture folder must fail with exactly these
 // problems, at exactly these places, and `fleetspec validate` must exit 1 on it.
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bufferOutput } from '../reconciler/commands/output.js';
 import { run } from '../reconciler/program.js';
 import { loadSpecs } from '../reconciler/specs/load.js';
-import { LIMITS } from '../reconciler/specs/source.js';
+import { LIMITS, readSpecFile } from '../reconciler/specs/source.js';
 import { line } from './helpers.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'broken');
@@ -125,6 +126,18 @@ describe('broken spec fixtures', () => {
     const loaded = await loadSpecs(dir);
     expect(loaded.diagnostics.map((d) => d.code)).toEqual(['file.too-large']);
     expect(loaded.diagnostics[0]!.message).toMatch(/over the 1048576-byte limit/);
+  });
+
+  it('says a spec path that is not a regular file is one, without waiting for a writer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-'));
+    const fifo = join(dir, 'pipe.yaml');
+    execFileSync('mkfifo', [fifo]);
+    // The file listing skips what is not a file; one swapped in after it (a race) reaches the
+    // reader, which must not open it the blocking way: a FIFO would wait for a writer forever.
+    const read = readSpecFile(fifo);
+    expect(read.diagnostics.map((d) => d.code)).toEqual(['file.not-regular']);
+    expect(read.documents).toEqual([]);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('reports a missing path as invalid input, not a crash', async () => {

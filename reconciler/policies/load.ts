@@ -99,7 +99,7 @@ export async function loadPolicies(dir: string): Promise<LoadedPolicies> {
   const policies: Policy[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
-    const read = await readSpecFile(file);
+    const read = readSpecFile(file);
     diagnostics.push(...read.diagnostics);
     for (const doc of read.documents) {
       const report = (f: Finding) => {

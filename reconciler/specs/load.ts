@@ -2,7 +2,6 @@
 // kind's schema, find secrets and duplicates, then run the kinds' cross-reference checks.
 // Every problem is collected, so one run reports all of them.
 import { readdir, stat } from 'node:fs/promises';
-import pLimit from 'p-limit';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { closest, compareDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { KINDS, kindByFolder, kindByName } from '../kinds/index.js';
@@ -12,7 +11,8 @@ import { findSecretLiterals } from './secrets.js';
 import { positionOf, readSpecFile, type SpecDocument } from './source.js';
 
 const SPEC_EXTENSIONS = new Set(['.yaml', '.yml']);
-const READ_CONCURRENCY = 32;
+/** Spec files read between two turns of the event loop. */
+const YIELD_EVERY = 50;
 
 export interface LoadedSpecs {
   /** Spec files read, in load order. */
@@ -88,11 +88,12 @@ export async function loadSpecs(root: string): Promise<LoadedSpecs> {
 
 async function loadTree(root: string): Promise<LoadedSpecs> {
   const { files, diagnostics } = await findSpecFiles(root);
-  // Reads overlap (file I/O dominates a large fleet); results keep file order.
-  const limit = pLimit(READ_CONCURRENCY);
-  const reads = await Promise.all(files.map((file) => limit(() => readSpecFile(file))));
   const documents: SpecDocument[] = [];
-  for (const read of reads) {
+  for (const [i, file] of files.entries()) {
+    // Reading is synchronous (readSpecFile); between batches, whatever else the process started
+    // (the store opening, SSH handshakes) gets its turn.
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
+    const read = readSpecFile(file);
     documents.push(...read.documents);
     diagnostics.push(...read.diagnostics);
   }
