@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --liftoff-only
 import { processOutput } from './commands/output.js';
 import { EXIT } from './exit-codes.js';
 import { run } from './program.js';

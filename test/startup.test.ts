@@ -3,7 +3,7 @@
 // loads no command and no heavy library, and `fleetspec validate` loads what validating needs (yaml,
 // ajv, the schemas, the policies' CEL) and nothing of git, GitHub, the LLM, SSH, the state store or
 // terraform. These tests record every module the built CLI loads and name what should not be there;
-// the time it takes is measured in bench/, not here.
+// the time it takes is measured in bench/, not here. Also: the #! line that starts it.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,6 +133,24 @@ describe('start-up: each command loads only what it uses', () => {
     const run = await loaded(...command.split(' '));
     expect(run.code, run.stderr).toBeLessThan(2);
     expect(matching(run.packages, HEAVY)).toEqual([]);
+  });
+});
+
+describe('the fleetspec command', () => {
+  it('runs through its #! line, which gives Node --liftoff-only (Node 24 takes it only there)', async () => {
+    // As npm's bin link and the release run it: the file itself, executable.
+    const copy = join(await mkdtemp(join(tmpdir(), 'fleetspec-shebang-')), 'fleetspec');
+    try {
+      // A probe with cli.js's own first line: it prints the flags Node was started with.
+      const [shebang] = (await readFile(BIN, 'utf8')).split('\n', 1);
+      await writeFile(copy, `${shebang}\nconsole.log(JSON.stringify(process.execArgv));\n`, { mode: 0o755 });
+      const { stdout } = await promisify(execFile)(copy);
+      expect(JSON.parse(stdout)).toEqual(['--liftoff-only']);
+      const { stdout: version } = await promisify(execFile)(process.execPath, [BIN, '--version']);
+      expect(version.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    } finally {
+      await rm(join(copy, '..'), { recursive: true, force: true });
+    }
   });
 });
 

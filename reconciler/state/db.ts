@@ -295,22 +295,17 @@ const PGLITE_SHARED_BUFFERS = '16MB';
 
 /**
  * How PGlite runs here. Its postgres is about 10 MB of WebAssembly, which V8 compiles twice: at
- * once with Liftoff, its baseline compiler, then again in the background with TurboFan, its
- * optimising one. That second compile costs a second of another core and 50 to 80 MB, and pays
- * back only over far more queries than a command or a tick makes; so fleetspec keeps Liftoff's
- * code (V8's --liftoff-only, set before the first store is opened; it also applies to any other
- * WebAssembly the process compiles later, such as undici's HTTP parser). FLEETSPEC_PGLITE_OPTIMIZE=1
- * leaves V8's default. Measured by bench/footprint.ts: an offline plan of specs/ on PGlite,
- * 2.3 → 1.3 s of CPU and 365 → 200 MB, with the smaller shared buffers.
+ * once with Liftoff, its baseline compiler, then again in the background with its optimising one.
+ * That second compile costs a second of another core and 50 to 80 MB (on Node 24, a peak of
+ * 630-700 MB), and pays back only over far more queries than a command or a tick makes; so
+ * fleetspec keeps Liftoff's code (V8's --liftoff-only; it also applies to any other WebAssembly the
+ * process compiles, such as undici's HTTP parser). Node 20 and 22 take the flag here, before the
+ * first store opens; Node 24 only from the command line, where cli.ts's #! line, the deploy
+ * wrapper and the systemd units put it. Measured by bench/footprint.ts: an offline plan of specs/
+ * on PGlite, 2.3 → 1.4 s of CPU and 365 → 160 MB, with the smaller shared buffers.
  */
 export function pgliteOptions(): { startParams: string[] } {
-  if (process.env.FLEETSPEC_PGLITE_OPTIMIZE !== '1') {
-    try {
-      setFlagsFromString('--liftoff-only');
-    } catch {
-      // A Node without the flag: V8's default compilers, only slower to start.
-    }
-  }
+  setFlagsFromString('--liftoff-only');
   return { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] };
 }
 

@@ -82,7 +82,8 @@ describe('the systemd units in docs/deploy', () => {
 
   it('the daemon: a stop waits for an apply in progress (its budget and the grace) and signals the daemon only', () => {
     const exec = one('fleetspec.service', 'Service', 'ExecStart');
-    expect(exec).toMatch(/^\/usr\/bin\/node \S+\/dist\/reconciler\/cli\.js daemon( |$)/);
+    // --liftoff-only: Node 24 takes it only from the command line (reconciler/state/db.ts).
+    expect(exec).toMatch(/^\/usr\/bin\/node --liftoff-only \S+\/dist\/reconciler\/cli\.js daemon( |$)/);
     // The schedule ExecStart gives (none: the default) decides the grace; FLEETSPEC_APPLY_BUDGET left at its default.
     const budgets = budgetsFor(option(exec, '--schedule') ?? DEFAULT_SCHEDULE);
     expect(budgets.applyMs).toBe(DEFAULT_APPLY_BUDGET_MS);
@@ -99,7 +100,7 @@ describe('the systemd units in docs/deploy', () => {
 
   it('the timer alternative: one tick per run, within its budget and an apply\'s, every 5 minutes', () => {
     const exec = one('fleetspec-reconcile.service', 'Service', 'ExecStart');
-    expect(exec).toMatch(/^\/usr\/bin\/node \S+\/dist\/reconciler\/cli\.js reconcile( |$)/);
+    expect(exec).toMatch(/^\/usr\/bin\/node --liftoff-only \S+\/dist\/reconciler\/cli\.js reconcile( |$)/);
     // Both services run the same program.
     expect(exec.split(' ').slice(0, 2)).toEqual(one('fleetspec.service', 'Service', 'ExecStart').split(' ').slice(0, 2));
     expect(one('fleetspec-reconcile.service', 'Service', 'Type')).toBe('oneshot');
