@@ -1,7 +1,7 @@
 // The YAML layer on its own: positions, limits and the guards for hostile input.
 import { describe, expect, it } from 'vitest';
 import { findSecretLiterals } from '../reconciler/specs/secrets.js';
-import { parseSpecText, positionOf } from '../reconciler/specs/source.js';
+import { fromParsedFile, parseSpecText, positionOf, toParsedFile } from '../reconciler/specs/source.js';
 
 describe('parseSpecText', () => {
   it('maps a path to the line and column of its value or key', () => {
@@ -17,6 +17,21 @@ describe('parseSpecText', () => {
     const { documents } = parseSpecText('x.yaml', 'kind: Host\nname: a\n---\nkind: Host\nname: b\n');
     expect(documents).toHaveLength(2);
     expect(positionOf(documents[1]!, ['name'])).toEqual({ line: 5, col: 7 });
+  });
+
+  it('a file sent from a worker thread gives the same values and positions, its tree parsed again on demand', () => {
+    // An empty document and a broken one between good ones: indices must still line up.
+    const text = '\uFEFFkind: Host\nname: a\n---\n---\nkind: Host\nname: [b\n---\r\nkind: Host\r\nname: c\r\nservices:\r\n  - port: 22\r\n';
+    const here = parseSpecText('x.yaml', text);
+    const there = fromParsedFile(structuredClone(toParsedFile('x.yaml', here)));
+    expect(there.diagnostics).toEqual(here.diagnostics);
+    expect(there.documents.map((d) => [d.index, d.value])).toEqual(here.documents.map((d) => [d.index, d.value]));
+    expect(here.documents.map((d) => d.index)).toEqual([0, 3]);
+    for (const [i, path] of [[0, ['name']], [1, ['name']], [1, ['services', 0, 'port']], [1, ['services', 0, 'missing']]] as const) {
+      expect(positionOf(there.documents[i]!, path)).toEqual(positionOf(here.documents[i]!, path));
+      expect(positionOf(there.documents[i]!, path, { key: true })).toEqual(positionOf(here.documents[i]!, path, { key: true }));
+    }
+    expect(positionOf(there.documents[1]!, ['services', 0, 'port'])).toEqual({ line: 11, col: 11 });
   });
 
   it('accepts a byte-order mark and a few aliases, which are ordinary YAML', () => {

@@ -1,18 +1,26 @@
 // load → validate: read every spec file under a path, check each resource against its
 // kind's schema, find secrets and duplicates, then run the kinds' cross-reference checks.
 // Every problem is collected, so one run reports all of them.
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { closest, compareDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { KINDS, kindByFolder, kindByName } from '../kinds/index.js';
 import type { Finding, KindModule, Resource, SpecIndex } from '../kinds/kind.js';
 import { checkSchema } from './schema.js';
 import { findSecretLiterals } from './secrets.js';
-import { positionOf, readSpecFile, type SpecDocument } from './source.js';
+import { fromParsedFile, positionOf, readSpecFile, type ReadResult, type SpecDocument } from './source.js';
+import type { WorkerRead } from './parse-worker.js';
 
 const SPEC_EXTENSIONS = new Set(['.yaml', '.yml']);
 /** Spec files read between two turns of the event loop. */
 const YIELD_EVERY = 50;
+/** From this many spec files on, a worker thread parses half of them (readFiles). */
+const PARALLEL_FROM = 400;
+const WORKER = new URL('./parse-worker.js', import.meta.url);
 
 export interface LoadedSpecs {
   /** Spec files read, in load order. */
@@ -89,11 +97,7 @@ export async function loadSpecs(root: string): Promise<LoadedSpecs> {
 async function loadTree(root: string): Promise<LoadedSpecs> {
   const { files, diagnostics } = await findSpecFiles(root);
   const documents: SpecDocument[] = [];
-  for (const [i, file] of files.entries()) {
-    // Reading is synchronous (readSpecFile); between batches, whatever else the process started
-    // (the store opening, SSH handshakes) gets its turn.
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
-    const read = readSpecFile(file);
+  for (const read of await readFiles(files)) {
     documents.push(...read.documents);
     diagnostics.push(...read.diagnostics);
   }
@@ -101,6 +105,50 @@ async function loadTree(root: string): Promise<LoadedSpecs> {
   diagnostics.push(...built.diagnostics);
   diagnostics.sort(compareDiagnostics);
   return { files, resources: built.resources, index: built.index, diagnostics };
+}
+
+/**
+ * Reads and parses `files`, results in file order. From PARALLEL_FROM files on, a worker thread
+ * takes the second half while this thread does the first: YAML parsing is most of loading a
+ * large fleet (bench/plan.ts). Running from the TypeScript sources (tests), there is no built
+ * worker to start, and everything is read here.
+ */
+async function readFiles(files: readonly string[]): Promise<ReadResult[]> {
+  if (files.length < PARALLEL_FROM || availableParallelism() < 2 || !existsSync(fileURLToPath(WORKER))) return readHere(files);
+  const half = Math.ceil(files.length / 2);
+  const theirs = readInWorker(files.slice(half));
+  const mine = await readHere(files.slice(0, half));
+  const read = await theirs;
+  // A worker that could not start or failed: this thread reads its half too.
+  if (!read) return [...mine, ...(await readHere(files.slice(half)))];
+  return [...mine, ...read.map((r) => ('unreadable' in r ? readSpecFile(r.file) : fromParsedFile(r)))];
+}
+
+async function readHere(files: readonly string[]): Promise<ReadResult[]> {
+  const reads: ReadResult[] = [];
+  for (const [i, file] of files.entries()) {
+    // Reading is synchronous (readSpecFile); between batches, whatever else the process started
+    // (the store opening, SSH handshakes, a worker's messages) gets its turn.
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
+    reads.push(readSpecFile(file));
+  }
+  return reads;
+}
+
+/** The worker's reads of `files`, or undefined when it failed (then nothing of it is used). */
+function readInWorker(files: readonly string[]): Promise<WorkerRead[] | undefined> {
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER, { workerData: { files } });
+    } catch {
+      resolve(undefined);
+      return;
+    }
+    worker.once('message', (reads: WorkerRead[]) => resolve(reads));
+    worker.once('error', () => resolve(undefined));
+    worker.once('exit', () => resolve(undefined)); // after 'message', this changes nothing
+  });
 }
 
 /** Checks parsed documents and returns the valid resources with every problem found. */

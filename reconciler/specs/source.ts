@@ -14,7 +14,9 @@ import {
   type Document,
   type Node,
   type Pair,
+  type CST,
 } from 'yaml';
+type Token = CST.Token;
 import type { Diagnostic } from '../diagnostics.js';
 
 export const LIMITS = {
@@ -40,7 +42,8 @@ export interface SpecSource {
   /** Path for messages, as the user gave it. */
   file: string;
   text: string;
-  lineCounter: LineCounter;
+  /** Where lines start, for positions; for a file parsed in another thread, made on first use. */
+  readonly lineCounter: LineCounter;
 }
 
 /** One YAML document of a spec file that parsed cleanly, with its plain value. */
@@ -48,8 +51,64 @@ export interface SpecDocument {
   source: SpecSource;
   /** Index of the document in its file (files may hold several, separated by `---`). */
   index: number;
-  doc: Document.Parsed;
+  /** Its syntax tree, for positions; for a file parsed in another thread, parsed again on first use. */
+  readonly doc: Document.Parsed;
   value: unknown;
+}
+
+/**
+ * A spec file as a parse in another thread sends it (specs/parse-worker.ts): the text, each clean
+ * document's index and value, and the problems found. Values and diagnostics are plain data.
+ */
+export interface ParsedFile {
+  file: string;
+  text: string;
+  documents: { index: number; value: unknown }[];
+  diagnostics: Diagnostic[];
+}
+
+/** A ReadResult as it travels between threads. */
+export function toParsedFile(file: string, read: ReadResult): ParsedFile {
+  return { file, text: read.documents[0]?.source.text ?? '', documents: read.documents.map((d) => ({ index: d.index, value: d.value })), diagnostics: read.diagnostics };
+}
+
+/**
+ * The ReadResult of a file parsed in another thread. Its documents' syntax trees and line index
+ * are made here only when something asks for a position (a finding, a host's `where`): the same
+ * text parsed the same way, so the same positions.
+ */
+export function fromParsedFile(parsed: ParsedFile): ReadResult {
+  let lines: LineCounter | undefined;
+  let trees: Document.Parsed[] | undefined;
+  const source: SpecSource = {
+    file: parsed.file,
+    text: parsed.text,
+    get lineCounter() {
+      return (lines ??= countLines(parsed.text));
+    },
+  };
+  const documents = parsed.documents.map(({ index, value }): SpecDocument => ({
+    source,
+    index,
+    value,
+    get doc() {
+      trees ??= composeDocuments([...new Parser().parse(parsed.text)], parsed.text);
+      return trees[index]!;
+    },
+  }));
+  return { documents, diagnostics: parsed.diagnostics };
+}
+
+/** Line starts as yaml's parser reports them: offset 0, then the offset after each line feed. */
+function countLines(text: string): LineCounter {
+  const lines = new LineCounter();
+  lines.addNewLine(0);
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
+  return lines;
+}
+
+function composeDocuments(tokens: readonly Token[], text: string): Document.Parsed[] {
+  return [...new Composer({ uniqueKeys: true, prettyErrors: false, strict: true }).compose(tokens, false, text.length)] as Document.Parsed[];
 }
 
 export interface Position {
@@ -172,7 +231,7 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
   const tokens = [...new Parser(lineCounter.addNewLine).parse(text)];
   const shape = shapeProblem(tokens, lineCounter);
   if (shape) return { documents, diagnostics: [problem(file, shape.at, shape.code, shape.message, shape.hint)] };
-  const docs = [...new Composer({ uniqueKeys: true, prettyErrors: false, strict: true }).compose(tokens, false, text.length)] as Document.Parsed[];
+  const docs = composeDocuments(tokens, text);
 
   docs.forEach((doc, index) => {
     const yamlProblems = [...doc.errors, ...doc.warnings];
@@ -188,7 +247,7 @@ export function parseSpecText(file: string, rawText: string): ReadResult {
     // An empty document (between `---` markers) parses as a scalar with no source text.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.source === '')) return;
 
-    const specDoc: SpecDocument = { source, index, doc, value: undefined };
+    const specDoc: SpecDocument = { source, index, doc, value: undefined as unknown };
     // Before toJS: yaml builds a circular alias into a value that refers to itself, and every
     // later walk of it (secret scan, schema, policies, diagrams) would recurse until the stack ends.
     const { forbidden, aliasProblem } = checkNodes(specDoc);
