@@ -24,6 +24,8 @@ const installs = !args.includes('--no-install');
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'reconciler', 'cli.js');
+/** The CLI the process rows run: the release as installed when the installs ran, else this checkout's build. */
+let bin = BIN;
 const TIME = '/usr/bin/time';
 if (!existsSync(TIME)) throw new Error(`${TIME} is missing: apt-get install time`);
 if (!existsSync(BIN)) throw new Error(`${BIN} is missing: npm run build first`);
@@ -67,6 +69,8 @@ if (installs) {
     const r = size(prefix);
     const t = size(join(pack, tarball));
     rows.push([`install: release (${tarball}, ${t.mb.toFixed(1)} MB)`, '', '', `${r.mb.toFixed(0)} MB`, `${r.files} files`]);
+    // What the east server runs: the rows below run this install, not the development tree.
+    bin = join(prefix, 'dist', 'reconciler', 'cli.js');
   }
 }
 
@@ -76,7 +80,8 @@ if (installs) {
  */
 async function measure(cliArgs: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<{ cpu: number; rss: number; code: number | null; wall: number; said: string }> {
   const started = Date.now();
-  const child = spawn(TIME, ['-f', '%U %S %M', process.execPath, BIN, ...cliArgs], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // --liftoff-only as the fleetspec command, the wrapper and the units give it (Node 24 takes it only there).
+  const child = spawn(TIME, ['-f', '%U %S %M', process.execPath, '--liftoff-only', bin, ...cliArgs], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
@@ -151,6 +156,6 @@ await row('reconcile: one quiet tick (100 hosts, PGlite)', ['reconcile'], loopEn
 await gh.close();
 await gitServer.close();
 
-console.log(`fleetspec footprint: Node.js ${process.version}, median of ${runs} runs per command, each a new process (GNU time)`);
+console.log(`fleetspec footprint: Node.js ${process.version}, median of ${runs} runs per command, each a new process (GNU time), running ${bin === BIN ? 'this checkout\'s build' : 'the release as installed'}`);
 printTable(['what', 'CPU', 'wall', 'peak RSS / size', 'note'], rows);
 await rm(work, { recursive: true, force: true, maxRetries: 5 });
