@@ -158,7 +158,9 @@ export async function planCommand(specs: string, opts: PlanCommandOptions, out: 
   try {
     return await withStore(out, 'plan', (db) => planWithStore(db, specs, opts, out, loaded, live));
   } finally {
-    await live?.ssh?.close();
+    // Ended before planning (invalid policies, no store): prefetches still connecting stop now,
+    // instead of the exit waiting for a silent host's connect timeout.
+    await live?.ssh?.cancel('the plan ended');
   }
 }
 

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../../reconciler/kinds/roles/files.js';
 import { applyPlan, planFleet, prefetchLive, type EngineOptions } from '../../reconciler/plan/engine.js';
 import { FACTS_SCRIPT } from '../../reconciler/kinds/hosts/facts.js';
+import { bufferOutput } from '../../reconciler/commands/output.js';
+import { run } from '../../reconciler/program.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { loadPolicies, type PolicyContext } from '../../reconciler/policies/index.js';
 import type { Plan } from '../../reconciler/plan/plan.js';
@@ -333,4 +336,34 @@ describe('prefetchLive', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('a live plan that ends before planning (invalid policies) does not wait for a host still connecting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-prefetch-'));
+    // Accepts TCP and never says a word of SSH: a connect to it ends only at the connect timeout.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      mkdirSync(join(dir, 'specs', 'hosts'), { recursive: true });
+      mkdirSync(join(dir, 'policies'));
+      const port = (silent.address() as AddressInfo).port;
+      writeFileSync(join(dir, 'specs', 'hosts', 'quiet.yaml'), stringify({ kind: 'Host', name: 'quiet', address: '127.0.0.1', ssh: { user: 'ops', port, hostKey: clientKey().publicKey } }));
+      writeFileSync(join(dir, 'policies', 'broken.yaml'), 'kind: Policy\nname: [unclosed\n');
+      writeFileSync(join(dir, 'id_ed25519'), clientKey().privateKey, { mode: 0o600 });
+      const connected = new Promise<void>((resolve) => silent.once('connection', () => resolve()));
+      const out = bufferOutput();
+      const started = Date.now();
+      process.env.FLEETSPEC_STATE_DIR = join(dir, 'state');
+      const code = run(['plan', join(dir, 'specs'), '--live', '--ssh-key', join(dir, 'id_ed25519'), '--connect-timeout', '60', '--policies', join(dir, 'policies')], out);
+      await connected; // the prefetch reached the host
+      expect(await code).toBe(1);
+      expect(out.err.join('\n')).toContain('the policies are invalid');
+      // Well inside the 60 s connect timeout it would otherwise wait for.
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      delete process.env.FLEETSPEC_STATE_DIR;
+      silent.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 45_000);
 });
+
