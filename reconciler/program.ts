@@ -12,6 +12,8 @@ import type { StacksPlanOptions, SynthOptions } from './commands/stacks.js';
 import type { DiagramsOptions } from './commands/diagrams.js';
 import type { PolicyCheckOptions } from './commands/policy.js';
 import type { Output } from './commands/output.js';
+import type { InitOptions } from './commands/init.js';
+import type { ImportOptions } from './commands/import.js';
 import { DIAGRAMS } from './diagrams/index.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { terminal } from './escape.js';
@@ -40,6 +42,13 @@ Exit codes:
   1  invalid input or policy failure
   2  plan has changes
   3  internal or connection error`;
+
+/** A commander parser for options that take a positive number. */
+const positiveNumber = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
 
 export async function run(argv: readonly string[], out: Output): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
@@ -73,6 +82,58 @@ Exit codes: 0 valid, 1 invalid, 3 internal error.`,
       code = await validateCommand(path, opts, out);
     });
 
+  // ---- init (reconciler/commands/init.ts) ----
+  program
+    .command('init')
+    .description('start a spec repository: specs/ with a commented example per kind, policies/, schemas, GitHub workflows, README')
+    .argument('[dir]', 'the folder to create or fill', '.')
+    .option('--from-hosts <target...>', 'read these hosts over SSH (user@address[:port]) into specs/hosts/<name>.yaml, pinning their host keys')
+    .option('--ssh-key <path>', 'private key for --from-hosts (default: FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519)')
+    .option('--yes', 'pin the host keys --from-hosts sees without asking (default: ask on a terminal, refuse without one)')
+    .option('--connect-timeout <seconds>', 'per host: TCP connect and SSH handshake', positiveNumber('--connect-timeout'), 10)
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText(
+      'after',
+      `
+A file that exists is never overwritten: it is kept and listed as such, so init
+can be run again to add what is missing.
+Exit codes: 0 written, 1 bad arguments or a host key not confirmed, 3 a host could not be read or error.`,
+    )
+    .action(async (dir: string, opts: InitOptions) => {
+      const { initCommand } = await import('./commands/init.js');
+      code = await initCommand(dir, opts, out);
+    });
+  // ---- end init ----
+
+  // ---- import (reconciler/commands/import.ts) ----
+  program
+    .command('import')
+    .description('write specs for what already exists (DNS records and tunnel routes, listening ports, Ollama models, ticket issues); changes nothing live')
+    .argument('[path]', 'the specs folder', 'specs')
+    .addOption(new Option('--only <source...>', 'only these sources').choices(['dns', 'ports', 'models', 'tickets']))
+    .option('--dry-run', 'write nothing; print what would be written')
+    .option('--ssh-key <path>', 'private key for SSH (default: FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519)')
+    .option('--trust-on-first-use', 'accept hosts without a pinned ssh.hostKey (a changed key is always refused)')
+    .option('--connect-timeout <seconds>', 'per host: TCP connect and SSH handshake', positiveNumber('--connect-timeout'), 10)
+    .option('--command-timeout <seconds>', 'per remote command', positiveNumber('--command-timeout'), 30)
+    .option('--cloudflare-api <url>', 'Cloudflare API root (default: FLEETSPEC_CLOUDFLARE_API, else https://api.cloudflare.com/client/v4)')
+    .option('--github-repo <owner/name>', 'where ticket issues are read (default: FLEETSPEC_GITHUB_REPO)')
+    .option('--github-api <url>', 'GitHub REST API root (default: FLEETSPEC_GITHUB_API, else https://api.github.com)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText(
+      'after',
+      `
+Sources: dns (each zone spec's Cloudflare records and tunnel routes), ports (each
+host's listening TCP ports, as allocations in the project ranges), models (each
+host's Ollama models), tickets (open issues labelled "ticket").
+Exit codes: 0 imported (or nothing new), 1 invalid specs or settings, 3 a source could not be read.`,
+    )
+    .action(async (path: string, opts: ImportOptions) => {
+      const { importCommand } = await import('./commands/import.js');
+      code = await importCommand(path, opts, out);
+    });
+  // ---- end import ----
+
   program
     .command('schema')
     .description('print or write the JSON Schema (draft 2020-12) of each kind, for editors and CI')
@@ -90,11 +151,7 @@ Spec files name their schema for editors on their first line:
     });
 
   const format = () => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
-  const positive = (name: string) => (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
+  const positive = positiveNumber;
   const TERRAFORM_OPTION = ['--terraform <binary>', 'terraform or tofu to run for the dns and vms stacks (default: FLEETSPEC_TERRAFORM, else terraform, then tofu on PATH)'] as const;
   const POLICIES_OPTION = ['--policies <dir>', 'the policy files (default: policies/ beside the specs folder; none there: no policies)'] as const;
   const OVERRIDE_OPTION = ['--override <word...>', "lift the policies whose override: is this word (as the PR label fleetspec/<word> does)"] as const;
