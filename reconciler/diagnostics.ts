@@ -21,23 +21,51 @@ export interface Diagnostic {
 }
 
 export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
-  return (
-    a.file.localeCompare(b.file) ||
-    a.line - b.line ||
-    a.col - b.col ||
-    a.code.localeCompare(b.code) ||
-    a.message.localeCompare(b.message)
-  );
+  return compareProblems(a, b);
 }
 
-/** A diagnostic as terminal text: its first line, and the hint on a second. File, resource, message and hint may hold anything a spec does, so each is one escaped line (logLine). */
-export function formatDiagnostic(d: Diagnostic, color = false): string {
-  const where = `${logLine(d.file)}:${d.line}:${d.col}`;
-  const what = d.resource ? ` ${logLine(d.resource)}:` : ':';
-  const tag = d.severity === 'warning' ? paint('yellow', 'warning', color) + ' ' : '';
-  let out = `${paint('bold', where, color)}${what} ${tag}${logLine(d.message)}`;
+/**
+ * Something to show a person, in the one layout every command uses (validate, plan, policy
+ * check, stacks, the loop's PR comments):
+ *   specs/hosts/ai.yaml:39:11 hosts/ai: warning service "stt" listens on 8000 ... (policy port-listeners)
+ *     hint: move stt out of the range, ...
+ * The place comes first so editors and terminals can open it; a problem with no place in a
+ * file (a live fact, a terraform failure) starts with its resource.
+ */
+export interface Problem {
+  severity: 'error' | 'warning';
+  file?: string;
+  line?: number;
+  col?: number;
+  resource?: string;
+  message: string;
+  hint?: string;
+}
+
+/** A problem as terminal text: its first line, and the hint on a second. File, resource, message and hint may hold anything a spec does, so each is one escaped line (logLine). */
+export function formatProblem(d: Problem, color = false): string {
+  const where = d.file ? `${logLine(d.file)}:${d.line ?? 1}:${d.col ?? 1}` : '';
+  const what = d.resource ? `${where ? ' ' : ''}${logLine(d.resource)}:` : where ? ':' : '';
+  const tag = paint(d.severity === 'warning' ? 'yellow' : 'red', d.severity, color);
+  let out = `${where ? paint('bold', where, color) : ''}${what}${what || where ? ' ' : ''}${tag} ${logLine(d.message)}`;
   if (d.hint) out += `\n  ${paint('dim', 'hint:', color)} ${logLine(d.hint)}`;
   return out;
+}
+
+/** A diagnostic as terminal text (formatProblem). */
+export const formatDiagnostic = (d: Diagnostic, color = false): string => formatProblem(d, color);
+
+/** Problems in reading order: by file, line and column; those with no place last, by resource. */
+export function compareProblems(a: Problem & { code?: string }, b: Problem & { code?: string }): number {
+  if (!a.file !== !b.file) return a.file ? -1 : 1;
+  return (
+    (a.file ?? '').localeCompare(b.file ?? '') ||
+    (a.line ?? 0) - (b.line ?? 0) ||
+    (a.col ?? 0) - (b.col ?? 0) ||
+    (a.resource ?? '').localeCompare(b.resource ?? '') ||
+    (a.code ?? '').localeCompare(b.code ?? '') ||
+    a.message.localeCompare(b.message)
+  );
 }
 
 export function countBySeverity(diagnostics: readonly Diagnostic[]): { errors: number; warnings: number } {

@@ -60,9 +60,9 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     const result = await fleetspec(['plan', 'specs', '--out', planFile]);
     expect(result.code).toBe(2);
     expect(result.stdout).toContain('+ ports/consilio/api (create: port pinned in specs, not allocated)\n    after:  {"port":4001}\n    will:   record allocation consilio/api: port 4001 in the state store');
-    expect(result.stdout).toContain('warning hosts/linux-home: disk / at 97% (alert >90%');
+    expect(result.stdout).toContain('hosts/linux-home: warning disk / at 97% (alert >90%');
     expect(result.stdout).toMatch(/\? not read: hosts\/DESKTOP-LIBOQV5, hosts\/ai, hosts\/linux-home, models\/nomic-embed-text@ai, .*roles\/manager.*: offline \(plan with --live to read it\)/);
-    expect(result.stdout).toContain('Plan: 7 to add, 0 to change, 0 to destroy. 17 not read.');
+    expect(result.stdout).toContain('Plan: 7 to add, 0 to change, 0 to destroy, all in fleetspec\'s state store. 17 not read.');
     expect(result.stderr).toContain(`plan written to ${planFile}`);
     const plan = JSON.parse(await readFile(planFile, 'utf8'));
     expect(plan).toMatchObject({ format: 'fleetspec-plan/v1', mode: 'offline', summary: { add: 7, unknown: 17 } });
@@ -117,7 +117,7 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
   it('prints the plan as Markdown and JSON, and explains bad arguments (exit 1)', async () => {
     const md = await fleetspec(['plan', 'specs', '--format', 'markdown']);
     expect(md.code).toBe(2);
-    expect(md.stdout).toMatch(/^### Plan: 0 to add, 1 to change, 0 to destroy\. 17 not read\./);
+    expect(md.stdout).toMatch(/^### Plan: 0 to add, 1 to change, 0 to destroy, all in fleetspec's state store\. 17 not read\./);
     expect(md.stdout).toContain('**Not read**');
     const json = JSON.parse((await fleetspec(['plan', 'specs', '--format', 'json'])).stdout);
     expect(json.changes).toContainEqual(expect.objectContaining({ kind: 'ports', name: 'consilio/api', action: 'update', before: { port: 4000 }, after: { port: 4001 } }));

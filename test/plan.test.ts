@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildPlan, hasChanges, summaryLine, type ResourceChange } from '../reconciler/plan/plan.js';
+import { buildPlan, hasChanges, summaryLine, verdictLine, verdictOf, type ResourceChange } from '../reconciler/plan/plan.js';
 import { renderJson, renderMarkdown, renderText } from '../reconciler/plan/render.js';
 
 const changes: ResourceChange[] = [
@@ -15,7 +15,7 @@ describe('plan as data', () => {
     const plan = buildPlan(changes);
     expect(plan.changes.map((c) => `${c.kind}/${c.name}`)).toEqual(['hosts/linux-home', 'models/qwen2.5:7b@ai', 'roles/developer', 'ports/consilio/api', 'ports/odin']);
     expect(plan.summary).toEqual({ add: 1, change: 1, destroy: 1, replace: 0, drift: 1, unchanged: 1, unknown: 0 });
-    expect(summaryLine(plan)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted.');
+    expect(summaryLine(plan)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted, 2 of them in fleetspec\'s state store.');
   });
 
   it('hashes the content: same changes in any order or key order give the same hash, any edit another', () => {
@@ -35,7 +35,7 @@ describe('plan as data', () => {
     expect(buildPlan(changes, { mode: 'live' }).hash).not.toBe(a.hash);
     expect(buildPlan(changes, { mode: 'offline', unknown }).hash).not.toBe(a.hash);
     expect(a.summary.unknown).toBe(1);
-    expect(summaryLine(a)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted. 1 not read.');
+    expect(summaryLine(a)).toBe('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted, 2 of them in fleetspec\'s state store. 1 not read.');
     expect(summaryLine(buildPlan([], { unknown }))).toBe('No changes in what was read. 1 not read.');
   });
 
@@ -54,8 +54,15 @@ describe('plan renderers', () => {
     expect(text).toContain('+ ports/consilio/api (create: port pinned in specs, not allocated)\n    after:  {"port":4001}');
     expect(text).toContain('- ports/odin (delete: range in the store, not in specs)\n    before: {"end":7999,"start":7000}');
     expect(text).not.toContain('roles/developer');
-    expect(text).toContain('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted.');
+    expect(text).toContain('Plan: 1 to add, 1 to change, 1 to destroy, 1 drifted, 2 of them in fleetspec\'s state store.');
     expect(text.endsWith(`plan ${plan.hash}`)).toBe(true);
+    // Changes to live systems and fleetspec's own store records are apart, live first.
+    const live = text.indexOf('Changes to live systems:\n');
+    const store = text.indexOf("Changes to fleetspec's state store (port ranges and allocations):\n");
+    expect(live).toBeGreaterThanOrEqual(0);
+    expect(store).toBeGreaterThan(text.indexOf('! hosts/linux-home'));
+    expect(text.indexOf('! hosts/linux-home')).toBeGreaterThan(live);
+    expect(text.indexOf('+ ports/consilio/api')).toBeGreaterThan(store);
     expect(renderText(plan, { color: true })).toMatch(/\u001b\[32m\+ ports\/consilio\/api/);
   });
 
@@ -81,17 +88,20 @@ describe('plan renderers', () => {
     const text = renderText(withUnknown);
     expect(text).toContain('? not read: hosts/ai, roles/manager: offline');
     expect(text).toContain('? not read: hosts/east: connection refused');
-    expect(text).toContain('warning hosts/linux-home: disk / at 97%\n    hint: free space');
-    expect(text).toContain('Verdict: warn: 1 warning (no policies)');
+    expect(text).toContain('hosts/linux-home: warning disk / at 97%\n  hint: free space');
+    expect(text).toContain('Verdict: warn: 1 warning, from the plan itself; no policies checked, none found anything');
     const md = renderMarkdown(withUnknown);
     expect(md).toContain('- `hosts/ai`, `roles/manager`: offline');
-    expect(md).toContain('- ⚠️ warning: `hosts/linux-home`: disk / at 97%. To fix: free space');
-    expect(md).toContain('**Policy verdict: warn: 1 warning (no policies)**');
+    expect(md).toContain('- ⚠️ `hosts/linux-home`: warning disk / at 97%. To fix: free space');
+    expect(md).toContain('**Policy verdict: warn: 1 warning, from the plan itself; no policies checked, none found anything**');
     const judged = buildPlan([], { findings: [{ kind: 'ports', name: 'odin', code: 'policy.port-ranges', severity: 'error', message: 'overlaps', hint: 'move it', policy: 'port-ranges', where: 'specs/ports/odin.yaml:3:8' }], policies: ['port-ranges', 'budget'] });
-    expect(judged.verdict).toEqual({ status: 'fail', errors: 1, warnings: 0, policies: ['budget', 'port-ranges'] });
-    expect(renderText(judged)).toContain('error ports/odin: overlaps [policy port-ranges, specs/ports/odin.yaml:3:8]');
-    expect(renderText(judged)).toContain('Verdict: fail: 1 error (2 policies)');
-    expect(renderMarkdown(judged)).toContain('- ❌ error: `ports/odin`: overlaps (policy `port-ranges`, `specs/ports/odin.yaml:3:8`). To fix: move it');
+    expect(judged.verdict).toEqual({ status: 'fail', errors: 1, warnings: 0, policies: ['budget', 'port-ranges'], flagging: ['port-ranges'], planFindings: 0 });
+    // A plan stored before the verdict named the policies that found something still reads.
+    expect(verdictLine({ status: 'warn', errors: 0, warnings: 2, policies: ['a', 'b', 'c'] })).toBe('warn: 2 warnings (3 policies checked)');
+    expect(verdictLine(verdictOf([], ['a']))).toBe('pass: 1 policy checked, no findings');
+    expect(renderText(judged)).toContain('specs/ports/odin.yaml:3:8 ports/odin: error overlaps (policy port-ranges)');
+    expect(renderText(judged)).toContain('Verdict: fail: 1 error, from 1 of the 2 policies checked');
+    expect(renderMarkdown(judged)).toContain('- ❌ `specs/ports/odin.yaml:3:8` `ports/odin`: error overlaps (policy `port-ranges`). To fix: move it');
   });
 
   it('renders JSON that parses back to the same plan', () => {

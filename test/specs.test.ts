@@ -1,7 +1,8 @@
 // The user's own fleet in specs/ must validate clean, carry the seeds' facts,
 // and name the committed schema of its kind for editors.
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -79,28 +80,55 @@ describe('the fleetspec binary', () => {
   it('validates specs/ and exits 0', async () => {
     const r = await fleetspec('validate', 'specs');
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^specs: 27 files, 37 resources, 0 errors, 9 warnings: valid/m);
+    expect(r.stderr).toMatch(/^specs: 27 files, 37 resources, 8 policies checked, 0 errors, 9 warnings: valid/m);
   });
 
   it('exits 1 with file:line:col on a broken spec', async () => {
     const r = await fleetspec('validate', 'test/fixtures/broken/unknown-field');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
-      'test/fixtures/broken/unknown-field/hosts/ai.yaml:3:1 hosts/ai: unknown field "adress"\n  hint: did you mean "address"?\n',
+      'test/fixtures/broken/unknown-field/hosts/ai.yaml:3:1 hosts/ai: error unknown field "adress"\n  hint: did you mean "address"?\n',
     );
   });
 
   it('checks one file against the tree it belongs to, and reports only that file', async () => {
     const r = await fleetspec('validate', 'specs/models/ai.yaml');
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^specs\/models\/ai.yaml: 1 file, 3 resources, 0 errors/m);
+    expect(r.stderr).toMatch(/^specs\/models\/ai.yaml: 1 file, 3 resources, \d+ polic(y|ies) checked, 0 errors/m);
     // The overlap is a policy (port-ranges, from the repository's policies/), reported on the later range.
     const fixture = 'test/fixtures/policies/port-ranges/fail-overlap/ports';
     const broken = await fleetspec('validate', `${fixture}/consilio.yaml`, '--policies', 'policies');
     expect(broken.code, 'the overlap is reported on odin.yaml, not on this file').toBe(0);
     const other = await fleetspec('validate', `${fixture}/odin.yaml`, '--policies', 'policies');
     expect(other.code).toBe(1);
-    expect(other.stdout).toMatch(/^test\/fixtures\/policies\/port-ranges\/fail-overlap\/ports\/odin.yaml:3:8 ports\/odin: range 4500-5499 overlaps ports\/consilio \(4000-4999\) \(policy port-ranges\)/);
+    expect(other.stdout).toMatch(/^test\/fixtures\/policies\/port-ranges\/fail-overlap\/ports\/odin.yaml:3:8 ports\/odin: error range 4500-5499 overlaps ports\/consilio \(4000-4999\) \(policy port-ranges\)/);
+  });
+
+  it('runs every check it can while schema errors remain, and says which it skipped and why', async () => {
+    // A copy of specs/ with one host broken and two port ranges overlapping: the schema error and
+    // the overlap (port-ranges reads only specs/ports) are both reported in one run; the policies
+    // that read specs/hosts are skipped, by name, with the reason.
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-validate-all-'));
+    try {
+      await cp(SPECS, join(dir, 'specs'), { recursive: true });
+      await cp(join(ROOT, 'policies'), join(dir, 'policies'), { recursive: true });
+      const host = join(dir, 'specs', 'hosts', 'ai.yaml');
+      await writeFile(host, (await readFile(host, 'utf8')).replace('address: 192.168.86.56', 'adress: 192.168.86.56'));
+      const odin = join(dir, 'specs', 'ports', 'odin.yaml');
+      await writeFile(odin, (await readFile(odin, 'utf8')).replace('start: 7000', 'start: 6900'));
+      const r = await fleetspec('validate', join(dir, 'specs'), '--format', 'json');
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout) as { diagnostics: { code: string; file: string }[]; skipped: { check: string; reason: string }[] };
+      expect(report.diagnostics.map((d) => d.code)).toEqual(expect.arrayContaining(['schema.unknown-field', 'policy.port-ranges']));
+      const skipped = report.skipped.map((s) => s.check);
+      expect(skipped).toEqual(expect.arrayContaining(['policy host-thresholds', 'policy port-listeners', 'policy model-memory']));
+      expect(skipped).not.toContain('policy port-ranges');
+      expect(report.skipped.find((s) => s.check === 'policy host-thresholds')?.reason).toBe('it reads specs/hosts, which has errors: fix them and validate again');
+      const text = await fleetspec('validate', join(dir, 'specs'));
+      expect(text.stderr).toContain('skipped policy port-listeners: it reads specs/hosts, which has errors');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints machine-readable diagnostics with --format json', async () => {

@@ -106,10 +106,10 @@ describe('fleetspec validate on hostile aliases', () => {
   it('exits 1 with the alias at file:line:col and no stack trace', async () => {
     const r = await fleetspec('validate', 'test/fixtures/hostile/yaml/circular-seq');
     expect(r.stdout).toBe(
-      'test/fixtures/hostile/yaml/circular-seq/hosts/x.yaml:4:12: alias *x is inside the node its anchor &x names: the value would contain itself\n' +
+      'test/fixtures/hostile/yaml/circular-seq/hosts/x.yaml:4:12: error alias *x is inside the node its anchor &x names: the value would contain itself\n' +
         '  hint: spec values are trees: write the value out, or anchor a node that does not hold the alias\n',
     );
-    expect(r.stderr).toBe('test/fixtures/hostile/yaml/circular-seq: 1 file, 0 resources, 1 error, 0 warnings\n');
+    expect(r.stderr).toBe('test/fixtures/hostile/yaml/circular-seq: 1 file, 0 resources, 0 policies checked, 1 error, 0 warnings\n');
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).not.toMatch(/Maximum call stack|internal error|\n\s+at /);
   });

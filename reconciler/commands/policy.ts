@@ -3,7 +3,7 @@
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { besideSpecs } from '../specs/folders.js';
-import { verdictLine, verdictOf, type Plan, type PlanFinding } from '../plan/plan.js';
+import { compareFindings, findingProblem, verdictLine, verdictOf, type Plan, type PlanFinding } from '../plan/plan.js';
 import { evaluatePolicies, loadPolicies, RULES, type PolicyContext } from '../policies/index.js';
 import { loadSpecs } from '../specs/load.js';
 import type { Output } from './output.js';
@@ -33,19 +33,10 @@ export async function policyContext(specs: string, opts: PolicyOptions): Promise
   return { policy: { set, overrides }, diagnostics };
 }
 
-/** A policy finding pinned to a spec as a diagnostic, for fleetspec validate. */
+/** A policy finding pinned to a spec as a diagnostic, for fleetspec validate (findingProblem: the one layout). */
 export function findingDiagnostic(f: PlanFinding): Diagnostic {
-  const m = /^(.*):(\d+):(\d+)$/.exec(f.where ?? '');
-  return {
-    severity: f.severity,
-    code: f.code,
-    file: m ? m[1]! : '(plan)',
-    line: m ? Number(m[2]) : 1,
-    col: m ? Number(m[3]) : 1,
-    resource: `${f.kind}/${f.name}`,
-    message: `${f.message} (policy ${f.policy})`,
-    ...(f.hint ? { hint: f.hint } : {}),
-  };
+  const p = findingProblem(f);
+  return { ...p, file: p.file ?? '(plan)', line: p.line ?? 1, col: p.col ?? 1 };
 }
 
 export interface PolicyCheckOptions extends PolicyOptions {
@@ -80,14 +71,14 @@ export async function policyCheckCommand(planPath: string | undefined, opts: Pol
     return EXIT.INVALID;
   }
   const judged = evaluatePolicies(policies.policy, { index: loaded.index, ...(plan ? { plan } : {}), facts: new Map() });
-  const findings = [...(plan?.findings ?? []).filter((f) => !f.policy), ...judged.findings];
+  const findings = [...(plan?.findings ?? []).filter((f) => !f.policy), ...judged.findings].sort(compareFindings);
   const verdict = verdictOf(findings, judged.evaluated);
   if (opts.format === 'json') {
     out.stdout(JSON.stringify({ verdict, findings, skipped: judged.skipped, policies: policies.policy.set.dir ?? null, plan: plan?.hash ?? null }, null, 2));
   } else {
     for (const f of findings) out.stdout(formatFinding(f, out.color));
     if (!policies.policy.set.dir) out.stderr(`no policies folder at ${logLine(besideSpecs(opts.specs, 'policies'))}; pass --policies <dir>`);
-    if (judged.skipped.length) out.stderr(`skipped without a plan: ${logLine(judged.skipped.join(', '))} (pass a plan file: fleetspec plan --out plan.json)`);
+    if (judged.skipped.length) out.stderr(`skipped polic${judged.skipped.length === 1 ? 'y' : 'ies'} ${logLine(judged.skipped.join(', '))}: they judge a plan: pass a plan file (fleetspec plan --out plan.json)`);
     out.stdout(paint('bold', `Verdict: ${verdictLine(verdict)}`, out.color));
   }
   return verdict.status === 'fail' ? EXIT.INVALID : EXIT.OK;

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import { KINDS } from '../kinds/index.js';
+import { compareProblems, type Problem } from '../diagnostics.js';
 
 /** `replace`: destroyed and created again (Terraform's -/+), e.g. a VM whose image changed. */
 export type Action = 'create' | 'update' | 'replace' | 'delete' | 'no-op' | 'drift';
@@ -72,6 +73,10 @@ export interface Verdict {
   warnings: number;
   /** The policies evaluated, by name. */
   policies: string[];
+  /** The policies with at least one finding, by name (absent in plans made before it was recorded). */
+  flagging?: string[];
+  /** Findings no policy made: the plan's own (a terraform failure, a secret outside its scope). */
+  planFindings?: number;
 }
 
 export type PlanMode = 'offline' | 'live';
@@ -93,6 +98,9 @@ export interface Plan {
   hash: string;
 }
 
+/** Kinds whose live side is fleetspec's own state store (port ranges and allocations): applying them changes no system outside it. */
+export const STORE_KINDS: ReadonlySet<string> = new Set(['ports']);
+
 const KIND_ORDER = new Map(KINDS.map((k, i) => [k.folder, i]));
 const ACTION_ORDER: Record<Action, number> = { delete: 0, replace: 1, create: 2, update: 3, drift: 4, 'no-op': 5 };
 
@@ -113,7 +121,7 @@ export function buildPlan(
   const mode = extra.mode ?? 'offline';
   const sorted = [...changes].sort(compareChanges);
   const unknown = [...(extra.unknown ?? [])].sort(byKindAndName);
-  const findings = [...(extra.findings ?? [])].sort((a, b) => byKindAndName(a, b) || a.code.localeCompare(b.code) || a.message.localeCompare(b.message));
+  const findings = [...(extra.findings ?? [])].sort(compareFindings);
   const summary: PlanSummary = { add: 0, change: 0, destroy: 0, replace: 0, drift: 0, unchanged: 0, unknown: unknown.length };
   for (const c of sorted) {
     if (c.action === 'create') summary.add++;
@@ -130,17 +138,52 @@ export function buildPlan(
   return { format: 'fleetspec-plan/v1', mode, changes: sorted, unknown, findings, summary, verdict: verdictOf(findings, extra.policies ?? []), hash };
 }
 
+/**
+ * A finding as a Problem (diagnostics.ts), so it prints as validate prints it: at the spec's
+ * file:line:col when it has one, with its policy named after the message.
+ */
+export function findingProblem(f: PlanFinding): Problem & { code: string } {
+  const m = /^(.*):(\d+):(\d+)$/.exec(f.where ?? '');
+  return {
+    severity: f.severity,
+    code: f.code,
+    ...(m ? { file: m[1]!, line: Number(m[2]), col: Number(m[3]) } : {}),
+    resource: `${f.kind}/${f.name}`,
+    message: f.policy ? `${f.message} (policy ${f.policy})` : f.message,
+    ...(f.hint ? { hint: f.hint } : {}),
+  };
+}
+
+/** Findings in the order every command shows them: by the spec's place, then resource (compareProblems). */
+export function compareFindings(a: PlanFinding, b: PlanFinding): number {
+  return compareProblems(findingProblem(a), findingProblem(b));
+}
+
 export function verdictOf(findings: readonly PlanFinding[], policies: readonly string[]): Verdict {
   const errors = findings.filter((f) => f.severity === 'error').length;
   const warnings = findings.length - errors;
-  return { status: errors ? 'fail' : warnings ? 'warn' : 'pass', errors, warnings, policies: [...policies].sort() };
+  const flagging = [...new Set(findings.flatMap((f) => (f.policy ? [f.policy] : [])))].sort();
+  return { status: errors ? 'fail' : warnings ? 'warn' : 'pass', errors, warnings, policies: [...policies].sort(), flagging, planFindings: findings.filter((f) => !f.policy).length };
 }
 
-/** "fail: 2 errors, 1 warning (8 policies)". */
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The verdict in words that count what they say: "fail: 2 errors, 1 warning, from 2 of the 10
+ * policies checked", "warn: 1 warning, from the plan itself; 10 policies checked, none found
+ * anything", "pass: 10 policies checked, no findings".
+ */
 export function verdictLine(v: Verdict): string {
-  const counts = [v.errors && `${v.errors} error${v.errors === 1 ? '' : 's'}`, v.warnings && `${v.warnings} warning${v.warnings === 1 ? '' : 's'}`].filter(Boolean).join(', ');
-  const policies = v.policies.length ? `${v.policies.length} polic${v.policies.length === 1 ? 'y' : 'ies'}` : 'no policies';
-  return `${v.status}${counts ? `: ${counts}` : ''} (${policies})`;
+  const counts = [v.errors && plural(v.errors, 'error'), v.warnings && plural(v.warnings, 'warning')].filter(Boolean).join(', ');
+  const checked = v.policies.length ? `${plural(v.policies.length, 'policy', 'policies')} checked` : 'no policies checked';
+  if (!counts) return `${v.status}: ${checked}, no findings`;
+  // Plans stored before the verdict said which policies found something.
+  if (!v.flagging) return `${v.status}: ${counts} (${checked})`;
+  const total = plural(v.policies.length, 'policy', 'policies');
+  const itself = v.planFindings ? 'the plan itself' : '';
+  if (!v.flagging.length) return `${v.status}: ${counts}, from ${itself || 'no policy'}; ${checked}, none found anything`;
+  const from = v.policies.length ? `${v.flagging.length} of the ${total} checked` : plural(v.flagging.length, 'policy', 'policies');
+  return `${v.status}: ${counts}, from ${from}${itself ? ` and ${itself}` : ''}`;
 }
 
 export function hasChanges(plan: Plan): boolean {
@@ -153,5 +196,7 @@ export function summaryLine(plan: Plan): string {
   const { add, change, destroy, replace, drift } = plan.summary;
   const unread = plan.summary.unknown ? ` ${plan.summary.unknown} not read.` : '';
   if (!hasChanges(plan)) return plan.summary.unknown ? `No changes in what was read.${unread}` : 'No changes. Live matches the specs.';
-  return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${replace ? `, ${replace} to replace` : ''}${drift ? `, ${drift} drifted` : ''}.${unread}`;
+  const store = plan.changes.filter((c) => c.action !== 'no-op' && STORE_KINDS.has(c.kind)).length;
+  const inStore = store ? `, ${store === add + change + destroy + replace + drift ? 'all' : `${store} of them`} in fleetspec's state store` : '';
+  return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${replace ? `, ${replace} to replace` : ''}${drift ? `, ${drift} drifted` : ''}${inStore}.${unread}`;
 }

@@ -4,25 +4,51 @@
 // for where it goes (reconciler/escape.ts).
 import { paint, type Style } from '../color.js';
 import { logLine, mdCell, mdCode } from '../escape.js';
-import { canonicalJson, hasChanges, summaryLine, verdictLine, verdictOf, type Action, type NotRead, type Plan, type PlanFinding, type Verdict } from './plan.js';
+import { canonicalJson, findingProblem, hasChanges, STORE_KINDS, summaryLine, verdictLine, verdictOf, type Action, type NotRead, type Plan, type PlanFinding, type ResourceChange, type Verdict } from './plan.js';
+import { formatProblem } from '../diagnostics.js';
 
 const SIGN: Record<Action, string> = { create: '+', update: '~', replace: '±', delete: '-', drift: '!', 'no-op': ' ' };
 const COLOUR: Record<Action, Style> = { create: 'green', update: 'yellow', replace: 'red', delete: 'red', drift: 'magenta', 'no-op': 'dim' };
 
 const show = (v: unknown) => (v === null || v === undefined ? '(none)' : canonicalJson(v));
 
+/**
+ * Where a change lands, for grouping: live systems (hosts, models, roles, GitHub issues, the
+ * Terraform stacks' resources), or fleetspec's own state store (port ranges and allocations are
+ * records fleetspec keeps; nothing outside it changes). A stack that would not change is listed
+ * under "stacks", so every stack is shown.
+ */
+export function changeGroup(c: Pick<ResourceChange, 'kind' | 'name' | 'action'>): 'live' | 'store' | 'stack' {
+  if (STORE_KINDS.has(c.kind)) return 'store';
+  if (c.name === 'stack' && c.action === 'no-op') return 'stack';
+  return 'live';
+}
+
+const GROUP_TITLE = { live: 'Changes to live systems', store: "Changes to fleetspec's state store (port ranges and allocations)" } as const;
+
 export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: boolean } = {}): string {
   const tint = (style: Style, s: string) => paint(style, s, opts.color);
   const lines: string[] = [];
-  for (const c of plan.changes) {
-    if (c.action === 'no-op' && !opts.showUnchanged) continue;
+  const change = (c: ResourceChange) => {
     lines.push(tint(COLOUR[c.action], `${SIGN[c.action]} ${logLine(`${c.kind}/${c.name}`)}`) + ` (${c.action}: ${logLine(c.reason)})`);
     if (c.action !== 'no-op') {
       if (c.action !== 'create') lines.push(tint('red', `    before: ${logLine(show(c.before))}`));
       if (c.action !== 'delete') lines.push(tint('green', `    after:  ${logLine(show(c.after))}`));
       for (const step of c.actions ?? []) lines.push(tint('dim', `    will:   ${logLine(step)}`));
     }
+  };
+  for (const group of ['live', 'store'] as const) {
+    const shown = plan.changes.filter((c) => changeGroup(c) === group && (c.action !== 'no-op' || opts.showUnchanged));
+    if (!shown.length && group === 'store') continue;
+    lines.push(tint('bold', `${GROUP_TITLE[group]}:${shown.length ? '' : ' none'}`));
+    shown.forEach(change);
   }
+  const stacks = plan.changes.filter((c) => changeGroup(c) === 'stack');
+  if (stacks.length) {
+    lines.push(tint('bold', 'Terraform stacks with no changes:'));
+    for (const c of stacks) lines.push(tint('dim', `  ${logLine(c.kind)}: ${logLine(c.reason)}`));
+  }
+  if (plan.findings.length) lines.push(tint('bold', 'Findings:'));
   for (const f of plan.findings) lines.push(formatFinding(f, opts.color));
   for (const [reason, names] of unreadByReason(plan.unknown)) lines.push(tint('dim', `? not read: ${logLine(names.join(', '))}: ${logLine(reason)}`));
   if (lines.length) lines.push('');
@@ -33,14 +59,9 @@ export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: 
   return lines.join('\n');
 }
 
-/** A finding as a line: "error ports/odin: message [policy port-ranges, specs/ports/odin.yaml:3:8]" and its hint. */
+/** A finding in the one layout validate, plan and policy check share (formatProblem): "specs/ports/odin.yaml:3:8 ports/odin: error overlaps (policy port-ranges)" and its hint. */
 export function formatFinding(f: PlanFinding, color = false): string {
-  const source = logLine([f.policy && `policy ${f.policy}`, f.where].filter(Boolean).join(', '));
-  return (
-    paint(f.severity === 'error' ? 'red' : 'yellow', `${f.severity} ${logLine(`${f.kind}/${f.name}`)}: ${logLine(f.message)}`, color) +
-    (source ? paint('dim', ` [${source}]`, color) : '') +
-    (f.hint ? `\n    ${paint('dim', `hint: ${logLine(f.hint)}`, color)}` : '')
-  );
+  return formatProblem(findingProblem(f), color);
 }
 
 /** A plan's verdict; plans stored before verdicts existed get one from their findings. */
@@ -74,20 +95,28 @@ function quoting(text: string, remote: unknown): string {
 
 export function renderMarkdown(plan: Plan): string {
   const out = [`### ${summaryLine(plan)}`, ''];
-  const shown = plan.changes.filter((c) => c.action !== 'no-op');
   if (hasChanges(plan)) {
-    out.push('| | resource | action | before | after | why |', '|---|---|---|---|---|---|');
-    for (const c of shown) {
-      out.push(`| ${SIGN[c.action]} | ${code(`${c.kind}/${c.name}`)} | ${c.action} | ${code(show(c.before))} | ${code(show(c.after))} | ${mdCell([c.reason, ...(c.actions ?? []).map((a) => `will ${a}`)].join('; '))} |`);
+    for (const group of ['live', 'store'] as const) {
+      const shown = plan.changes.filter((c) => c.action !== 'no-op' && changeGroup(c) === group);
+      if (!shown.length && group === 'store') continue;
+      out.push(`**${GROUP_TITLE[group]}**${shown.length ? '' : ': none'}`, '');
+      if (!shown.length) continue;
+      out.push('| | resource | action | before | after | why |', '|---|---|---|---|---|---|');
+      for (const c of shown) {
+        out.push(`| ${SIGN[c.action]} | ${code(`${c.kind}/${c.name}`)} | ${c.action} | ${code(show(c.before))} | ${code(show(c.after))} | ${mdCell([c.reason, ...(c.actions ?? []).map((a) => `will ${a}`)].join('; '))} |`);
+      }
+      out.push('');
     }
-    out.push('');
   }
+  const stacks = plan.changes.filter((c) => changeGroup(c) === 'stack');
+  if (stacks.length) out.push(`Terraform stacks with no changes: ${stacks.map((c) => code(c.kind)).join(', ')}`, '');
   out.push(`**Policy verdict: ${verdictLine(planVerdict(plan))}**`, '');
   if (plan.findings.length) {
     out.push('**Findings**', '');
     for (const f of plan.findings) {
-      const source = [f.policy && `policy ${code(f.policy)}`, f.where && code(f.where)].filter(Boolean).join(', ');
-      out.push(`- ${f.severity === 'error' ? '❌' : '⚠️'} ${f.severity}: ${code(`${f.kind}/${f.name}`)}: ${quoting(f.message, (f as { remote?: unknown }).remote)}${source ? ` (${source})` : ''}${f.hint ? `. To fix: ${mdCell(f.hint)}` : ''}`);
+      // The layout of the terminal's (formatFinding): place, resource, severity, message, policy; then what to do.
+      const place = f.where ? `${code(f.where)} ` : '';
+      out.push(`- ${f.severity === 'error' ? '❌' : '⚠️'} ${place}${code(`${f.kind}/${f.name}`)}: ${f.severity} ${quoting(f.message, (f as { remote?: unknown }).remote)}${f.policy ? ` (policy ${code(f.policy)})` : ''}${f.hint ? `. To fix: ${mdCell(f.hint)}` : ''}`);
     }
     out.push('');
   }

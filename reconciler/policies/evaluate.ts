@@ -4,7 +4,7 @@
 import { relative } from 'node:path';
 import type { Diagnostic } from '../diagnostics.js';
 import { KINDS } from '../kinds/index.js';
-import type { Resource } from '../kinds/kind.js';
+import type { Resource, SpecIndex } from '../kinds/kind.js';
 import { verdictOf, type Plan, type PlanFinding } from '../plan/plan.js';
 import { positionOf } from '../specs/source.js';
 import { evaluationMessage, toCel } from './cel.js';
@@ -26,10 +26,29 @@ export interface Evaluation {
   evaluated: string[];
   /** Policies that need a plan and had none. */
   skipped: string[];
+  /** Policies not judged because they read a kind with invalid specs (`incomplete`): their findings would be about what is missing. */
+  skippedInvalid: { policy: string; kinds: string[] }[];
 }
 
-export function evaluatePolicies(ctx: PolicyContext, input: RuleInput): Evaluation {
-  const out: Evaluation = { findings: [], evaluated: [], skipped: [] };
+/**
+ * A SpecIndex that notes which kinds a rule reads, so a rule that read a kind with invalid
+ * resources is known (whatever the rule is) without each rule declaring its inputs.
+ */
+function readingIndex(index: SpecIndex, read: Set<string>): SpecIndex {
+  return {
+    get: (folder, name) => (read.add(folder), index.get(folder, name)),
+    all: (folder) => (read.add(folder), index.all(folder)),
+    declared: (folder, name) => (read.add(folder), index.declared(folder, name)),
+  };
+}
+
+/**
+ * Every policy against the specs (and the plan and facts when there are some). `incomplete`:
+ * kind folders some of whose specs are invalid ('*': a file of unknown kind is); a policy that
+ * reads one is not judged (validate runs the rest and says which it skipped and why).
+ */
+export function evaluatePolicies(ctx: PolicyContext, input: RuleInput, incomplete?: ReadonlySet<string>): Evaluation {
+  const out: Evaluation = { findings: [], evaluated: [], skipped: [], skippedInvalid: [] };
   let celView: CelInput | undefined; // the specs and plan as CEL values, made once for all custom policies
   for (const d of ctx.problems ?? []) {
     const file = ctx.root ? relative(ctx.root, d.file) : d.file;
@@ -39,6 +58,16 @@ export function evaluatePolicies(ctx: PolicyContext, input: RuleInput): Evaluati
     if ((policy.builtin?.rule.needs === 'plan' || policy.custom?.scope === 'plan') && !input.plan) {
       out.skipped.push(policy.name);
       continue;
+    }
+    if (incomplete?.size) {
+      // CEL policies see every spec (specs.<kind>): they read every kind.
+      const read = new Set<string>(policy.custom || incomplete.has('*') ? [...incomplete] : []);
+      if (policy.builtin) policy.builtin.rule.check(policy.builtin.params, { ...input, index: readingIndex(input.index, read) });
+      const kinds = [...read].filter((k) => incomplete.has(k)).sort();
+      if (kinds.length) {
+        out.skippedInvalid.push({ policy: policy.name, kinds });
+        continue;
+      }
     }
     out.evaluated.push(policy.name);
     const violations = policy.builtin ? policy.builtin.rule.check(policy.builtin.params, input) : customViolations(policy, input, (celView ??= celInput(input)));

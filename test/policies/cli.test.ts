@@ -34,11 +34,11 @@ describe('fleetspec policy', () => {
   it('checks specs/ against policies/: passes with warnings, and the seed\'s full east-server disk shows', async () => {
     const r = await fleetspec(['policy', 'check']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('warning hosts/linux-home: disk / at 97% (alert >90%; observed: seed 004 inventory');
-    expect(r.stdout).toContain('[policy host-thresholds, specs/hosts/linux-home.yaml:66:3]');
-    expect(r.stdout).toContain('warning hosts/ai: service "stt" listens on 8000, inside ports/quiculum-monitor\'s range 8000-8999');
-    expect(r.stdout).toMatch(/^Verdict: warn: 9 warnings \(8 policies\)$/m);
-    expect(r.stderr).toContain('skipped without a plan: blast-radius, no-vm-replacement');
+    expect(r.stdout).toContain('hosts/linux-home: warning disk / at 97% (alert >90%; observed: seed 004 inventory');
+    expect(r.stdout).toMatch(/^specs\/hosts\/linux-home\.yaml:66:3 hosts\/linux-home: warning disk .*\(policy host-thresholds\)$/m);
+    expect(r.stdout).toContain('hosts/ai: warning service "stt" listens on 8000, inside ports/quiculum-monitor\'s range 8000-8999');
+    expect(r.stdout).toMatch(/^Verdict: warn: 9 warnings, from 2 of the 8 policies checked$/m);
+    expect(r.stderr).toContain('skipped policies blast-radius, no-vm-replacement: they judge a plan');
 
     const json = await fleetspec(['policy', 'check', '--format', 'json']);
     const report = JSON.parse(json.stdout);
@@ -52,9 +52,9 @@ describe('fleetspec policy', () => {
     await writeFile(planFile, JSON.stringify(buildPlan(deletions)));
     const r = await fleetspec(['policy', 'check', planFile]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('error plan/deletions: 6 deletions, more than the 5 allowed in one plan: ports/gone-0');
+    expect(r.stdout).toContain('plan/deletions: error 6 deletions, more than the 5 allowed in one plan: ports/gone-0');
     expect(r.stdout).toContain('label the PR fleetspec/allow-deletions');
-    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings \(10 policies\)$/m);
+    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings, from 3 of the 10 policies checked$/m);
     const lifted = await fleetspec(['policy', 'check', planFile, '--override', 'allow-deletions']);
     expect(lifted.code).toBe(0);
     expect(lifted.stdout).toContain('(overridden by --override allow-deletions)');
@@ -70,7 +70,7 @@ describe('fleetspec policy', () => {
     await writeFile(join(broken, 'budget.yaml'), (await readFile(join(broken, 'budget.yaml'), 'utf8')).replace('brakeAt: 0.8', 'brakeAt: 80%'));
     const r = await fleetspec(['policy', 'check', '--policies', broken]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/budget\.yaml:13:12: expected a number, got string "80%"/);
+    expect(r.stderr).toMatch(/budget\.yaml:13:12: error expected a number, got string "80%"/);
     expect(r.stderr).toContain('the policies are invalid; nothing was checked');
     expect((await fleetspec(['policy', 'check', '--policies', join(dir, 'nope')])).stderr).toContain('no such folder');
   });
@@ -96,9 +96,9 @@ describe('the verdict in plan and apply', () => {
     const planFile = join(dir, 'over-budget.json');
     const r = await fleetspec(['plan', 'specs', '--out', planFile], repo);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('error vms/supervisor-vm: forecast 277.40 USD a month is 139% of the 200.00 USD budget, at or over the 80% brake');
-    expect(r.stdout).toContain('[policy budget, specs/vms/supervisor-vm.yaml:15:14]');
-    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings \(10 policies\)$/m);
+    expect(r.stdout).toContain('vms/supervisor-vm: error forecast 277.40 USD a month is 139% of the 200.00 USD budget, at or over the 80% brake');
+    expect(r.stdout).toMatch(/^specs\/vms\/supervisor-vm\.yaml:15:14 vms\/supervisor-vm: error forecast .*\(policy budget\)$/m);
+    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings, from 3 of the 10 policies checked$/m);
     expect(r.stderr).toContain('apply will refuse this plan');
     const plan = JSON.parse(await readFile(planFile, 'utf8'));
     expect(plan.verdict).toMatchObject({ status: 'fail', errors: 1 });
@@ -106,7 +106,7 @@ describe('the verdict in plan and apply', () => {
     const applied = await fleetspec(['apply', planFile, 'specs'], repo);
     expect(applied.code).toBe(1);
     expect(applied.stderr).toContain('the plan has findings of severity error; nothing was applied');
-    expect(applied.stderr).toContain('error vms/supervisor-vm: forecast 277.40 USD');
+    expect(applied.stderr).toContain('vms/supervisor-vm: error forecast 277.40 USD');
     const db = await openDb({ stateDir: join(dir, 'state') });
     try {
       const [run] = await listRuns(db, { repo: 'test/policy' });
