@@ -52,8 +52,8 @@ function ollamaRoute(host: Resource<Host>): Route {
   return { forward: { host: checked.hostname, port: checked.port, baseUrl: checked.origin } };
 }
 
-/** Runs fn with a client for the host's Ollama, by its route; only in live mode. */
-async function withOllama<T>(host: Resource<Host>, ctx: LiveContext, fn: (client: OllamaClient) => Promise<T>, timeoutMs?: number): Promise<T> {
+/** Runs fn with a client for the host's Ollama, by its route; only in live mode (also fleetspec import's models source). */
+export async function withOllama<T>(host: Resource<Host>, ctx: LiveContext, fn: (client: OllamaClient) => Promise<T>, timeoutMs?: number): Promise<T> {
   const timeout = timeoutMs ? { timeoutMs } : {};
   if (ctx.mode !== 'live') throw new Error(ctx.noSsh);
   const route = ollamaRoute(host);
