@@ -50,8 +50,12 @@ const positiveNumber = (name: string) => (value: string) => {
   return n;
 };
 
-export async function run(argv: readonly string[], out: Output): Promise<ExitCode> {
-  let code: ExitCode = EXIT.OK;
+/**
+ * The whole command line as commander's tree, with each action's exit code going to `result`.
+ * run() parses with it; docs/reference.md is generated from it (reference.ts), so the reference
+ * is the commands' own help.
+ */
+export function buildProgram(out: Output, result: { code: ExitCode } = { code: EXIT.OK }): Command {
   const program = new Command('fleetspec')
     .description('GitOps reconciler for a small fleet: desired state as YAML in git, plans as pull requests, apply on approved merge.')
     .version(version, '-V, --version')
@@ -79,7 +83,7 @@ Exit codes: 0 valid, 1 invalid, 3 internal error.`,
     )
     .action(async (path: string, opts: { format: 'text' | 'json'; policies?: string }) => {
       const { validateCommand } = await import('./commands/validate.js');
-      code = await validateCommand(path, opts, out);
+      result.code = await validateCommand(path, opts, out);
     });
 
   // ---- init (reconciler/commands/init.ts) ----
@@ -101,7 +105,7 @@ Exit codes: 0 written, 1 bad arguments or a host key not confirmed, 3 a host cou
     )
     .action(async (dir: string, opts: InitOptions) => {
       const { initCommand } = await import('./commands/init.js');
-      code = await initCommand(dir, opts, out);
+      result.code = await initCommand(dir, opts, out);
     });
   // ---- end init ----
 
@@ -130,7 +134,7 @@ Exit codes: 0 imported (or nothing new), 1 invalid specs or settings, 3 a source
     )
     .action(async (path: string, opts: ImportOptions) => {
       const { importCommand } = await import('./commands/import.js');
-      code = await importCommand(path, opts, out);
+      result.code = await importCommand(path, opts, out);
     });
   // ---- end import ----
 
@@ -147,7 +151,7 @@ Spec files name their schema for editors on their first line:
     )
     .action(async (opts: { out?: string; kind?: string }) => {
       const { schemaCommand } = await import('./commands/schema.js');
-      code = await schemaCommand(opts, out);
+      result.code = await schemaCommand(opts, out);
     });
 
   const format = () => new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
@@ -156,17 +160,19 @@ Spec files name their schema for editors on their first line:
   const POLICIES_OPTION = ['--policies <dir>', 'the policy files (default: policies/ beside the specs folder; none there: no policies)'] as const;
   const OVERRIDE_OPTION = ['--override <word...>', "lift the policies whose override: is this word (as the PR label fleetspec/<word> does)"] as const;
   const STACKS_DIR_OPTION = ['--stacks-dir <dir>', 'the synthesised stacks folder (default: stacks/ beside the specs folder)'] as const;
-  const connectOptions = (cmd: Command) =>
+  // How a command reaches hosts and runs terraform (plan, apply and the loop).
+  const reachOptions = (cmd: Command) =>
     cmd
       .option('--ssh-key <path>', 'private key for SSH (default: FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519)')
       .option('--trust-on-first-use', 'accept hosts without a pinned ssh.hostKey (a changed key is always refused)')
       .option('--concurrency <n>', 'SSH operations in flight across hosts', positive('--concurrency'), 8)
       .option('--connect-timeout <seconds>', 'per host: TCP connect and SSH handshake', positive('--connect-timeout'), 10)
       .option('--command-timeout <seconds>', 'per remote command', positive('--command-timeout'), 30)
-      .option(...TERRAFORM_OPTION)
-      .option(...STACKS_DIR_OPTION)
-      .option(...POLICIES_OPTION)
-      .option(...OVERRIDE_OPTION);
+      .option(...TERRAFORM_OPTION);
+  // plan and apply on a local checkout: the folders beside the specs and the overrides given by hand.
+  // The loop takes none of these: it uses the repository's own folders and the trusted policies,
+  // and overrides come from approvers on the pull request.
+  const connectOptions = (cmd: Command) => reachOptions(cmd).option(...STACKS_DIR_OPTION).option(...POLICIES_OPTION).option(...OVERRIDE_OPTION);
   const PLAN_HELP = `
 Offline (the default) reads only the state store: hosts, models and roles are
 listed as "not read", and the dns and vms stacks show their configuration diff
@@ -191,7 +197,7 @@ Exit codes: 0 no changes, 1 invalid specs or policies, or a failing verdict, 2 c
     .addHelpText('after', PLAN_HELP)
     .action(async (path: string, opts: PlanCommandOptions) => {
       const { planCommand } = await import('./commands/plan.js');
-      code = await planCommand(path, opts, out);
+      result.code = await planCommand(path, opts, out);
     });
 
   connectOptions(
@@ -212,7 +218,7 @@ Exit codes: 0 applied, 1 invalid or stale plan (nothing applied), 3 apply failed
     )
     .action(async (planPath: string, path: string, opts: ApplyCommandOptions) => {
       const { applyCommand } = await import('./commands/plan.js');
-      code = await applyCommand(planPath, path, opts, out);
+      result.code = await applyCommand(planPath, path, opts, out);
     });
   const policy = program
     .command('policy')
@@ -250,7 +256,7 @@ approver's review, turn the policy's errors into warnings for that PR.`,
     .addHelpText('after', '\nExit codes: 0 pass or warnings only, 1 a finding of severity error or invalid specs or policies, 3 internal error.')
     .action(async (plan: string | undefined, opts: PolicyCheckOptions) => {
       const { policyCheckCommand } = await import('./commands/policy.js');
-      code = await policyCheckCommand(plan, opts, out);
+      result.code = await policyCheckCommand(plan, opts, out);
     });
   policy
     .command('rules')
@@ -258,7 +264,7 @@ approver's review, turn the policy's errors into warnings for that PR.`,
     .addOption(format())
     .action(async (opts: { format: 'text' | 'json' }) => {
       const { policyRulesCommand } = await import('./commands/policy.js');
-      code = policyRulesCommand(opts, out);
+      result.code = policyRulesCommand(opts, out);
     });
 
   const LOOP_HELP = `
@@ -298,16 +304,17 @@ capability, not the author, and the plan is unchanged; open one drift PR per
 kind where live differs from the default branch; propose a ticket (a PR adding
 specs/tickets/T-NNNN.yaml with finding: KEY) for each finding that holds, and
 its closing when the finding clears.`;
+  const githubOptions = (cmd: Command) =>
+    cmd
+      .option('--github-repo <owner/name>', 'the spec repository on GitHub (default: FLEETSPEC_GITHUB_REPO)')
+      .option('--git-url <url>', 'clone URL (default: FLEETSPEC_GIT_URL, else https://github.com/OWNER/NAME.git)')
+      .option('--github-api <url>', 'GitHub REST API root (default: FLEETSPEC_GITHUB_API, else https://api.github.com)')
+      .option('--branch <name>', 'the default branch (default: FLEETSPEC_BRANCH, else GitHub\'s default branch)')
+      .option('--repo-dir <dir>', 'the local clone (default: FLEETSPEC_REPO_DIR, else .fleetspec/repo)')
+      .option('--specs-path <path>', 'the specs folder inside the repository (default: FLEETSPEC_SPECS_PATH, else specs)');
   const loopOptions = (cmd: Command) =>
-    connectOptions(
-      cmd
-        .option('--github-repo <owner/name>', 'the spec repository on GitHub (default: FLEETSPEC_GITHUB_REPO)')
-        .option('--git-url <url>', 'clone URL (default: FLEETSPEC_GIT_URL, else https://github.com/OWNER/NAME.git)')
-        .option('--github-api <url>', 'GitHub REST API root (default: FLEETSPEC_GITHUB_API, else https://api.github.com)')
-        .option('--branch <name>', 'the default branch (default: FLEETSPEC_BRANCH, else GitHub\'s default branch)')
-        .option('--repo-dir <dir>', 'the local clone (default: FLEETSPEC_REPO_DIR, else .fleetspec/repo)')
-        .option('--specs-path <path>', 'the specs folder inside the repository (default: FLEETSPEC_SPECS_PATH, else specs)')
-        .option('--finding-tickets <list>', 'findings that open tickets: all, none, or a comma list of disk, drift, apply, unapproved (default: FLEETSPEC_FINDING_TICKETS, else all)'),
+    reachOptions(
+      githubOptions(cmd).option('--finding-tickets <list>', 'findings that open tickets: all, none, or a comma list of disk, drift, apply, unapproved (default: FLEETSPEC_FINDING_TICKETS, else all)'),
     );
 
   loopOptions(
@@ -322,7 +329,7 @@ its closing when the finding clears.`;
 Exit codes: 0 tick done (including commits refused for lack of approval), 1 bad settings, 3 the tick failed.`)
     .action(async (opts: ReconcileOptions) => {
       const { reconcileCommand } = await import('./commands/loop.js');
-      code = await reconcileCommand(opts, out);
+      result.code = await reconcileCommand(opts, out);
     });
 
   loopOptions(
@@ -349,12 +356,12 @@ Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start or a tick
 wedged.`)
     .action(async (opts: DaemonCommandOptions) => {
       const { daemonCommand } = await import('./commands/loop.js');
-      code = await daemonCommand({ ...opts, format: 'text' }, out);
+      result.code = await daemonCommand({ ...opts, format: 'text' }, out);
     });
 
   const tickets = program
     .command('tickets')
-    .description('tickets in specs/tickets and their GitHub issues (seeds 000/001: ticket-push, ticket-pull)')
+    .description('tickets in specs/tickets and their GitHub issues: list, push to GitHub, pull issues in as tickets')
     .addHelpText(
       'after',
       `
@@ -374,7 +381,7 @@ token needs Issues read and write); the loop does all this on every merge.`,
     .addHelpText('after', '\nExit codes: 0 listed, 1 invalid specs or GitHub not configured, 3 error.')
     .action(async (opts: TicketsListOptions) => {
       const { ticketsList } = await import('./commands/tickets.js');
-      code = await ticketsList(opts, out);
+      result.code = await ticketsList(opts, out);
     });
   tickets
     .command('push')
@@ -386,9 +393,9 @@ token needs Issues read and write); the loop does all this on every merge.`,
     .addHelpText('after', '\nExit codes: 0 GitHub matches (or applied), 1 invalid or not configured, 2 changes to apply (no --yes), 3 error.')
     .action(async (opts: TicketsPushOptions) => {
       const { ticketsPush } = await import('./commands/tickets.js');
-      code = await ticketsPush(opts, out);
+      result.code = await ticketsPush(opts, out);
     });
-  loopOptions(
+  githubOptions(
     tickets
       .command('pull')
       .description('turn open issues labelled "ticket" that fleetspec did not make into pull requests adding specs/tickets/T-NNNN.yaml')
@@ -403,7 +410,7 @@ why). Uses the loop's settings (see fleetspec reconcile --help).
 Exit codes: 0 done, 1 bad settings or invalid specs on the default branch, 3 error.`)
     .action(async (opts: ReconcileOptions) => {
       const { ticketsPullCommand } = await import('./commands/loop.js');
-      code = await ticketsPullCommand(opts, out);
+      result.code = await ticketsPullCommand(opts, out);
     });
 
   const stacks = program
@@ -433,7 +440,7 @@ terraform only as TF_VAR_secret__* environment variables, never in the JSON.`,
     .addHelpText('after', '\nExit codes: 0 done (or up to date with --check), 1 invalid specs or out of date, 3 error.')
     .action(async (name: string | undefined, opts: SynthOptions & { stacksDir?: string }) => {
       const { stacksSynth } = await import('./commands/stacks.js');
-      code = await stacksSynth(name, { ...opts, stacks: opts.stacksDir }, out);
+      result.code = await stacksSynth(name, { ...opts, stacks: opts.stacksDir }, out);
     });
   stackCommand('plan', 'terraform init, plan -out and show -json for the stacks; the saved plan file is kept for stacks apply')
     .option(...TERRAFORM_OPTION)
@@ -449,7 +456,7 @@ Exit codes: 0 no changes, 1 invalid specs or terraform failed, 2 changes, 3 erro
     )
     .action(async (name: string | undefined, opts: StacksPlanOptions) => {
       const { stacksPlan } = await import('./commands/stacks.js');
-      code = await stacksPlan(name, opts, out);
+      result.code = await stacksPlan(name, opts, out);
     });
   stackCommand('apply', 'terraform apply of the plan file saved by the last stacks plan, and nothing else', 'default every stack with a saved plan')
     .option(...TERRAFORM_OPTION)
@@ -463,7 +470,7 @@ Exit codes: 0 applied, 1 nothing to apply or not configured, 3 terraform failed.
     )
     .action(async (name: string | undefined, opts: StacksPlanOptions) => {
       const { stacksApply } = await import('./commands/stacks.js');
-      code = await stacksApply(name, opts, out);
+      result.code = await stacksApply(name, opts, out);
     });
 
   program
@@ -489,7 +496,7 @@ date, 3 error.`,
     )
     .action(async (path: string, opts: DiagramsOptions) => {
       const { diagramsCommand } = await import('./commands/diagrams.js');
-      code = await diagramsCommand(path, opts, out);
+      result.code = await diagramsCommand(path, opts, out);
     });
 
   const STORE_HELP = `
@@ -498,7 +505,7 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
 
   const ports = program
     .command('ports')
-    .description('project port ranges and allocations in the state store (seed 003)')
+    .description('project port ranges and allocations in the state store')
     .addHelpText('after', STORE_HELP);
   ports
     .command('list')
@@ -507,7 +514,7 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
     .addOption(format())
     .action(async (opts: { project?: string; format: 'text' | 'json' }) => {
       const { portsList } = await import('./commands/ports.js');
-      code = await portsList(opts, out);
+      result.code = await portsList(opts, out);
     });
   // get, allocate and release all take <project> <service> and --format.
   const serviceCommands = [
@@ -524,7 +531,7 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
       .addOption(format())
       .action(async (project: string, service: string, opts: { format: 'text' | 'json' }) => {
         const commands = await import('./commands/ports.js');
-        code = await commands[handler](project, service, opts, out);
+        result.code = await commands[handler](project, service, opts, out);
       });
   }
   ports
@@ -534,7 +541,7 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
     .addOption(format())
     .action(async (path: string, opts: { format: 'text' | 'json' }) => {
       const { portsDiff } = await import('./commands/ports.js');
-      code = await portsDiff(path, opts, out);
+      result.code = await portsDiff(path, opts, out);
     });
   ports
     .command('apply')
@@ -543,7 +550,7 @@ The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in
     .addOption(format())
     .action(async (path: string, opts: { format: 'text' | 'json' }) => {
       const { portsApply } = await import('./commands/ports.js');
-      code = await portsApply(path, opts, out);
+      result.code = await portsApply(path, opts, out);
     });
 
   const secrets = program
@@ -574,7 +581,7 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
     )
     .action(async (path: string, opts: { allow?: string[]; own?: boolean }) => {
       const { secretsSet } = await import('./commands/secrets.js');
-      code = await secretsSet(path, out, undefined, opts.own ? [] : opts.allow);
+      result.code = await secretsSet(path, out, undefined, opts.own ? [] : opts.allow);
     });
   secrets
     .command('scope')
@@ -586,7 +593,7 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
     .addHelpText('after', '\nExample: fleetspec secrets scope meta/gcloud/vm_host_key --allow vms/supervisor-vm')
     .action(async (path: string, opts: { allow?: string[]; own?: boolean; format: 'text' | 'json' }) => {
       const { secretsScope } = await import('./commands/secrets.js');
-      code = await secretsScope(path, opts.own ? [] : opts.allow, opts, out);
+      result.code = await secretsScope(path, opts.own ? [] : opts.allow, opts, out);
     });
   // get and delete take just <path>.
   const pathCommands = [
@@ -600,7 +607,7 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
       .argument('<path>')
       .action(async (path: string) => {
         const commands = await import('./commands/secrets.js');
-        code = await commands[handler](path, out);
+        result.code = await commands[handler](path, out);
       });
   }
   secrets
@@ -610,21 +617,21 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
     .addOption(format())
     .action(async (prefix: string | undefined, opts: { format: 'text' | 'json' }) => {
       const { secretsList } = await import('./commands/secrets.js');
-      code = await secretsList(prefix, opts, out);
+      result.code = await secretsList(prefix, opts, out);
     });
   secrets
     .command('rotate')
     .description('re-encrypt every secret from FLEETSPEC_SECRET_KEY to FLEETSPEC_NEW_SECRET_KEY, in one transaction')
     .action(async () => {
       const { secretsRotate } = await import('./commands/secrets.js');
-      code = await secretsRotate(out);
+      result.code = await secretsRotate(out);
     });
   secrets
     .command('keygen')
     .description('print a new random 256-bit key (base64) for FLEETSPEC_SECRET_KEY')
     .action(async () => {
       const { secretsKeygen } = await import('./commands/secrets.js');
-      code = secretsKeygen(out);
+      result.code = secretsKeygen(out);
     });
 
   // Apply exit-code conventions and the shared output to every subcommand, however deep.
@@ -635,7 +642,12 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
     }
   };
   configure(program);
+  return program;
+}
 
+export async function run(argv: readonly string[], out: Output): Promise<ExitCode> {
+  const result: { code: ExitCode } = { code: EXIT.OK };
+  const program = buildProgram(out, result);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
@@ -645,5 +657,5 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
     }
     throw err;
   }
-  return code;
+  return result.code;
 }

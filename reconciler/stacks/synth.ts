@@ -109,7 +109,7 @@ function vmsStack(stack: TerraformStack, input: VmsInput, secrets: StackSecret[]
     vm.overrideLogicalId(v.id);
     if (v.autoscale) {
       const out = new TerraformOutput(stack, `${v.id}_autoscale`, {
-        description: `resize-on-load intent for ${v.name} (seed 003), kept as data for an autoscaling rule`,
+        description: `resize-on-load intent for ${v.name}, kept as data for an autoscaling rule`,
         value: v.autoscale,
       });
       out.overrideLogicalId(`${v.id}_autoscale`);

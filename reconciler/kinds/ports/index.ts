@@ -13,7 +13,7 @@ export interface PortRange {
 const schema = kindSchema(
   'ports',
   'PortRange',
-  'A project\'s port range (seed 003) and the ports allocated in it. The port-ranges policy keeps ranges apart and allocations inside them.',
+  'A project\'s port range and the ports allocated in it. The port-ranges policy keeps ranges apart and allocations inside them.',
   {
     required: ['kind', 'name', 'range'],
     properties: {

@@ -52,7 +52,7 @@ const capability = {
 const schema = kindSchema(
   'roles',
   'Role',
-  'A role of the role matrix (seeds 000/001): its SSH account, what it may and may never do, its LLM configuration, and who acts in it on GitHub.',
+  'A role of the role matrix: its SSH account, what it may and may never do, its LLM configuration, and who acts in it on GitHub.',
   {
     required: ['kind', 'name', 'type', 'ssh', 'capabilities'],
     properties: {

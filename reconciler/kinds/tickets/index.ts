@@ -24,7 +24,7 @@ export const FINDING_KEY = '^[a-z0-9]+(-[a-z0-9]+)*(\\.[a-z0-9]+(-[a-z0-9]+)*)*$
 const schema = kindSchema(
   'tickets',
   'Ticket',
-  'A ticket of the seeds\' ticket flow; git is its source of truth and each ticket is mirrored as one GitHub issue.',
+  'A ticket of the ticket flow (open, in progress, closed); git is its source of truth and each ticket is mirrored as one GitHub issue.',
   {
     required: ['kind', 'id', 'title', 'status'],
     properties: {

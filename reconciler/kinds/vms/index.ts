@@ -28,7 +28,7 @@ const machineType = { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)+$', descr
 const schema = kindSchema(
   'vms',
   'VirtualMachine',
-  'A cloud VM (seed 003: GCE), applied through the vms Terraform stack.',
+  'A cloud VM (Google Compute Engine), applied through the vms Terraform stack.',
   {
     required: ['kind', 'name', 'provider', 'project', 'zone', 'machineType'],
     properties: {
@@ -40,7 +40,7 @@ const schema = kindSchema(
       machineType,
       purpose: ref('text'),
       serviceAccount: { type: 'string', pattern: '^[a-z0-9-]+@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$', description: 'a service account e-mail' },
-      credentials: ref('secretRef', 'the service account key Terraform uses for this project (seed 003: secret:meta/gcloud/vm_host_key); without it the provider uses the environment\'s application default credentials'),
+      credentials: ref('secretRef', 'the service account key Terraform uses for this project (for example secret:meta/gcloud/vm_host_key); without it the provider uses the environment\'s application default credentials'),
       network: ref('name', 'the VPC network (default: default)'),
       externalIp: { type: 'boolean', description: 'give the VM an ephemeral external address (default true)' },
       bootDisk: {
@@ -57,7 +57,7 @@ const schema = kindSchema(
         type: 'object',
         additionalProperties: false,
         required: ['scaleUpTo', 'when'],
-        description: 'resize-on-load intent (seed 003), kept as data for a later autoscaling rule',
+        description: 'resize-on-load intent, kept as data for a later autoscaling rule',
         properties: {
           scaleUpTo: machineType,
           checkEveryMinutes: { type: 'integer', minimum: 1 },

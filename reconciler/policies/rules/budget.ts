@@ -19,7 +19,7 @@ const money = (n: number, currency: string) => `${n.toFixed(2)} ${currency}`;
 
 export const budget: BuiltinRule<BudgetParams> = {
   name: 'budget',
-  description: 'the forecast monthly VM cost stays under the budget brake (seed 002: 80% of the budget)',
+  description: 'the forecast monthly VM cost stays under the budget brake (a share of the monthly budget, such as 80%)',
   params: {
     type: 'object',
     additionalProperties: false,
