@@ -3,7 +3,7 @@
 // binary and PostgreSQL for the pg backend, runs init + plan -out + show -json; otherwise the
 // plan is the configuration diff against the committed stacks/<name>/cdk.tf.json.
 // Applying a stack applies its saved plan file once, for all of its changes.
-import { access, readFile, rm } from 'node:fs/promises';
+import { access, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { remoteExcerpt } from '../remote-text.js';
@@ -129,6 +129,13 @@ export function backendConnString(url: string): string {
   return u.toString();
 }
 
+/** The stack folder's *.tf.json files besides cdk.tf.json (imports.tf.json), by name: terraform sees them too. */
+async function siblingFiles(dir: string, name: StackName): Promise<Record<string, string>> {
+  const folder = join(dir, name);
+  const names = (await readdir(folder).catch(() => [] as string[])).filter((f) => f.endsWith('.tf.json') && f !== 'cdk.tf.json').sort();
+  return Object.fromEntries(await Promise.all(names.map(async (f) => [f, await readFile(join(folder, f), 'utf8')] as const)));
+}
+
 const isEmpty = (model: StackModel) => Object.values(model.input).every((list) => (list as unknown[]).length === 0);
 
 export function stackDriver(name: StackName): Driver<StackLive | undefined> {
@@ -155,7 +162,7 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       if (run) {
         live.run = run;
         try {
-          await init(run, text);
+          await init(run, text, await siblingFiles(ctx.stacks.dir, name));
           live.show = (await plan(run)).show;
         } catch (err) {
           live.failed = err instanceof TerraformError || err instanceof Error ? err.message : String(err);

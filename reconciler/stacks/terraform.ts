@@ -3,7 +3,7 @@
 // stacks/ (no .terraform or plan files next to committed output). Secrets reach Terraform
 // only as TF_VAR_* environment variables, and are scrubbed from anything it prints.
 import { spawn } from 'node:child_process';
-import { access, chmod, constants, mkdir } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, readdir, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { redactUrl } from '../redact.js';
@@ -279,12 +279,23 @@ async function must(run: TerraformRun, sub: string, args: string[], ok: readonly
   return result;
 }
 
-/** Writes the stack's JSON into its working folder and runs `init` (idempotent, fast once providers are cached). */
-export async function init(run: TerraformRun, stackJson: string): Promise<void> {
+/**
+ * Writes the stack's JSON into its working folder and runs `init` (idempotent, fast once providers
+ * are cached). `extra`: the stack folder's other *.tf.json files by name (imports.tf.json from
+ * fleetspec import); any other *.tf.json left in the working folder from before is removed.
+ */
+export async function init(run: TerraformRun, stackJson: string, extra: Readonly<Record<string, string>> = {}): Promise<void> {
   // Saved plan files hold variable values (secrets included): only this user may read them.
   await mkdir(run.workDir, { recursive: true, mode: 0o700 });
   await chmod(run.workDir, 0o700);
   await writeAtomic(join(run.workDir, 'cdk.tf.json'), stackJson);
+  for (const [name, text] of Object.entries(extra)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\.tf\.json$/.test(name) || name === 'cdk.tf.json') throw new Error(`not a stack file: ${name}`);
+    await writeAtomic(join(run.workDir, name), text);
+  }
+  for (const name of await readdir(run.workDir)) {
+    if (name.endsWith('.tf.json') && name !== 'cdk.tf.json' && !(name in extra)) await rm(join(run.workDir, name), { force: true });
+  }
   run.progress(`${label(run, 'init')} in ${run.workDir}`);
   await must(run, 'init', ['-input=false', '-no-color']);
 }
