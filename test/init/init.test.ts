@@ -97,6 +97,12 @@ describe('init into a folder that does not exist', () => {
     );
   });
 
+  it('ignores the state store, node_modules, terraform work folders and plan files; render.sh is valid bash', async () => {
+    const ignore = readFileSync(join(repo, '.gitignore'), 'utf8').split('\n');
+    expect(ignore).toEqual(expect.arrayContaining(['.fleetspec/', 'node_modules/', '.terraform/', '*.tfplan', 'plan.json']));
+    await promisify(execFile)('bash', ['-n', join(repo, 'docs', 'diagrams', 'render.sh')]);
+  });
+
   it('has one commented example per kind, naming its schema on the first line', () => {
     for (const kind of KINDS) {
       const dir = join(repo, 'specs', kind.folder);

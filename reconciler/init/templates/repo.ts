@@ -6,12 +6,11 @@ export const GITIGNORE = `# fleetspec's embedded state store and local run files
 .fleetspec/
 # Node
 node_modules/
-# Terraform work folders and saved plans (the synthesised stacks/*/cdk.tf.json are committed)
+# Terraform work folders, state and saved plans (the synthesised stacks/*/cdk.tf.json are committed)
 .terraform/
 *.tfstate
 *.tfstate.*
 *.tfplan
-stacks/**/plan.out
 # fleetspec plan --out files
 plan.json
 *.plan.json
