@@ -20,9 +20,9 @@ export function readme(version: string): string {
   return `# Fleet specs
 
 The desired state of this fleet, as YAML, reconciled by fleetspec${version === 'unknown' ? '' : ` (this repository was
-started with fleetspec ${version})`}. A loop validates each branch, plans it against the live systems, opens a pull request with the plan
-and the policies' verdict, and applies it after an approved merge. Nothing is applied that a
-person did not approve.
+started with fleetspec ${version})`}. A loop validates each branch, plans it against the live
+systems, opens a pull request with the plan and the policies' verdict, and applies it after an
+approved merge. Nothing is applied that a person did not approve.
 
 ## Folders
 
@@ -47,6 +47,8 @@ fleetspec plan specs --live       # read hosts, models and roles over SSH too
 fleetspec stacks synth            # rewrite stacks/ from the specs
 fleetspec diagrams specs          # rewrite docs/diagrams/src/ from the specs
 fleetspec init --from-hosts user@address[:port]   # read a host over SSH into specs/hosts/
+fleetspec import specs            # write specs for what exists: DNS records, ports, models, tickets
+fleetspec secrets set path/to/key # store a secret's value, read from standard input
 fleetspec reconcile               # one tick of the loop
 fleetspec daemon                  # the loop on a schedule
 \`\`\`
