@@ -98,7 +98,8 @@ export function ticketFromIssue(issue: Issue, id: string, roles: ReadonlySet<str
 export async function pullTickets(ctx: PullContext, main: string, mainSha: string, heads: ReadonlyMap<string, string>, specs: LoadedSpecs): Promise<PulledTicket[]> {
   const tickets = specs.index.all('tickets').map((r) => r.value as Ticket);
   const used = reservedTicketIds(specs, heads.keys());
-  const pulledIssues = new Set(tickets.flatMap((t) => (t.githubIssue ? [t.githubIssue] : [])));
+  // Pulled already, or adopted by a spec that names the issue (fleetspec import).
+  const pulledIssues = new Set(tickets.flatMap((t) => [t.githubIssue, t.issue].filter((n): n is number => n !== undefined)));
   for (const branch of heads.keys()) {
     const m = PULL_BRANCH.exec(branch);
     if (m) pulledIssues.add(Number(m[2]));

@@ -15,9 +15,11 @@ import { bodyWithMarker, desiredIssue, differingFields, digestOf, fieldsOf, labe
 export interface TicketIssue extends IssueFields {
   number?: number;
   url?: string;
+  /** An issue without fleetspec's marker, adopted through the spec's `issue:` (its rollback leaves it unmarked again). */
+  unmarked?: boolean;
 }
 
-type LiveTickets = { unknown: string; remote?: string } | { issues: Map<string, Issue[]> };
+type LiveTickets = { unknown: string; remote?: string } | { issues: Map<string, Issue[]>; byNumber?: Map<number, Issue> };
 
 const specFile = (r: Resource) => `specs/tickets/${basename(r.doc.source.file)}`;
 const issueRef = (i: TicketIssue | undefined) => (i?.number ? `issue #${i.number}` : 'an issue');
@@ -37,11 +39,13 @@ export const ticketsDriver = defineDriver<LiveTickets>({
       return { unknown: `GitHub issues of ${ctx.issues.fullName} not read: ${remote}`, remote };
     }
     const issues = new Map<string, Issue[]>();
+    const byNumber = new Map<number, Issue>();
     for (const issue of all.sort((a, b) => a.number - b.number)) {
+      byNumber.set(issue.number, issue);
       const marker = markerOf(issue.body);
       if (marker) issues.set(marker.id, [...(issues.get(marker.id) ?? []), issue]);
     }
-    return { issues };
+    return { issues, byNumber };
   },
 
   diff(desired, live) {
@@ -63,6 +67,18 @@ export const ticketsDriver = defineDriver<LiveTickets>({
           message: `issues ${extra.map((i) => `#${i.number}`).join(', ')} also carry ${r.name}'s marker; fleetspec keeps #${issue!.number}`,
           hint: `close the others on GitHub (${extra.map((i) => i.url).join(', ')})`,
         });
+      }
+      const adopt = !issue && r.value.issue !== undefined ? live.byNumber?.get(r.value.issue) : undefined;
+      if (adopt) {
+        const owner = markerOf(adopt.body);
+        if (owner) {
+          findings.push({ kind: 'tickets', name: r.name, code: 'tickets.issue-taken', severity: 'error', message: `issue #${adopt.number} is ${owner.id}'s issue (its marker says so); ${r.name} cannot adopt it`, hint: `remove issue: ${adopt.number} from ${specFile(r)}, or fix the marker on GitHub (${adopt.url})` });
+          continue;
+        }
+        const have = { ...asIssue(adopt), unmarked: true };
+        const differs = differingFields(have, want);
+        change(r.name, 'update', have, { ...want, number: adopt.number, url: adopt.url }, `adopt issue #${adopt.number} (named by issue: in the spec): write ${differs.length ? `its ${differs.join(', ')} and ` : ''}fleetspec's marker, instead of opening a second issue`);
+        continue;
       }
       if (!issue) {
         if (want.state === 'closed') change(r.name, 'no-op', null, null, 'closed, and never opened on GitHub: no issue is made for it');
@@ -156,7 +172,9 @@ export const ticketsDriver = defineDriver<LiveTickets>({
     return {
       description: `restored issue #${number} of ${change.name} as it was`,
       run: async () => {
-        await tracker.updateIssue(number, issueChange(change.name, before!, after!));
+        const back = issueChange(change.name, before!, after!);
+        // An adopted issue goes back as it was: without fleetspec's marker.
+        await tracker.updateIssue(number, before!.unmarked ? { ...back, body: before!.body } : back);
       },
     };
   },

@@ -14,6 +14,8 @@ export interface Ticket {
   hosts?: string[];
   /** The GitHub issue this ticket was opened from (`fleetspec tickets pull`). */
   githubIssue?: number;
+  /** The GitHub issue that already mirrors this ticket (`fleetspec import`): adopted, not opened again. */
+  issue?: number;
   /** The finding this ticket is for (`disk.linux-home.root`): fleetspec opens it while the finding holds and closes it when it clears. */
   finding?: string;
 }
@@ -38,6 +40,11 @@ const schema = kindSchema(
       labels: ref('labels'),
       hosts: { type: 'array', items: ref('hostName'), uniqueItems: true, description: 'hosts the ticket is about' },
       githubIssue: { type: 'integer', minimum: 1, description: 'the GitHub issue this ticket was opened from (fleetspec tickets pull); the pull request that added it closes that issue' },
+      issue: {
+        type: 'integer',
+        minimum: 1,
+        description: 'the existing GitHub issue that mirrors this ticket (written by fleetspec import): the plan adopts it (writes the spec\'s fields and fleetspec\'s marker into it) instead of opening a new one',
+      },
       finding: {
         type: 'string',
         pattern: FINDING_KEY,
