@@ -99,6 +99,10 @@ describe('plan renderers', () => {
     // A plan stored before the verdict named the policies that found something still reads.
     expect(verdictLine({ status: 'warn', errors: 0, warnings: 2, policies: ['a', 'b', 'c'] })).toBe('warn: 2 warnings (3 policies checked)');
     expect(verdictLine(verdictOf([], ['a']))).toBe('pass: 1 policy checked, no findings');
+    const found = (policy: string) => ({ kind: 'hosts', name: 'x', code: `policy.${policy}`, severity: 'warning' as const, message: 'm', policy });
+    expect(verdictLine(verdictOf([found('a')], ['a']))).toBe('warn: 1 warning, from the 1 policy checked');
+    expect(verdictLine(verdictOf([found('a'), found('b'), found('b')], ['a', 'b']))).toBe('warn: 3 warnings, from all 2 policies checked');
+    expect(verdictLine(verdictOf([found('a')], ['a', 'b', 'c']))).toBe('warn: 1 warning, from 1 of the 3 policies checked');
     expect(renderText(judged)).toContain('specs/ports/odin.yaml:3:8 ports/odin: error overlaps (policy port-ranges)');
     expect(renderText(judged)).toContain('Verdict: fail: 1 error, from 1 of the 2 policies checked');
     expect(renderMarkdown(judged)).toContain('- ❌ `specs/ports/odin.yaml:3:8` `ports/odin`: error overlaps (policy `port-ranges`). To fix: move it');

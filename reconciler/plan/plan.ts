@@ -182,7 +182,12 @@ export function verdictLine(v: Verdict): string {
   const total = plural(v.policies.length, 'policy', 'policies');
   const itself = v.planFindings ? 'the plan itself' : '';
   if (!v.flagging.length) return `${v.status}: ${counts}, from ${itself || 'no policy'}; ${checked}, none found anything`;
-  const from = v.policies.length ? `${v.flagging.length} of the ${total} checked` : plural(v.flagging.length, 'policy', 'policies');
+  const all = v.flagging.length === v.policies.length;
+  const from = !v.policies.length
+    ? plural(v.flagging.length, 'policy', 'policies')
+    : all
+      ? `${v.policies.length === 1 ? 'the' : 'all'} ${total} checked`
+      : `${v.flagging.length} of the ${total} checked`;
   return `${v.status}: ${counts}, from ${from}${itself ? ` and ${itself}` : ''}`;
 }
 

@@ -391,7 +391,7 @@ describe.each(ENGINES)('the GitOps loop end to end on $name', (engine: Engine) =
       description: expect.stringContaining('policy only-monitor-deploys: roles/developer: holds "deploy.production", which only monitor may hold'),
     });
     const comment = commentsOn(pr.number).at(-1)!;
-    expect(comment).toMatch(/\*\*Verdict: ❌ blocked\*\* \(fail: 1 error, \d+ warnings \(1 policy\)\)\. Apply refuses this plan/);
+    expect(comment).toMatch(/\*\*Verdict: ❌ blocked\*\* \(fail: 1 error, \d+ warnings, from the 1 policy checked and the plan itself\)\. Apply refuses this plan/);
     expect(comment).toContain('policy `only-monitor-deploys`: `roles/developer` at `specs/roles/roles.yaml:');
     expect(comment).toContain('an approver writes `/fleetspec trust-me` on a line of their review');
 

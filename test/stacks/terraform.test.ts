@@ -124,7 +124,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     const braked = await fleetspec(['stacks', 'apply', 'vms', '--specs', specs, '--stacks-dir', stacks, '--policies', tight]);
     expect(braked.code).toBe(1);
     expect(braked.stderr).toContain('the policies refuse the specs; nothing was applied');
-    expect(braked.stderr).toMatch(/error vms\/supervisor-vm: forecast \d+\.\d\d USD a month is \d+% of the 10\.00 USD budget/);
+    expect(braked.stderr).toMatch(/vms\/supervisor-vm: error forecast \d+\.\d\d USD a month is \d+% of the 10\.00 USD budget/);
     const stale = await fleetspec(['stacks', 'apply', 'vms', '--specs', specs, '--stacks-dir', stacks]);
     expect(stale.code).toBe(3);
     expect(stale.stderr).toContain('Error: Saved plan is stale: The given plan file can no longer be applied');
@@ -134,7 +134,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
   it("carries terraform's failure into the plan as an error finding", async () => {
     const r = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks], { env: { TF_FAKE_FAIL: 'plan' } });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('error dns/stack: terraform failed: `fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid`');
+    expect(r.stdout).toContain('dns/stack: error terraform failed: `fake-terraform.mjs plan failed (exit 1): Error: Invalid provider configuration: the API token is not valid`');
     expect(r.stdout).toContain('? not read: dns/stack: terraform plan failed');
   });
 
@@ -173,7 +173,7 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     await writeFile(join(specs, 'dns', 'docs.yaml'), 'kind: DnsRecord\nname: docs.consilio.153.se\nzone: 153.se\ntype: CNAME\ntarget: tunnel.153.se\nroute: consilio/api\n');
     const r = await fleetspec(['plan', specs, '--live', '--stacks-dir', stacks, '--terraform', '/nonexistent/terraform', '--ssh-key', join(dir, 'no-such-key')]);
     expect(r.code).toBe(2);
-    expect(r.stdout).toContain('warning dns/stack: terraform not run: /nonexistent/terraform is not an executable (from --terraform)');
+    expect(r.stdout).toContain('dns/stack: warning terraform not run: /nonexistent/terraform is not an executable (from --terraform)');
     expect(r.stdout).toMatch(/\+ dns\/cloudflare_dns_record\.docs_consilio_153_se \(create: configuration diff against .*cdk\.tf\.json/);
   });
 
