@@ -45,6 +45,11 @@ describe('npm run release', () => {
       'package/docs/deploy/fleetspec-reconcile.service',
       'package/docs/deploy/fleetspec-reconcile.timer',
       'package/docs/deploy/fleetspec.env.example',
+      // The guides travel with the release (the units' Documentation= names them there).
+      'package/docs/getting-started.md',
+      'package/docs/running-the-loop.md',
+      'package/docs/security.md',
+      'package/docs/reference.md',
     ]) {
       expect(entries, file).toContain(file);
     }
