@@ -3,7 +3,7 @@
 // binary and PostgreSQL for the pg backend, runs init + plan -out + show -json; otherwise the
 // plan is the configuration diff against the committed stacks/<name>/cdk.tf.json.
 // Applying a stack applies its saved plan file once, for all of its changes.
-import { access, readdir, readFile, rm } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { writeAtomic } from '../files.js';
 import { remoteExcerpt } from '../remote-text.js';
@@ -13,6 +13,7 @@ import type { PlanFinding, ResourceChange } from '../plan/plan.js';
 import { configDiff } from './config-diff.js';
 import { readCommitted, stackFile, synthesiseModel } from './files.js';
 import { stackModels, type StackModel, type StackName } from './model.js';
+import { IMPORTS_FILE, stackImports } from './imports.js';
 import { toResourceChanges, type ShowPlan } from './show.js';
 import { applySaved, init, plan, PLAN_FILE, TerraformError, type TerraformBinary, type TerraformRun } from './terraform.js';
 
@@ -54,6 +55,8 @@ interface StackLive {
   notRun?: string;
   /** Terraform failed: its own message. */
   failed?: string;
+  /** What of stacks/<name>/imports.tf.json terraform was not given, and why (stackImports). */
+  refusedImports?: string[];
 }
 
 const TERRAFORM_REASON = 'terraform plan';
@@ -129,12 +132,6 @@ export function backendConnString(url: string): string {
   return u.toString();
 }
 
-/** The stack folder's *.tf.json files besides cdk.tf.json (imports.tf.json), by name: terraform sees them too. */
-async function siblingFiles(dir: string, name: StackName): Promise<Record<string, string>> {
-  const folder = join(dir, name);
-  const names = (await readdir(folder).catch(() => [] as string[])).filter((f) => f.endsWith('.tf.json') && f !== 'cdk.tf.json').sort();
-  return Object.fromEntries(await Promise.all(names.map(async (f) => [f, await readFile(join(folder, f), 'utf8')] as const)));
-}
 
 const isEmpty = (model: StackModel) => Object.values(model.input).every((list) => (list as unknown[]).length === 0);
 
@@ -162,7 +159,9 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       if (run) {
         live.run = run;
         try {
-          await init(run, text, await siblingFiles(ctx.stacks.dir, name));
+          const imports = await stackImports(ctx.stacks.dir, name, text);
+          live.refusedImports = imports.refused;
+          await init(run, text, imports.text ? { [IMPORTS_FILE]: imports.text } : {});
           live.show = (await plan(run)).show;
         } catch (err) {
           live.failed = err instanceof TerraformError || err instanceof Error ? err.message : String(err);
@@ -181,6 +180,9 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
         const remote = remoteExcerpt(live.failed, 600);
         findings.push({ kind: name, name: 'stack', code: 'stacks.terraform-failed', severity: 'error', message: `terraform failed: ${remote}`, remote, hint: `fix the cause, then plan again (working folder: ${live.run?.workDir}; terraform's whole message is in its output there)` });
         return { changes: [], unknown: [{ kind: name, name: 'stack', reason: 'terraform plan failed' }], findings };
+      }
+      for (const why of live.refusedImports ?? []) {
+        findings.push({ kind: name, name: 'stack', code: 'stacks.import-refused', severity: 'error', message: `terraform was not given this: ${why}`, hint: `write import blocks with fleetspec import (only {to, id} pairs for resources of stacks/${name} are used)` });
       }
       if (live.show) return { changes: toResourceChanges(name, live.show, `stacks/${name}`).map((c) => ({ ...c, reason: c.reason.replace(/^terraform plan of [^;]*/, TERRAFORM_REASON) })), unknown: [], findings };
       if (!live.notRun!.startsWith('offline')) {

@@ -138,6 +138,36 @@ describe.skipIf(!admin)('stacks with terraform (stand-in CLI, real PostgreSQL)',
     expect(r.stdout).toContain('? not read: dns/stack: terraform plan failed');
   });
 
+  it('gives terraform only the import blocks fleetspec can read from imports.tf.json, rebuilt; no other *.tf.json a branch adds', async () => {
+    // Anyone with push access writes stacks/: a data source that runs a program, an http call
+    // carrying a secret, or a template in an import id must never reach terraform.
+    const evil = { data: { external: { leak: { program: ['sh', '-c', 'env > /tmp/leak'] } } } };
+    const imports = {
+      import: [
+        { to: 'cloudflare_dns_record.api_consilio_153_se', id: '0123456789abcdef0123456789abcdef/fedcba9876543210fedcba9876543210' },
+        { to: 'cloudflare_dns_record.root', id: '0123456789abcdef0123456789abcdef/00000000000000000000000000000000' },
+        { to: 'cloudflare_dns_record.api_consilio_153_se', id: '${var.secret__meta__cloudflare__api_token}' },
+      ],
+      output: { token: { value: '${var.secret__meta__cloudflare__api_token}' } },
+    };
+    await writeFile(join(stacks, 'dns', 'evil.tf.json'), JSON.stringify(evil));
+    await writeFile(join(stacks, 'dns', 'imports.tf.json'), JSON.stringify(imports));
+    try {
+      const r = await fleetspec(['stacks', 'plan', 'dns', '--specs', specs, '--stacks-dir', stacks]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain('dns/stack: error terraform was not given this: imports.tf.json holds more than import blocks (output)');
+      expect(r.stdout).toContain('dns/stack: error terraform was not given this: imports.tf.json: cloudflare_dns_record.root is not a resource of stacks/dns');
+      expect(r.stdout).toContain('dns/stack: error terraform was not given this: imports.tf.json: an import block that is not {to: resource address, id: provider id}');
+      const given = (await readdir(join(work, 'dns'))).filter((f) => f.endsWith('.tf.json')).sort();
+      expect(given).toEqual(['cdk.tf.json', 'imports.tf.json']);
+      const handed = JSON.parse(await readFile(join(work, 'dns', 'imports.tf.json'), 'utf8'));
+      expect(handed).toEqual({ import: [imports.import[0]] });
+    } finally {
+      await rm(join(stacks, 'dns', 'evil.tf.json'), { force: true });
+      await rm(join(stacks, 'dns', 'imports.tf.json'), { force: true });
+    }
+  });
+
   it('fleetspec plan --live and apply: a spec change goes through terraform, the ledger records it, and the next plan is clean', async () => {
     await writeFile(join(specs, 'dns', 'web.yaml'), 'kind: DnsRecord\nname: web.consilio.153.se\nzone: 153.se\ntype: CNAME\ntarget: tunnel.153.se\nroute: consilio/api\n');
     const planFile = join(dir, 'plan.json');
