@@ -14,6 +14,9 @@ import type { PolicyCheckOptions } from './commands/policy.js';
 import type { Output } from './commands/output.js';
 import type { InitOptions } from './commands/init.js';
 import type { ImportOptions } from './commands/import.js';
+import type { RunsOptions } from './commands/runs.js';
+import type { StatusOptions } from './commands/status.js';
+import type { DoctorOptions } from './commands/doctor.js';
 import { DIAGRAMS } from './diagrams/index.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { terminal } from './escape.js';
@@ -340,7 +343,8 @@ Exit codes: 0 tick done (including commits refused for lack of approval), 1 bad 
       .option('--immediately', 'tick once at start too')
       .option('--tick-budget <duration>', 'a tick\'s budget (default: FLEETSPEC_TICK_BUDGET, else 80% of the schedule\'s interval)')
       .option('--apply-budget <duration>', 'an apply\'s budget (default: FLEETSPEC_APPLY_BUDGET, else 30m)')
-      .addOption(new Option('--log-format <format>', 'one line per tick on stdout: text, or one JSON object').choices(['text', 'json']).default('text')),
+      .addOption(new Option('--log-format <format>', 'one line per tick on stdout: text, or one JSON object').choices(['text', 'json']).default('text'))
+      .option('--listen <host:port>', 'serve /metrics (Prometheus) and /healthz on this loopback address (default: FLEETSPEC_LISTEN, else off)'),
   )
     .addHelpText('after', `${LOOP_HELP}
 SIGTERM or SIGINT: no new tick starts; a tick that is applying finishes (within
@@ -498,6 +502,55 @@ date, 3 error.`,
       const { diagramsCommand } = await import('./commands/diagrams.js');
       result.code = await diagramsCommand(path, opts, out);
     });
+
+  // ---- runs, status, doctor (reconciler/commands/runs.ts, status.ts, doctor.ts) ----
+  const runs = program
+    .command('runs')
+    .description('the run ledger: what fleetspec planned, who approved, what it applied and rolled back')
+    .option('--limit <n>', 'at most this many runs, newest first', positiveNumber('--limit'), 20)
+    .option('--state <state>', 'only runs in this state (PENDING, PLANNING, WAIT_FOR_APPROVE, APPLYING, DONE, BLOCKED, ROLLBACK, FAILED)')
+    .option('--repo <owner/name>', 'only runs of this repository (default: every repository in the store)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', '\nExit codes: 0 listed, 1 bad arguments, 3 the store could not be read.')
+    .action(async (opts: RunsOptions) => {
+      const { runsList } = await import('./commands/runs.js');
+      result.code = await runsList(opts, out);
+    });
+  runs
+    .command('show')
+    .description('one run: every transition with its reason, the plan summary and hash, the PR, who approved, what was applied and rolled back')
+    .argument('<id>', 'the run id (fleetspec runs lists them)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', '\nExit codes: 0 shown, 1 no such run, 3 the store could not be read.')
+    .action(async (id: string, opts: { format: 'text' | 'json' }) => {
+      const { runsShow } = await import('./commands/runs.js');
+      result.code = await runsShow(id, opts, out);
+    });
+  program
+    .command('status')
+    .description('is the fleet in sync: the last tick, the leader, PRs waiting for approval, drift, open findings, the trusted commit')
+    .option('--repo <owner/name>', 'the spec repository (default: FLEETSPEC_GITHUB_REPO, else the only one in the store)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', '\nExit codes: 0 in sync, 2 something waits or differs (PRs awaiting approval, drift, error findings, an untrusted default branch, a stale tick), 1 bad arguments, 3 the store could not be read.')
+    .action(async (opts: StatusOptions) => {
+      const { statusCommand } = await import('./commands/status.js');
+      result.code = await statusCommand(opts, out);
+    });
+  program
+    .command('doctor')
+    .description('check a setup before the first tick: one line per check, and what to fix')
+    .option('--specs <path>', 'the specs folder whose hosts and secrets are checked', 'specs')
+    .option('--github-repo <owner/name>', 'the spec repository (default: FLEETSPEC_GITHUB_REPO)')
+    .option('--github-api <url>', 'GitHub REST API root (default: FLEETSPEC_GITHUB_API, else https://api.github.com)')
+    .option('--ssh-key <path>', 'private key for SSH (default: FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519)')
+    .option(...TERRAFORM_OPTION)
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', '\nExit codes: 0 every check passed, 1 a check failed (each failing line says what to fix), 3 doctor itself failed.')
+    .action(async (opts: DoctorOptions) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      result.code = await doctorCommand(opts, out);
+    });
+  // ---- end runs, status, doctor ----
 
   const STORE_HELP = `
 The state store is PostgreSQL when DATABASE_URL is set, else embedded PGlite in

@@ -30,6 +30,8 @@ export interface DaemonCommandOptions extends ReconcileOptions {
   schedule: string;
   logFormat: 'text' | 'json';
   immediately?: boolean;
+  /** host:port on loopback for /metrics and /healthz (FLEETSPEC_LISTEN); off when absent. */
+  listen?: string;
 }
 
 interface Loop {
