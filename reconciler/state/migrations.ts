@@ -334,6 +334,23 @@ alter table runs add column holder jsonb;
 alter table runs add column alive_at timestamptz;
 `,
   },
+  {
+    version: 9,
+    name: 'narrative usage',
+    sql: `
+-- The tokens each narrative used, as the LLM's API reported them (usage.prompt_tokens and
+-- usage.completion_tokens), under the run that asked for it: what the LLM costs, per run and model.
+create table narrative_usage (
+  id bigint generated always as identity primary key,
+  run_id bigint not null references runs (id) on delete cascade,
+  model text not null,
+  prompt_tokens integer not null check (prompt_tokens >= 0),
+  completion_tokens integer not null check (completion_tokens >= 0),
+  created_at timestamptz not null default now()
+);
+create index narrative_usage_run on narrative_usage (run_id);
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');
