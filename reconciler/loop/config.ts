@@ -57,6 +57,8 @@ export interface LoopConfig {
   /** Which findings open tickets. */
   findings: Set<FindingSource>;
   deadlines: Deadlines;
+  /** Keep the dashboard issue (FLEETSPEC_DASHBOARD; default on). */
+  dashboard: boolean;
 }
 
 /** A setting the loop cannot run without: exit code 1, with what to set. */
@@ -115,6 +117,7 @@ export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.P
     },
     findings: findingSources(opts.findingTickets ?? env.FLEETSPEC_FINDING_TICKETS),
     deadlines: deadlines(opts, env),
+    dashboard: dashboardSetting(env),
     ...llm,
   };
 }
@@ -133,6 +136,14 @@ export function deadlines(opts: Pick<LoopOptions, 'tickBudget' | 'applyBudget'>,
   const gitMs = read(env.FLEETSPEC_GIT_TIMEOUT, 'FLEETSPEC_GIT_TIMEOUT');
   const stillRunningMs = read(env.FLEETSPEC_STILL_RUNNING_EVERY, 'FLEETSPEC_STILL_RUNNING_EVERY');
   return { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}), ...(llmMs ? { llmMs } : {}), ...(gitMs ? { gitMs } : {}), ...(stillRunningMs ? { stillRunningMs } : {}) };
+}
+
+/** FLEETSPEC_DASHBOARD: on (or unset) keeps the dashboard issue, off never touches it. */
+export function dashboardSetting(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = (env.FLEETSPEC_DASHBOARD ?? '').trim().toLowerCase();
+  if (['', 'on', 'true', 'yes', '1'].includes(value)) return true;
+  if (['off', 'false', 'no', '0'].includes(value)) return false;
+  throw new ConfigError(`FLEETSPEC_DASHBOARD=${JSON.stringify(env.FLEETSPEC_DASHBOARD)} is neither on nor off`, 'set it to off to stop keeping the dashboard issue, or on (the default)');
 }
 
 /** "all" (or unset), "none", or a comma list of finding sources. */

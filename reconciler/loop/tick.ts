@@ -28,6 +28,7 @@ import { planBranches } from './phases/branches.js';
 import { reconcileMain, trustedBase } from './phases/default-branch.js';
 import { reconcileDrift } from './phases/drift.js';
 import { findingTickets } from './phases/findings.js';
+import { updateDashboard } from './dashboard.js';
 import { recover } from './phases/recover.js';
 import { checkStop, trustedRules } from './phases/shared.js';
 import { TickAbandoned, type Services, type TickReport } from './phases/types.js';
@@ -50,6 +51,8 @@ export interface TickContext extends Services {
   llmBudgetMs?: number;
   /** How long this tick's run counts as alive on another host after its last renewal (ms); default RUN_LEASE_MS. */
   leaseMs?: number;
+  /** Keep the dashboard issue (loop/dashboard.ts) at the end of the tick; FLEETSPEC_DASHBOARD, on in the loop's config. */
+  dashboard?: boolean;
 }
 
 /** The network side of the spec repository: what the watchdog may give up on. */
@@ -189,6 +192,17 @@ async function phases(ctx: TickContext): Promise<TickReport> {
         report.errors.push(`findings: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    if (ctx.dashboard) {
+      checkStop(ctx);
+      phase('dashboard');
+      try {
+        report.dashboard = await updateDashboard(ctx, main, mainSha, current.loaded);
+      } catch (err) {
+        if (err instanceof TickAbandoned) throw err;
+        // The dashboard only shows what the ledger holds: a failure to write it is a warning, never a failed run.
+        ctx.progress(`warning: dashboard: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     phase('finish');
     if (!merged) {
       const refused = report.main.filter((m) => !FINE.includes(m.outcome));
@@ -248,6 +262,7 @@ function summarise(r: TickReport): string {
   const proposed = r.findings.filter((f) => f.action !== 'declined');
   if (proposed.length) parts.push(`findings: ${proposed.map((f) => `${f.key} ${f.id} #${f.pr ?? '?'} ${f.action}`).join(', ')}`);
   if (r.pulled.length) parts.push(`tickets pulled: ${r.pulled.map((p) => (p.pr ? `#${p.issue} as ${p.id} in #${p.pr}` : `#${p.issue} ${p.action}`)).join(', ')}`);
+  if (r.dashboard?.handEdited) parts.push(`dashboard #${r.dashboard.issue} was edited on GitHub; rewritten`);
   if (r.errors.length) parts.push(`failed: ${r.errors.join('; ')}`);
   if (r.waiting) parts.push(`${r.waiting} commit${r.waiting === 1 ? '' : 's'} wait for the next tick`);
   return parts.join('; ');

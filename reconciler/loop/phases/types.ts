@@ -13,6 +13,7 @@ import type { Approvers } from '../approval.js';
 import type { FindingAction } from '../findings.js';
 import type { PulledTicket } from '../tickets.js';
 import type { TickWatch } from '../watchdog.js';
+import type { DashboardResult } from '../dashboard.js';
 
 /** fleetspec's drift branches, one per kind: fleetspec/drift-<kind>. */
 export const DRIFT_PREFIX = 'fleetspec/drift-';
@@ -68,6 +69,8 @@ export interface TickReport {
   waiting: number;
   /** Branches that could not be planned this tick (the others were); the run ends FAILED. */
   errors: string[];
+  /** The dashboard issue this tick, when the tick keeps one. */
+  dashboard?: DashboardResult;
   durationMs: number;
 }
 
