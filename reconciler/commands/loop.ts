@@ -11,7 +11,7 @@ import { loadSpecs } from '../specs/load.js';
 import { acquireLeader, LockHeld } from '../state/lock.js';
 import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type Daemon, type TickLog } from '../loop/daemon.js';
 import { tick, type TickReport } from '../loop/tick.js';
-import { formatDuration, STILL_RUNNING_EVERY_MS, TickWatch } from '../loop/watchdog.js';
+import { formatDuration, scheduleGapMs, STILL_RUNNING_EVERY_MS, TickWatch } from '../loop/watchdog.js';
 import { startSystemdWatchdog } from '../loop/sd-notify.js';
 import { signalRunningTerraform } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
@@ -20,6 +20,10 @@ import type { Output } from './output.js';
 import { logLine } from '../escape.js';
 import { engineOptions, type ConnectOptions } from './plan.js';
 import { withStore } from './store.js';
+import { redactUrl } from '../redact.js';
+import { Health, parseListen, serveMetrics, type MetricsServer } from '../metrics/server.js';
+import type { FleetMetrics } from '../metrics/registry.js';
+import { collectUsage, recordUsage } from '../metrics/usage.js';
 
 export interface ReconcileOptions extends LoopOptions, ConnectOptions {
   format: 'text' | 'json';
@@ -205,6 +209,13 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     out.stderr(`  hint: five fields, minute hour day month weekday; the default is "${DEFAULT_SCHEDULE}" (every 5 minutes)`, 'err');
     return EXIT.INVALID;
   }
+  const listenText = opts.listen ?? (process.env['FLEETSPEC_LISTEN'] || undefined);
+  const listen = listenText === undefined ? undefined : parseListen(listenText);
+  if (listen && 'problem' in listen) {
+    out.stderr(`fleetspec daemon: --listen ${logLine(listenText!)} refused: ${logLine(listen.problem)}`, 'err');
+    out.stderr('  hint: give a loopback address such as 127.0.0.1:9464 (--listen or FLEETSPEC_LISTEN), or leave it out to serve nothing', 'err');
+    return EXIT.INVALID;
+  }
   // From the start: opening the store and a first clone can take a while, and systemd counts from the start too.
   const systemd = startSystemdWatchdog({ onError: (m) => out.stderr(`fleetspec daemon: ${m}`, 'err') });
   const code = await withStore(out, 'daemon', async (db) => {
@@ -224,11 +235,60 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     const stamp = !out.journal?.stdout;
     const log = (e: TickLog) => out.stdout(opts.logFormat === 'json' ? JSON.stringify(e) : formatTickLog(e, { timestamp: stamp }), e.level === 'error' ? 'err' : 'info');
     const { tickMs, applyMs, stillRunningMs } = loop.config.deadlines;
+    // --listen: prom-client is loaded only then; the server is up before the first tick, so a scrape sees it.
+    let served: { metrics: FleetMetrics; health: Health; server: MetricsServer } | undefined;
+    if (listen) {
+      const { FleetMetrics } = await import('../metrics/registry.js');
+      const metrics = new FleetMetrics();
+      const health = new Health(scheduleGapMs(opts.schedule));
+      try {
+        served = { metrics, health, server: await serveMetrics(listen, metrics, health) };
+      } catch (err) {
+        metrics.close();
+        out.stderr(`fleetspec daemon: cannot serve metrics on ${logLine(listenText!)}: ${logLine(err instanceof Error ? err.message : String(err))}`, 'err');
+        out.stderr('  hint: another process may have that port; pick another with --listen or FLEETSPEC_LISTEN', 'err');
+        return EXIT.ERROR;
+      }
+      out.stderr(`fleetspec daemon: serving /metrics and /healthz on ${served.server.url}`);
+    }
+    /** One tick, measured: its metrics (when served) and the narratives' token usage, recorded under its run. */
+    const measuredTick = async (watch: TickWatch): Promise<TickReport> => {
+      const usage = collectUsage();
+      const started = Date.now();
+      let run: number | undefined;
+      try {
+        const report = await runTick(db, loop, opts, out, 'cron', false, watch);
+        run = report.run;
+        if (served) {
+          const ok = report.state === 'DONE' || report.state === 'BLOCKED';
+          if (ok) served.health.succeeded();
+          else served.health.failed(`run ${report.run} ${report.state}: ${report.reason}`);
+          await served.metrics.tickEnded(report, Date.now() - started, db, loop.config.fullName).catch((err: unknown) => out.stderr(`fleetspec daemon: metrics not updated: ${logLine(err instanceof Error ? err.message : String(err))}`, 'warning'));
+        }
+        return report;
+      } catch (err) {
+        const report = (err as { report?: TickReport }).report;
+        run = report?.run;
+        if (served && err instanceof LockHeld) {
+          served.metrics.tickStoodBy(Date.now() - started);
+          served.health.succeeded();
+        } else if (served) {
+          served.metrics.tickFailed(Date.now() - started, report);
+          served.health.failed(`tick failed: ${redactUrl(err instanceof Error ? err.message : String(err))}`);
+        }
+        throw err;
+      } finally {
+        const used = usage.take();
+        if (run !== undefined && used.length) {
+          await recordUsage(db, run, used).catch((err: unknown) => out.stderr(`fleetspec daemon: the narratives' token usage of run ${run} was not recorded: ${logLine(err instanceof Error ? err.message : String(err))}`, 'warning'));
+        }
+      }
+    };
     const daemon = startDaemon({
       schedule: opts.schedule,
       immediately: opts.immediately ?? false,
       budgets: { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}) },
-      tick: (_signal, watch) => runTick(db, loop, opts, out, 'cron', false, watch),
+      tick: (_signal, watch) => measuredTick(watch),
       log,
       note: (m) => out.stderr(`fleetspec daemon: ${logLine(m)}`),
       ...(stillRunningMs ? { stillRunningEveryMs: stillRunningMs } : {}),
@@ -266,6 +326,9 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     } finally {
       signals.off('SIGTERM', term);
       signals.off('SIGINT', int);
+      // The metrics server stops with the daemon.
+      await served?.server.close();
+      served?.metrics.close();
     }
     out.stderr(`fleetspec daemon: stopped after ${daemon.ticks()} tick${daemon.ticks() === 1 ? '' : 's'}`);
     return EXIT.OK;

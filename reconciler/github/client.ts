@@ -19,6 +19,13 @@ import { throttling } from '@octokit/plugin-throttling';
 import Bottleneck from 'bottleneck';
 import { Agent, fetch as poolFetch } from 'undici';
 import { logLine } from '../escape.js';
+import { emitMetric, listening, rateLimitOf } from '../metrics/events.js';
+
+/** An answer's x-ratelimit-remaining, for the daemon's gauge (metrics/events.ts). */
+function seenRateLimit(headers: Record<string, unknown> | undefined): void {
+  const limit = rateLimitOf(headers);
+  if (limit) emitMetric({ type: 'github-rate-limit', ...limit });
+}
 
 export interface GitHubOptions {
   owner: string;
@@ -211,8 +218,11 @@ const attempts: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
     const timeout = AbortSignal.timeout(config.requestTimeoutMs);
     endpoint.request = { ...endpoint.request, signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout, ...(cancel ? { fleetspecCancel: cancel } : {}) };
     try {
-      return await request(endpoint);
+      const response = await request(endpoint);
+      if (listening()) seenRateLimit(response.headers);
+      return response;
     } catch (error) {
+      if (listening()) seenRateLimit(responseOf(error)?.headers);
       if (!responseOf(error)) config.noAnswer();
       // Cancelled (the tick stopped or gave up): no retry, and none announced. plugin-retry retries only
       // errors that carry their request, so this one does not; it would otherwise wait its back-off first.

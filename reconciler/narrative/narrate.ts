@@ -10,6 +10,7 @@ import { KINDS } from '../kinds/index.js';
 import type { Action, Plan, ResourceChange } from '../plan/plan.js';
 import { findSecretLiterals } from '../specs/secrets.js';
 import { mdCode, mdInline } from '../escape.js';
+import { emitMetric, listening, usageOf } from '../metrics/events.js';
 
 // The SDK (some 150 modules) is imported by the first narrative, not by every command that could make one.
 type Sdk = typeof import('openai');
@@ -767,6 +768,11 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
     if (completion === TIMED_OUT) return { status: 'withheld', reason: timeoutReason, timedOut: true };
     // A 200 that is not JSON (a proxy's HTML page) comes back from the SDK as a plain string.
     if (typeof completion !== 'object' || completion === null) return withheld(UNUSABLE);
+    // Tokens are spent whether or not the narrative is shown: counted before any check (metrics/events.ts).
+    if (listening()) {
+      const usage = usageOf(completion);
+      if (usage) emitMetric({ type: 'llm-usage', model: config.model, ...usage });
+    }
     const choice = (completion as { choices?: { message?: { content?: unknown; refusal?: unknown } }[] }).choices?.[0];
     if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) return withheld('the LLM declined to describe this plan');
     const text = usableText(choice?.message?.content);
