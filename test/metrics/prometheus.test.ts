@@ -4,12 +4,14 @@
 // ticks stop succeeding, a non-loopback address is refused, and the narratives' token usage
 // reaches both the counter and the ledger.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from '../../reconciler/state/db.js';
 import { MODEL, PROMETHEUS, startDaemon, startPrometheus, startStand, waitFor, type DaemonProcess, type PrometheusProcess, type Stand } from './harness.js';
 
 const EVERY_SECOND = '*/1 * * * * *';
+const DASHBOARD = join(import.meta.dirname, '..', '..', 'docs', 'grafana', 'fleetspec.json');
 
 describe.skipIf(!existsSync(PROMETHEUS))('fleetspec daemon --listen, scraped by a real Prometheus', () => {
   let stand: Stand;
@@ -55,6 +57,29 @@ describe.skipIf(!existsSync(PROMETHEUS))('fleetspec daemon --listen, scraped by 
     const health = await fetch(`${metricsUrl}/healthz`);
     expect(health.status, await health.clone().text()).toBe(200);
   }, 240_000);
+
+  it('evaluates every PromQL expression of the Grafana dashboard, each naming only metrics that exist', async () => {
+    const board = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { templating: { list: { type: string; query: string; name: string }[] }; panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[] };
+    const variable = board.templating.list.find((v) => v.type === 'datasource' && v.query === 'prometheus');
+    expect(variable, 'a Prometheus data source variable').toBeDefined();
+    // Present in Prometheus once scraped: the histogram's series come with the first tick.
+    await waitFor('the tick histogram in Prometheus', 60_000, async () => ((await prom.query('fleetspec_tick_duration_seconds_bucket')).length ? true : undefined), seen);
+    const names = new Set(((await (await fetch(`${prom.url}/api/v1/label/__name__/values`)).json()) as { data: string[] }).data);
+    const exprs = board.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr, uid: p.datasource.uid })));
+    expect(exprs.length).toBeGreaterThanOrEqual(9);
+    for (const { panel, expr, uid } of exprs) {
+      expect(uid, panel).toBe(`\${${variable!.name}}`);
+      // Grafana's range macros, as Grafana would fill them in.
+      const promql = expr.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h');
+      await expect(prom.query(promql), `${panel}: ${promql}`).resolves.toBeDefined();
+      const named = promql.match(/\bfleetspec_\w+/g) ?? [];
+      expect(named.length, `${panel} names a fleetspec metric`).toBeGreaterThan(0);
+      for (const name of named) expect(names.has(name), `${panel}: ${name} is not a metric Prometheus scraped`).toBe(true);
+    }
+    for (const title of ['Pull requests awaiting approval', 'Time since the last successful tick', 'LLM token burn by model', 'Applies by outcome', 'Drifted resources by kind', 'Findings by severity']) {
+      expect(board.panels.map((p) => p.title)).toContain(title);
+    }
+  }, 120_000);
 
   it("counts the narrative's LLM tokens by model and kind, and the ledger records the same under the run", async () => {
     const prompt = await waitFor('prompt tokens in Prometheus', 60_000, () => value(`fleetspec_llm_tokens_total{model="${MODEL}",kind="prompt"}`), seen);
