@@ -7,7 +7,9 @@ import { DEFAULT_LLM_CONCURRENCY, MAX_LLM_CONCURRENCY } from '../narrative/budge
 import { FINDING_SOURCES, type FindingSource } from './findings.js';
 import type { Queryable } from '../state/db.js';
 import { StateError } from '../state/errors.js';
-import { getSecret, parseKey } from '../state/secrets.js';
+import { getScopedSecret, getSecret, parseKey } from '../state/secrets.js';
+import { CHANNEL_NAMES, type ChannelName } from '../notify/types.js';
+import type { ChannelTarget } from '../notify/index.js';
 import { parseDuration } from './watchdog.js';
 
 export interface LoopOptions {
@@ -59,6 +61,10 @@ export interface LoopConfig {
   deadlines: Deadlines;
   /** Keep the dashboard issue (FLEETSPEC_DASHBOARD; default on). */
   dashboard: boolean;
+  /** Where notifications go (FLEETSPEC_NOTIFY); their URLs are secrets, never printed. */
+  notify: ChannelTarget[];
+  /** The repository's web page, for links: https://github.com/owner/name. */
+  webUrl: string;
 }
 
 /** A setting the loop cannot run without: exit code 1, with what to set. */
@@ -118,6 +124,8 @@ export async function loopConfig(db: Queryable, opts: LoopOptions, env: NodeJS.P
     findings: findingSources(opts.findingTickets ?? env.FLEETSPEC_FINDING_TICKETS),
     deadlines: deadlines(opts, env),
     dashboard: dashboardSetting(env),
+    notify: await notifyTargets(db, env),
+    webUrl: webUrl(github.githubApi, github.fullName),
     ...llm,
   };
 }
@@ -144,6 +152,47 @@ export function dashboardSetting(env: NodeJS.ProcessEnv = process.env): boolean 
   if (['', 'on', 'true', 'yes', '1'].includes(value)) return true;
   if (['off', 'false', 'no', '0'].includes(value)) return false;
   throw new ConfigError(`FLEETSPEC_DASHBOARD=${JSON.stringify(env.FLEETSPEC_DASHBOARD)} is neither on nor off`, 'set it to off to stop keeping the dashboard issue, or on (the default)');
+}
+
+/** The repository's page on GitHub (or GitHub Enterprise Server, whose API is https://HOST/api/v3). */
+export function webUrl(githubApi: string, fullName: string): string {
+  const api = githubApi.replace(/\/+$/, '');
+  const host = api === 'https://api.github.com' ? 'https://github.com' : api.replace(/\/api\/v3$/, '');
+  return `${host}/${fullName}`;
+}
+
+/**
+ * FLEETSPEC_NOTIFY: a comma list of CHANNEL=secret:PATH (slack, ntfy, webhook), e.g.
+ * `slack=secret:meta/notify/slack,ntfy=secret:meta/notify/ntfy`. Each URL is read from the store, where
+ * it must be fleetspec's own (`fleetspec secrets set PATH --own`); a problem names the setting and the
+ * path, never the URL.
+ */
+export async function notifyTargets(db: Queryable, env: NodeJS.ProcessEnv = process.env): Promise<ChannelTarget[]> {
+  const text = (env.FLEETSPEC_NOTIFY ?? '').trim();
+  if (text === '' || text.toLowerCase() === 'none') return [];
+  const hint = `write FLEETSPEC_NOTIFY as a comma list of CHANNEL=secret:PATH, CHANNEL one of ${CHANNEL_NAMES.join(', ')}, and store each URL with: fleetspec secrets set PATH --own`;
+  const targets: ChannelTarget[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z]+)=secret:(\S+)$/.exec(part);
+    // The part is not shown: a URL written here by mistake is a secret too.
+    if (!m) throw new ConfigError(`FLEETSPEC_NOTIFY has an entry that is not CHANNEL=secret:PATH (entry ${targets.length + 1})`, hint);
+    const [, name, path] = m as unknown as [string, string, string];
+    if (!(CHANNEL_NAMES as readonly string[]).includes(name)) throw new ConfigError(`FLEETSPEC_NOTIFY names the channel "${name}", which fleetspec does not know`, hint);
+    if (!env.FLEETSPEC_SECRET_KEY) throw new ConfigError(`FLEETSPEC_NOTIFY needs the secret store for ${name}'s URL, and FLEETSPEC_SECRET_KEY is not set`, 'set FLEETSPEC_SECRET_KEY as for `fleetspec secrets`');
+    const found = await getScopedSecret(db, parseKey(env.FLEETSPEC_SECRET_KEY), path, 'fleetspec-loop');
+    if (!found) throw new ConfigError(`FLEETSPEC_NOTIFY: no secret at ${path} for ${name}`, `store the URL with: fleetspec secrets set ${path} --own`);
+    if (found.scope.length) throw new ConfigError(`FLEETSPEC_NOTIFY: ${path} may be handed to specs (${found.scope.join(', ')}); a notification URL must be fleetspec's own`, `store it again with: fleetspec secrets set ${path} --own`);
+    const url = found.value.toString('utf8').trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) throw new ConfigError(`FLEETSPEC_NOTIFY: the secret ${path} for ${name} is not an http(s) URL`, `store the channel's URL there with: fleetspec secrets set ${path} --own`);
+    targets.push({ name: name as ChannelName, url, label: `${name} (secret:${path})` });
+  }
+  return targets;
 }
 
 /** "all" (or unset), "none", or a comma list of finding sources. */

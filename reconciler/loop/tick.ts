@@ -29,6 +29,7 @@ import { reconcileMain, trustedBase } from './phases/default-branch.js';
 import { reconcileDrift } from './phases/drift.js';
 import { findingTickets } from './phases/findings.js';
 import { updateDashboard } from './dashboard.js';
+import { eventsOf, type Notifier } from '../notify/index.js';
 import { recover } from './phases/recover.js';
 import { checkStop, trustedRules } from './phases/shared.js';
 import { TickAbandoned, type Services, type TickReport } from './phases/types.js';
@@ -53,6 +54,8 @@ export interface TickContext extends Services {
   leaseMs?: number;
   /** Keep the dashboard issue (loop/dashboard.ts) at the end of the tick; FLEETSPEC_DASHBOARD, on in the loop's config. */
   dashboard?: boolean;
+  /** Where apply results, findings and an untrusted default branch are told (FLEETSPEC_NOTIFY); after the lock is let go, never failing the tick. */
+  notify?: Notifier;
 }
 
 /** The network side of the spec repository: what the watchdog may give up on. */
@@ -226,6 +229,11 @@ async function phases(ctx: TickContext): Promise<TickReport> {
   }
   report.state = run.state;
   report.reason = run.reason ?? summarise(report);
+  if (ctx.notify) {
+    phase('notify');
+    // Bounded (attempts × deadline per channel, channels side by side); a channel that fails is a warning.
+    await ctx.notify.send(eventsOf(report, ctx.repoKey, ctx.notify.web || `https://github.com/${ctx.repoKey}`), ctx.progress).catch(() => undefined);
+  }
   report.durationMs = Date.now() - started;
   return report;
 }

@@ -242,6 +242,7 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
   const result = resultComment(sha, pr.number, text.appliedComment(sha, runId, applied, by), runId);
   if (applied.status === 'failed') {
     const clean = applied.rollbackFailed.length === 0;
+    report.applied.rollback = clean ? 'complete' : 'incomplete';
     const error = applied.failed!.error;
     run = await recordOutcome(svc, sha, 'failed', runId, async (tx) => {
       await transition(tx, runId, 'APPLYING', 'ROLLBACK', { reason: error });

@@ -59,7 +59,8 @@ export interface TickReport {
   recovered: { runs: number[]; applies: string[]; reports?: { delivered: number; waiting: number; abandoned: string[] } };
   branches: { branch: string; sha: string; pr: number; action: 'opened' | 'updated' | 'unchanged'; status: string }[];
   main: { sha: string; outcome: MainOutcome; pr: number | null; detail: string | null }[];
-  applied?: { sha: string; pr: number; changes: number; status: string };
+  /** `rollback` after a failed apply: whether everything done was undone. */
+  applied?: { sha: string; pr: number; changes: number; status: string; rollback?: 'complete' | 'incomplete' };
   drift: { kind: string; pr: number; action: 'opened' | 'updated' | 'unchanged' | 'closed' }[];
   /** Issues opened on GitHub with the ticket label that became pull requests this tick. */
   pulled: PulledTicket[];
