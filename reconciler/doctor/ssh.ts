@@ -40,7 +40,7 @@ async function checkKey(path: string, needed: boolean): Promise<CheckResult> {
 }
 
 const where = (r: Resource, path: (string | number)[]) => {
-  const { line, col } = positionOf(r.doc, path);
+  const { line, col } = positionOf(r.doc, path, { key: true });
   return `${r.doc.source.file}:${line}:${col}`;
 };
 

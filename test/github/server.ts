@@ -514,6 +514,19 @@ export interface RepoState {
   issueEvents: IssueEventRecord[];
   /** GET /collaborators; undefined lists the token's login as admin (the account fleetspec runs as). */
   collaborators?: CollaboratorRecord[];
+  /** Branch name to its protection (GET /branches/{branch}/protection); a branch not in it is not protected. */
+  protection?: Map<string, BranchProtectionRecord>;
+}
+
+/** A branch's classic protection, as the settings page has it; rendered as GET /branches/{branch}/protection answers. */
+export interface BranchProtectionRecord {
+  /** Require a pull request: this many approving reviews, and whether new commits dismiss stale approvals. */
+  reviews?: { count: number; dismissStale: boolean };
+  /** Required status checks, and whether branches must be up to date (strict). */
+  statusChecks?: { contexts: string[]; strict: boolean };
+  /** "Do not allow bypassing the above settings". */
+  enforceAdmins: boolean;
+  allowForcePushes?: boolean;
 }
 
 export interface GitHubState {
@@ -1072,7 +1085,47 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     delete body['source'];
     delete body['template_repository'];
     delete body['organization'];
-    return { ...body, ...repositoryFields(r), language: 'TypeScript' };
+    // What the token's account may do there: its collaborator role (GitHub's `permissions` of the authenticated user).
+    const role = collaboratorsOf(r).find((c) => c.login.toLowerCase() === login.toLowerCase())?.permission;
+    const level = role === undefined ? -1 : ROLES.indexOf(role);
+    const permissions = { pull: level >= 0, triage: level >= 1, push: level >= 2, maintain: level >= 3, admin: level >= 4 };
+    return { ...body, ...repositoryFields(r), language: 'TypeScript', permissions };
+  }
+
+  function protectionJson(r: RepoState, branch: string, p: BranchProtectionRecord): JsonObject {
+    const url = `${repoUrls(r).api}/branches/${encodeURIComponent(branch)}/protection`;
+    return {
+      url,
+      ...(p.statusChecks
+        ? {
+            required_status_checks: {
+              url: `${url}/required_status_checks`,
+              contexts_url: `${url}/required_status_checks/contexts`,
+              strict: p.statusChecks.strict,
+              contexts: p.statusChecks.contexts,
+              checks: p.statusChecks.contexts.map((context) => ({ context, app_id: null })),
+            },
+          }
+        : {}),
+      ...(p.reviews
+        ? {
+            required_pull_request_reviews: {
+              url: `${url}/required_pull_request_reviews`,
+              dismiss_stale_reviews: p.reviews.dismissStale,
+              require_code_owner_reviews: false,
+              required_approving_review_count: p.reviews.count,
+              require_last_push_approval: false,
+            },
+          }
+        : {}),
+      enforce_admins: { url: `${url}/enforce_admins`, enabled: p.enforceAdmins },
+      required_linear_history: { enabled: false },
+      allow_force_pushes: { enabled: p.allowForcePushes ?? false },
+      allow_deletions: { enabled: false },
+      required_conversation_resolution: { enabled: false },
+      lock_branch: { enabled: false },
+      allow_fork_syncing: { enabled: false },
+    };
   }
 
   function pullJson(r: RepoState, p: PullState, kind: 'full' | 'simple'): JsonObject {
@@ -1448,6 +1501,14 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   }
 
   route('GET /repos/{owner}/{repo}', (ctx) => ({ status: 200, body: fullRepositoryJson(ctx.repo()) }));
+
+  route('GET /repos/{owner}/{repo}/branches/{branch}/protection', (ctx) => {
+    const r = ctx.repo();
+    const found = r.protection?.get(ctx.params['branch']!);
+    // GitHub's answer for a branch without protection.
+    if (!found) return { status: 404, body: errorBody(ctx.operation, 404, 'Branch not protected') };
+    return { status: 200, body: protectionJson(r, ctx.params['branch']!, found) };
+  });
 
   route('GET /repos/{owner}/{repo}/pulls', (ctx) => {
     const r = ctx.repo();
