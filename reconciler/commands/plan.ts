@@ -15,6 +15,7 @@ import type { StacksContext } from '../stacks/driver.js';
 import { findTerraform, missingBinaryReason } from '../stacks/terraform.js';
 import type { Db } from '../state/db.js';
 import { transition, startRun } from '../state/ledger.js';
+import { applyRecord, recordApply } from '../state/reports.js';
 import { acquireLeader } from '../state/lock.js';
 import { secretFor, secretScopes, parseKey } from '../state/secrets.js';
 import type { IssueTracker } from '../kinds/tickets/issue.js';
@@ -301,6 +302,7 @@ export async function applyApproved(db: Db, approved: Plan, specs: string, opts:
     await transition(db, run.id, 'PLANNING', 'WAIT_FOR_APPROVE', { planHash: approved.hash });
     await transition(db, run.id, 'WAIT_FOR_APPROVE', 'APPLYING', { reason: `approved by ${actor()} (${source.approval})` });
     if (opts.format === 'text') printReport(report, out);
+    await recordApply(db, run.id, applyRecord(report, { approvedBy: `${actor()} (${source.approval})`, summary: approved.summary }));
     if (report.status === 'failed') {
       await transition(db, run.id, 'APPLYING', 'ROLLBACK', { reason: report.failed!.error });
       const clean = report.rollbackFailed.length === 0;

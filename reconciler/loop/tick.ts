@@ -22,6 +22,8 @@ import { getRun, holdRun, renewRun, runsStillHeld, startRun, transition, type Ru
 import { acquireLeader, LockHeld } from '../state/lock.js';
 import { thisProcess } from '../state/holder.js';
 import { recordBotCommit, trustedTip, type MainOutcome } from '../state/loop.js';
+import { recordTick } from '../state/reports.js';
+import { tickRecord } from './tick-record.js';
 import { pullTickets } from './tickets.js';
 import type { FindingSource } from './findings.js';
 import { planBranches } from './phases/branches.js';
@@ -212,6 +214,8 @@ async function phases(ctx: TickContext): Promise<TickReport> {
       const end = report.errors.length ? 'FAILED' : refused.length ? 'BLOCKED' : 'DONE';
       run = await transition(ctx.db, run.id, 'PLANNING', end, { reason: summarise(report) });
     }
+    // What the tick found, for `fleetspec status`; a store that fails here fails no tick (the run has ended).
+    await recordTick(ctx.db, run.id, tickRecord(report, Date.now() - started, live, now)).catch(() => {});
   } catch (err) {
     const current = await getRun(ctx.db, run.id);
     const why = err instanceof TickAbandoned ? `abandoned: ${err.message}` : err instanceof Error ? err.message : String(err);
@@ -221,6 +225,7 @@ async function phases(ctx: TickContext): Promise<TickReport> {
     report.state = run.state;
     report.reason = why;
     report.durationMs = Date.now() - started;
+    await recordTick(ctx.db, run.id, tickRecord(report, report.durationMs)).catch(() => {});
     throw Object.assign(err instanceof Error ? err : new Error(why), { report });
   } finally {
     clearInterval(lease);

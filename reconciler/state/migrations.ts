@@ -351,6 +351,18 @@ create table narrative_usage (
 create index narrative_usage_run on narrative_usage (run_id);
 `,
   },
+  {
+    version: 10,
+    name: 'run records',
+    sql: `
+-- What a run did beyond its states, for fleetspec runs show and fleetspec status. apply: an approved
+-- apply (its PR and commit, who approved, what was applied, failed, not done and rolled back), written
+-- with its outcome. report: a tick's report (the PRs it planned and their verdicts, the commits of the
+-- default branch, drift per kind, findings, errors, how long it took), written when the tick ends.
+alter table runs add column apply jsonb;
+alter table runs add column report jsonb;
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');

@@ -23,6 +23,7 @@ import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
 import { appliedRoots, checkStop, enterApply, linkFreeRoots, refusedIn, specsDir, stacksDir } from './shared.js';
 import { applyStatus, deliverReports, directPushReports, queueReports, refusalComment, refusalStatus, replaceReports, resultComment } from './report.js';
 import type { Report } from '../../state/outbox.js';
+import { applyRecord, recordApply } from '../../state/reports.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
@@ -218,6 +219,8 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
   // is said on GitHub before that commits (reconcileMain delivers them), so a report GitHub does not take,
   // or a process killed before it is sent, never turns a finished apply into a failed or interrupted one.
   const runId = run.id;
+  // Who approved and what was applied, failed and rolled back, for `fleetspec runs show` (state/reports.ts).
+  const record = applyRecord(applied, { approvedBy: by, pr: pr.number, sha, summary: approved.summary });
   if (applied.status === 'invalid' || applied.status === 'stale' || applied.status === 'blocked') {
     const outcome: MainOutcome = applied.status;
     const detail =
@@ -231,6 +234,7 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
     const end = applied.status === 'invalid' ? 'FAILED' : 'BLOCKED';
     run = await recordOutcome(svc, sha, outcome, runId, async (tx) => {
       await recordMain(tx, svc.repoKey, { sha, outcome, pr: pr.number, runId, detail });
+      await recordApply(tx, runId, record);
       await queueReports(tx, svc.repoKey, [resultComment(sha, pr.number, body, runId), applyStatus(sha, 'failure', `not applied: ${detail}`, runId)]);
       await transition(tx, runId, 'PLANNING', end, { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
     });
@@ -245,6 +249,7 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
     report.applied.rollback = clean ? 'complete' : 'incomplete';
     const error = applied.failed!.error;
     run = await recordOutcome(svc, sha, 'failed', runId, async (tx) => {
+      await recordApply(tx, runId, record);
       await transition(tx, runId, 'APPLYING', 'ROLLBACK', { reason: error });
       await recordMain(tx, svc.repoKey, { sha, outcome: 'failed', pr: pr.number, runId, detail: error });
       await queueReports(tx, svc.repoKey, [result, applyStatus(sha, 'failure', `apply failed; ${clean ? 'rolled back' : 'NOT fully rolled back'}: ${error}`, runId)]);
@@ -255,6 +260,7 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
   }
   const detail = `${changes} change${changes === 1 ? '' : 's'} applied`;
   run = await recordOutcome(svc, sha, 'applied', runId, async (tx) => {
+    await recordApply(tx, runId, record);
     await recordMain(tx, svc.repoKey, { sha, outcome: 'applied', pr: pr.number, runId, detail });
     await queueReports(tx, svc.repoKey, [result, applyStatus(sha, 'success', `applied in run ${runId}: ${detail}`, runId)]);
     await transition(tx, runId, 'APPLYING', 'DONE', { reason: `#${pr.number} ${text.short(sha)}: ${detail}` });
