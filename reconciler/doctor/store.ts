@@ -2,7 +2,7 @@
 // to this fleetspec's version, and, for PGlite, a folder only its owner can read or write.
 // Doctor opens the store without migrating it and never creates one.
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { redactUrl } from '../redact.js';
 import { shellQuote } from '../ssh/quote.js';
@@ -98,6 +98,10 @@ export const store: CheckGroup = {
       results.push(folder);
       // Opening would tighten the modes itself; the folder is reported as it is, and not opened when others can reach it.
       if (folder.status === 'fail') return results;
+      // PGlite would initialise a store in an empty folder: doctor makes none.
+      if ((await readdir(ctx.stateDir)).length === 0) {
+        return [warn('store', `the embedded store folder ${ctx.stateDir} is empty`, 'nothing to do for a first run: the first command creates the store in it'), ...results];
+      }
     }
     const opened = await open(ctx);
     results.unshift(opened);

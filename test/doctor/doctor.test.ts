@@ -12,6 +12,9 @@ import { generateKey, parseKey, setSecret } from '../../reconciler/state/secrets
 import { startGitHubServer, type BranchProtectionRecord, type GitHubTestServer, type RouteHandler } from '../github/server.js';
 import { ENGINES, type Engine } from '../state/engines.js';
 
+// Several doctor runs per test, each opening the store: slow on a loaded machine.
+vi.setConfig({ testTimeout: 120_000 });
+
 const GOOD_PROTECTION: BranchProtectionRecord = {
   reviews: { count: 1, dismissStale: true },
   statusChecks: { contexts: ['fleetspec/plan'], strict: true },
