@@ -287,6 +287,13 @@ an EnvironmentFile):
   FLEETSPEC_FINDING_TICKETS  which findings open tickets (--finding-tickets):
                           all (default), none, or a comma list of disk, drift,
                           apply, unapproved
+  FLEETSPEC_DASHBOARD     on (default) or off: keep one "fleetspec dashboard"
+                          issue (waiting PRs, drift, findings, last applies,
+                          trust), edited only when what it shows changes
+  FLEETSPEC_NOTIFY        where apply results, findings and an untrusted default
+                          branch are sent: a comma list of
+                          slack|ntfy|webhook=secret:PATH (each URL stored with
+                          fleetspec secrets set PATH --own)
 Deadlines (durations: 240, 90s, 4m, 1h):
   FLEETSPEC_TICK_BUDGET   a tick (--tick-budget); the daemon's default is 80% of
                           its schedule's interval (4m for every 5 minutes, at
@@ -507,6 +514,8 @@ date, 3 error.`,
   const runs = program
     .command('runs')
     .description('the run ledger: what fleetspec planned, who approved, what it applied and rolled back')
+    // runs and runs show both take --format: the parent's options only before "show".
+    .enablePositionalOptions()
     .option('--limit <n>', 'at most this many runs, newest first', positiveNumber('--limit'), 20)
     .option('--state <state>', 'only runs in this state (PENDING, PLANNING, WAIT_FOR_APPROVE, APPLYING, DONE, BLOCKED, ROLLBACK, FAILED)')
     .option('--repo <owner/name>', 'only runs of this repository (default: every repository in the store)')
@@ -545,7 +554,10 @@ date, 3 error.`,
     .option('--ssh-key <path>', 'private key for SSH (default: FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519)')
     .option(...TERRAFORM_OPTION)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addHelpText('after', '\nExit codes: 0 every check passed, 1 a check failed (each failing line says what to fix), 3 doctor itself failed.')
+    .addHelpText('after', `
+It only reads: it never connects to a host, and prints no secret. Each check
+has a deadline: FLEETSPEC_DOCTOR_TIMEOUT (a duration, default 10s).
+Exit codes: 0 nothing failed (warnings allowed), 1 a check failed (each failing line says what to fix), 3 doctor itself failed.`)
     .action(async (opts: DoctorOptions) => {
       const { doctorCommand } = await import('./commands/doctor.js');
       result.code = await doctorCommand(opts, out);

@@ -18,6 +18,7 @@ import type { Db } from '../state/db.js';
 import type { RunTrigger } from '../state/ledger.js';
 import type { Output } from './output.js';
 import { logLine } from '../escape.js';
+import { Notifier } from '../notify/index.js';
 import { engineOptions, type ConnectOptions } from './plan.js';
 import { withStore } from './store.js';
 import { redactUrl } from '../redact.js';
@@ -80,6 +81,8 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
       ...(loop.config.llm ? { llm: loop.config.llm } : {}),
       ...(loop.config.llmProblem ? { llmProblem: loop.config.llmProblem } : {}),
       findings: loop.config.findings,
+      dashboard: loop.config.dashboard,
+      ...(loop.config.notify.length ? { notify: new Notifier(loop.config.notify, { web: loop.config.webUrl }) } : {}),
       engine: options,
       trigger,
       ...(watch ? { watch } : {}),
