@@ -70,8 +70,11 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
   const { options: engine, close } = await engineOptions(db, specs, 'live', opts, quiet);
   // What the engine reports (terraform's progress, a model pull's percentage) is also what the tick last did, for its still-running lines.
   const options = watch ? { ...engine, progress: (m: string) => (watch.step(logLine(m)), engine.progress(m)) } : engine;
+  // The narratives' token usage is recorded under the tick's run, whichever command ran it.
+  const usage = collectUsage();
+  let run: number | undefined;
   try {
-    return await tick({
+    const report = await tick({
       db,
       repoKey: loop.config.fullName,
       git: loop.git,
@@ -89,7 +92,16 @@ async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, tr
       ...(loop.config.deadlines.llmMs ? { llmBudgetMs: loop.config.deadlines.llmMs } : {}),
       progress: (m) => progress && out.stderr(logLine(m)),
     });
+    run = report.run;
+    return report;
+  } catch (err) {
+    run = (err as { report?: TickReport }).report?.run;
+    throw err;
   } finally {
+    const used = usage.take();
+    if (run !== undefined && used.length) {
+      await recordUsage(db, run, used).catch((err: unknown) => out.stderr(`fleetspec: the narratives' token usage of run ${run} was not recorded: ${logLine(err instanceof Error ? err.message : String(err))}`, 'warning'));
+    }
     await close();
   }
 }
@@ -254,14 +266,11 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
       }
       out.stderr(`fleetspec daemon: serving /metrics and /healthz on ${served.server.url}`);
     }
-    /** One tick, measured: its metrics (when served) and the narratives' token usage, recorded under its run. */
+    /** One tick, measured: its metrics, when served (runTick records the narratives' token usage). */
     const measuredTick = async (watch: TickWatch): Promise<TickReport> => {
-      const usage = collectUsage();
       const started = Date.now();
-      let run: number | undefined;
       try {
         const report = await runTick(db, loop, opts, out, 'cron', false, watch);
-        run = report.run;
         if (served) {
           const ok = report.state === 'DONE' || report.state === 'BLOCKED';
           if (ok) served.health.succeeded();
@@ -271,7 +280,6 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
         return report;
       } catch (err) {
         const report = (err as { report?: TickReport }).report;
-        run = report?.run;
         if (served && err instanceof LockHeld) {
           served.metrics.tickStoodBy(Date.now() - started);
           served.health.succeeded();
@@ -280,11 +288,6 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
           served.health.failed(`tick failed: ${redactUrl(err instanceof Error ? err.message : String(err))}`);
         }
         throw err;
-      } finally {
-        const used = usage.take();
-        if (run !== undefined && used.length) {
-          await recordUsage(db, run, used).catch((err: unknown) => out.stderr(`fleetspec daemon: the narratives' token usage of run ${run} was not recorded: ${logLine(err instanceof Error ? err.message : String(err))}`, 'warning'));
-        }
       }
     };
     const daemon = startDaemon({
