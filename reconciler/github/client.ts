@@ -490,11 +490,18 @@ export class GitHub {
 
   /** The account `login` names now; undefined when none does (404). */
   /** The account the token belongs to: the bot, which authors fleetspec's commits and PRs. */
-  async me(): Promise<Account> {
-    const route = 'GET /user';
-    const { data } = await this.call(route, () => this.octokit.request(route));
-    return { login: data.login, id: Number(data.id) };
+  /** The token's account: asked once per client (a token's owner does not change), then remembered. */
+  me(): Promise<Account> {
+    this.account ??= (async () => {
+      const route = 'GET /user';
+      const { data } = await this.call(route, () => this.octokit.request(route));
+      return { login: data.login, id: Number(data.id) };
+    })();
+    // A failed ask is not remembered: the next call asks again.
+    this.account.catch(() => (this.account = undefined));
+    return this.account;
   }
+  private account: Promise<Account> | undefined;
 
   async user(login: string): Promise<Account | undefined> {
     const route = 'GET /users/{username}';

@@ -237,7 +237,9 @@ export async function syncDashboard(svc: Services, body: string, issues: readonl
 
 /** The dashboard at the end of a tick: its facts read, rendered, and the issue synced. */
 export async function updateDashboard(svc: Services, main: string, mainSha: string, loaded: LoadedSpecs): Promise<DashboardResult> {
-  const [issues, pulls, me] = await Promise.all([svc.github.listIssues({ state: 'all' }), svc.github.listOpenPulls(), svc.github.me()]);
+  // Open issues only: the list of all grows with the repository's age, and a closed dashboard is
+  // replaced by a new one (FLEETSPEC_DASHBOARD=off stops keeping it).
+  const [issues, pulls, me] = await Promise.all([svc.github.listIssues({ state: 'open' }), svc.github.listOpenPulls(), svc.github.me()]);
   const facts = await dashboardFacts(svc, main, mainSha, loaded, issues, pulls);
   return syncDashboard(svc, renderDashboard(facts), issues, me.login);
 }
