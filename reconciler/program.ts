@@ -63,6 +63,8 @@ export function buildProgram(out: Output, result: { code: ExitCode } = { code: E
     .description('GitOps reconciler for a small fleet: desired state as YAML in git, plans as pull requests, apply on approved merge.')
     .version(version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    // Each command's options are its own: "runs show --format json" is show's --format, not runs'.
+    .enablePositionalOptions()
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride()
     .configureOutput({

@@ -124,6 +124,10 @@ describe.each(ENGINES)('runs and status on $name', (engine: Engine) => {
     expect(shown.stdout).toMatch(/approved by ci \(plan file .*plan\.json\)/);
     expect(shown.stdout).toMatch(/-> PENDING +fleetspec apply .*plan\.json\n.*PENDING -> PLANNING\n.*PLANNING -> WAIT_FOR_APPROVE\n.*WAIT_FOR_APPROVE -> APPLYING +approved by ci .*\n.*APPLYING -> DONE +7 changes applied\n/);
     expect(shown.stdout).toContain('apply: applied\n  applied:\n    ports/consilio create\n    ports/consilio/api create');
+    // runs and runs show both take --format: show's is its own.
+    const json = await fleetspec(['runs', 'show', String(run.id), '--format', 'json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ id: run.id, state: 'DONE' });
     expect((await fleetspec(['runs', 'show', '999999'])).code).toBe(1);
     const notId = await fleetspec(['runs', 'show', 'seven']);
     expect(notId).toMatchObject({ code: 1, stderr: expect.stringContaining('"seven" is not a run id') });
