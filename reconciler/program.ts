@@ -187,6 +187,14 @@ read", never planned as a deletion), and runs terraform plan for the stacks
 when terraform or tofu is on PATH and DATABASE_URL names PostgreSQL.
 Every plan carries the verdict of the policies in policies/ (fleetspec policy
 rules lists the built-in ones): findings of severity error mean apply refuses it.
+--target KIND/NAME narrows the plan to that resource (ports/consilio: the range
+and its allocations; dns/api.consilio.153.se, vms/NAME, zones/NAME: their
+Terraform resources, planned with terraform -target=). The plan file records
+its targets and apply plans exactly those again. fleetspec knows no
+dependencies between resources and adds none (terraform adds what a stack
+resource depends on): name every resource you need. Targeting is for
+exceptional use, recovering from a mistake or working around a limitation;
+routine changes should be planned whole. An unknown kind or name exits 1.
 Exit codes: 0 no changes, 1 invalid specs or policies, or a failing verdict, 2 changes, 3 error.`;
 
   connectOptions(
@@ -197,7 +205,8 @@ Exit codes: 0 no changes, 1 invalid specs or policies, or a failing verdict, 2 c
       .option('--live', 'read hosts, models and roles over SSH (default: offline)')
       .option('--out <file>', 'also write the plan as JSON, for fleetspec apply')
       .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
-      .option('--show-unchanged', 'list resources that need no change too'),
+      .option('--show-unchanged', 'list resources that need no change too')
+      .option('--target <kind/name>', 'plan only this resource (repeatable), as terraform -target: for exceptional use only', (value: string, previous: string[] = []) => [...previous, value]),
   )
     .addHelpText('after', PLAN_HELP)
     .action(async (path: string, opts: PlanCommandOptions) => {

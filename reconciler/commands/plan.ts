@@ -44,6 +44,8 @@ export interface PlanCommandOptions extends ConnectOptions, PolicyOptions {
   out?: string;
   format: 'text' | 'markdown' | 'json';
   showUnchanged?: boolean;
+  /** --target KIND/NAME (repeatable): plan only these resources. */
+  target?: string[];
 }
 
 /** The client key for --live: --ssh-key, FLEETSPEC_SSH_KEY, else ~/.ssh/id_ed25519. */
@@ -175,8 +177,13 @@ async function planWithStore(db: Db, specs: string, opts: PlanCommandOptions, ou
   }
   const { options, close } = await engineOptions(db, specs, opts.live ? 'live' : 'offline', opts, out, live);
   try {
-    const { plan, diagnostics } = await planFleet({ ...options, loaded, policy: policies.policy });
+    const { plan, diagnostics, targetError } = await planFleet({ ...options, loaded, policy: policies.policy, targets: opts.target ?? [] });
     printDiagnostics(diagnostics, out);
+    if (targetError) {
+      out.stderr(`fleetspec plan: ${logLine(targetError.message)}; nothing was planned`);
+      out.stderr(`  hint: ${logLine(targetError.hint)}`);
+      return EXIT.INVALID;
+    }
     if (!plan) {
       out.stderr('fleetspec plan: the specs are invalid; nothing was planned');
       out.stderr('  hint: fix the problems above (fleetspec validate lists them all)');
@@ -210,7 +217,8 @@ export async function readPlanFile(path: string): Promise<{ plan?: Plan; problem
   if (plan?.format !== 'fleetspec-plan/v1' || !Array.isArray(plan.changes) || (plan.mode !== 'offline' && plan.mode !== 'live')) {
     return { problem: `${path}: not a fleetspec plan (expected format fleetspec-plan/v1)` };
   }
-  const recomputed = buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown ?? [] });
+  if (plan.targets !== undefined && (!Array.isArray(plan.targets) || !plan.targets.every((t) => typeof t === 'string'))) return { problem: `${path}: not a fleetspec plan (targets must be a list of KIND/NAME)` };
+  const recomputed = buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown ?? [], targets: plan.targets ?? [] });
   if (recomputed.hash !== plan.hash) return { problem: `${path}: the plan was edited after it was made (its hash does not match its content)` };
   return { plan };
 }
@@ -239,7 +247,7 @@ export function applyCommand(planPath: string, specs: string, opts: ApplyCommand
       command: 'apply',
       reason: `fleetspec apply ${planPath}`,
       approval: `plan file ${planPath}`,
-      replan: `fleetspec plan${approved.mode === 'live' ? ' --live' : ''} --out ${planPath}, review it, then apply it`,
+      replan: `fleetspec plan${approved.mode === 'live' ? ' --live' : ''}${(approved.targets ?? []).map((t) => ` --target ${t}`).join('')} --out ${planPath}, review it, then apply it`,
     });
   });
 }
@@ -280,6 +288,12 @@ export async function applyApproved(db: Db, approved: Plan, specs: string, opts:
     const report = await applyPlan(approved, options);
     if (opts.format === 'json') out.stdout(JSON.stringify({ run: run.id, ...report, current: undefined, currentHash: report.current?.hash }, null, 2));
     printDiagnostics(report.diagnostics, out);
+    if (report.targetError) {
+      await transition(db, run.id, 'PLANNING', 'FAILED', { reason: report.targetError.message });
+      out.stderr(`${name}: ${logLine(report.targetError.message)}; nothing was applied`);
+      out.stderr(`  hint: ${logLine(report.targetError.hint)}`);
+      return EXIT.INVALID;
+    }
     if (report.status === 'invalid') {
       await transition(db, run.id, 'PLANNING', 'FAILED', { reason: 'specs are invalid' });
       out.stderr(`${name}: the specs are invalid; nothing was applied`);

@@ -15,6 +15,8 @@ import { evaluatePolicies, type PolicyContext } from '../policies/evaluate.js';
 import { buildPlan, canonicalJson, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
 import { failpoint } from '../failpoints.js';
 import { besideSpecs } from '../specs/folders.js';
+import { STACK_OF_KIND } from '../stacks/driver.js';
+import { parseTarget, targetScope, TargetError, unmatchedTargets, type TargetScope } from './targets.js';
 
 export { besideSpecs };
 
@@ -31,6 +33,8 @@ export interface EngineOptions extends Omit<LiveContext, 'index' | 'mode' | 'sta
   policy?: PolicyContext;
   /** The stored scope of each secret by path (from the state store), to check every `secret:` reference against. */
   secretScopes?: () => Promise<ReadonlyMap<string, readonly string[]>>;
+  /** `plan --target`: KIND/NAME of each resource to plan, alone (Terraform's -target); absent or empty, the whole fleet. */
+  targets?: readonly string[];
   /** Apply only: called once the new plan matched the approved one, before the first change. Throwing stops the apply. */
   beforeApply?: (current: Plan) => Promise<void>;
 }
@@ -45,21 +49,42 @@ export interface Planned {
   context?: LiveContext;
   /** Each driver's part of the plan, by kind folder: what a plan scoped to that kind holds. */
   byDriver?: Map<string, DriverPlan>;
+  /** A target names no kind or nothing of its kind: no plan. */
+  targetError?: TargetError;
+}
+
+const STACK_FOLDERS = new Set<string>(Object.values(STACK_OF_KIND));
+
+/** Whether a finding is about a targeted resource, or about a targeted stack as a whole. */
+function targetedFinding(scope: TargetScope, f: PlanFinding): boolean {
+  if (scope.matches(f)) return true;
+  const addresses = (scope.stacks as Record<string, string[] | undefined>)[f.kind];
+  return Boolean(addresses?.length && (f.name === 'stack' || addresses.includes(f.name)));
 }
 
 export async function planFleet(opts: EngineOptions): Promise<Planned> {
   const loaded = await (opts.loaded ?? loadSpecs(opts.specs));
   if (countBySeverity(loaded.diagnostics).errors > 0) return { diagnostics: loaded.diagnostics, resources: loaded.resources.length };
-  const context = liveContext(opts, loaded.index);
+  let scope: TargetScope | undefined;
+  try {
+    if (opts.targets?.length) scope = targetScope(opts.targets.map(parseTarget), loaded.index);
+  } catch (error) {
+    if (error instanceof TargetError) return { diagnostics: loaded.diagnostics, resources: loaded.resources.length, targetError: error };
+    throw error;
+  }
+  const context = liveContext(opts, loaded.index, scope);
   const changes: ResourceChange[] = [];
   const unknown: NotRead[] = [];
   const findings: PlanFinding[] = [];
-  const drivers = opts.drivers ?? DRIVERS;
+  // Targeted: only the drivers of targeted kinds read anything.
+  const drivers = (opts.drivers ?? DRIVERS).filter((d) => !scope || scope.folders.has(d.folder));
   const results = await Promise.all(
     drivers.map(async (driver) => {
       const desired = loaded.index.all(driver.folder);
       const live = await driver.readLive(desired, context);
-      const found = driver.diff(desired, live, context);
+      let found = driver.diff(desired, live, context);
+      // A stack narrowed itself (terraform -target= keeps what a target depends on): its plan is taken whole.
+      if (scope && !STACK_FOLDERS.has(driver.folder)) found = { ...found, changes: found.changes.filter(scope.matches), unknown: found.unknown.filter(scope.matches) };
       for (const change of found.changes) {
         const actions = isApplicable(change) ? driver.actions(change) : [];
         if (actions.length) change.actions = actions;
@@ -74,7 +99,12 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
     findings.push(...r.findings);
   }
   const byDriver = new Map(drivers.map((d, i) => [d.folder, results[i]!]));
-  const plan = judge(buildPlan(changes, { mode: opts.mode, unknown, findings }), loaded.index, byDriver, opts.policy);
+  const targetError = scope && unmatchedTargets(scope, loaded.index, changes, unknown);
+  if (targetError) return { diagnostics: loaded.diagnostics, resources: loaded.resources.length, targetError };
+  const targets = scope?.targets.map((t) => `${t.kind}/${t.name}`);
+  let plan = judge(buildPlan(changes, { mode: opts.mode, unknown, findings, targets }), loaded.index, byDriver, opts.policy);
+  // Findings about resources outside the targets are not this plan's: they would block an apply that does not touch them.
+  if (scope) plan = buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: plan.findings.filter((f) => targetedFinding(scope, f)), policies: plan.verdict.policies, targets });
   return { plan, diagnostics: loaded.diagnostics, resources: loaded.resources.length, context, byDriver };
 }
 
@@ -83,7 +113,7 @@ function judge(plan: Plan, index: SpecIndex, byDriver: ReadonlyMap<string, Drive
   if (!policy) return plan;
   const facts = new Map([...byDriver].filter(([, p]) => p.facts).map(([folder, p]) => [folder, p.facts!]));
   const judged = evaluatePolicies(policy, { index, plan, facts });
-  return buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: [...plan.findings, ...judged.findings], policies: judged.evaluated });
+  return buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: [...plan.findings, ...judged.findings], policies: judged.evaluated, targets: plan.targets });
 }
 
 /**
@@ -96,8 +126,9 @@ export function scopedPlan(planned: Planned, folder: string, policy: PolicyConte
   return judge(plan, planned.context!.index, new Map([[folder, part]]), policy);
 }
 
-function liveContext(opts: EngineOptions, index: SpecIndex): LiveContext {
-  const stacks = opts.stacks ?? { dir: besideSpecs(opts.specs, 'stacks'), workDir: join('.fleetspec', 'terraform'), noTerraform: 'no terraform configured' };
+function liveContext(opts: EngineOptions, index: SpecIndex, scope?: TargetScope): LiveContext {
+  const given = opts.stacks ?? { dir: besideSpecs(opts.specs, 'stacks'), workDir: join('.fleetspec', 'terraform'), noTerraform: 'no terraform configured' };
+  const stacks = scope ? { ...given, targets: scope.stacks } : given;
   return {
     mode: opts.mode,
     db: opts.db,
@@ -137,6 +168,8 @@ export interface ApplyReport {
   notDone: ResourceChange[];
   rolledBack: string[];
   rollbackFailed: { description: string; error: string }[];
+  /** The approved plan's targets name nothing now (status invalid). */
+  targetError?: TargetError;
 }
 
 /** Changes whose content differs between two plans: what made an approved plan stale. */
@@ -166,8 +199,10 @@ export function planDifferences(approved: Plan, current: Plan): string[] {
 export async function applyPlan(approved: Plan, opts: Omit<EngineOptions, 'mode'>): Promise<ApplyReport> {
   const report: ApplyReport = { status: 'applied', diagnostics: [], done: [], notDone: [], rolledBack: [], rollbackFailed: [] };
   const { loaded: _, beforeApply: __, ...rest } = opts;
-  const planned = await planFleet({ ...rest, mode: approved.mode });
+  // A targeted plan is planned again with its own targets; a whole one whole.
+  const planned = await planFleet({ ...rest, mode: approved.mode, targets: approved.targets ?? [] });
   report.diagnostics = planned.diagnostics;
+  if (planned.targetError) return { ...report, status: 'invalid', targetError: planned.targetError };
   if (!planned.plan || !planned.context) return { ...report, status: 'invalid' };
   report.current = planned.plan;
   if (planned.plan.hash !== approved.hash) return { ...report, status: 'stale' };

@@ -91,7 +91,12 @@ export interface Plan {
   summary: PlanSummary;
   verdict: Verdict;
   /**
-   * sha256 of the canonical JSON of mode, changes and the names of unknown resources: the
+   * `plan --target`: the resources (kind/name) the plan was narrowed to, sorted; absent in a
+   * whole plan. Part of the hash, so a targeted plan is never applied as a whole one, or back.
+   */
+  targets?: string[];
+  /**
+   * sha256 of the canonical JSON of mode, changes, the names of unknown resources and the targets: the
    * identity an approval refers to. Findings, reasons for unknowns and for no-ops (volatile: disk
    * usage, error texts, how a stack was read) are left out so they cannot make an approved plan stale.
    */
@@ -116,9 +121,10 @@ export function canonicalJson(value: unknown): string {
 
 export function buildPlan(
   changes: readonly ResourceChange[],
-  extra: { mode?: PlanMode; unknown?: readonly NotRead[]; findings?: readonly PlanFinding[]; policies?: readonly string[] } = {},
+  extra: { mode?: PlanMode; unknown?: readonly NotRead[]; findings?: readonly PlanFinding[]; policies?: readonly string[]; targets?: readonly string[] } = {},
 ): Plan {
   const mode = extra.mode ?? 'offline';
+  const targets = [...new Set(extra.targets ?? [])].sort();
   const sorted = [...changes].sort(compareChanges);
   const unknown = [...(extra.unknown ?? [])].sort(byKindAndName);
   const findings = [...(extra.findings ?? [])].sort(compareFindings);
@@ -133,9 +139,9 @@ export function buildPlan(
   }
   // A no-op's reason says how it was read (terraform run or not, which folder), not what changes:
   // it must not make an approval stale when the applying process found terraform and the planning one did not.
-  const identity = { mode, changes: sorted.map((c) => (c.action === 'no-op' ? { ...c, reason: '' } : c)), unknown: unknown.map((u) => `${u.kind}/${u.name}`) };
+  const identity = { mode, changes: sorted.map((c) => (c.action === 'no-op' ? { ...c, reason: '' } : c)), unknown: unknown.map((u) => `${u.kind}/${u.name}`), ...(targets.length ? { targets } : {}) };
   const hash = createHash('sha256').update(canonicalJson(identity)).digest('hex');
-  return { format: 'fleetspec-plan/v1', mode, changes: sorted, unknown, findings, summary, verdict: verdictOf(findings, extra.policies ?? []), hash };
+  return { format: 'fleetspec-plan/v1', mode, ...(targets.length ? { targets } : {}), changes: sorted, unknown, findings, summary, verdict: verdictOf(findings, extra.policies ?? []), hash };
 }
 
 /**
@@ -205,3 +211,7 @@ export function summaryLine(plan: Plan): string {
   const inStore = store ? `, ${store === add + change + destroy + replace + drift ? 'all' : `${store} of them`} in fleetspec's state store` : '';
   return `Plan: ${add} to add, ${change} to change, ${destroy} to destroy${replace ? `, ${replace} to replace` : ''}${drift ? `, ${drift} drifted` : ''}${inStore}.${unread}`;
 }
+
+/** Terraform's warning, shown at the top of every rendering of a targeted plan. */
+export const TARGET_WARNING =
+  'targeting is for exceptional use: recovering from a mistake, or working around a limitation. Routine changes should be planned whole. Only the targeted resources are planned; fleetspec adds nothing they depend on (terraform does, within a stack).';

@@ -4,7 +4,7 @@
 // for where it goes (reconciler/escape.ts).
 import { paint, type Style } from '../color.js';
 import { logLine, mdCell, mdCode } from '../escape.js';
-import { canonicalJson, findingProblem, hasChanges, STORE_KINDS, summaryLine, verdictLine, verdictOf, type Action, type NotRead, type Plan, type PlanFinding, type ResourceChange, type Verdict } from './plan.js';
+import { canonicalJson, findingProblem, hasChanges, STORE_KINDS, summaryLine, TARGET_WARNING, verdictLine, verdictOf, type Action, type NotRead, type Plan, type PlanFinding, type ResourceChange, type Verdict } from './plan.js';
 import { formatProblem } from '../diagnostics.js';
 
 const SIGN: Record<Action, string> = { create: '+', update: '~', replace: '±', delete: '-', drift: '!', 'no-op': ' ' };
@@ -29,6 +29,10 @@ const GROUP_TITLE = { live: 'Changes to live systems', store: "Changes to fleets
 export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: boolean } = {}): string {
   const tint = (style: Style, s: string) => paint(style, s, opts.color);
   const lines: string[] = [];
+  if (plan.targets?.length) {
+    lines.push(tint('yellow', `Targeted plan: ${plan.targets.map((t) => logLine(t)).join(', ')}`));
+    lines.push(tint('yellow', `Warning: ${TARGET_WARNING}`), '');
+  }
   const change = (c: ResourceChange) => {
     lines.push(tint(COLOUR[c.action], `${SIGN[c.action]} ${logLine(`${c.kind}/${c.name}`)}`) + ` (${c.action}: ${logLine(c.reason)})`);
     if (c.action !== 'no-op') {
@@ -94,7 +98,8 @@ function quoting(text: string, remote: unknown): string {
 }
 
 export function renderMarkdown(plan: Plan): string {
-  const out = [`### ${summaryLine(plan)}`, ''];
+  const out = plan.targets?.length ? ['> [!WARNING]', `> Targeted plan: ${plan.targets.map((t) => code(t)).join(', ')}. ${mdCell(TARGET_WARNING)}`, ''] : [];
+  out.push(`### ${summaryLine(plan)}`, '');
   if (hasChanges(plan)) {
     for (const group of ['live', 'store'] as const) {
       const shown = plan.changes.filter((c) => c.action !== 'no-op' && changeGroup(c) === group);
@@ -130,5 +135,8 @@ export function renderMarkdown(plan: Plan): string {
 }
 
 export function renderJson(plan: Plan): string {
-  return JSON.stringify(plan, null, 2);
+  if (!plan.targets?.length) return JSON.stringify(plan, null, 2);
+  // The warning beside the targets, at the top, for whoever reads the file; apply ignores it.
+  const { format, mode, targets, ...rest } = plan;
+  return JSON.stringify({ format, mode, targets, targetWarning: TARGET_WARNING, ...rest }, null, 2);
 }

@@ -12,7 +12,9 @@ import { defineDriver, type Driver, type LiveContext, type Rollback } from '../k
 import type { PlanFinding, ResourceChange } from '../plan/plan.js';
 import { configDiff } from './config-diff.js';
 import { readCommitted, stackFile, synthesiseModel } from './files.js';
-import { stackModels, type StackModel, type StackName } from './model.js';
+import { dnsInput, stackModels, tfId, type StackModel, type StackName } from './model.js';
+import type { SpecIndex } from '../kinds/kind.js';
+import { stringify } from 'safe-stable-stringify';
 import { IMPORTS_FILE, stackImports } from './imports.js';
 import { toResourceChanges, type ShowPlan } from './show.js';
 import { applySaved, init, plan, PLAN_FILE, TerraformError, type TerraformBinary, type TerraformRun } from './terraform.js';
@@ -38,6 +40,51 @@ export interface StacksContext {
    * provider before anyone approved that); the plan falls back to the configuration diff.
    */
   trustedSecrets?: Partial<Record<StackName, readonly string[]>>;
+  /**
+   * `plan --target`: the Terraform addresses to plan in each stack (terraform plan -target=, or
+   * the configuration diff narrowed to them). Present means targeted: a stack without an entry
+   * is not planned at all.
+   */
+  targets?: Partial<Record<StackName, readonly string[]>>;
+}
+
+/** The stack whose resources a spec kind becomes, for the kinds that become Terraform resources. */
+export const STACK_OF_KIND: Readonly<Record<string, StackName>> = { dns: 'dns', zones: 'dns', vms: 'vms' };
+
+/**
+ * The Terraform addresses a spec resource becomes (the logical ids synth.ts gives them): a DNS
+ * record, a VM, or the tunnel ingress a zone manages. A zone's lookups are data sources, not targets.
+ */
+export function stackAddresses(index: SpecIndex, kind: string, name: string): string[] {
+  if (kind === 'dns') return [`cloudflare_dns_record.${tfId(name)}`];
+  if (kind === 'vms') return [`google_compute_instance.${tfId(name)}`];
+  if (kind === 'zones') return dnsInput(index).input.tunnels.filter((t) => t.zone === name).map((t) => `cloudflare_zero_trust_tunnel_cloudflared_config.${t.id}`);
+  return [];
+}
+
+/**
+ * A targeted configuration-diff apply writes the committed file with only the targeted resources
+ * taken from the new synthesis; the input hash is dropped, so the next plan diffs the rest again.
+ */
+function targetedText(previous: Record<string, any> | undefined, next: Record<string, any>, addresses: readonly string[]): string {
+  const { resource: _, ...settings } = next;
+  const out: Record<string, any> = structuredClone(previous ?? settings);
+  if (out['//'] && typeof out['//'] === 'object') {
+    const { inputHash: __, ...meta } = out['//'] as Record<string, unknown>;
+    out['//'] = meta;
+  }
+  for (const address of addresses) {
+    const dot = address.indexOf('.');
+    const [type, id] = [address.slice(0, dot), address.slice(dot + 1)];
+    const block = next.resource?.[type]?.[id];
+    out.resource ??= {};
+    if (block !== undefined) (out.resource[type] ??= {})[id] = block;
+    else if (out.resource[type]) {
+      delete out.resource[type][id];
+      if (!Object.keys(out.resource[type]).length) delete out.resource[type];
+    }
+  }
+  return stringify(out, null, 2) + '\n';
 }
 
 interface StackLive {
@@ -55,6 +102,8 @@ interface StackLive {
   notRun?: string;
   /** Terraform failed: its own message. */
   failed?: string;
+  /** `plan --target`: the addresses planned (terraform -target=, or the configuration diff narrowed). */
+  only?: readonly string[];
   /** What of stacks/<name>/imports.tf.json terraform was not given, and why (stackImports). */
   refusedImports?: string[];
 }
@@ -139,6 +188,9 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
   return defineDriver<StackLive | undefined>({
     folder: name,
     async readLive(_desired, ctx) {
+      const targets = ctx.stacks.targets;
+      // Targeted elsewhere, or at nothing this stack holds: nothing to plan (no -target at all would plan everything).
+      if (targets && !targets[name]?.length) return undefined;
       const [model] = stackModels(ctx.index, [name]);
       const file = stackFile(ctx.stacks.dir, name);
       // Nothing declared and nothing synthesised before: no stack to plan.
@@ -147,7 +199,7 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
       // Named from the stacks folder, not the working directory: the reason is part of the plan's
       // hash, and a plan made in one directory must stay valid when applied from another.
       const where = `${basename(ctx.stacks.dir)}/${name}/cdk.tf.json`;
-      const live: StackLive = { model: model!, text, where };
+      const live: StackLive = { model: model!, text, where, ...(targets ? { only: targets[name]! } : {}) };
       // An unchanged input hash means the committed file is this very synthesis: nothing to parse.
       if (fresh) {
         const previous = await readCommitted(ctx.stacks.dir, name);
@@ -162,7 +214,7 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
           const imports = await stackImports(ctx.stacks.dir, name, text);
           live.refusedImports = imports.refused;
           await init(run, text, imports.text ? { [IMPORTS_FILE]: imports.text } : {});
-          live.show = (await plan(run)).show;
+          live.show = (await plan(run, targets?.[name])).show;
         } catch (err) {
           live.failed = err instanceof TerraformError || err instanceof Error ? err.message : String(err);
         }
@@ -193,7 +245,9 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
         const unchanged = `${reason}: unchanged, its input hash matches the specs`;
         return { changes: [{ kind: name, name: 'stack', action: 'no-op', before: null, after: null, reason: unchanged }], unknown: [], findings };
       }
-      return { changes: configDiff(name, live.previous, live.next, reason), unknown: [], findings };
+      const diff = configDiff(name, live.previous, live.next, reason);
+      const only = live.only;
+      return { changes: only ? diff.filter((c) => only.includes(c.name)) : diff, unknown: [], findings };
     },
     actions(change: ResourceChange) {
       if (change.reason.startsWith(TERRAFORM_REASON)) return [`terraform apply of the saved plan for stacks/${name} (every change of the stack at once)`, `write stacks/${name}/cdk.tf.json`];
@@ -222,7 +276,8 @@ export function stackDriver(name: StackName): Driver<StackLive | undefined> {
           },
         };
       }
-      await writeAtomic(file, live.text);
+      const only = live.only;
+      await writeAtomic(file, only && live.next ? targetedText(live.previous, live.next, only) : live.text);
       return { description: `restored ${relative(process.cwd(), file) || file}`, run: restore };
     },
   });

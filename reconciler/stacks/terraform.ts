@@ -300,11 +300,11 @@ export async function init(run: TerraformRun, stackJson: string, extra: Readonly
   await must(run, 'init', ['-input=false', '-no-color']);
 }
 
-/** `plan -out`, then `show -json` of that file. */
-export async function plan(run: TerraformRun): Promise<{ show: ShowPlan; planFile: string; changes: boolean }> {
+/** `plan -out`, then `show -json` of that file. `targets`: addresses for -target= (plan --target); absent, the whole stack. */
+export async function plan(run: TerraformRun, targets: readonly string[] = []): Promise<{ show: ShowPlan; planFile: string; changes: boolean }> {
   run.progress(label(run, 'plan'));
   // -detailed-exitcode: 0 no changes, 2 changes, 1 error.
-  const result = await must(run, 'plan', ['-input=false', '-no-color', '-lock-timeout=60s', '-detailed-exitcode', `-out=${PLAN_FILE}`], [0, 2]);
+  const result = await must(run, 'plan', ['-input=false', '-no-color', '-lock-timeout=60s', '-detailed-exitcode', ...targets.map((t) => `-target=${t}`), `-out=${PLAN_FILE}`], [0, 2]);
   const shown = await must(run, 'show', ['-json', '-no-color', PLAN_FILE]);
   const show = parseShowJson(shown.stdout);
   if (show.errored) throw new TerraformError(label(run, 'plan'), 1, terraformErrors(result.stderr, result.stdout) || 'the plan is marked errored');
