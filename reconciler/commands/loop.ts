@@ -10,6 +10,8 @@ import { countBySeverity, formatDiagnostic } from '../diagnostics.js';
 import { loadSpecs } from '../specs/load.js';
 import { acquireLeader, LockHeld } from '../state/lock.js';
 import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type Daemon, type TickLog } from '../loop/daemon.js';
+import { webhookHandler } from '../webhooks/receiver.js';
+import { webhookSecret } from '../webhooks/secret.js';
 import { tick, type TickReport } from '../loop/tick.js';
 import { formatDuration, scheduleGapMs, STILL_RUNNING_EVERY_MS, TickWatch } from '../loop/watchdog.js';
 import { startSystemdWatchdog } from '../loop/sd-notify.js';
@@ -252,25 +254,39 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     const { tickMs, applyMs, stillRunningMs } = loop.config.deadlines;
     // --listen: prom-client is loaded only then; the server is up before the first tick, so a scrape sees it.
     let served: { metrics: FleetMetrics; health: Health; server: MetricsServer } | undefined;
+    let webhooks = '';
     if (listen) {
+      // GitHub's deliveries at POST /webhook, when the store has the secret; a delivery before the daemon starts is answered 503.
+      const secret = await webhookSecret(db);
+      const webhook =
+        'off' in secret
+          ? `webhooks are off: ${secret.off}`
+          : webhookHandler({
+              secret: secret.secret,
+              poke: (reason, trigger) => running?.poke({ reason, trigger }) ?? 'stopped',
+              log: (level, m) => out.stderr(`fleetspec daemon: ${m}`, level),
+            });
+      webhooks = 'off' in secret ? `webhooks are off (polling only): ${logLine(secret.off)}` : `taking GitHub webhooks at POST /webhook (secret ${secret.path})`;
       const { FleetMetrics } = await import('../metrics/registry.js');
       const metrics = new FleetMetrics();
       const health = new Health(scheduleGapMs(opts.schedule));
       try {
-        served = { metrics, health, server: await serveMetrics(listen, metrics, health) };
+        served = { metrics, health, server: await serveMetrics(listen, metrics, health, webhook) };
       } catch (err) {
         metrics.close();
         out.stderr(`fleetspec daemon: cannot serve metrics on ${logLine(listenText!)}: ${logLine(err instanceof Error ? err.message : String(err))}`, 'err');
         out.stderr('  hint: another process may have that port; pick another with --listen or FLEETSPEC_LISTEN', 'err');
         return EXIT.ERROR;
       }
+      // Before the line that names the URL: whoever waits for that line sees this one too.
+      out.stderr(`fleetspec daemon: ${webhooks}`, webhooks.startsWith('webhooks are off') ? 'warning' : 'info');
       out.stderr(`fleetspec daemon: serving /metrics and /healthz on ${served.server.url}`);
     }
     /** One tick, measured: its metrics, when served (runTick records the narratives' token usage). */
-    const measuredTick = async (watch: TickWatch): Promise<TickReport> => {
+    const measuredTick = async (watch: TickWatch, trigger: RunTrigger): Promise<TickReport> => {
       const started = Date.now();
       try {
-        const report = await runTick(db, loop, opts, out, 'cron', false, watch);
+        const report = await runTick(db, loop, opts, out, trigger, false, watch);
         if (served) {
           const ok = report.state === 'DONE' || report.state === 'BLOCKED';
           if (ok) served.health.succeeded();
@@ -294,7 +310,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
       schedule: opts.schedule,
       immediately: opts.immediately ?? false,
       budgets: { ...(tickMs ? { tickMs } : {}), ...(applyMs ? { applyMs } : {}) },
-      tick: (_signal, watch) => measuredTick(watch),
+      tick: (_signal, watch, poke) => measuredTick(watch, poke?.trigger ?? 'cron'),
       log,
       note: (m) => out.stderr(`fleetspec daemon: ${logLine(m)}`),
       ...(stillRunningMs ? { stillRunningEveryMs: stillRunningMs } : {}),

@@ -9,10 +9,13 @@
 // perhaps the leader lock, and a second tick beside it would race it. A stop (SIGTERM) ends the
 // schedule and abandons a tick that is not applying at once (the daemon gives it STOP_DEADLINE_MS
 // to unwind, then stops waiting); a tick that is applying finishes, within its apply budget.
+// A poke (a GitHub webhook delivery) asks for a tick soon; pokes coalesce: those made before a tick
+// starts are answered by it, those made while it runs by one more tick after it.
 import { redactUrl } from '../redact.js';
 import cron from 'node-cron';
 import { logLine } from '../escape.js';
 import { LockHeld } from '../state/lock.js';
+import type { RunTrigger } from '../state/ledger.js';
 import type { TickReport } from './tick.js';
 import { budgetsFor, formatDuration, STILL_RUNNING_EVERY_MS, STOP_DEADLINE_MS, TickWatch, type Budgets } from './watchdog.js';
 
@@ -27,13 +30,24 @@ export interface TickLog {
   /** Due times of the schedule that passed while this tick ran (they start no tick of their own). */
   skipped?: number;
   message: string;
+  /** Why this tick ran before its due time: the poke(s) that asked for it. */
+  poked?: string;
   report?: Omit<TickReport, 'durationMs'>;
 }
 
+/** What asked for a tick out of schedule; `trigger` is what the ledger records for its run. */
+export interface Poke {
+  reason: string;
+  trigger?: RunTrigger;
+}
+
+/** How long a poke waits before its tick starts, so that a burst of deliveries makes one tick. */
+export const POKE_DELAY_MS = 250;
+
 export interface DaemonOptions {
   schedule: string;
-  /** One tick; rejects when the tick failed (the error may carry a `report`). `signal` is `watch.signal`. */
-  tick(signal: AbortSignal, watch: TickWatch): Promise<TickReport>;
+  /** One tick; rejects when the tick failed (the error may carry a `report`). `signal` is `watch.signal`; `poke` when one asked for it. */
+  tick(signal: AbortSignal, watch: TickWatch, poke?: Poke): Promise<TickReport>;
   log(entry: TickLog): void;
   /** Run a tick at start instead of waiting for the first scheduled time. */
   immediately?: boolean;
@@ -65,6 +79,11 @@ export interface Daemon {
   readonly budgets: Budgets;
   /** The running tick's watch, if a tick runs. */
   current(): TickWatch | undefined;
+  /**
+   * Asks for a tick within POKE_DELAY_MS, or right after the running one. `queued`: this poke's
+   * tick is due; `coalesced`: a tick already due answers it too; `stopped`: no tick will run.
+   */
+  poke(poke: Poke): 'queued' | 'coalesced' | 'stopped';
 }
 
 /** A cron expression node-cron accepts, or the reason it does not. */
@@ -86,8 +105,11 @@ export function startDaemon(opts: DaemonOptions): Daemon {
   let wedged = false;
   let onWedged: (() => void) | undefined;
   const wedge = new Promise<void>((r) => (onWedged = r));
+  /** A poke no tick has started for yet (later ones counted in `more`), and the timer that starts it. */
+  let poked: (Poke & { more: number }) | undefined;
+  let pokeTimer: NodeJS.Timeout | undefined;
 
-  const once = async (): Promise<void> => {
+  const once = async (poke?: Poke & { more: number }): Promise<void> => {
     if (abort.signal.aborted || wedged) return;
     const started = Date.now();
     count++;
@@ -98,14 +120,15 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     if (note) current.report(opts.stillRunningEveryMs ?? STILL_RUNNING_EVERY_MS, note);
     const check = setInterval(() => checkWedge(current), Math.max(20, Math.min(1000, budgets.graceMs / 4)));
     check.unref();
+    const pokedField = poke ? { poked: `${poke.reason}${poke.more ? ` and ${poke.more} more` : ''}` } : {};
     try {
-      const report = await opts.tick(current.signal, current);
+      const report = await opts.tick(current.signal, current, poke && { reason: poke.reason, ...(poke.trigger ? { trigger: poke.trigger } : {}) });
       const { durationMs, ...rest } = report;
-      opts.log({ time: new Date().toISOString(), level: report.state === 'FAILED' ? 'error' : 'info', run: report.run, state: report.state, durationMs, ...skippedField(), message: report.reason, report: rest });
+      opts.log({ time: new Date().toISOString(), level: report.state === 'FAILED' ? 'error' : 'info', run: report.run, state: report.state, durationMs, ...skippedField(), message: report.reason, ...pokedField, report: rest });
     } catch (err) {
       if (err instanceof LockHeld) {
         // Another reconciler has the repository: this one is the standby, as meant, not failing.
-        opts.log({ time: new Date().toISOString(), level: 'info', durationMs: Date.now() - started, ...skippedField(), message: `standby: ${redactUrl(err.message)}` });
+        opts.log({ time: new Date().toISOString(), level: 'info', durationMs: Date.now() - started, ...skippedField(), message: `standby: ${redactUrl(err.message)}`, ...pokedField });
         return;
       }
       const report = (err as { report?: TickReport }).report;
@@ -116,6 +139,7 @@ export function startDaemon(opts: DaemonOptions): Daemon {
         durationMs: Date.now() - started,
         ...skippedField(),
         message: `tick failed: ${redactUrl(err instanceof Error ? err.message : String(err))}`,
+        ...pokedField,
       });
     } finally {
       clearInterval(check);
@@ -146,8 +170,25 @@ export function startDaemon(opts: DaemonOptions): Daemon {
       skipped++;
       return;
     }
-    running = once().finally(() => (running = undefined));
+    return start();
+  };
+  /** Starts a tick; it answers the poke made before it, if any. */
+  const start = () => {
+    clearTimeout(pokeTimer);
+    pokeTimer = undefined;
+    const poke = poked;
+    poked = undefined;
+    running = once(poke).finally(() => {
+      running = undefined;
+      // Pokes made while it ran: one more tick.
+      if (poked && !abort.signal.aborted && !wedged) pokeTimer = setTimeout(startPoked, POKE_DELAY_MS);
+    });
     return running;
+  };
+  const startPoked = () => {
+    pokeTimer = undefined;
+    // A scheduled tick that started meanwhile answered the poke, or runs and will start its tick after it.
+    if (poked && !running && !abort.signal.aborted && !wedged) void start();
   };
   // node-cron's own logger writes coloured lines to the console. A due time skipped while a tick
   // runs is expected (ticks never overlap): it is counted on that tick's line, not logged each time.
@@ -170,8 +211,19 @@ export function startDaemon(opts: DaemonOptions): Daemon {
     budgets,
     ticks: () => count,
     current: () => watch,
+    poke(poke) {
+      if (abort.signal.aborted || wedged) return 'stopped';
+      if (poked) {
+        poked.more++;
+        return 'coalesced';
+      }
+      poked = { ...poke, more: 0 };
+      if (!running && !pokeTimer) pokeTimer = setTimeout(startPoked, POKE_DELAY_MS);
+      return 'queued';
+    },
     async stop() {
       abort.abort();
+      clearTimeout(pokeTimer);
       await task.stop();
       await task.destroy();
       const outcome = await untilTickEnds();
@@ -213,5 +265,5 @@ export function startDaemon(opts: DaemonOptions): Daemon {
  */
 export function formatTickLog(e: TickLog, opts: { timestamp?: boolean } = {}): string {
   const head = `${opts.timestamp === false ? '' : `${e.time} `}${e.level === 'error' ? 'ERROR ' : ''}${e.run !== undefined ? `run ${e.run} ${e.state}` : 'tick'} in ${(e.durationMs / 1000).toFixed(1)} s`;
-  return `${head}: ${logLine(e.message)}`;
+  return `${head}: ${logLine(e.message)}${e.poked ? ` (asked for by ${logLine(e.poked)})` : ''}`;
 }

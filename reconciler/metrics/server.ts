@@ -1,9 +1,11 @@
 // `fleetspec daemon --listen host:port`: /metrics (Prometheus text format) and /healthz, on a
 // loopback address only. The daemon's port is no public service: anything that can reach it can
 // read the fleet's queue and token spend, so a non-loopback address is refused, not bound.
+// POST /webhook takes GitHub's deliveries (webhooks/receiver.ts), reaching it through a tunnel.
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import type { FleetMetrics } from './registry.js';
+import type { WebhookHandler } from '../webhooks/receiver.js';
 
 export interface ListenAddress {
   host: string;
@@ -63,9 +65,15 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function serveMetrics(address: ListenAddress, metrics: FleetMetrics, health: Health): Promise<MetricsServer> {
+/** `webhook`: the handler for POST /webhook, or why webhooks are off (answered 404). */
+export async function serveMetrics(address: ListenAddress, metrics: FleetMetrics, health: Health, webhook: WebhookHandler | string = 'webhooks are off'): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/webhook') {
+      if (typeof webhook === 'string') res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`${webhook}\n`);
+      else webhook(req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('only GET\n');
       return;
