@@ -374,6 +374,14 @@ On systemd's journal (JOURNAL_STREAM names stdout or stderr), every line starts
 with its syslog priority, <3> errors, <4> warnings, <6> the rest, JSON lines
 too, and text lines have no timestamp (journald adds one): journalctl -p err
 -u fleetspec shows the errors.
+With --listen, the server also takes GitHub webhook deliveries at POST /webhook
+(push, pull_request, pull_request_review, issues, issue_comment): each verified
+with its X-Hub-Signature-256, at most 1 MiB, de-duplicated by X-GitHub-Delivery,
+then it asks for a tick within 2 s (a burst makes one tick, or one more after a
+running one); the schedule stays the fallback. The secret is fleetspec's own
+meta/github/webhook_secret (printf %s "$SECRET" | fleetspec secrets set
+meta/github/webhook_secret --own); FLEETSPEC_WEBHOOK_SECRET=secret:PATH names
+another. Without it webhooks are off (POST /webhook answers 404).
 Exit codes: 0 stopped by a signal, 1 bad settings, 3 could not start or a tick
 wedged.`)
     .action(async (opts: DaemonCommandOptions) => {
