@@ -139,3 +139,19 @@ describe.skipIf(!admin)('plan --target of a stack with terraform (stand-in CLI, 
     expect(plans[0]).toContain('-target=cloudflare_dns_record.api_consilio_153_se');
   });
 });
+
+describe('a targeted plan keeps the findings that are its own', () => {
+  it('plan-wide findings and invalid policy files stay (they would block any apply); findings about untargeted resources go', async () => {
+    const { targetedFinding } = await import('../reconciler/plan/engine.js');
+    const { parseTarget, targetScope } = await import('../reconciler/plan/targets.js');
+    const { loadSpecs } = await import('../reconciler/specs/load.js');
+    const loaded = await loadSpecs(join(ROOT, 'specs'));
+    const scope = targetScope([parseTarget('ports/consilio')], loaded.index);
+    const finding = (kind: string, name: string) => ({ kind, name, code: 'policy.x', severity: 'error' as const, message: 'm', policy: 'x' });
+    expect(targetedFinding(scope, finding('plan', 'deletions'))).toBe(true);
+    expect(targetedFinding(scope, finding('policies', 'policies/budget.yaml'))).toBe(true);
+    expect(targetedFinding(scope, finding('ports', 'consilio'))).toBe(true);
+    expect(targetedFinding(scope, finding('ports', 'odin'))).toBe(false);
+    expect(targetedFinding(scope, finding('hosts', 'ai'))).toBe(false);
+  });
+});

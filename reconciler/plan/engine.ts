@@ -6,6 +6,7 @@ import type { Diagnostic } from '../diagnostics.js';
 import { scopeFindings } from './secret-scope.js';
 import { countBySeverity } from '../diagnostics.js';
 import { DRIVERS } from '../kinds/drivers.js';
+import { KINDS } from '../kinds/index.js';
 import type { Driver, DriverPlan, LiveContext, Rollback } from '../kinds/driver.js';
 import type { SpecIndex } from '../kinds/kind.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
@@ -54,9 +55,15 @@ export interface Planned {
 }
 
 const STACK_FOLDERS = new Set<string>(Object.values(STACK_OF_KIND));
+const KIND_FOLDERS = new Set<string>(KINDS.map((k) => k.folder));
 
-/** Whether a finding is about a targeted resource, or about a targeted stack as a whole. */
-function targetedFinding(scope: TargetScope, f: PlanFinding): boolean {
+/**
+ * Whether a targeted plan keeps a finding: one about a targeted resource or a targeted stack as a
+ * whole, and every finding about no spec resource at all (plan-wide ones judged on this very plan,
+ * such as too many deletions, and invalid policy files): those are this plan's whatever it targets.
+ */
+export function targetedFinding(scope: TargetScope, f: PlanFinding): boolean {
+  if (!KIND_FOLDERS.has(f.kind) && !STACK_FOLDERS.has(f.kind)) return true;
   if (scope.matches(f)) return true;
   const addresses = (scope.stacks as Record<string, string[] | undefined>)[f.kind];
   return Boolean(addresses?.length && (f.name === 'stack' || addresses.includes(f.name)));
