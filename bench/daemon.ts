@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startGitServer } from '../test/git/http-backend.js';
 import { startGitHubServer } from '../test/github/server.js';
+import { standInLoopEnv } from '../test/loop/env.js';
 import { fleetRepoFiles, printTable } from './fleet.js';
 
 const quietTicks = Number(process.argv[2] ?? 250);
@@ -29,20 +30,7 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/pr
 
 const child = spawn(process.execPath, [BIN, 'daemon', '--schedule', '* * * * * *', '--immediately', '--log-format', 'json', '--finding-tickets', 'none'], {
   cwd: dir,
-  env: {
-    PATH: process.env.PATH,
-    HOME: dir,
-    FLEETSPEC_STATE_DIR: join(dir, 'state'),
-    FLEETSPEC_REPO_DIR: join(dir, 'repo'),
-    FLEETSPEC_WORK_DIR: join(dir, 'terraform'),
-    FLEETSPEC_GITHUB_REPO: 'acme/fleet',
-    FLEETSPEC_GITHUB_TOKEN: TOKEN,
-    FLEETSPEC_GITHUB_API: gh.url,
-    FLEETSPEC_GIT_URL: gitServer.url('fleet'),
-    FLEETSPEC_TERRAFORM: join(dir, 'no-terraform'),
-    FLEETSPEC_SSH_KEY: join(dir, 'no-key'),
-    NO_COLOR: '1',
-  },
+  env: standInLoopEnv(dir, { githubApi: gh.url, gitUrl: gitServer.url('fleet'), token: TOKEN }),
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let ticks = 0;

@@ -16,6 +16,7 @@ import { startGitHubServer } from '../test/github/server.js';
 import { openDb } from '../reconciler/state/db.js';
 import { FleetMetrics } from '../reconciler/metrics/registry.js';
 import type { TickReport } from '../reconciler/loop/tick.js';
+import { standInLoopEnv } from '../test/loop/env.js';
 import { fleetRepoFiles, printTable } from './fleet.js';
 
 const quietTicks = Number(process.argv[2] ?? 20);
@@ -40,20 +41,7 @@ async function runDaemon(name: string, listen: boolean): Promise<Run> {
   const gh = await startGitHubServer({ owner: 'acme', repo: 'fleet', token: TOKEN, resolveBranch: (b) => git.git('fleet', 'rev-parse', b) });
   const args = [BIN, 'daemon', '--schedule', '* * * * * *', '--immediately', '--log-format', 'json', '--finding-tickets', 'none', ...(listen ? ['--listen', '127.0.0.1:0'] : [])];
   const child = spawn(process.execPath, args, {
-    env: {
-      PATH: process.env.PATH,
-      HOME: root,
-      FLEETSPEC_STATE_DIR: join(dir, 'state'),
-      FLEETSPEC_REPO_DIR: join(dir, 'repo'),
-      FLEETSPEC_WORK_DIR: join(dir, 'terraform'),
-      FLEETSPEC_GITHUB_REPO: 'acme/fleet',
-      FLEETSPEC_GITHUB_TOKEN: TOKEN,
-      FLEETSPEC_GITHUB_API: gh.url,
-      FLEETSPEC_GIT_URL: git.url('fleet'),
-      FLEETSPEC_TERRAFORM: join(dir, 'no-terraform'),
-      FLEETSPEC_SSH_KEY: join(dir, 'no-key'),
-      NO_COLOR: '1',
-    },
+    env: standInLoopEnv(dir, { githubApi: gh.url, gitUrl: git.url('fleet'), token: TOKEN }, root),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const durations: number[] = [];

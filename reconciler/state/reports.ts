@@ -2,6 +2,7 @@
 // applied, failed and rolled back) and a tick's report (its PRs, the default branch's commits, drift per
 // kind, findings). Written where the run is; read by `fleetspec runs show` and `fleetspec status`, which
 // read only the store: they work offline, and say only what the loop recorded.
+import type { PlanSummary } from '../plan/plan.js';
 import type { Queryable } from './db.js';
 import type { Run, RunState } from './ledger.js';
 
@@ -33,16 +34,8 @@ interface ApplyReportLike {
   rollbackFailed: { description: string; error: string }[];
 }
 
-/** A plan's counts (plan/plan.ts PlanSummary). */
-export interface PlanCounts {
-  add: number;
-  change: number;
-  destroy: number;
-  replace: number;
-  drift: number;
-  unchanged: number;
-  unknown: number;
-}
+/** A plan's counts, as the plan has them. */
+export type PlanCounts = PlanSummary;
 
 const change = (c: { kind: string; name: string; action: string }) => `${c.kind}/${c.name} ${c.action}`;
 

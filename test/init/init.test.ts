@@ -285,3 +285,17 @@ describe('init again', () => {
     expect(existsSync(dir)).toBe(false);
   });
 });
+
+describe("the new repository's diagram rendering", () => {
+  // The release carries no docs/diagrams/, so init writes render.sh and the Mermaid settings from
+  // templates; they must render as fleetspec's own repository does.
+  it('renders exactly as docs/diagrams/render.sh does, with the same Mermaid and Puppeteer settings', async () => {
+    const { RENDER_SH, MERMAID_JSON, PUPPETEER_JSON } = await import('../../reconciler/init/templates/repo.js');
+    const ROOT = resolve(import.meta.dirname, '..', '..');
+    const own = readFileSync(join(ROOT, 'docs', 'diagrams', 'render.sh'), 'utf8');
+    const loop = (text: string) => text.slice(text.indexOf('scratch=$(mktemp -d)'));
+    expect(loop(RENDER_SH)).toBe(loop(own));
+    expect(JSON.parse(MERMAID_JSON)).toEqual(JSON.parse(readFileSync(join(ROOT, 'docs', 'diagrams', 'mermaid.json'), 'utf8')));
+    expect(JSON.parse(PUPPETEER_JSON)).toEqual(JSON.parse(readFileSync(join(ROOT, 'docs', 'diagrams', 'puppeteer.json'), 'utf8')));
+  });
+});

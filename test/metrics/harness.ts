@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fleetRepoFiles } from '../../bench/fleet.js';
 import { startGitServer, type GitTestServer } from '../git/http-backend.js';
+import { standInLoopEnv } from '../loop/env.js';
 import { startGitHubServer, type GitHubTestServer } from '../github/server.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
 
@@ -73,20 +74,9 @@ export async function startStand(): Promise<Stand> {
     gh,
     llm,
     env: (extra = {}) => ({
-      PATH: process.env['PATH'],
-      HOME: dir,
-      FLEETSPEC_STATE_DIR: join(dir, 'state'),
-      FLEETSPEC_REPO_DIR: join(dir, 'repo'),
-      FLEETSPEC_WORK_DIR: join(dir, 'terraform'),
-      FLEETSPEC_GITHUB_REPO: 'acme/fleet',
-      FLEETSPEC_GITHUB_TOKEN: TOKEN,
-      FLEETSPEC_GITHUB_API: gh.url,
-      FLEETSPEC_GIT_URL: git.url('fleet'),
-      FLEETSPEC_TERRAFORM: join(dir, 'no-terraform'),
-      FLEETSPEC_SSH_KEY: join(dir, 'no-key'),
+      ...standInLoopEnv(dir, { githubApi: gh.url, gitUrl: git.url('fleet'), token: TOKEN }),
       FLEETSPEC_LLM_BASE_URL: llm.baseUrl,
       FLEETSPEC_LLM_MODEL: MODEL,
-      NO_COLOR: '1',
       ...extra,
     }),
     async close() {
