@@ -49,3 +49,25 @@ export function syncPullHeads(gh: GitHubTestServer, branches: ReadonlyMap<string
     if (p.state === 'open' && sha && sha !== p.head.sha) gh.setHeadSha(p.number, sha);
   }
 }
+
+/**
+ * Joins the two stand-ins as GitHub is one: every push the git server takes (over HTTP, or by its
+ * commit()) is handed to the GitHub stand-in's receivePush, which moves the branch and the open PRs
+ * on it, records the activity and delivers push (and pull_request synchronize) webhooks. The pusher
+ * is `actorOf(user)` of the push's Basic auth username (default that username; null when none).
+ */
+export function deliverPushes(git: GitTestServer, gh: GitHubTestServer, opts: { repoName?: string; repo?: string; actorOf?: (user: string | undefined) => string | null } = {}): void {
+  const actorOf = opts.actorOf ?? ((user) => user ?? null);
+  git.onPush = (push) => {
+    if (opts.repoName !== undefined && push.repo !== opts.repoName) return;
+    let forced = false;
+    if (push.before !== ZERO && push.after !== ZERO) {
+      try {
+        git.git(push.repo, 'merge-base', '--is-ancestor', push.before, push.after);
+      } catch {
+        forced = true;
+      }
+    }
+    gh.receivePush({ ref: push.ref, before: push.before, after: push.after, pusher: actorOf(push.user), forced, ...(opts.repo ? { repo: opts.repo } : {}) });
+  };
+}

@@ -27,6 +27,22 @@ export interface TestClone {
   git(...args: string[]): string;
 }
 
+/** One ref a push changed, as a post-receive hook sees it. */
+export interface GitPush {
+  /** The repository's name (without .git). */
+  repo: string;
+  /** The full ref, such as refs/heads/main. */
+  ref: string;
+  /** 40 zeros: the ref was created. */
+  before: string;
+  /** 40 zeros: the ref was deleted. */
+  after: string;
+  /** The Basic auth username of the push over HTTP; undefined for commit() and pushes without one. */
+  user: string | undefined;
+}
+
+export type PushListener = (push: GitPush) => void;
+
 export interface GitTestServer {
   /** http://127.0.0.1:PORT/<name>.git */
   url(repoName: string): string;
@@ -41,6 +57,11 @@ export interface GitTestServer {
   /** Commits `files` (null deletes) on top of `branch` in a fresh clone and pushes it, as another user would; returns the commit. */
   commit(repoName: string, branch: string, files: Record<string, string | null>, message?: string): string;
   requests: RecordedGitRequest[];
+  /**
+   * Told of each ref a push changed, once the push is done (before its HTTP answer ends): pushes over
+   * HTTP and commit()'s. Settable at any time; GitHub's side of it is test/git/activity.ts deliverPushes.
+   */
+  onPush: PushListener | undefined;
   close(): Promise<void>;
 }
 
@@ -82,7 +103,7 @@ export function runGitAsync(cwd: string, args: string[], env: Record<string, str
   });
 }
 
-export async function startGitServer(options: { token?: string } = {}): Promise<GitTestServer> {
+export async function startGitServer(options: { token?: string; onPush?: PushListener } = {}): Promise<GitTestServer> {
   const base = mkdtempSync(join(tmpdir(), 'fleetspec-git-'));
   roots.add(base);
   const root = join(base, 'repos');
@@ -110,7 +131,10 @@ export async function startGitServer(options: { token?: string } = {}): Promise<
       return;
     }
     record.user = login?.user;
-    runBackend(root, req, res, login?.user);
+    // A push: the refs before it, compared with the refs after it once receive-pack is done.
+    const pushed = req.method === 'POST' ? /^\/(.+)\.git\/git-receive-pack$/.exec(new URL(req.url ?? '/', 'http://git').pathname)?.[1] : undefined;
+    const before = pushed !== undefined && result.onPush ? refsOf(pushed) : undefined;
+    runBackend(root, req, res, login?.user, before && (() => reportPush(pushed!, before, login?.user)));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -118,6 +142,26 @@ export async function startGitServer(options: { token?: string } = {}): Promise<
   });
   const { port } = server.address() as AddressInfo;
   const bare = (name: string) => join(root, `${name}.git`);
+
+  function refsOf(repoName: string): Map<string, string> {
+    try {
+      const out = runGit(bare(repoName), ['for-each-ref', '--format=%(refname) %(objectname)']);
+      return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+    } catch {
+      return new Map();
+    }
+  }
+
+  function reportPush(repoName: string, before: Map<string, string>, user: string | undefined): void {
+    const listener = result.onPush;
+    if (!listener) return;
+    const after = refsOf(repoName);
+    for (const ref of new Set([...before.keys(), ...after.keys()])) {
+      const was = before.get(ref) ?? ZERO;
+      const now = after.get(ref) ?? ZERO;
+      if (was !== now) listener({ repo: repoName, ref, before: was, after: now, user });
+    }
+  }
 
   function clone(repoName: string): TestClone {
     const dir = join(scratch, `clone-${++clones}`);
@@ -142,13 +186,15 @@ export async function startGitServer(options: { token?: string } = {}): Promise<
     }
     work.git('add', '--all');
     work.git('commit', '--quiet', '--allow-empty', '-m', message);
+    const before = result.onPush ? refsOf(repoName) : undefined;
     work.git('push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`);
     const sha = work.git('rev-parse', 'HEAD');
     rmSync(work.dir, { recursive: true, force: true });
+    if (before) reportPush(repoName, before, undefined);
     return sha;
   }
 
-  return {
+  const result: GitTestServer = {
     url: (repoName) => `http://127.0.0.1:${port}/${repoName}.git`,
     root,
     async createBare(name, files = {}, { branch = 'main' } = {}) {
@@ -161,6 +207,7 @@ export async function startGitServer(options: { token?: string } = {}): Promise<
     clone,
     commit,
     requests,
+    onPush: options.onPush,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -168,7 +215,10 @@ export async function startGitServer(options: { token?: string } = {}): Promise<
       roots.delete(base);
     },
   };
+  return result;
 }
+
+const ZERO = '0'.repeat(40);
 
 /** Removes a file and then its parent folders while they are empty, as git leaves no empty folders. */
 function removeUpwards(dir: string, path: string): void {
@@ -188,7 +238,7 @@ function basicAuth(req: IncomingMessage): { user: string; password: string } | u
 }
 
 /** One CGI run of git http-backend (RFC 3875): request metadata in the environment, body on stdin, headers then body on stdout. */
-function runBackend(root: string, req: IncomingMessage, res: ServerResponse, user: string | undefined): void {
+function runBackend(root: string, req: IncomingMessage, res: ServerResponse, user: string | undefined, done?: () => void): void {
   const url = new URL(req.url ?? '/', 'http://git');
   const env: Record<string, string> = {
     ...GIT_ENV,
@@ -227,7 +277,15 @@ function runBackend(root: string, req: IncomingMessage, res: ServerResponse, use
     writeCgiHeaders(res, head.subarray(0, end.at).toString('latin1'));
     const rest = head.subarray(end.at + end.length);
     if (rest.length > 0) res.write(rest);
-    child.stdout.pipe(res);
+    // A push is reported once its refs are written (http-backend's output ends when it exits), before the answer ends.
+    child.stdout.pipe(res, { end: false });
+    child.stdout.once('end', () => {
+      try {
+        done?.();
+      } finally {
+        res.end();
+      }
+    });
   };
   child.stdout.on('data', readHeaders);
   child.once('close', (code) => {

@@ -9,13 +9,20 @@
 // Behaviour beyond the schemas (pagination and Link, the `head` filter needing `owner:`, 422 texts,
 // rate-limit headers) follows docs.github.com "Using pagination in the REST API", "Rate limits for the
 // REST API" and the pulls/issues/statuses reference pages.
-import { createHash, randomBytes } from 'node:crypto';
+// Webhooks: with a target set (option `webhook`, or setWebhook), every state change GitHub announces
+// to a repository webhook is POSTed there after it happened, signed as GitHub signs (X-Hub-Signature-256,
+// HMAC-SHA256 of the body with the secret), with GitHub's headers, payloads typed by GitHub's published
+// webhook schemas (@octokit/openapi-webhooks-types). Delivery is asynchronous and never fails the REST
+// call; each is recorded in `deliveries` ("Webhook events and payloads", "Validating webhook deliveries").
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { sign } from '@octokit/webhooks-methods';
+import type { components as WebhookComponents } from '@octokit/openapi-webhooks-types';
 import { readBody } from '../http-body.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -591,7 +598,71 @@ export interface GitHubServerOptions {
   perPageMax?: number;
   /** Head SHA for a branch a PR is opened from through the API, when setBranch did not name one. */
   resolveBranch?: (branch: string, repo: RepoState) => string | undefined;
+  /** Where GitHub delivers the repositories' webhook events (setWebhook changes it later); none by default. */
+  webhook?: WebhookTarget;
 }
+
+/** A repository webhook: its payload URL and secret (content type application/json). */
+export interface WebhookTarget {
+  url: string;
+  secret: string;
+}
+
+type WebhookSchemas = WebhookComponents['schemas'];
+/** The payload of each event the stand-in delivers, as GitHub's webhook schemas type them. */
+export interface WebhookPayloads {
+  pull_request:
+    | WebhookSchemas['webhook-pull-request-opened']
+    | WebhookSchemas['webhook-pull-request-closed']
+    | WebhookSchemas['webhook-pull-request-reopened']
+    | WebhookSchemas['webhook-pull-request-synchronize'];
+  pull_request_review: WebhookSchemas['webhook-pull-request-review-submitted'];
+  issue_comment: WebhookSchemas['webhook-issue-comment-created'];
+  issues: WebhookSchemas['webhook-issues-opened'] | WebhookSchemas['webhook-issues-edited'] | WebhookSchemas['webhook-issues-closed'] | WebhookSchemas['webhook-issues-reopened'];
+  push: WebhookSchemas['webhook-push'];
+}
+export type WebhookEventName = keyof WebhookPayloads;
+
+/** One delivery, as the repository's "Recent Deliveries" shows it. */
+export interface WebhookDelivery {
+  event: WebhookEventName;
+  /** X-GitHub-Delivery: a UUID. */
+  id: string;
+  /** The payload's action (push has none). */
+  action?: string;
+  url: string;
+  /** The exact body sent (the signature is of these bytes). */
+  body: string;
+  headers: Record<string, string>;
+  /** When the state change was made (ms since the epoch). */
+  at: number;
+  /** The receiver's HTTP status; 0 while in flight; -1 when it could not be reached or timed out (error says why). */
+  status: number;
+  error?: string;
+  /** How long the receiver took to answer. */
+  ms?: number;
+}
+
+/** What GitHub learns of a push (see GitHubTestServer.receivePush). */
+export interface ReceivedPush {
+  /** refs/heads/<branch> (a bare branch name is taken as one). */
+  ref: string;
+  /** 40 zeros: the ref was created. */
+  before: string;
+  /** 40 zeros: the ref was deleted. */
+  after: string;
+  /** The pushing account's login; null: an account GitHub does not name. */
+  pusher: string | null;
+  /** Not a fast-forward. */
+  forced?: boolean;
+  /** The activity type to record; default from before/after/forced (a merge on GitHub is pr_merge). */
+  type?: ActivityType;
+  repo?: string;
+}
+
+/** GitHub gives up on a delivery after 10 seconds. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
+const ZERO_SHA = '0'.repeat(40);
 
 export interface RateLimitInjection {
   kind: 'primary' | 'secondary';
@@ -709,6 +780,18 @@ export interface GitHubTestServer {
   rateLimitNext(r: RateLimitInjection): void;
   /** The next handler response body passes through `mutate` before validation; for testing the checker. */
   tamperNext(mutate: (body: JsonObject) => void): void;
+  /** Sets (or, undefined, removes) where webhook events are delivered. */
+  setWebhook(target: WebhookTarget | undefined): void;
+  /** Every webhook delivery made, in the order of the state changes; status filled in as each is answered. */
+  deliveries: WebhookDelivery[];
+  /** Resolves when every delivery made so far has been answered (or failed). */
+  deliveriesSettled(): Promise<void>;
+  /**
+   * GitHub's side of a push to a branch: the branch's tip, the repository activity (who pushed), each
+   * open PR on that branch moved to the new head (a pull_request synchronize delivery), and a push
+   * delivery. Wire a git server's onPush to it (test/git/activity.ts deliverPushes).
+   */
+  receivePush(push: ReceivedPush): void;
   /** Returns the violations so far and clears them. */
   takeViolations(): string[];
   close(): Promise<void>;
@@ -776,6 +859,10 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   const routes = new Map<string, RouteHandler>();
   const implicitLabels: string[] = [];
   let apiUrl = '';
+  let webhook = options.webhook;
+  const hookId = 400_000_000 + Math.floor(Math.random() * 1_000_000);
+  const deliveries: WebhookDelivery[] = [];
+  const inFlight = new Set<Promise<void>>();
 
   const nextId = () => state.nextId++;
 
@@ -1436,6 +1523,135 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     return user.toLowerCase() === r.owner.toLowerCase() ? 'OWNER' : 'MEMBER';
   }
 
+  // -- Webhook deliveries ---------------------------------------------------------------------------
+
+  /** A rendered REST object as the webhook schema's type of the same object (GitHub sends the same shapes). */
+  const as = <T>(value: JsonObject): T => value as unknown as T;
+
+  function webhookRepository(r: RepoState): WebhookSchemas['repository-webhooks'] {
+    const { permissions: _permissions, ...body } = fullRepositoryJson(r);
+    return as(body);
+  }
+
+  function sender(name: string): WebhookSchemas['simple-user'] {
+    return as(userJson(name));
+  }
+
+  /**
+   * Renders and records a delivery of `event` now (after the state change it announces), and POSTs it
+   * in the background: nothing a receiver does (slow, down, an error) reaches the REST call.
+   */
+  function deliver<E extends WebhookEventName>(event: E, r: RepoState, payload: WebhookPayloads[E]): void {
+    if (!webhook) return;
+    const target = webhook;
+    const body = JSON.stringify(payload);
+    const id = randomUUID();
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': `GitHub-Hookshot/${createHash('sha1').update(apiUrl).digest('hex').slice(0, 7)}`,
+      'x-github-event': event,
+      'x-github-delivery': id,
+      'x-github-hook-id': String(hookId),
+      'x-github-hook-installation-target-type': 'repository',
+      'x-github-hook-installation-target-id': String(r.id),
+      'x-hub-signature': `sha1=${createHmac('sha1', target.secret).update(body).digest('hex')}`,
+    };
+    const action = (payload as { action?: string }).action;
+    const delivery: WebhookDelivery = { event, id, ...(action !== undefined ? { action } : {}), url: target.url, body, headers, at: Date.now(), status: 0 };
+    deliveries.push(delivery);
+    const sent = (async () => {
+      headers['x-hub-signature-256'] = await sign(target.secret, body);
+      const t0 = Date.now();
+      try {
+        const res = await fetch(target.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+        await res.arrayBuffer();
+        delivery.status = res.status;
+      } catch (error) {
+        delivery.status = -1;
+        delivery.error = error instanceof Error ? error.message : String(error);
+      }
+      delivery.ms = Date.now() - t0;
+    })();
+    inFlight.add(sent);
+    void sent.finally(() => inFlight.delete(sent));
+  }
+
+  function deliverPull(r: RepoState, p: PullState, action: 'opened' | 'closed' | 'reopened', by: string): void {
+    if (!webhook) return;
+    deliver('pull_request', r, { action, number: p.number, pull_request: as(pullJson(r, p, 'full')), repository: webhookRepository(r), sender: sender(by) });
+  }
+
+  function deliverSynchronize(r: RepoState, p: PullState, before: string, by: string): void {
+    if (!webhook) return;
+    deliver('pull_request', r, { action: 'synchronize', number: p.number, before, after: p.head.sha, pull_request: as(pullJson(r, p, 'full')), repository: webhookRepository(r), sender: sender(by) });
+  }
+
+  function deliverIssue(r: RepoState, issue: IssueState, change: { action: 'opened' | 'closed' | 'reopened' } | { action: 'edited'; changes: { title?: { from: string }; body?: { from: string } } }, by: string): void {
+    if (!webhook) return;
+    const base = { issue: as<never>(issueJson(r, issue)), repository: webhookRepository(r), sender: sender(by) };
+    if (change.action === 'edited') deliver('issues', r, { action: 'edited', changes: change.changes, ...base });
+    else deliver('issues', r, { action: change.action, ...base });
+  }
+
+  /** An issue's edit: `edited` when its title or body changed (with what they were), then `closed` or `reopened`. */
+  function announceIssueChange(r: RepoState, issue: IssueState, was: { title: string; body: string | null; state: 'open' | 'closed' }, by: string): void {
+    const changes: { title?: { from: string }; body?: { from: string } } = {};
+    if (issue.title !== was.title) changes.title = { from: was.title };
+    if (issue.body !== was.body) changes.body = { from: was.body ?? '' };
+    if (changes.title || changes.body) deliverIssue(r, issue, { action: 'edited', changes }, by);
+    if (issue.state !== was.state) deliverIssue(r, issue, { action: issue.state === 'closed' ? 'closed' : 'reopened' }, by);
+  }
+
+  function deliverComment(r: RepoState, comment: IssueCommentRecord): void {
+    if (!webhook) return;
+    const on = issueOrPull(r, comment.issue)!;
+    deliver('issue_comment', r, {
+      action: 'created',
+      comment: as(issueCommentJson(r, comment)),
+      issue: as(issueJson(r, on)),
+      repository: webhookRepository(r),
+      sender: sender(comment.user),
+    });
+  }
+
+  function deliverReview(r: RepoState, review: ReviewRecord): void {
+    if (!webhook || review.submittedAt === null) return;
+    deliver('pull_request_review', r, {
+      action: 'submitted',
+      review: as(reviewJson(r, review)),
+      pull_request: as(pullJson(r, pull(r, review.pull), 'simple')),
+      repository: webhookRepository(r),
+      sender: sender(review.user),
+    });
+  }
+
+  function deliverPush(r: RepoState, push: ReceivedPush, ref: string): void {
+    if (!webhook) return;
+    const urls = repoUrls(r);
+    const pusher = push.pusher ?? 'ghost';
+    const created = push.before === ZERO_SHA;
+    const deleted = push.after === ZERO_SHA;
+    // A push's repository has its times as epoch seconds.
+    const { permissions: _permissions, ...full } = fullRepositoryJson(r);
+    const repository: JsonObject = { ...full, created_at: Math.floor(Date.parse(String(full['created_at'])) / 1000), pushed_at: Math.floor(Date.now() / 1000) };
+    deliver('push', r, {
+      ref,
+      before: push.before,
+      after: push.after,
+      created,
+      deleted,
+      forced: push.forced ?? false,
+      base_ref: null,
+      compare: created || deleted ? `${urls.html}/commit/${push.after}` : `${urls.html}/compare/${push.before.slice(0, 12)}...${push.after.slice(0, 12)}`,
+      // The stand-in does not read git: the commits are left out, as GitHub leaves them out of a deletion.
+      commits: [],
+      head_commit: null,
+      pusher: { name: pusher, email: `${pusher}@users.noreply.github.com` },
+      repository: as<WebhookPayloads['push']['repository']>(repository),
+      sender: sender(pusher),
+    });
+  }
+
   // -- Errors as GitHub words them ------------------------------------------------------------------
 
   function errorBody(operation: SpecOperation | undefined, status: number, message: string, extra: JsonObject = {}): JsonObject {
@@ -1558,6 +1774,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       headSha,
       draft: b['draft'] === true,
     });
+    deliverPull(r, created, 'opened', ctx.login);
     const body = pullJson(r, created, 'full');
     return { status: 201, body, headers: { location: String(body['url']) } };
   });
@@ -1584,14 +1801,18 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     if (typeof b['title'] === 'string') p.title = b['title'];
     if (typeof b['body'] === 'string') p.body = b['body'];
     if (typeof b['base'] === 'string') p.base = { ref: b['base'] };
+    let changed: 'closed' | 'reopened' | undefined;
     if (b['state'] === 'closed' && p.state === 'open') {
       p.state = 'closed';
       p.closedAt = timestamp();
+      changed = 'closed';
     } else if (b['state'] === 'open' && p.state === 'closed') {
       p.state = 'open';
       p.closedAt = null;
+      changed = 'reopened';
     }
     p.updatedAt = timestamp();
+    if (changed) deliverPull(r, p, changed, ctx.login);
     return { status: 200, body: pullJson(r, p, 'full') };
   });
 
@@ -1649,6 +1870,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     const labels = Array.isArray(b['labels']) ? ensureLabels(r, labelNames(ctx.operation, b['labels']), recordImplicit) : [];
     const assignees = Array.isArray(b['assignees']) ? (b['assignees'] as string[]) : typeof b['assignee'] === 'string' ? [b['assignee']] : [];
     const created = createIssue(r, { title, body, author: ctx.login, labels, assignees: [...new Set(assignees)] });
+    deliverIssue(r, created, { action: 'opened' }, ctx.login);
     const json = issueJson(r, created);
     return { status: 201, body: json, headers: { location: String(json['url']) } };
   });
@@ -1681,8 +1903,10 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       if (wanted !== undefined && wanted !== item.state) {
         item.state = wanted;
         item.closedAt = wanted === 'closed' ? timestamp() : null;
+        deliverPull(r, item, wanted === 'closed' ? 'closed' : 'reopened', ctx.login);
       }
     } else {
+      const was = { title: item.title, body: item.body, state: item.state };
       if (title !== undefined) item.title = title;
       if (body !== undefined) item.body = body;
       if (names !== undefined) relabel(r, item, ensureLabels(r, names, recordImplicit), ctx.login);
@@ -1694,6 +1918,8 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       }
       // state_reason is "ignored unless state is changed".
       if (wanted !== undefined) setIssueState(item, wanted, ctx.login, reason ?? undefined);
+      item.updatedAt = timestamp();
+      announceIssueChange(r, item, was, ctx.login);
     }
     item.updatedAt = timestamp();
     return { status: 200, body: issueJson(r, item) };
@@ -1822,6 +2048,17 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     );
   });
 
+  // The repository's comments on issues and PRs alike; since: updated at or after (GitHub's rule),
+  // sort created (default) or updated, direction asc (default) or desc.
+  route('GET /repos/{owner}/{repo}/issues/comments', (ctx) => {
+    const r = ctx.repo();
+    const since = ctx.query.get('since');
+    const key = ctx.query.get('sort') === 'updated' ? 'updatedAt' : 'createdAt';
+    const listed = r.issueComments.filter((c) => since === null || c.updatedAt >= since).sort((a, b) => a[key].localeCompare(b[key]) || a.id - b.id);
+    if (ctx.query.get('direction') === 'desc') listed.reverse();
+    return ctx.page(listed, (c) => issueCommentJson(r, c));
+  });
+
   route('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', (ctx) => {
     const r = ctx.repo();
     const number = Number(ctx.params['issue_number']);
@@ -1832,6 +2069,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     r.issueComments.push(comment);
     // A comment is activity on an issue: GitHub moves its updated_at. (PRs are left alone, as before.)
     if (!('merged' in target)) target.updatedAt = now;
+    deliverComment(r, comment);
     const body = issueCommentJson(r, comment);
     return { status: 201, body, headers: { location: String(body['url']) } };
   });
@@ -2146,7 +2384,9 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     },
     openPull(p) {
       const r = repo(p.repo);
-      return createPull(r, { head: p.head, base: p.base ?? r.defaultBranch, author: p.author, title: p.title, body: p.body ?? null, headSha: p.headSha, labels: p.labels ?? [], draft: p.draft ?? false });
+      const created = createPull(r, { head: p.head, base: p.base ?? r.defaultBranch, author: p.author, title: p.title, body: p.body ?? null, headSha: p.headSha, labels: p.labels ?? [], draft: p.draft ?? false });
+      deliverPull(r, created, 'opened', p.author);
+      return created;
     },
     review(number, rv) {
       const r = repo(rv.repo);
@@ -2162,6 +2402,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
         submittedAt: rv.state === 'PENDING' ? null : timestamp(),
       };
       r.reviews.push(review);
+      deliverReview(r, review);
       return review;
     },
     merge(number, m) {
@@ -2174,15 +2415,18 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       r.branches.set(p.base.ref, m.mergeCommitSha);
       associate(m.mergeCommitSha, number, m.repo);
       associate(p.head.sha, number, m.repo);
+      deliverPull(r, p, 'closed', mergedBy);
       return p;
     },
     setHeadSha(number, sha, fullName) {
       const r = repo(fullName);
       const p = pull(r, number);
+      const before = p.head.sha;
       p.head = { ...p.head, sha };
       p.updatedAt = timestamp();
       r.branches.set(p.head.ref, sha);
       associate(sha, number, fullName);
+      if (before !== sha && p.state === 'open') deliverSynchronize(r, p, before, p.author);
     },
     associate,
     setLabels(number, labels, opts) {
@@ -2231,22 +2475,28 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       const comment: IssueCommentRecord = { id: nextId(), issue: number, user: c.user, body: c.body, createdAt: now, updatedAt: now };
       r.issueComments.push(comment);
       if (issue) issue.updatedAt = now;
+      deliverComment(r, comment);
       return comment;
     },
     openIssue(i) {
       const r = repo(i.repo);
-      return createIssue(r, { title: i.title, body: i.body ?? null, author: i.author, labels: ensureLabels(r, i.labels ?? []), state: i.state ?? 'open' });
+      const created = createIssue(r, { title: i.title, body: i.body ?? null, author: i.author, labels: ensureLabels(r, i.labels ?? []), state: i.state ?? 'open' });
+      deliverIssue(r, created, { action: 'opened' }, i.author);
+      if (created.state === 'closed') deliverIssue(r, created, { action: 'closed' }, i.author);
+      return created;
     },
     editIssue(number, change) {
       const r = repo(change.repo);
       const issue = r.issues.get(number);
       if (!issue) throw new Error(`the test GitHub has no issue #${number} in ${r.owner}/${r.name}${r.pulls.has(number) ? ' (it is a PR)' : ''}`);
+      const was = { title: issue.title, body: issue.body, state: issue.state };
       if (change.title !== undefined) issue.title = change.title;
       if (change.body !== undefined) issue.body = change.body;
       const actor = change.actor ?? issue.author;
       if (change.labels !== undefined) relabel(r, issue, ensureLabels(r, change.labels), actor);
       if (change.state !== undefined) setIssueState(issue, change.state, actor);
       issue.updatedAt = timestamp();
+      announceIssueChange(r, issue, was, actor);
       return issue;
     },
     issues(fullName) {
@@ -2279,6 +2529,36 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
     },
     tamperNext(mutate) {
       tampers.push(mutate);
+    },
+    setWebhook(target) {
+      webhook = target;
+    },
+    deliveries,
+    async deliveriesSettled() {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+    receivePush(push) {
+      const r = repo(push.repo);
+      const ref = fullRef(push.ref);
+      const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
+      const deleted = push.after === ZERO_SHA;
+      if (branch !== undefined) {
+        if (deleted) r.branches.delete(branch);
+        else r.branches.set(branch, push.after);
+        const type = push.type ?? (push.before === ZERO_SHA ? 'branch_creation' : deleted ? 'branch_deletion' : push.forced ? 'force_push' : 'push');
+        server.recordActivity({ ref, before: push.before, after: push.after, type, actor: push.pusher, ...(push.repo ? { repo: push.repo } : {}) });
+      }
+      deliverPush(r, push, ref);
+      if (branch === undefined || deleted) return;
+      // GitHub moves every open PR from the branch to its new head, and says so.
+      for (const p of r.pulls.values()) {
+        if (p.state !== 'open' || p.head.ref !== branch || p.head.sha === push.after) continue;
+        const before = p.head.sha;
+        p.head = { ...p.head, sha: push.after };
+        p.updatedAt = timestamp();
+        associate(push.after, p.number, push.repo);
+        deliverSynchronize(r, p, before, push.pusher ?? 'ghost');
+      }
     },
     takeViolations() {
       return violations.splice(0, violations.length);
