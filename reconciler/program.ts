@@ -389,6 +389,42 @@ wedged.`)
       result.code = await daemonCommand({ ...opts, format: 'text' }, out);
     });
 
+  loopOptions(
+    program
+      .command('rollback')
+      .description('open a pull request that rolls back an applied one (as an approver\'s /fleetspec rollback comment does)')
+      .argument('[target]', 'the pull request (12 or #12), or run:N for the one run N applied')
+      .option('--list', 'list the rollbacks asked for (comments and this command), with their times against the SLA')
+      .addOption(format())
+      .option('-q, --quiet', 'no progress lines on stderr'),
+  )
+    .addHelpText('after', `
+The revert restores each file under specs/ and policies/ that the pull
+request's merge changed to what it was before, on top of the trusted commit;
+stacks and diagrams follow from the specs. A file changed again by a later
+apply is not guessed at: the rollback is refused and names it. The revert PR
+(branch fleetspec/rollback/pr-N, label fleetspec:rollback) is planned in the
+same tick; its plan says what rolling back cannot undo (a destroyed VM's disk,
+a deleted model's files). It is approved and applied like any change. Asked
+for here, fleetspec cannot name who asked, so two approvers are needed; asked
+for with a /fleetspec rollback comment, any approver but the one who asked.
+When the daemon holds the repository, the request is recorded and its next
+tick opens the pull request.
+On GitHub, an approver's comment whose first line is /fleetspec rollback (on a
+merged PR) or /fleetspec plan (on an open PR: plan its head again now) is a
+command; anyone else's gets an answer saying why nothing happened.
+The rollback SLA (begin under 5 min, finish under 15 min) is measured: from the
+request to the revert PR with its plan, and from its approved merge to the
+apply finished; the result comment and --list show both.
+${LOOP_HELP}
+Exit codes: 0 the revert PR is open (or the request waits for the running
+fleetspec), 1 refused (not applied, changed since, not a PR) or bad settings,
+3 the tick failed.`)
+    .action(async (target: string | undefined, opts: import('./commands/rollback.js').RollbackOptions) => {
+      const { rollbackCommand } = await import('./commands/rollback.js');
+      result.code = await rollbackCommand(target, opts, out);
+    });
+
   const tickets = program
     .command('tickets')
     .description('tickets in specs/tickets and their GitHub issues: list, push to GitHub, pull issues in as tickets')

@@ -41,19 +41,19 @@ export interface DaemonCommandOptions extends ReconcileOptions {
   listen?: string;
 }
 
-interface Loop {
+export interface Loop {
   config: LoopConfig;
   git: SpecRepo;
   github: GitHub;
 }
 
 /** A git or GitHub failure as one message with what to do, or undefined for anything else. */
-function explain(err: unknown): { message: string; hint?: string } | undefined {
+export function explain(err: unknown): { message: string; hint?: string } | undefined {
   if (err instanceof GitError || err instanceof GitHubError) return { message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   return undefined;
 }
 
-async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolean, onGitHub?: (message: string) => void): Promise<Loop> {
+export async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolean, onGitHub?: (message: string) => void): Promise<Loop> {
   const config = await loopConfig(db, opts);
   const log = (m: string) => progress && out.stderr(m);
   // GitHub's retries and rate-limit waits: warnings (journal priority 4).
@@ -66,7 +66,7 @@ async function openLoop(db: Db, opts: LoopOptions, out: Output, progress: boolea
   return { config, git, github };
 }
 
-async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, trigger: RunTrigger, progress: boolean, watch?: TickWatch): Promise<TickReport> {
+export async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Output, trigger: RunTrigger, progress: boolean, watch?: TickWatch): Promise<TickReport> {
   const specs = join(loop.config.repoDir, loop.config.specsPath);
   const quiet: Output = { ...out, stderr: (l) => progress && out.stderr(l) };
   const { options: engine, close } = await engineOptions(db, specs, 'live', opts, quiet);

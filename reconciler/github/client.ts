@@ -104,6 +104,19 @@ export interface Issue {
   url: string;
 }
 
+/** A comment on an issue or a pull request (`issue` is its number either way). */
+export interface RepoComment {
+  id: number;
+  issue: number;
+  user: string;
+  userId: number | null;
+  /** GitHub's account type: User, Bot, Organization. */
+  userType: string | null;
+  body: string;
+  createdAt: string;
+  url: string;
+}
+
 export interface IssueChange {
   title?: string;
   body?: string;
@@ -520,6 +533,25 @@ export class GitHub {
     const route = 'GET /repos/{owner}/{repo}/collaborators';
     const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), affiliation: 'all', per_page: PER_PAGE }));
     return data.map((c) => ({ login: c.login, id: c.id, permission: highestRole(c.role_name, c.permissions) }));
+  }
+
+  /**
+   * The repository's comments on issues and PRs updated at or after `since`, oldest first (all
+   * pages): how the loop finds `/fleetspec` commands without a webhook.
+   */
+  async repoComments(since: Date): Promise<RepoComment[]> {
+    const route = 'GET /repos/{owner}/{repo}/issues/comments';
+    const data = await this.call(route, () => this.octokit.paginate(route, { ...this.where(), since: since.toISOString(), sort: 'created', direction: 'asc', per_page: PER_PAGE }));
+    return data.map((c) => ({
+      id: Number(c.id),
+      issue: Number(/\/issues\/([0-9]+)$/.exec(c.issue_url)?.[1] ?? NaN),
+      user: c.user?.login ?? '',
+      userId: c.user?.id ?? null,
+      userType: c.user?.type ?? null,
+      body: c.body ?? '',
+      createdAt: c.created_at,
+      url: c.html_url,
+    }));
   }
 
   /** Finds the issue comment on PR `number` whose body contains `marker` (an HTML comment like <!-- fleetspec:plan -->), paginating; creates it if missing, PATCHes it only if the body differs. */

@@ -8,6 +8,8 @@ import { approverAccounts, botWritten, recordApproverAccount, unappliedPulls } f
 import type { Approvers, Authors } from './approval.js';
 import { DRIFT_PREFIX } from './phases/types.js';
 import { pulledIssue } from './tickets.js';
+import { ROLLBACK_PREFIX } from './rollback.js';
+import { rollbackOfBranch } from '../state/commands.js';
 
 /** GitHub's own committer for commits made in its web interface: not a person. */
 const WEB_FLOW = 'web-flow';
@@ -26,6 +28,12 @@ export async function authorsOf(github: GitHub, db: Queryable, repoKey: string, 
       behind.known.forEach((k) => known.add(k));
       unknown.push(...behind.unknown);
     }
+  }
+  // A revert PR is the change of whoever asked for it: they may not approve it. From the command line, that is nobody fleetspec can name.
+  if (pr.headRef.startsWith(ROLLBACK_PREFIX)) {
+    const asked = await rollbackOfBranch(db, repoKey, pr.headRef);
+    if (asked?.requestedBy) known.add(asked.requestedBy.toLowerCase());
+    else unknown.push(asked ? `the rollback was asked for with fleetspec rollback on the server, by someone fleetspec cannot name` : `fleetspec has no record of who asked for the rollback on ${pr.headRef}`);
   }
   const issue = pulledIssue(pr.headRef);
   if (issue !== undefined) {

@@ -77,6 +77,8 @@ export interface PlanCommentInput {
   carries?: readonly { sha: string; detail: string | null }[];
   /** The solo operator the trusted policies name: they may approve their own change. */
   solo?: string;
+  /** Markdown lines after the verdict (a revert PR's rollback section, loop/rollback.ts). */
+  preface?: readonly string[];
 }
 
 export function planComment(i: PlanCommentInput): string {
@@ -88,6 +90,7 @@ export function planComment(i: PlanCommentInput): string {
     '',
     verdict,
     '',
+    ...(i.preface ?? []),
     ...(i.carries?.length
       ? [
           `**This branch contains ${i.carries.length} commit${i.carries.length === 1 ? '' : 's'} that fleetspec refused on the default branch; GitHub's diff does not show ${i.carries.length === 1 ? 'it' : 'them'}, and approving this pull request approves ${i.carries.length === 1 ? 'it' : 'them'} too:**`,

@@ -2,6 +2,8 @@
 // every tick reads git, GitHub and live afresh and acts on the difference, so a tick that died
 // half-way is repaired by the next one. Its phases, in order, each in loop/phases/ and given the facts it needs:
 //   1. recover (recover.ts): runs a dead process left unfinished end FAILED; an interrupted apply is reported, never retried;
+//   2a. commands (commands.ts): /fleetspec rollback and /fleetspec plan comments by approvers (and `fleetspec
+//      rollback`): a revert PR opened on the trusted commit, or an open PR marked to be planned again now;
 //   2. branches (branches.ts): each spec branch is validated, its stacks synthesised and committed, planned live,
 //      narrated, and its PR opened or updated (one plan comment, edited in place) with a commit status;
 //      then tickets opened as issues become PRs (loop/tickets.ts);
@@ -27,6 +29,7 @@ import { tickRecord } from './tick-record.js';
 import { pullTickets } from './tickets.js';
 import type { FindingSource } from './findings.js';
 import { planBranches } from './phases/branches.js';
+import { runCommands } from './phases/commands.js';
 import { reconcileMain, trustedBase } from './phases/default-branch.js';
 import { reconcileDrift } from './phases/drift.js';
 import { findingTickets } from './phases/findings.js';
@@ -34,6 +37,7 @@ import { updateDashboard } from './dashboard.js';
 import { eventsOf, type Notifier } from '../notify/index.js';
 import { recover } from './phases/recover.js';
 import { checkStop, trustedRules } from './phases/shared.js';
+import { suspensionLines } from '../policies/suspend.js';
 import { TickAbandoned, type Services, type TickReport } from './phases/types.js';
 import * as text from './pr-text.js';
 import { NarrativeBudget } from '../narrative/budget.js';
@@ -135,7 +139,7 @@ async function phases(ctx: TickContext): Promise<TickReport> {
     watch?.abandon(`the leader lock was lost (${why})`);
   };
   lock.lost.addEventListener('abort', onLost, { once: true });
-  const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 0 };
+  const report: TickReport = { run: run.id, state: run.state, reason: '', recovered: { runs: [], applies: [] }, branches: [], commands: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 0 };
   try {
     run = await transition(ctx.db, run.id, 'PENDING', 'PLANNING');
     phase('recover');
@@ -153,8 +157,13 @@ async function phases(ctx: TickContext): Promise<TickReport> {
     // fleetspec's own PRs (tickets, findings) start from the trusted commit too, so they never carry a refused change.
     const { rules, loaded: trustedSpecs } = await trustedRules(ctx, trusted);
 
+    // /fleetspec commands first: a revert PR it opens, or a PR to plan again, is planned in this tick.
+    checkStop(ctx);
+    phase('commands');
+    const { replan } = await runCommands(ctx, run.id, main, heads, rules, report);
+
     phase('branches');
-    await planBranches(ctx, run.id, heads, main, mainSha, rules, report);
+    await planBranches(ctx, run.id, heads, main, mainSha, rules, report, replan);
 
     // Tickets opened on GitHub become pull requests (planned from the next tick on, like any branch).
     if (!countBySeverity(trustedSpecs.diagnostics).errors) {
@@ -180,12 +189,14 @@ async function phases(ctx: TickContext): Promise<TickReport> {
     // Drift and findings look at the trusted commit as it is now: an approved merge moved it.
     const now = (await trustedTip(ctx.db, ctx.repoKey))!.sha;
     const current = now === rules.sha ? { rules, loaded: trustedSpecs } : await trustedRules(ctx, now);
+    report.suspended = suspensionLines(current.rules.policy.suspended ?? []);
     // After an apply live just changed: the next tick checks drift. A merge not applied (stale, blocked) gets its fresh plan now.
     let live: Planned | undefined;
-    if (!report.applied && report.waiting === 0) {
+    // A merge a sync window holds may wait for hours: drift is still checked meanwhile.
+    if (!report.applied && (report.waiting === 0 || report.held?.some((h) => h.sha))) {
       checkStop(ctx);
       phase('drift');
-      live = await reconcileDrift(ctx, run.id, main, current.loaded, heads, current.rules, report.drift);
+      live = await reconcileDrift(ctx, run.id, main, current.loaded, heads, current.rules, report.drift, (report.held ??= []));
     }
     if (ctx.findings?.size && !countBySeverity(current.loaded.diagnostics).errors) {
       checkStop(ctx);
@@ -201,7 +212,7 @@ async function phases(ctx: TickContext): Promise<TickReport> {
       checkStop(ctx);
       phase('dashboard');
       try {
-        report.dashboard = await updateDashboard(ctx, main, mainSha, current.loaded);
+        report.dashboard = await updateDashboard(ctx, main, mainSha, current.loaded, report);
       } catch (err) {
         if (err instanceof TickAbandoned) throw err;
         // The dashboard only shows what the ledger holds: a failure to write it is a warning, never a failed run.
@@ -272,11 +283,13 @@ function summarise(r: TickReport): string {
   if (refused.length) parts.push(`${refused.length} commit${refused.length === 1 ? '' : 's'} not applied (${refused.map((m) => `${text.short(m.sha)} ${m.outcome}`).join(', ')})`);
   if (r.applied) parts.push(`applied ${text.short(r.applied.sha)} from #${r.applied.pr}: ${r.applied.changes} change${r.applied.changes === 1 ? '' : 's'}`);
   if (r.drift.length) parts.push(`drift: ${r.drift.map((d) => `${d.kind} #${d.pr} ${d.action}`).join(', ')}`);
+  if (r.commands.length) parts.push(`commands: ${r.commands.map((c) => `${c.command} #${c.pr} ${c.state}${c.resultPr ? ` (#${c.resultPr})` : ''}`).join(', ')}`);
   const proposed = r.findings.filter((f) => f.action !== 'declined');
   if (proposed.length) parts.push(`findings: ${proposed.map((f) => `${f.key} ${f.id} #${f.pr ?? '?'} ${f.action}`).join(', ')}`);
   if (r.pulled.length) parts.push(`tickets pulled: ${r.pulled.map((p) => (p.pr ? `#${p.issue} as ${p.id} in #${p.pr}` : `#${p.issue} ${p.action}`)).join(', ')}`);
   if (r.dashboard?.handEdited) parts.push(`dashboard #${r.dashboard.issue} was edited on GitHub; rewritten`);
   if (r.errors.length) parts.push(`failed: ${r.errors.join('; ')}`);
+  if (r.held?.length) parts.push(`held by sync windows: ${r.held.map((h) => `${h.sha ? `${text.short(h.sha)} (#${h.pr})` : `drift in ${h.kind}`} by ${h.window} until ${h.opens ?? 'no time within a year'}`).join(', ')}`);
   if (r.waiting) parts.push(`${r.waiting} commit${r.waiting === 1 ? '' : 's'} wait for the next tick`);
   return parts.join('; ');
 }

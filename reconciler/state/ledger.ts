@@ -36,7 +36,7 @@ export const TRANSITION_CAUSES: Readonly<Record<RunState, Readonly<Partial<Recor
   FAILED: {},
 };
 
-export type RunTrigger = 'cron' | 'manual' | 'push' | 'pull_request' | 'merge' | 'drift';
+export type RunTrigger = 'cron' | 'manual' | 'push' | 'pull_request' | 'merge' | 'drift' | 'webhook' | 'command';
 
 export interface Run {
   id: number;

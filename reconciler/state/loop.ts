@@ -197,3 +197,23 @@ export async function approverAccounts(db: Queryable, repo: string): Promise<Map
 export async function recordApproverAccount(db: Queryable, repo: string, login: string, id: number): Promise<void> {
   await db.query(`insert into approver_accounts (repo, login, account_id) values ($1, $2, $3) on conflict do nothing`, [repo, login.toLowerCase(), id]);
 }
+
+/** The newest default-branch commit that applied PR `pr`, if fleetspec applied it. */
+export async function appliedCommitOf(db: Queryable, repo: string, pr: number): Promise<MainCommit | undefined> {
+  const [row] = await db.query<MainCommit>(`select ${MAIN_COLUMNS} from main_commits where repo = $1 and pr = $2 and outcome = 'applied' order by at desc limit 1`, [repo, pr]);
+  return row;
+}
+
+/** The outcomes recorded for PR `pr`'s commits on the default branch, newest first. */
+export async function outcomesOf(db: Queryable, repo: string, pr: number): Promise<MainCommit[]> {
+  return db.query<MainCommit>(`select ${MAIN_COLUMNS} from main_commits where repo = $1 and pr = $2 order by at desc`, [repo, pr]);
+}
+
+/** The trusted commit before `sha` in the trusted chain: what was applied when `sha` was merged. */
+export async function trustedBefore(db: Queryable, repo: string, sha: string): Promise<string | undefined> {
+  const [row] = await db.query<{ sha: string }>(
+    `select sha from trusted_commits where repo = $1 and seq < (select min(seq) from trusted_commits where repo = $1 and sha = $2) order by seq desc limit 1`,
+    [repo, sha],
+  );
+  return row?.sha;
+}

@@ -363,6 +363,55 @@ alter table runs add column apply jsonb;
 alter table runs add column report jsonb;
 `,
   },
+  {
+    version: 11,
+    name: 'commands',
+    sql: `
+-- What asked for a run: also a GitHub webhook delivery that is no push or pull request event
+-- (issues, reviews, checks) and a command (a /fleetspec comment, fleetspec rollback).
+alter table runs drop constraint runs_trigger_check;
+alter table runs add constraint runs_trigger_check
+  check (trigger in ('cron', 'manual', 'push', 'pull_request', 'merge', 'drift', 'webhook', 'command'));
+
+-- Commands people gave fleetspec: a /fleetspec comment on a pull request (comment_id: GitHub's id,
+-- so a comment is acted on once) or the CLI (fleetspec rollback). pr: the pull request it names.
+-- state: pending until a tick acts on it; done, refused (who asked may not, or it cannot be done:
+-- detail says why) or failed. result_pr/result_branch: the revert pull request a rollback opened.
+-- requested_at: when the person asked (the comment's creation on GitHub); opened_at: when the revert
+-- PR existed; planned_at: when its plan was published (the rollback SLA is measured from these).
+create table commands (
+  id bigint generated always as identity primary key,
+  repo text not null,
+  source text not null check (source in ('comment', 'cli')),
+  comment_id bigint,
+  pr integer not null check (pr > 0),
+  command text not null check (command in ('rollback', 'plan')),
+  requested_by text,
+  requested_by_id bigint,
+  requested_at timestamptz not null,
+  state text not null default 'pending' check (state in ('pending', 'done', 'refused', 'failed')),
+  detail text,
+  result_pr integer,
+  result_branch text,
+  notes jsonb,
+  run_id bigint references runs (id) on delete set null,
+  opened_at timestamptz,
+  planned_at timestamptz,
+  created_at timestamptz not null default now(),
+  unique (repo, comment_id)
+);
+create index commands_pending on commands (repo, state) where state = 'pending';
+create index commands_branch on commands (repo, result_branch);
+
+-- How far the loop has read a GitHub list it pages through by time (the repository's comments).
+create table loop_cursors (
+  repo text not null,
+  name text not null,
+  at timestamptz not null,
+  primary key (repo, name)
+);
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');

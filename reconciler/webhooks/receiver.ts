@@ -8,14 +8,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { verify } from '@octokit/webhooks-methods';
 import { logLine } from '../escape.js';
 import type { RunTrigger } from '../state/ledger.js';
+import { parseCommand } from '../loop/commands.js';
 
 /** The events that ask for a tick, and what the ledger records for the tick's run. */
 export const WEBHOOK_EVENTS: Readonly<Record<string, RunTrigger>> = {
   push: 'push',
   pull_request: 'pull_request',
   pull_request_review: 'pull_request',
-  issues: 'manual',
-  issue_comment: 'manual',
+  issues: 'webhook',
+  issue_comment: 'webhook',
 };
 
 export const DEFAULT_WEBHOOK_SECRET = 'meta/github/webhook_secret';
@@ -112,7 +113,8 @@ export function webhookHandler(opts: WebhookOptions): WebhookHandler {
         opts.log('warning', `webhook: ignored ${what} (204): ${name === 'ping' ? "GitHub's ping, " : ''}not an event that asks for a tick (${Object.keys(WEBHOOK_EVENTS).join(', ')})`);
         return answer(204, '');
       }
-      const outcome = opts.poke(`webhook ${shown(name)} ${shown(id)}`, trigger);
+      // A comment giving a /fleetspec command (verified above): its tick is recorded as the command's.
+      const outcome = opts.poke(`webhook ${shown(name)} ${shown(id)}`, name === 'issue_comment' && givesCommand(payload) ? 'command' : trigger);
       if (outcome === 'stopped') return reject(503, 'the daemon is stopping; no tick will run');
       remembered(id);
       opts.log('info', `webhook: ${what}: ${outcome === 'queued' ? 'a tick is asked for' : 'answered by the tick already asked for'}`);
@@ -123,5 +125,15 @@ export function webhookHandler(opts: WebhookOptions): WebhookHandler {
   function remembered(id: string) {
     seen.add(id);
     if (seen.size > remember) seen.delete(seen.values().next().value!);
+  }
+}
+
+/** Whether an issue_comment delivery creates a comment whose first line is a /fleetspec command. */
+function givesCommand(payload: string): boolean {
+  try {
+    const body = JSON.parse(payload) as { action?: unknown; comment?: { body?: unknown } };
+    return body.action === 'created' && typeof body.comment?.body === 'string' && parseCommand(body.comment.body) !== undefined;
+  } catch {
+    return false;
   }
 }

@@ -40,6 +40,7 @@ const report = (run: number, extra: Partial<TickReport> = {}): TickReport => ({
   reason: '',
   recovered: { runs: [], applies: [] },
   branches: [],
+  commands: [],
   main: [],
   drift: [],
   pulled: [],

@@ -11,6 +11,7 @@ const report = (run: number, state: TickReport['state'] = 'DONE'): TickReport =>
   reason: '0 branches planned',
   recovered: { runs: [], applies: [] },
   branches: [],
+  commands: [],
   main: [],
   drift: [],
   pulled: [],

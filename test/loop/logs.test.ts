@@ -82,7 +82,7 @@ describe('a running tick says what it does', () => {
     const notes: string[] = [];
     const logs: TickLog[] = [];
     let release!: () => void;
-    const done: TickReport = { run: 1, state: 'DONE', reason: 'ok', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 1 };
+    const done: TickReport = { run: 1, state: 'DONE', reason: 'ok', recovered: { runs: [], applies: [] }, branches: [], commands: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 1 };
     const daemon = startDaemon({
       schedule: '0 0 1 1 *',
       immediately: true,

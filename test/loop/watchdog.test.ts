@@ -16,7 +16,7 @@ import { buildPlan, type Plan } from '../../reconciler/plan/plan.js';
 import { startLlmServer, type LlmTestServer } from '../llm/server.js';
 import { timed, until } from '../faults/wait.js';
 
-const report = (run: number): TickReport => ({ run, state: 'DONE', reason: 'ok', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 1 });
+const report = (run: number): TickReport => ({ run, state: 'DONE', reason: 'ok', recovered: { runs: [], applies: [] }, branches: [], commands: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 1 });
 const never = () => new Promise<never>(() => undefined);
 
 describe('tick budgets', () => {

@@ -213,7 +213,7 @@ describe('delivery', () => {
   });
 
   it('turns a tick report into events: applied, failed and rolled back, failed, findings new and cleared, refused commits', () => {
-    const base: TickReport = { run: 5, state: 'DONE', reason: '', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 0 };
+    const base: TickReport = { run: 5, state: 'DONE', reason: '', recovered: { runs: [], applies: [] }, branches: [], commands: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 0 };
     const web = 'https://github.com/acme/fleet';
     const sha = 'a'.repeat(40);
     const names = (r: TickReport) => eventsOf(r, REPO_KEY, web).map((e) => [e.event, e.severity]);

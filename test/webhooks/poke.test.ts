@@ -6,7 +6,7 @@ import { POKE_DELAY_MS, startDaemon, type TickLog } from '../../reconciler/loop/
 import type { TickReport } from '../../reconciler/loop/tick.js';
 
 const ONCE_A_YEAR = '0 3 1 1 *';
-const report = (run: number): TickReport => ({ run, state: 'DONE', reason: 'ok', recovered: { runs: [], applies: [] }, branches: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 1 });
+const report = (run: number): TickReport => ({ run, state: 'DONE', reason: 'ok', recovered: { runs: [], applies: [] }, branches: [], commands: [], main: [], drift: [], pulled: [], findings: [], waiting: 0, errors: [], durationMs: 1 });
 
 /** Waits until `check` holds; after `ms` fails saying what it waited for. */
 const waitUntil = async (what: string, check: () => boolean, ms = 10_000) => {

@@ -14,6 +14,8 @@ import { FINDING_PREFIX } from '../findings.js';
 import * as text from '../pr-text.js';
 import { logLine, mdCode } from '../../escape.js';
 import { PULL_PREFIX } from '../tickets.js';
+import { ROLLBACK_PREFIX, rollbackSection } from '../rollback.js';
+import { markPlanned, rollbackOfBranch } from '../../state/commands.js';
 import { DRIFT_PREFIX } from './drift.js';
 import { linkFreeRoots, checkStop, refusedIn, diagramsDir, load, planLoaded, prOverrides, startPublishPlan, stacksDir, type Published } from './shared.js';
 import { TickAbandoned, type Services, type TickReport, type TrustedRules } from './types.js';
@@ -40,6 +42,8 @@ export async function planBranches(
   mainSha: string,
   rules: TrustedRules,
   report: Pick<TickReport, 'branches' | 'errors'>,
+  /** Open PRs an approver asked to plan again now (`/fleetspec plan`), whatever was planned before. */
+  replan: ReadonlySet<number> = new Set(),
 ): Promise<void> {
   const branches = [...heads].filter(([branch]) => branch !== main && !branch.startsWith(DRIFT_PREFIX)).sort(([a], [b]) => a.localeCompare(b));
   // By the branch's place in name order: comments go out in whatever order their narratives come back, the report lists branches by name.
@@ -57,7 +61,7 @@ export async function planBranches(
     for (const [i, [branch, sha]] of branches.entries()) {
       checkStop(svc);
       try {
-        const planned = await planBranch(svc, runId, branch, sha, main, mainSha, rules);
+        const planned = await planBranch(svc, runId, branch, sha, main, mainSha, rules, replan);
         if (planned && 'publishing' in planned) {
           const settled = planned.publishing.then((row) => void (rows[i] = row), (err: unknown) => failed(i, branch, err));
           // Without the tick's NarrativeBudget nothing limits how many calls wait on the LLM at once: one at a time then.
@@ -97,13 +101,14 @@ async function planBranch(
   main: string,
   mainSha: string,
   rules: TrustedRules,
+  replan: ReadonlySet<number> = new Set(),
 ): Promise<Row | Publishing | undefined> {
   if (tip === mainSha || (await svc.git.isAncestor(tip, mainSha))) return undefined; // merged, or nothing to propose
   const { approvers, policy } = rules;
   let pr = await svc.github.openPullFor(branch);
   if (isBotBranch(branch) && !(await botWrote(svc.db, svc.repoKey, tip, branch))) return closeTampered(svc, branch, tip, pr);
   const known = await plannedCommit(svc.db, svc.repoKey, tip);
-  if (pr && known && known.pr === pr.number) {
+  if (pr && known && known.pr === pr.number && !replan.has(pr.number)) {
     const number = pr.number;
     // An override (label, approver's review line) given since the plan lifts its block now, without planning again.
     const overridable = known.plan?.findings.some((f) => f.severity === 'error' && f.override);
@@ -132,7 +137,7 @@ async function planBranch(
   // Its PR was closed by a person: respected until the branch gets a new commit.
   if (!pr && known?.pr) return undefined;
   // fleetspec opens the PRs of its own ticket branches; one a person closed stays closed.
-  if (!pr && (branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX))) return undefined;
+  if (!pr && (branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX) || branch.startsWith(ROLLBACK_PREFIX))) return undefined;
 
   svc.progress(`planning ${branch} at ${text.short(tip)}`);
   const links = await linkProblems(svc.git, tip, linkFreeRoots(svc));
@@ -165,9 +170,12 @@ async function planBranch(
   const { plan } = await planLoaded(svc, loaded, { ...policy, overrides }, rules.stackSecrets);
   pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
   const number = pr.number;
-  const { published } = await startPublishPlan(svc, pr, sha, plan!, approvers);
+  // A revert PR's plan says what it rolls back and what rolling back cannot give back.
+  const rollback = branch.startsWith(ROLLBACK_PREFIX) ? await rollbackOfBranch(svc.db, svc.repoKey, branch) : undefined;
+  const { published } = await startPublishPlan(svc, pr, sha, plan!, approvers, undefined, rollback ? rollbackSection(rollback) : undefined);
   // Recorded once the comment is out, never before: a tick that ends in between leaves the head unrecorded, so the next one publishes it.
   return publishing(published, async (p) => {
+    if (rollback) await markPlanned(svc.db, svc.repoKey, branch, svc.now?.() ?? new Date());
     await recordPlanned(svc.db, svc.repoKey, { sha, scope: 'all', pr: number, planHash: plan!.hash, plan: plan!, problem: null, runId, trustedSha: rules.sha, rulesDigest: rules.digest, carries: p.carries });
     return { branch, sha, pr: number, action: opened ? 'opened' : p.changed ? 'updated' : 'unchanged', status: p.status };
   });
@@ -175,7 +183,7 @@ async function planBranch(
 
 /** fleetspec's own branches: their PRs are fleetspec's, so only a head fleetspec wrote may be planned there. */
 function isBotBranch(branch: string): boolean {
-  return branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX) || branch.startsWith(DRIFT_PREFIX);
+  return branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX) || branch.startsWith(DRIFT_PREFIX) || branch.startsWith(ROLLBACK_PREFIX);
 }
 
 /** Someone else pushed to one of fleetspec's branches: its PR is closed, saying so, and the branch deleted; nothing is planned. */

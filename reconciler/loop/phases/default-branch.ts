@@ -19,12 +19,15 @@ import { ACCEPTED, mainCommits, plannedCommit, recordMain, trust, trustedTip, ty
 import { decideApproval, overridesOf } from '../approval.js';
 import { authorsOf, soleWriter } from '../authors.js';
 import * as text from '../pr-text.js';
+import { ROLLBACK_PREFIX, rollbackTimes } from '../rollback.js';
+import { rollbackOfBranch } from '../../state/commands.js';
 import { contentChanges, linkProblems, mergeIntegrity } from '../trust.js';
 import { appliedRoots, checkStop, enterApply, linkFreeRoots, refusedIn, specsDir, stacksDir } from './shared.js';
 import { applyStatus, deliverReports, directPushReports, queueReports, refusalComment, refusalStatus, replaceReports, resultComment } from './report.js';
 import type { Report } from '../../state/outbox.js';
 import { applyRecord, recordApply } from '../../state/reports.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
+import { heldForWindow } from './windows.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
 export const MAX_MAIN_COMMITS = 1000;
@@ -58,14 +61,14 @@ async function sinceTrusted(svc: Services, main: string, mainSha: string, truste
  * Examines each new default-branch commit against the trusted rules; returns the run when it applied.
  * Accepted commits (inert pushes, reverts, approved applies) move the trusted base.
  */
-export async function reconcileMain(svc: Services, run: Run, main: string, mainSha: string, rules: TrustedRules, report: Pick<TickReport, 'main' | 'applied' | 'waiting'>): Promise<Run | undefined> {
+export async function reconcileMain(svc: Services, run: Run, main: string, mainSha: string, rules: TrustedRules, report: Pick<TickReport, 'main' | 'applied' | 'waiting' | 'held'>): Promise<Run | undefined> {
   const done = await examineMain(svc, run, main, mainSha, rules, report);
   // What was recorded is said now; what GitHub does not take waits in the outbox for the next tick.
   await deliverReports(svc);
   return done;
 }
 
-async function examineMain(svc: Services, run: Run, main: string, mainSha: string, rules: TrustedRules, report: Pick<TickReport, 'main' | 'applied' | 'waiting'>): Promise<Run | undefined> {
+async function examineMain(svc: Services, run: Run, main: string, mainSha: string, rules: TrustedRules, report: Pick<TickReport, 'main' | 'applied' | 'waiting' | 'held'>): Promise<Run | undefined> {
   let trusted = rules.sha;
   if (trusted === mainSha) return undefined;
   const pending = await sinceTrusted(svc, main, mainSha, trusted);
@@ -157,6 +160,11 @@ async function examineMain(svc: Services, run: Run, main: string, mainSha: strin
     const events = await svc.github.labelEvents(merged.number);
     const overrides = overridesOf(events, reviews, rules.approvers, authors, merged.mergedAt);
     const by = decision.self ? `${decision.by} (their own change: solo-operator policy)` : decision.by;
+    // A sync window that holds one of its changes now: not applied, not refused; it and the commits after it wait.
+    if (await heldForWindow(svc, sha, merged, planned!.plan!, rules, report)) {
+      report.waiting = pending.length - i;
+      return undefined;
+    }
     const done = await applyMerge(svc, run, sha, merged, planned!.plan!, planned!.scope, by, { ...rules.policy, overrides }, report);
     // One apply per tick: the commits after this one wait for the next.
     report.waiting = pending.length - i - 1;
@@ -243,7 +251,10 @@ async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest,
   }
   const changes = applied.done.length;
   report.applied = { sha, pr: pr.number, changes, status: applied.status };
-  const result = resultComment(sha, pr.number, text.appliedComment(sha, runId, applied, by), runId);
+  // A revert PR's result says how the rollback did against its SLA.
+  const rollback = pr.headRef.startsWith(ROLLBACK_PREFIX) ? await rollbackOfBranch(svc.db, svc.repoKey, pr.headRef).catch(() => undefined) : undefined;
+  const times = rollback ? ['', '', ...rollbackTimes(rollback, pr.mergedAt ? new Date(pr.mergedAt) : undefined, svc.now?.() ?? new Date())].join('\n') : '';
+  const result = resultComment(sha, pr.number, text.appliedComment(sha, runId, applied, by) + times, runId);
   if (applied.status === 'failed') {
     const clean = applied.rollbackFailed.length === 0;
     report.applied.rollback = clean ? 'complete' : 'incomplete';

@@ -14,6 +14,7 @@ import { approverRules, authorsOf } from '../authors.js';
 import { unapprovedSinceApplied, type MainCommit } from '../../state/loop.js';
 import { rulesDigest } from '../trust.js';
 import { soloLogin } from '../../policies/rules/solo-operator.js';
+import { suspensionsOf } from '../../policies/suspend.js';
 import * as text from '../pr-text.js';
 import { TickAbandoned, type Services, type TrustedRules } from './types.js';
 
@@ -65,6 +66,9 @@ export async function trustedRules(svc: Services, sha: string): Promise<{ rules:
   const [policy, policiesTree] = await Promise.all([policiesOf(svc), svc.git.pathOid(sha, relative(svc.git.dir, policiesDir(svc)))]);
   const approvers = await approverRules(svc.github, svc.db, svc.repoKey, roles, soloLogin(policy.set));
   const stackSecrets = Object.fromEntries(stackModels(loaded.index).map((m) => [m.name, m.secrets.map((x) => x.ref)]));
+  // What is suspended, resolved here from the trusted specs and policies: every plan judged by these rules
+  // (a branch's, drift's, an apply's) leaves those alone, and none by what the planned specs say themselves.
+  policy.suspended = suspensionsOf(policy.set, loaded.index, svc.git.dir);
   return { rules: { sha, approvers, policy, digest: rulesDigest(roles, policiesTree), stackSecrets }, loaded };
 }
 
@@ -126,13 +130,15 @@ export async function startPublishPlan(
   plan: Plan,
   rules: Approvers,
   scope?: string,
+  /** Lines the comment opens with after the verdict (a revert PR's rollback section). */
+  preface?: string[],
 ): Promise<{ published: Promise<Published> }> {
   // Refused commits this head carries: the reviewer must know what else their approval covers.
   const carries = await refusedIn(svc, sha);
   const published = narrative(svc, plan, pr.number).then(async (told) => {
     // An abandoned tick says nothing more on GitHub: a narrative that came in as it was abandoned is dropped with its comment.
     checkStop(svc);
-    const body = text.planComment({ plan, sha, narrative: told, approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), carries, ...(rules.solo ? { solo: rules.solo } : {}) });
+    const body = text.planComment({ plan, sha, narrative: told, approvers: [...rules.roles.keys()].sort(), ...(scope ? { scope } : {}), ...(preface ? { preface } : {}), carries, ...(rules.solo ? { solo: rules.solo } : {}) });
     const comment = await svc.github.upsertComment(pr.number, text.PLAN_MARKER, body);
     const status = text.planStatus(plan);
     await svc.github.setStatus(sha, { context: text.PLAN_CONTEXT, ...status });

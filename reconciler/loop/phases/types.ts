@@ -14,6 +14,7 @@ import type { FindingAction } from '../findings.js';
 import type { PulledTicket } from '../tickets.js';
 import type { TickWatch } from '../watchdog.js';
 import type { DashboardResult } from '../dashboard.js';
+import type { Held } from './windows.js';
 
 /** fleetspec's drift branches, one per kind: fleetspec/drift-<kind>. */
 export const DRIFT_PREFIX = 'fleetspec/drift-';
@@ -37,6 +38,8 @@ export interface Services {
   /** The narratives' shared budget and breaker for this tick; absent: each narrative on its own timeout. */
   narratives?: NarrativeBudget;
   progress(message: string): void;
+  /** The clock: the real one unless a test gives its own (sync windows, the rollback's times). */
+  now?: () => Date;
 }
 
 /** The rules of the trusted base: who may approve and which policies judge, from the last commit fleetspec accepted. */
@@ -66,6 +69,12 @@ export interface TickReport {
   pulled: PulledTicket[];
   /** What the findings' tickets needed this tick: PRs proposing or closing a ticket, and PRs withdrawn. */
   findings: FindingAction[];
+  /** The /fleetspec commands (and `fleetspec rollback`) acted on this tick. */
+  commands: { id: number; command: string; pr: number; by: string; state: 'done' | 'refused'; detail: string; resultPr?: number }[];
+  /** What sync windows hold this tick (an approved merge, drift PRs): which window and when it goes (phases/windows.ts). */
+  held?: Held[];
+  /** What is suspended, by the trusted commit's specs and policies, one line each (policies/suspend.ts). */
+  suspended?: string[];
   /** Default-branch commits left for the next tick. */
   waiting: number;
   /** Branches that could not be planned this tick (the others were); the run ends FAILED. */
