@@ -4,6 +4,11 @@
 // included in the times) and embedded PGlite. Goal: a quiet tick, the steady state every five
 // minutes, well under a second and a handful of GitHub requests (5,000 an hour is the limit).
 // Writes are not spaced here (writeIntervalMs 0); in production each write waits 1-3 s.
+// Then a second table (bench/latency.ts): how long a person waits, from a push to the PR with its
+// plan and from an approved merge to the apply's result, with the built daemon as a child process,
+// triggered by the stand-ins' webhooks and by polling (needs dist: npm run build).
+//
+//   node dist/bench/loop.js [RESOURCES=500] [BRANCHES=10] [LATENCY_RUNS=3]
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,9 +23,11 @@ import { openDb } from '../reconciler/state/db.js';
 import { startGitServer } from '../test/git/http-backend.js';
 import { startGitHubServer } from '../test/github/server.js';
 import { generateFleet, printTable } from './fleet.js';
+import { runLatencyBench } from './latency.js';
 
 const resources = Number(process.argv[2] ?? 500);
 const branches = Number(process.argv[3] ?? 10);
+const latencyRuns = Number(process.argv[4] ?? 3);
 const TOKEN = 'ghp_bench0000000000000000000000000000000';
 const dir = await mkdtemp(join(tmpdir(), 'fleetspec-bench-loop-'));
 const seed = join(dir, 'seed');
@@ -121,3 +128,7 @@ console.log(`GitHub requests checked against the OpenAPI description: ${gh.reque
 await db.close();
 await Promise.all([gitServer.close(), gh.close()]);
 await rm(dir, { recursive: true, force: true });
+
+// The second table: end-to-end latency with the built daemon as a child, webhooks against polling (bench/latency.ts).
+console.log('');
+await runLatencyBench(latencyRuns);
