@@ -8,7 +8,7 @@
 // stacks/ and the diagrams are derived from the specs: the branch's planning synthesises them anew.
 import { relative } from 'node:path';
 import type { LabelSpec, PullRequest } from '../github/client.js';
-import { mdCode, mdInline, mention } from '../escape.js';
+import { logLine, mdCode, mdInline, mention } from '../escape.js';
 import { appliedCommitOf, outcomesOf, trustedBefore } from '../state/loop.js';
 import type { Command } from '../state/commands.js';
 import { policiesDir, specsDir } from './phases/shared.js';
@@ -100,7 +100,7 @@ export async function openRollback(svc: Services, cmd: Command, main: string, tr
 
   const notes = await lostBy(svc, applied.runId, cmd.pr);
   const original = await svc.github.getPull(cmd.pr).catch(() => undefined);
-  const title = `Roll back #${cmd.pr}${original ? `: ${original.title}` : ''}`.slice(0, 200);
+  const title = `Roll back #${cmd.pr}${original ? `: ${logLine(original.title)}` : ''}`.slice(0, 200);
   const message = `${title}\n\nRestores ${Object.keys(files).length} file${Object.keys(files).length === 1 ? '' : 's'} to ${short(before)}, the commit applied before #${cmd.pr} (merged as ${short(applied.sha)}).`;
   const sha = (await svc.git.writeBranch(branch, trusted, files, message)) ?? trusted;
   heads.set(branch, sha);

@@ -331,4 +331,12 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
     expect(rows.find((r) => r.revertPr === revert && r.requestedBy === 'alice')).toMatchObject({ pr: swap, state: 'done', beginMs: expect.any(Number) });
     expect(rows.find((r) => r.source === 'cli')).toMatchObject({ pr: swap, state: 'refused' });
   });
+
+  it("a command from another account that took an approver's login is not the approver's", async () => {
+    gh.users.rename('carol', 'carol-moved');
+    gh.addComment(swap, { user: 'carol', body: '/fleetspec rollback' });
+    const report = await runTick();
+    expect(report.commands).toEqual([expect.objectContaining({ command: 'rollback', state: 'refused', detail: expect.stringMatching(/@carol is GitHub account \d+, not account \d+/) })]);
+    expect(gh.repo().pulls.size).toBe(revert + 1);
+  });
 });
