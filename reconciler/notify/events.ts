@@ -32,6 +32,11 @@ export function eventsOf(report: TickReport, repo: string, web: string): NotifyE
     if (f.action === 'opened') out.push({ ...base, event: 'finding.new', severity: 'warning', summary: `finding ${f.key}: ${f.id} proposed${f.pr ? ` in #${f.pr}` : ''}`, ...(f.pr ? { url: pull(f.pr) } : {}) });
     if (f.action === 'closing') out.push({ ...base, event: 'finding.cleared', severity: 'info', summary: `finding ${f.key} cleared: closing ${f.id} proposed${f.pr ? ` in #${f.pr}` : ''}`, ...(f.pr ? { url: pull(f.pr) } : {}) });
   }
+  // A rollback waits for an approver: the SLA runs from the request, so the people who can approve should know now.
+  for (const c of report.commands ?? []) {
+    if (c.command !== 'rollback' || c.state !== 'done' || !c.resultPr || c.detail.includes('already')) continue;
+    out.push({ ...base, event: 'rollback.opened', severity: 'warning', summary: `rollback of #${c.pr} asked for by ${c.by}: #${c.resultPr} waits for an approver who did not ask for it`, url: pull(c.resultPr) });
+  }
   for (const m of report.main) {
     if (!REFUSED.includes(m.outcome)) continue;
     out.push({ ...base, event: 'main.untrusted', severity: 'error', summary: `the default branch is not trusted: ${short(m.sha)}${m.pr ? ` (#${m.pr})` : ''} ${m.outcome}${m.detail ? `: ${m.detail}` : ''}`, url: `${web}/commit/${m.sha}` });

@@ -11,6 +11,7 @@ const TAGS: Record<NotifyEventName, string> = {
   'finding.new': 'warning',
   'finding.cleared': 'heavy_check_mark',
   'main.untrusted': 'no_entry',
+  'rollback.opened': 'leftwards_arrow_with_hook',
 };
 
 const header = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 250);

@@ -3,7 +3,7 @@
 // bounded retries. A channel never sees the network, the URL's secret or the tick.
 
 /** What fleetspec tells people about, outside GitHub. */
-export type NotifyEventName = 'apply.applied' | 'apply.failed' | 'apply.rolled-back' | 'finding.new' | 'finding.cleared' | 'main.untrusted';
+export type NotifyEventName = 'apply.applied' | 'apply.failed' | 'apply.rolled-back' | 'finding.new' | 'finding.cleared' | 'main.untrusted' | 'rollback.opened';
 
 export interface NotifyEvent {
   event: NotifyEventName;
@@ -42,6 +42,7 @@ export function titleOf(e: NotifyEvent): string {
     'finding.new': 'new finding',
     'finding.cleared': 'finding cleared',
     'main.untrusted': 'default branch not trusted',
+    'rollback.opened': 'rollback waiting for approval',
   };
   return `fleetspec ${e.repo}: ${what[e.event]}`;
 }

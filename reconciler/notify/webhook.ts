@@ -4,7 +4,7 @@
 //   { "version": 1, "event": "apply.failed", "severity": "error", "repo": "acme/fleet", "run": 42,
 //     "summary": "…one line…", "url": "https://github.com/acme/fleet/pull/7", "at": "2025-01-02T03:04:05.000Z" }
 //
-// `event` is one of apply.applied, apply.failed, apply.rolled-back, finding.new, finding.cleared,
+// `event` is one of apply.applied, apply.failed, apply.rolled-back, finding.new, finding.cleared, rollback.opened,
 // main.untrusted; `severity` info, warning or error; `url` is absent when there is nothing to link.
 import type { Channel, NotifyEvent } from './types.js';
 

@@ -238,6 +238,16 @@ describe('delivery', () => {
       ['finding.cleared', 'info'],
       ['main.untrusted', 'error'],
     ]);
+    // A rollback opened waits for an approver; one refused, or asked for again, tells nobody.
+    const commands: TickReport['commands'] = [
+      { id: 1, command: 'rollback', pr: 3, by: '@alice', state: 'done', detail: 'opened #9', resultPr: 9 },
+      { id: 2, command: 'rollback', pr: 3, by: '@carol', state: 'done', detail: '#9 is open already', resultPr: 9 },
+      { id: 3, command: 'rollback', pr: 4, by: '@bob', state: 'refused', detail: '@bob is not an approver' },
+      { id: 4, command: 'plan', pr: 5, by: '@alice', state: 'done', detail: 'planned again in run 5' },
+    ];
+    const events = eventsOf({ ...base, commands }, REPO_KEY, web);
+    expect(events.map((e) => [e.event, e.severity, e.url])).toEqual([['rollback.opened', 'warning', `${web}/pull/9`]]);
+    expect(events[0]!.summary).toBe('rollback of #3 asked for by @alice: #9 waits for an approver who did not ask for it');
   });
 });
 
