@@ -4,7 +4,7 @@
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { logLine } from '../escape.js';
 import type { Db } from '../state/db.js';
-import type { RunRecord } from '../state/reports.js';
+import type { RunRecord, TickRecord } from '../state/reports.js';
 import type { Output } from './output.js';
 import { withStore } from './store.js';
 import { ago, short, when } from './runs.js';
@@ -14,9 +14,12 @@ export interface StatusOptions {
   format: 'text' | 'json';
 }
 
-/** What is suspended (nothing can be yet): the one place a later issue fills in. */
-export function suspended(): string[] {
-  return [];
+/**
+ * What is suspended and what sync windows hold, as the last tick recorded it (from the trusted commit's
+ * specs and policies: status reads the store only): one line each, the holds with when they go.
+ */
+export function suspended(record?: Pick<TickRecord, 'suspended' | 'held'> | null): string[] {
+  return [...(record?.suspended ?? []), ...(record?.held ?? []).map((h) => `held by sync window ${h.window}: ${h.sha ? `${short(h.sha)}${h.pr ? ` (#${h.pr})` : ''}` : `drift in ${h.kind ?? '?'}`}: ${h.detail}`)];
 }
 
 interface Waiting {
@@ -147,7 +150,9 @@ async function readStatus(db: Db, repo: string, schedule: string): Promise<Statu
   if (!tip) reasons.push('no trusted commit yet: the first tick records one');
   else if (!trusted!.trusted) reasons.push('the default branch is not trusted');
 
-  const held = suspended();
+  const held = suspended(tick?.report);
+  const windowed = (tick?.report?.held ?? []).filter((h) => h.sha);
+  if (windowed.length) reasons.push(`${windowed.length} approved merge${windowed.length === 1 ? '' : 's'} wait${windowed.length === 1 ? 's' : ''} for a sync window`);
   return { repo, inSync: reasons.length === 0, reasons, schedule, lastTick: lastTickStatus, leader, waiting, drift, findings, trusted, suspended: held };
 }
 
@@ -235,6 +240,7 @@ function printStatus(s: Status, out: Output): void {
       ? 'no trusted commit yet'
       : `${short(tr.sha)} (${tr.via}${tr.pr ? `, #${tr.pr}` : ''})${tr.trusted ? '' : `; the default branch is NOT trusted: ${tr.refused.length} commit${tr.refused.length === 1 ? '' : 's'} refused since`}`,
   );
-  line('suspended', s.suspended.length ? s.suspended.join(', ') : 'none');
+  if (!s.suspended.length) line('suspended', 'none');
+  s.suspended.forEach((v, i) => (i ? item : (x: string) => line('suspended', x))(v));
   line('in sync', s.inSync ? 'yes' : `no: ${s.reasons.join('; ')}`);
 }

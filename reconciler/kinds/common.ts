@@ -52,8 +52,19 @@ export const defs = {
 
 type DefName = keyof typeof defs;
 
+/**
+ * `suspend:`, accepted on every kind: fleetspec leaves the resource alone (reconciler/policies/suspend.ts).
+ * Only the trusted commit's value counts in the loop: a branch that sets it suspends nothing in its own plan.
+ */
+export const SUSPEND_PROPERTY: JsonSchema = {
+  description: 'true, or why: fleetspec leaves this resource alone (plans list its changes as suspended and never apply them; no drift PR). Takes effect once on the default branch',
+  oneOf: [{ type: 'boolean' }, { type: 'string', minLength: 1 }],
+};
+
 /** A kind schema with the shared definitions it references copied into $defs. */
 export function kindSchema(kind: string, title: string, description: string, body: JsonSchema): JsonSchema {
+  const properties = body.properties as Record<string, JsonSchema> | undefined;
+  if (properties && !('suspend' in properties)) body = { ...body, properties: { ...properties, suspend: SUSPEND_PROPERTY } };
   const used = [...JSON.stringify(body).matchAll(/"#\/\$defs\/([A-Za-z]+)"/g)].map((m) => m[1] as DefName);
   const $defs = Object.fromEntries([...new Set(used)].sort().filter((name) => name in defs).map((name) => [name, defs[name]]));
   return {

@@ -20,7 +20,8 @@ import { plannedCommit, trustedTip, unapprovedSinceApplied, type MainCommit, typ
 import { mdCode, mdInline } from '../escape.js';
 import { FINDING_PREFIX } from './findings.js';
 import { planStatus, short } from './pr-text.js';
-import { DRIFT_PREFIX, type Services } from './phases/types.js';
+import { DRIFT_PREFIX, type Services, type TickReport } from './phases/types.js';
+import type { Held } from './phases/windows.js';
 
 export const DASHBOARD_TITLE = 'fleetspec dashboard';
 const MARKER = /<!-- fleetspec:dashboard digest=([0-9a-f]{12}) -->/;
@@ -31,11 +32,16 @@ const APPLIES_LISTED = 5;
 const LISTED = 50;
 
 /**
- * What is suspended (a kind or host the loop leaves alone). Nothing can be suspended yet: this is the
- * one place that says so, and what fills it later.
+ * What is suspended (a kind or resource the loop leaves alone: the trusted commit's Suspend documents and
+ * `suspend:` fields, policies/suspend.ts), then what sync windows hold this tick and when each goes.
  */
-export function suspended(): string[] {
-  return [];
+export function suspended(sync?: Pick<TickReport, 'suspended' | 'held'>): string[] {
+  return [...(sync?.suspended ?? []), ...(sync?.held ?? []).map(heldLine)];
+}
+
+/** "held by sync window freeze: 1a2b3c4 (#7): hosts/ai: deny window … is active until …; it goes at …" */
+export function heldLine(h: Held): string {
+  return `held by sync window ${h.window}: ${h.sha ? `${short(h.sha)}${h.pr ? ` (#${h.pr})` : ''}` : `drift in ${h.kind ?? '?'}`}: ${h.detail}`;
 }
 
 export interface WaitingPull {
@@ -94,7 +100,15 @@ async function verdictOf(svc: Services, pr: PullRequest): Promise<{ verdict: str
 }
 
 /** The dashboard's facts, read afresh: open PRs and their plans, the ledger, the trusted specs' tickets and their issues. */
-export async function dashboardFacts(svc: Services, main: string, mainSha: string, loaded: LoadedSpecs, issues: readonly Issue[], pulls: readonly PullRequest[]): Promise<DashboardFacts> {
+export async function dashboardFacts(
+  svc: Services,
+  main: string,
+  mainSha: string,
+  loaded: LoadedSpecs,
+  issues: readonly Issue[],
+  pulls: readonly PullRequest[],
+  sync?: Pick<TickReport, 'suspended' | 'held'>,
+): Promise<DashboardFacts> {
   const open = pulls.filter((p) => p.state === 'open' && p.baseRef === main).sort((a, b) => a.number - b.number);
   const waiting: WaitingPull[] = [];
   const drift: DashboardFacts['drift'] = [];
@@ -125,7 +139,7 @@ export async function dashboardFacts(svc: Services, main: string, mainSha: strin
   }
   findings.sort((a, b) => a.key.localeCompare(b.key) || a.ticket.localeCompare(b.ticket));
   const [trusted, unapproved, applies] = await Promise.all([trustedTip(svc.db, svc.repoKey), unapprovedSinceApplied(svc.db, svc.repoKey), recentApplies(svc.db, svc.repoKey)]);
-  return { repo: svc.repoKey, main, mainSha, ...(trusted ? { trusted } : {}), refused: unapproved.commits, waiting, drift, findings, applies, suspended: suspended() };
+  return { repo: svc.repoKey, main, mainSha, ...(trusted ? { trusted } : {}), refused: unapproved.commits, waiting, drift, findings, applies, suspended: suspended(sync) };
 }
 
 const ref = (n: number) => `#${n}`;
@@ -236,10 +250,10 @@ export async function syncDashboard(svc: Services, body: string, issues: readonl
 }
 
 /** The dashboard at the end of a tick: its facts read, rendered, and the issue synced. */
-export async function updateDashboard(svc: Services, main: string, mainSha: string, loaded: LoadedSpecs): Promise<DashboardResult> {
+export async function updateDashboard(svc: Services, main: string, mainSha: string, loaded: LoadedSpecs, sync?: Pick<TickReport, 'suspended' | 'held'>): Promise<DashboardResult> {
   // Open issues only: the list of all grows with the repository's age, and a closed dashboard is
   // replaced by a new one (FLEETSPEC_DASHBOARD=off stops keeping it).
   const [issues, pulls, me] = await Promise.all([svc.github.listIssues({ state: 'open' }), svc.github.listOpenPulls(), svc.github.me()]);
-  const facts = await dashboardFacts(svc, main, mainSha, loaded, issues, pulls);
+  const facts = await dashboardFacts(svc, main, mainSha, loaded, issues, pulls, sync);
   return syncDashboard(svc, renderDashboard(facts), issues, me.login);
 }

@@ -18,6 +18,7 @@ import { failpoint } from '../failpoints.js';
 import { besideSpecs } from '../specs/folders.js';
 import { STACK_OF_KIND } from '../stacks/driver.js';
 import { parseTarget, targetScope, TargetError, unmatchedTargets, type TargetScope } from './targets.js';
+import { leaveOutSuspended, suspensionsOf, type Suspension } from '../policies/suspend.js';
 
 export { besideSpecs };
 
@@ -52,6 +53,8 @@ export interface Planned {
   byDriver?: Map<string, DriverPlan>;
   /** A target names no kind or nothing of its kind: no plan. */
   targetError?: TargetError;
+  /** What the plan took as suspended (policies/suspend.ts): finding tickets leave those resources alone too. */
+  suspensions?: readonly Suspension[];
 }
 
 const STACK_FOLDERS = new Set<string>(Object.values(STACK_OF_KIND));
@@ -106,13 +109,21 @@ export async function planFleet(opts: EngineOptions): Promise<Planned> {
     findings.push(...r.findings);
   }
   const byDriver = new Map(drivers.map((d, i) => [d.folder, results[i]!]));
+  // Suspended resources: their changes leave the plan (and each driver's part, so no drift PR proposes
+  // them) and are listed apart. The loop gives the trusted commit's suspensions; else the specs' own.
+  const suspensions = opts.policy?.suspended ?? suspensionsOf(opts.policy?.set, loaded.index, opts.policy?.root);
+  const suspended = leaveOutSuspended(byDriver, suspensions, loaded.index);
+  if (suspended.length) {
+    const out = new Set(suspended.map((s) => `${s.kind}\0${s.name}\0${s.action}`));
+    changes.splice(0, changes.length, ...changes.filter((c) => !out.has(`${c.kind}\0${c.name}\0${c.action}`)));
+  }
   const targetError = scope && unmatchedTargets(scope, loaded.index, changes, unknown);
   if (targetError) return { diagnostics: loaded.diagnostics, resources: loaded.resources.length, targetError };
   const targets = scope?.targets.map((t) => `${t.kind}/${t.name}`);
-  let plan = judge(buildPlan(changes, { mode: opts.mode, unknown, findings, targets }), loaded.index, byDriver, opts.policy);
+  let plan = judge(buildPlan(changes, { mode: opts.mode, unknown, findings, targets, suspended }), loaded.index, byDriver, opts.policy);
   // Findings about resources outside the targets are not this plan's: they would block an apply that does not touch them.
-  if (scope) plan = buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: plan.findings.filter((f) => targetedFinding(scope, f)), policies: plan.verdict.policies, targets });
-  return { plan, diagnostics: loaded.diagnostics, resources: loaded.resources.length, context, byDriver };
+  if (scope) plan = buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: plan.findings.filter((f) => targetedFinding(scope, f)), policies: plan.verdict.policies, targets, suspended });
+  return { plan, diagnostics: loaded.diagnostics, resources: loaded.resources.length, context, byDriver, ...(suspensions.length ? { suspensions } : {}) };
 }
 
 /** The plan with the policies' findings added and its verdict: the same changes, so the same hash. */
@@ -120,7 +131,7 @@ function judge(plan: Plan, index: SpecIndex, byDriver: ReadonlyMap<string, Drive
   if (!policy) return plan;
   const facts = new Map([...byDriver].filter(([, p]) => p.facts).map(([folder, p]) => [folder, p.facts!]));
   const judged = evaluatePolicies(policy, { index, plan, facts });
-  return buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: [...plan.findings, ...judged.findings], policies: judged.evaluated, targets: plan.targets });
+  return buildPlan(plan.changes, { mode: plan.mode, unknown: plan.unknown, findings: [...plan.findings, ...judged.findings], policies: judged.evaluated, targets: plan.targets, suspended: plan.suspended });
 }
 
 /**
@@ -129,7 +140,8 @@ function judge(plan: Plan, index: SpecIndex, byDriver: ReadonlyMap<string, Drive
  */
 export function scopedPlan(planned: Planned, folder: string, policy: PolicyContext | undefined): Plan {
   const part = planned.byDriver!.get(folder)!;
-  const plan = buildPlan(part.changes, { mode: planned.plan!.mode, unknown: part.unknown, findings: part.findings });
+  const suspended = planned.plan!.suspended?.filter((s) => s.kind === folder);
+  const plan = buildPlan(part.changes, { mode: planned.plan!.mode, unknown: part.unknown, findings: part.findings, suspended });
   return judge(plan, planned.context!.index, new Map([[folder, part]]), policy);
 }
 

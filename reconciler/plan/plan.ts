@@ -46,6 +46,18 @@ export interface NotRead {
   remote?: string;
 }
 
+/**
+ * A change the plan leaves out because its resource is suspended (policies/ `kind: Suspend`, or
+ * `suspend:` in its spec; reconciler/policies/suspend.ts): shown, never applied.
+ */
+export interface SuspendedChange {
+  kind: string;
+  name: string;
+  action: Action;
+  /** Which suspension and why: "suspended by Suspend freeze-dns: migrating the zone by hand". */
+  reason: string;
+}
+
 /** Something worth a person's attention that is not a change: a threshold breach, a budget overrun. */
 export interface PlanFinding {
   kind: string;
@@ -96,6 +108,12 @@ export interface Plan {
    */
   targets?: string[];
   /**
+   * Changes left out because their resources are suspended; absent when none. Not part of the hash:
+   * what is applied is `changes`, and lifting or adding a suspension changes them (an approved plan
+   * goes stale), while a suspension of something that has no change leaves the plan as approved.
+   */
+  suspended?: SuspendedChange[];
+  /**
    * sha256 of the canonical JSON of mode, changes, the names of unknown resources and the targets: the
    * identity an approval refers to. Findings, reasons for unknowns and for no-ops (volatile: disk
    * usage, error texts, how a stack was read) are left out so they cannot make an approved plan stale.
@@ -121,7 +139,7 @@ export function canonicalJson(value: unknown): string {
 
 export function buildPlan(
   changes: readonly ResourceChange[],
-  extra: { mode?: PlanMode; unknown?: readonly NotRead[]; findings?: readonly PlanFinding[]; policies?: readonly string[]; targets?: readonly string[] } = {},
+  extra: { mode?: PlanMode; unknown?: readonly NotRead[]; findings?: readonly PlanFinding[]; policies?: readonly string[]; targets?: readonly string[]; suspended?: readonly SuspendedChange[] } = {},
 ): Plan {
   const mode = extra.mode ?? 'offline';
   const targets = [...new Set(extra.targets ?? [])].sort();
@@ -141,7 +159,19 @@ export function buildPlan(
   // it must not make an approval stale when the applying process found terraform and the planning one did not.
   const identity = { mode, changes: sorted.map((c) => (c.action === 'no-op' ? { ...c, reason: '' } : c)), unknown: unknown.map((u) => `${u.kind}/${u.name}`), ...(targets.length ? { targets } : {}) };
   const hash = createHash('sha256').update(canonicalJson(identity)).digest('hex');
-  return { format: 'fleetspec-plan/v1', mode, ...(targets.length ? { targets } : {}), changes: sorted, unknown, findings, summary, verdict: verdictOf(findings, extra.policies ?? []), hash };
+  const suspended = [...(extra.suspended ?? [])].sort(byKindAndName);
+  return {
+    format: 'fleetspec-plan/v1',
+    mode,
+    ...(targets.length ? { targets } : {}),
+    changes: sorted,
+    unknown,
+    findings,
+    summary,
+    verdict: verdictOf(findings, extra.policies ?? []),
+    ...(suspended.length ? { suspended } : {}),
+    hash,
+  };
 }
 
 /**
@@ -205,7 +235,7 @@ export function hasChanges(plan: Plan): boolean {
 /** "3 to add, 1 to change, 0 to destroy" (and drift, when there is any). */
 export function summaryLine(plan: Plan): string {
   const { add, change, destroy, replace, drift } = plan.summary;
-  const unread = plan.summary.unknown ? ` ${plan.summary.unknown} not read.` : '';
+  const unread = (plan.summary.unknown ? ` ${plan.summary.unknown} not read.` : '') + (plan.suspended?.length ? ` ${plan.suspended.length} suspended, not applied.` : '');
   if (!hasChanges(plan)) return plan.summary.unknown ? `No changes in what was read.${unread}` : 'No changes. Live matches the specs.';
   const store = plan.changes.filter((c) => c.action !== 'no-op' && STORE_KINDS.has(c.kind)).length;
   const inStore = store ? `, ${store === add + change + destroy + replace + drift ? 'all' : `${store} of them`} in fleetspec's state store` : '';

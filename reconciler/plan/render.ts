@@ -52,6 +52,11 @@ export function renderText(plan: Plan, opts: { color?: boolean; showUnchanged?: 
     lines.push(tint('bold', 'Terraform stacks with no changes:'));
     for (const c of stacks) lines.push(tint('dim', `  ${logLine(c.kind)}: ${logLine(c.reason)}`));
   }
+  if (plan.suspended?.length) {
+    // Changes to suspended resources: shown, so nobody takes their absence for a match, and never applied.
+    lines.push(tint('bold', 'Suspended (left out, not applied):'));
+    for (const s of plan.suspended) lines.push(tint('dim', `${SIGN[s.action]} ${logLine(`${s.kind}/${s.name}`)} (${s.action}): ${logLine(s.reason)}`));
+  }
   if (plan.findings.length) lines.push(tint('bold', 'Findings:'));
   for (const f of plan.findings) lines.push(formatFinding(f, opts.color));
   for (const [reason, names] of unreadByReason(plan.unknown)) lines.push(tint('dim', `? not read: ${logLine(names.join(', '))}: ${logLine(reason)}`));
@@ -115,6 +120,11 @@ export function renderMarkdown(plan: Plan): string {
   }
   const stacks = plan.changes.filter((c) => changeGroup(c) === 'stack');
   if (stacks.length) out.push(`Terraform stacks with no changes: ${stacks.map((c) => code(c.kind)).join(', ')}`, '');
+  if (plan.suspended?.length) {
+    out.push('**Suspended: left out, not applied**', '');
+    for (const s of plan.suspended) out.push(`- ${code(`${s.kind}/${s.name}`)} (${s.action}): ${mdCell(s.reason)}`);
+    out.push('');
+  }
   out.push(`**Policy verdict: ${verdictLine(planVerdict(plan))}**`, '');
   if (plan.findings.length) {
     out.push('**Findings**', '');

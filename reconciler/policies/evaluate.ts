@@ -9,6 +9,7 @@ import { verdictOf, type Plan, type PlanFinding } from '../plan/plan.js';
 import { positionOf } from '../specs/source.js';
 import { evaluationMessage, toCel } from './cel.js';
 import type { Policy, PolicySet, RuleInput, Violation } from './policy.js';
+import type { Suspension } from './suspend.js';
 
 export interface PolicyContext {
   set: PolicySet;
@@ -18,6 +19,12 @@ export interface PolicyContext {
   root?: string;
   /** Why the policies could not be loaded: each blocks the plan, since it cannot be judged. */
   problems?: readonly Diagnostic[];
+  /**
+   * What is suspended (policies/suspend.ts), resolved by whoever holds the trusted specs: the loop
+   * passes the trusted commit's, so a branch's own `suspend:` suspends nothing in its plan. Absent:
+   * the set's Suspend documents and the planned specs' `suspend:` fields (the CLI's checkout).
+   */
+  suspended?: readonly Suspension[];
 }
 
 export interface Evaluation {

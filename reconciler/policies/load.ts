@@ -12,6 +12,7 @@ import { positionAt, positionOf, readSpecFile, type PathSegment, type SpecDocume
 import { CEL_VARIABLES, CelProblem, compile } from './cel.js';
 import type { CompiledValidation, CustomRule, Policy, PolicySet } from './policy.js';
 import { ruleByName, RULES } from './rules/index.js';
+import { knownTimezone, parseDuration, scheduleProblem, type SuspendRule, type SyncWindow } from './windows.js';
 
 const NAME = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'lowercase letters, digits and dashes, such as port-ranges' };
 const CEL = { type: 'string', minLength: 1, description: 'a CEL expression' };
@@ -67,6 +68,47 @@ export const POLICY_SCHEMA = {
   },
 } as const;
 
+const MATCH = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'what it applies to: kind folders and kind/name resources (either matches); absent, everything',
+  properties: {
+    kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
+    resources: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[a-z]+/.+$', description: 'a resource as kind/name, such as hosts/ai' } },
+  },
+} as const;
+
+/** The shape of a sync window document (policies/windows.ts). */
+export const SYNC_WINDOW_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind', 'name', 'action', 'schedule', 'duration'],
+  properties: {
+    kind: { const: 'SyncWindow' },
+    name: NAME,
+    description: { type: 'string', minLength: 1 },
+    action: { enum: ['allow', 'deny'], description: 'deny: nothing it matches goes while it is active; allow: what it matches goes only while it (or another allow window) is active' },
+    schedule: { type: 'string', minLength: 1, description: 'when the window opens: cron, five fields (minute hour day-of-month month day-of-week), such as "0 22 * * 1-5"' },
+    duration: { type: 'string', description: 'how long it stays open: 30m, 2h, 1h30m, 1d' },
+    timezone: { type: 'string', minLength: 1, description: 'the IANA time zone of the schedule, such as Europe/Stockholm; UTC when absent' },
+    match: MATCH,
+    holds: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['apply', 'drift'] }, description: 'what it holds: the apply of approved merges, drift PRs; both when absent' },
+  },
+} as const;
+
+/** The shape of a suspension document (policies/suspend.ts). */
+export const SUSPEND_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind', 'name', 'reason', 'match'],
+  properties: {
+    kind: { const: 'Suspend' },
+    name: NAME,
+    reason: { type: 'string', minLength: 1, description: 'why, shown in plans, status and the dashboard' },
+    match: { ...MATCH, minProperties: 1, description: 'what is suspended: kind folders and kind/name resources' },
+  },
+} as const;
+
 export interface LoadedPolicies {
   set: PolicySet;
   diagnostics: Diagnostic[];
@@ -97,6 +139,8 @@ export async function loadPolicies(dir: string): Promise<LoadedPolicies> {
     .sort();
   const diagnostics: Diagnostic[] = [];
   const policies: Policy[] = [];
+  const windows: SyncWindow[] = [];
+  const suspends: SuspendRule[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
     const read = readSpecFile(file);
@@ -106,20 +150,87 @@ export async function loadPolicies(dir: string): Promise<LoadedPolicies> {
         const { line, col } = positionOf(doc, f.path, { key: f.atKey ?? false });
         diagnostics.push({ severity: 'error', code: f.code.startsWith('policy.') ? f.code : `policy.${f.code}`, file, line, col, message: f.message, ...(f.hint ? { hint: f.hint } : {}) });
       };
-      const policy = checkPolicy(doc, report, diagnostics);
-      if (!policy) continue;
+      const kind = (doc.value as { kind?: unknown } | null)?.kind;
+      const checked = kind === 'SyncWindow' ? checkWindow(doc, report) : kind === 'Suspend' ? checkSuspend(doc, report) : checkPolicy(doc, report, diagnostics);
+      if (!checked) continue;
+      // Each document kind has its own names: a window may share its name with a policy.
+      const label = kind === 'SyncWindow' ? 'sync window' : kind === 'Suspend' ? 'suspension' : 'policy';
       const where = `${file}:${positionOf(doc, ['name']).line}`;
-      const earlier = seen.get(policy.name);
+      const earlier = seen.get(`${label}:${checked.name}`);
       if (earlier) {
-        report({ code: 'policy.duplicate-name', path: ['name'], message: `policy "${policy.name}" is already defined at ${earlier}`, hint: 'give each policy its own name' });
+        report({ code: 'policy.duplicate-name', path: ['name'], message: `${label} "${checked.name}" is already defined at ${earlier}`, hint: `give each ${label} its own name` });
         continue;
       }
-      seen.set(policy.name, where);
-      policies.push(policy);
+      seen.set(`${label}:${checked.name}`, where);
+      if (kind === 'SyncWindow') windows.push(checked as SyncWindow);
+      else if (kind === 'Suspend') suspends.push(checked as SuspendRule);
+      else policies.push(checked as Policy);
     }
   }
   diagnostics.sort(compareDiagnostics);
-  return { set: { dir, policies }, diagnostics };
+  return { set: { dir, policies, ...(windows.length ? { windows } : {}), ...(suspends.length ? { suspends } : {}) }, diagnostics };
+}
+
+/** match: kinds must be kind folders, resources kind/name of one: each unknown kind is an error at its place. */
+function checkMatch(match: { kinds?: string[]; resources?: string[] } | undefined, report: (f: Finding) => void): boolean {
+  let ok = true;
+  const folders = KINDS.map((k) => k.folder);
+  const unknown = (kind: string, path: PathSegment[], text: string) => {
+    if (folders.includes(kind)) return;
+    const near = closest(kind, folders);
+    report({ code: 'policy.unknown-kind', path, message: `${text}: no kind ${kind}`, hint: near ? `did you mean ${near}?` : `kinds: ${folders.join(', ')}` });
+    ok = false;
+  };
+  match?.kinds?.forEach((k, i) => unknown(k, ['match', 'kinds', i], `kind "${k}"`));
+  match?.resources?.forEach((r, i) => unknown(r.slice(0, r.indexOf('/')), ['match', 'resources', i], `resource "${r}"`));
+  return ok;
+}
+
+/** A SyncWindow document: its shape, its schedule (five-field cron), its duration and its time zone. */
+function checkWindow(doc: SpecDocument, report: (f: Finding) => void): SyncWindow | undefined {
+  const shape = checkAgainst(SYNC_WINDOW_SCHEMA, doc.value);
+  shape.forEach(report);
+  if (shape.length) return undefined;
+  const raw = doc.value as { name: string; description?: string; action: 'allow' | 'deny'; schedule: string; duration: string; timezone?: string; match?: SyncWindow['match']; holds?: SyncWindow['holds'] };
+  let ok = checkMatch(raw.match, report);
+  const timezone = raw.timezone ?? 'UTC';
+  if (!knownTimezone(timezone)) {
+    report({ code: 'policy.unknown-timezone', path: ['timezone'], message: `unknown time zone "${timezone}"`, hint: 'an IANA time zone name, such as Europe/Stockholm, America/New_York or UTC' });
+    ok = false;
+  }
+  const problem = scheduleProblem(raw.schedule, ok ? timezone : 'UTC');
+  if (problem) {
+    report({ code: 'policy.bad-schedule', path: ['schedule'], message: `schedule "${raw.schedule}" is not a cron expression: ${problem}`, hint: 'five fields: minute hour day-of-month month day-of-week, such as "0 22 * * 1-5" (22:00 on weekdays)' });
+    ok = false;
+  }
+  const durationMs = parseDuration(raw.duration);
+  if (durationMs === undefined) {
+    report({ code: 'policy.bad-duration', path: ['duration'], message: `duration "${raw.duration}" is not a duration`, hint: 'days, hours and minutes in that order, more than zero: 30m, 2h, 1h30m, 1d' });
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return {
+    name: raw.name,
+    ...(raw.description ? { description: raw.description } : {}),
+    action: raw.action,
+    schedule: raw.schedule.trim().split(/\s+/).join(' '),
+    duration: raw.duration,
+    durationMs: durationMs!,
+    timezone,
+    ...(raw.match ? { match: raw.match } : {}),
+    holds: raw.holds ?? ['apply', 'drift'],
+    doc,
+  };
+}
+
+/** A Suspend document: its shape and the kinds it names. */
+function checkSuspend(doc: SpecDocument, report: (f: Finding) => void): SuspendRule | undefined {
+  const shape = checkAgainst(SUSPEND_SCHEMA, doc.value);
+  shape.forEach(report);
+  if (shape.length) return undefined;
+  const raw = doc.value as { name: string; reason: string; match: SuspendRule['match'] };
+  if (!checkMatch(raw.match, report)) return undefined;
+  return { name: raw.name, reason: raw.reason, match: raw.match, doc };
 }
 
 /** One document: its shape, then its rule's params or its CEL. Undefined when it has errors or is disabled. */

@@ -6,6 +6,7 @@
 import type { JsonSchema, Resource, SpecIndex } from '../kinds/kind.js';
 import type { Plan } from '../plan/plan.js';
 import type { PathSegment, SpecDocument } from '../specs/source.js';
+import type { SuspendRule, SyncWindow } from './windows.js';
 
 /** What a rule sees. `plan` is absent for spec-only checks (fleetspec validate, policy check without a plan). */
 export interface RuleInput {
@@ -84,4 +85,8 @@ export interface PolicySet {
   /** The policies folder as given; absent when there was none. */
   dir?: string;
   policies: Policy[];
+  /** `kind: SyncWindow` documents (policies/windows.ts). */
+  windows?: SyncWindow[];
+  /** `kind: Suspend` documents (policies/suspend.ts). */
+  suspends?: SuspendRule[];
 }

@@ -79,6 +79,9 @@ export interface TickRecord {
   findings: { key: string; id: string; branch: string; pr?: number; action: string }[];
   pulled: unknown[];
   waiting: number;
+  /** What sync windows held this tick (loop/phases/windows.ts Held) and what was suspended, one line each: `fleetspec status` shows them. */
+  held?: { sha?: string; pr: number | null; kind?: string; resource: string; window: string; opens: string | null; detail: string }[];
+  suspended?: string[];
   errors: string[];
   /** The live plan of the trusted commit (the drift check), when this tick made one. */
   live?: {

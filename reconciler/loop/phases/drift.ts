@@ -6,7 +6,9 @@ import { buildPlan } from '../../plan/plan.js';
 import type { LoadedSpecs } from '../../specs/load.js';
 import { botWrote, plannedCommit, recordPlanned } from '../../state/loop.js';
 import * as text from '../pr-text.js';
-import { mdCode } from '../../escape.js';
+import { mdCode, mdInline } from '../../escape.js';
+import { openingText } from '../../policies/windows.js';
+import { windowHold, type Held } from './windows.js';
 import { checkStop, planLoaded, publishPlan } from './shared.js';
 import { DRIFT_PREFIX, type Services, type TickReport, type TrustedRules } from './types.js';
 
@@ -28,6 +30,7 @@ export async function reconcileDrift(
   heads: Map<string, string>,
   rules: TrustedRules,
   drift: TickReport['drift'],
+  held?: Held[],
 ): Promise<Planned | undefined> {
   const { sha: trusted, policy } = rules;
   // The specs were read before; the stacks folder needs the trusted commit checked out again.
@@ -42,7 +45,13 @@ export async function reconcileDrift(
   for (const [kind, part] of byDriver!) {
     const pr = open.get(kind);
     if (!part.changes.some(isApplicable)) {
-      if (pr) {
+      if (pr && plan!.suspended?.some((s) => s.kind === kind)) {
+        // Suspended: fleetspec leaves its drift alone, so it proposes nothing about it.
+        await svc.github.comment(pr.number, `${mdCode(kind)} is suspended (${mdInline(plan!.suspended.find((s) => s.kind === kind)!.reason)}): fleetspec proposes nothing for it; closing.`);
+        await svc.github.updatePull(pr.number, { state: 'closed' });
+        await svc.git.deleteRemoteBranch(pr.headRef);
+        drift.push({ kind, pr: pr.number, action: 'closed' });
+      } else if (pr) {
         await svc.github.comment(pr.number, `Live matches ${mdCode(main)} for ${mdCode(kind)} again (${text.short(trusted)}); closing.`);
         await svc.github.updatePull(pr.number, { state: 'closed' });
         await svc.git.deleteRemoteBranch(pr.headRef);
@@ -51,6 +60,15 @@ export async function reconcileDrift(
       continue;
     }
     checkStop(svc);
+    // A sync window that holds this kind's drift now: no drift PR is opened or updated until it lets go (an open one stays as it is).
+    const window = windowHold(svc, rules, part.changes.filter(isApplicable), 'drift', loaded.index);
+    if (window) {
+      const resource = `${window.hold.entry.kind}/${window.hold.entry.name}`;
+      const detail = `${resource}: ${window.hold.why}; drift PR held until ${openingText(window.opens)}`;
+      svc.progress(`drift in ${kind}: not proposed now: ${detail}`);
+      held?.push({ pr: pr?.number ?? null, kind, resource, window: window.hold.window.name, opens: window.opens?.toISOString() ?? null, detail });
+      continue;
+    }
     // The scoped plan is exactly what planning with this kind's driver alone gives: what approval covers.
     const scoped = scopedPlan(planned, kind, policy);
     const branch = `${DRIFT_PREFIX}${kind}`;

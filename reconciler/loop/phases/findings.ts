@@ -6,6 +6,7 @@ import type { LoadedSpecs } from '../../specs/load.js';
 import { lastApply, unapprovedSinceApplied } from '../../state/loop.js';
 import { observeFindings, reconcileFindings, type FindingAction, type FindingSource } from '../findings.js';
 import type { Services, TickReport } from './types.js';
+import { suspensionOf } from '../../policies/suspend.js';
 
 /** Observes the findings (the live plan when the drift check made one, the ledger, git) and reconciles their tickets. */
 export async function findingTickets(
@@ -20,6 +21,9 @@ export async function findingTickets(
   report: Pick<TickReport, 'drift' | 'pulled'>,
 ): Promise<FindingAction[]> {
   const [last, unapproved] = await Promise.all([lastApply(svc.db, svc.repoKey), unapprovedSinceApplied(svc.db, svc.repoKey)]);
+  // A suspended resource's findings (a disk over threshold on a suspended host) open no ticket: fleetspec leaves it alone.
+  const suspensions = live?.suspensions ?? [];
+  if (live?.plan && suspensions.length) live = { ...live, plan: { ...live.plan, findings: live.plan.findings.filter((f) => !suspensionOf(suspensions, f, loaded.index)) } };
   const observed = observeFindings({
     sources,
     main,
