@@ -13,7 +13,7 @@
 // apply) is left as it is: unknown is never "cleared".
 import { relative } from 'node:path';
 import { isMap, isScalar, stringify, type Node, type Pair } from 'yaml';
-import type { GitHub, PullRequest } from '../github/client.js';
+import type { GitHub } from '../github/client.js';
 import type { SpecRepo } from '../git/repo.js';
 import type { Resource } from '../kinds/kind.js';
 import type { Ticket } from '../kinds/tickets/index.js';
@@ -25,8 +25,9 @@ import type { MainCommit } from '../state/loop.js';
 import { short } from './pr-text.js';
 import { logLine, mdCode, mdInline } from '../escape.js';
 import { nextTicketId, reservedTicketIds } from './tickets.js';
+import { branchPrefix, openProposal } from '../proposals/index.js';
 
-export const FINDING_PREFIX = 'fleetspec/finding/';
+export const FINDING_PREFIX = branchPrefix('finding');
 /** fleetspec/finding/T-0009-disk_linux-home_root: the ticket id, then the key with its dots as underscores (a ref part may not end in ".lock"). */
 const FINDING_BRANCH = /^fleetspec\/finding\/(T-[0-9]{4,})-([a-z0-9_-]+)$/;
 export const FINDING_LABEL = 'finding';
@@ -303,18 +304,20 @@ export async function reconcileFindings(
     }
     ctx.progress(`finding ${key}: ${want.verb === 'opened' ? `proposing ${want.id}` : `proposing to close ${want.id}`} on ${target}`);
     const message = want.verb === 'opened' ? `fleetspec: open ${want.id} for the finding ${key}` : closingMessage(want.id, key);
-    const head = await ctx.git.writeBranch(target, mainSha, { [path]: text }, message);
-    if (!head) continue;
     const title = want.verb === 'opened' ? `${want.id}: ${finding!.title}` : `${want.id}: close, ${key} cleared`;
-    let opened: PullRequest;
-    try {
-      opened = await ctx.github.createPull({ branch: target, base: main, title: logLine(title).slice(0, 256), body: pullBody(want.verb, want.id, key, path, main, observed.at, ticket) });
-    } catch (err) {
+    const opened = await openProposal(ctx, main, {
+      branch: target,
+      base: mainSha,
+      files: { [path]: text },
+      message,
+      title,
+      body: pullBody(want.verb, want.id, key, path, main, observed.at, ticket),
+      open: null,
       // A finding branch without a PR reads as one a person declined: do not leave one behind.
-      await ctx.git.deleteRemoteBranch(target).catch(() => {});
-      throw err;
-    }
-    out.push({ key, id: want.id, branch: target, pr: opened.number, action: want.verb });
+      dropBranchOnFailure: true,
+    });
+    if (!opened) continue;
+    out.push({ key, id: want.id, branch: target, pr: opened.pr.number, action: want.verb });
   }
   return out;
 }

@@ -11,17 +11,18 @@ import type { LabelSpec, PullRequest } from '../github/client.js';
 import { logLine, mdCode, mdInline, mention } from '../escape.js';
 import { appliedCommitOf, outcomesOf, trustedBefore } from '../state/loop.js';
 import type { Command } from '../state/commands.js';
+import { branchPrefix, openProposal, proposalBranch } from '../proposals/index.js';
 import { policiesDir, specsDir } from './phases/shared.js';
 import type { Services } from './phases/types.js';
 import { short } from './pr-text.js';
 
 /** Branches of revert pull requests: fleetspec/rollback/pr-12. fleetspec's own: a push by anyone else closes it. */
-export const ROLLBACK_PREFIX = 'fleetspec/rollback/';
+export const ROLLBACK_PREFIX = branchPrefix('rollback');
 export const ROLLBACK_LABEL: LabelSpec = { name: 'fleetspec:rollback', color: 'b60205', description: 'Reverts an applied pull request; approved and applied like any change' };
 /** The marker in a revert PR's body. */
 export const rollbackMarker = (pr: number) => `<!-- fleetspec:rollback of=${pr} -->`;
 
-export const rollbackBranch = (pr: number) => `${ROLLBACK_PREFIX}pr-${pr}`;
+export const rollbackBranch = (pr: number) => proposalBranch('rollback', `pr-${pr}`);
 
 /**
  * What a revert cannot give back, by kind: creating it again is not restoring it. Said in the revert's
@@ -102,16 +103,13 @@ export async function openRollback(svc: Services, cmd: Command, main: string, tr
   const original = await svc.github.getPull(cmd.pr).catch(() => undefined);
   const title = `Roll back #${cmd.pr}${original ? `: ${logLine(original.title)}` : ''}`.slice(0, 200);
   const message = `${title}\n\nRestores ${Object.keys(files).length} file${Object.keys(files).length === 1 ? '' : 's'} to ${short(before)}, the commit applied before #${cmd.pr} (merged as ${short(applied.sha)}).`;
-  const sha = (await svc.git.writeBranch(branch, trusted, files, message)) ?? trusted;
-  heads.set(branch, sha);
-  svc.progress(`rollback of #${cmd.pr}: ${branch} at ${short(sha)} restores ${Object.keys(files).sort().join(', ')}`);
   const body = rollbackBody(cmd, applied.sha, before, Object.keys(files).sort(), notes);
-  const pr = open ?? (await svc.github.createPull({ branch, base: main, title, body }));
-  if (open) await svc.github.updatePull(open.number, { body });
-  await svc.github.ensureLabels([ROLLBACK_LABEL]);
-  const labels = (await svc.github.getIssue(pr.number)).labels;
-  if (!labels.some((l) => l.toLowerCase() === ROLLBACK_LABEL.name)) await svc.github.updateIssue(pr.number, { labels: [...labels, ROLLBACK_LABEL.name] });
-  return { branch, sha, pr, notes, files: Object.keys(files).sort(), existed: false };
+  const opened = await openProposal(svc, main, { branch, base: trusted, files, message, title, body, labels: [ROLLBACK_LABEL], open: open ?? null });
+  // The files differ from the trusted commit's (checked above), so there is always a commit.
+  if (!opened) throw new RollbackRefused(`the files #${cmd.pr} changed are already back to what they were before it`);
+  heads.set(branch, opened.sha);
+  svc.progress(`rollback of #${cmd.pr}: ${branch} at ${short(opened.sha)} restores ${Object.keys(files).sort().join(', ')}`);
+  return { branch, sha: opened.sha, pr: opened.pr, notes, files: Object.keys(files).sort(), existed: false };
 }
 
 /** What the apply of PR `pr` (run `runId`) deleted or replaced that a revert creates anew rather than restores. */

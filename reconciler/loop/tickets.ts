@@ -10,9 +10,10 @@ import type { Ticket } from '../kinds/tickets/index.js';
 import type { LoadedSpecs } from '../specs/load.js';
 import { findSecretLiterals } from '../specs/secrets.js';
 import { logLine, mdCode, mdInline, mention } from '../escape.js';
+import { branchPrefix, openProposal } from '../proposals/index.js';
 
 /** Branches of pulled tickets: fleetspec/ticket/T-0008-issue-12. The id is reserved once the branch exists. */
-export const PULL_PREFIX = 'fleetspec/ticket/';
+export const PULL_PREFIX = branchPrefix('ticket');
 const PULL_BRANCH = /^fleetspec\/ticket\/(T-[0-9]{4,})-issue-([0-9]+)$/;
 
 /** The issue a pulled ticket's branch came from, or undefined for any other branch. */
@@ -125,12 +126,14 @@ export async function pullTickets(ctx: PullContext, main: string, mainSha: strin
     const path = `${ctx.specsPath}/tickets/${id}.yaml`;
     const text = `# yaml-language-server: $schema=../schemas/tickets.schema.json\n# Pulled by fleetspec from GitHub issue #${issue.number}, opened by @${logLine(issue.author)}.\n${stringify(ticket, { lineWidth: 0 })}`;
     ctx.progress(`pulling issue #${issue.number} as ${id} on ${branch}`);
-    const head = await ctx.git.writeBranch(branch, mainSha, { [path]: text }, `Add ${id} from issue #${issue.number}: ${logLine(ticket.title)}`.slice(0, 200));
-    if (!head) continue;
-    const pr: PullRequest = await ctx.github.createPull({
+    const opened = await openProposal(ctx, main, {
       branch,
-      base: main,
-      title: `${id}: ${logLine(ticket.title)}`.slice(0, 256),
+      base: mainSha,
+      files: { [path]: text },
+      message: `Add ${id} from issue #${issue.number}: ${logLine(ticket.title)}`.slice(0, 200),
+      // The candidates are issues no branch has pulled yet: no PR is open for this one.
+      open: null,
+      title: `${id}: ${logLine(ticket.title)}`,
       body: [
         `Adds ${mdCode(path)} from issue #${issue.number} (opened by ${mention(issue.author)}), so the ticket enters git through review.`,
         '',
@@ -138,6 +141,8 @@ export async function pullTickets(ctx: PullContext, main: string, mainSha: strin
         ...(dropped.length ? ['', `Labels not carried over (not valid ticket labels): ${dropped.map((d) => mdCode(d)).join(', ')}.`] : []),
       ].join('\n'),
     });
+    if (!opened) continue;
+    const pr: PullRequest = opened.pr;
     out.push({ issue: issue.number, id, branch, pr: pr.number, action: 'opened' });
   }
   return out;

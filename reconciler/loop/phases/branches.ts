@@ -10,11 +10,10 @@ import { synthesiseAll } from '../../stacks/files.js';
 import { botWrote, plannedCommit, recordPlanned } from '../../state/loop.js';
 import type { PullRequest } from '../../github/client.js';
 import { linkProblems } from '../trust.js';
-import { FINDING_PREFIX } from '../findings.js';
 import * as text from '../pr-text.js';
 import { logLine, mdCode } from '../../escape.js';
-import { PULL_PREFIX } from '../tickets.js';
 import { ROLLBACK_PREFIX, rollbackSection } from '../rollback.js';
+import { BRANCH_KINDS, branchPrefix } from '../../proposals/index.js';
 import { markPlanned, rollbackOfBranch } from '../../state/commands.js';
 import { DRIFT_PREFIX } from './drift.js';
 import { linkFreeRoots, checkStop, refusedIn, diagramsDir, load, planLoaded, prOverrides, startPublishPlan, stacksDir, type Published } from './shared.js';
@@ -136,8 +135,8 @@ async function planBranch(
   }
   // Its PR was closed by a person: respected until the branch gets a new commit.
   if (!pr && known?.pr) return undefined;
-  // fleetspec opens the PRs of its own ticket branches; one a person closed stays closed.
-  if (!pr && (branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX) || branch.startsWith(ROLLBACK_PREFIX))) return undefined;
+  // fleetspec opens the PRs of its own branches (tickets, findings, rollbacks, proposals); one a person closed stays closed.
+  if (!pr && BRANCH_KINDS.some((kind) => branch.startsWith(branchPrefix(kind)))) return undefined;
 
   svc.progress(`planning ${branch} at ${text.short(tip)}`);
   const links = await linkProblems(svc.git, tip, linkFreeRoots(svc));
@@ -183,7 +182,7 @@ async function planBranch(
 
 /** fleetspec's own branches: their PRs are fleetspec's, so only a head fleetspec wrote may be planned there. */
 function isBotBranch(branch: string): boolean {
-  return branch.startsWith(PULL_PREFIX) || branch.startsWith(FINDING_PREFIX) || branch.startsWith(DRIFT_PREFIX) || branch.startsWith(ROLLBACK_PREFIX);
+  return branch.startsWith(DRIFT_PREFIX) || BRANCH_KINDS.some((kind) => branch.startsWith(branchPrefix(kind)));
 }
 
 /** Someone else pushed to one of fleetspec's branches: its PR is closed, saying so, and the branch deleted; nothing is planned. */
