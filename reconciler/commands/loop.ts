@@ -111,6 +111,7 @@ export async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Out
 function printReport(r: TickReport, out: Output): void {
   for (const b of r.branches) out.stdout(`branch ${logLine(b.branch)} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
   for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${logLine(m.detail)}` : ''}`);
+  for (const h of r.held ?? []) out.stdout(`${h.sha ? `main ${h.sha.slice(0, 7)}${h.pr ? ` (#${h.pr})` : ''}` : `drift ${h.kind ?? '?'}`}: held by sync window ${logLine(h.window)}: ${logLine(h.detail)}`);
   for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
   for (const f of r.findings) out.stdout(`finding ${logLine(f.key)}: ${f.id}${f.pr ? ` PR #${f.pr}` : ''} ${f.action}`);
   for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${logLine(p.detail)})` : ''}`}`);

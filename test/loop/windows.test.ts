@@ -14,6 +14,7 @@ import { WINDOW_MARKER } from '../../reconciler/loop/phases/windows.js';
 import { lastTick } from '../../reconciler/state/reports.js';
 import { suspended } from '../../reconciler/commands/status.js';
 import { markerOf } from '../../reconciler/kinds/tickets/issue.js';
+import { DASHBOARD_TITLE } from '../../reconciler/loop/dashboard.js';
 import { addTicket, REPO_KEY, useSecurityHarness } from '../security/harness.js';
 
 const h = useSecurityHarness();
@@ -41,6 +42,7 @@ async function land(branch: string, files: Record<string, string>): Promise<{ pr
 /** Ticket `id`'s issue on the stand-in. */
 const issueOf = (id: string) => h.gh.issues().find((i) => markerOf(i.body ?? '')?.id === id)!;
 const driftPr = () => h.pr('fleetspec/drift-tickets');
+const dashboard = () => h.gh.issues().find((i) => i.title === DASHBOARD_TITLE && i.state === 'open')?.body ?? '';
 
 const WINDOWS = [
   { kind: 'SyncWindow', name: 'tickets-mornings', description: 'T-0002 goes out at 08:00 UTC only', action: 'allow', schedule: '0 8 * * *', duration: '1h', match: { resources: ['tickets/T-0002'] }, holds: ['apply'] },
@@ -79,13 +81,15 @@ describe('sync windows and suspend in the loop', () => {
     expect(statuses()[0]!.description).toContain('tickets-mornings');
 
     // Still outside: the same words, so the comment is not repeated.
-    const still = await h.tick(at('2026-03-09T07:30:00Z'));
+    const still = await h.tick({ ...at('2026-03-09T07:30:00Z'), dashboard: true });
     expect(still.applied).toBeUndefined();
     expect(still.held).toHaveLength(1);
     expect(told()).toHaveLength(1);
     expect(h.applied('T-0002')).toBe(false);
     const status = suspended((await lastTick(h.db, REPO_KEY))!.report);
     expect(status).toEqual([expect.stringMatching(/^held by sync window tickets-mornings: [0-9a-f]{7} \(#\d+\): tickets\/T-0002: outside allow window tickets-mornings/)]);
+    // The dashboard lists it under Suspended, with when it goes.
+    expect(dashboard()).toMatch(/### Suspended\n\n- held by sync window tickets-mornings: [0-9a-f]{7} \(#&#8203;\d+\): tickets\/T-0002: outside allow window tickets-mornings .*; it goes at 2026-03-09 08:00 UTC\n/);
 
     // 08:05: inside the window.
     const inside = await h.tick(at('2026-03-09T08:05:00Z'));
@@ -149,7 +153,7 @@ describe('sync windows and suspend in the loop', () => {
     const body = issue.body;
     issue.body = 'rewritten by hand';
     try {
-      const drift = await h.tick();
+      const drift = await h.tick({ dashboard: true });
       expect(drift.drift).toEqual([]);
       expect(driftPr()).toBeUndefined();
       expect(h.applied('T-0003')).toBe(false);
@@ -159,6 +163,7 @@ describe('sync windows and suspend in the loop', () => {
       ]);
       // fleetspec status shows what the last tick found suspended.
       expect(suspended((await lastTick(h.db, REPO_KEY))!.report)).toEqual(drift.suspended);
+      expect(dashboard()).toContain('### Suspended\n\n- tickets/T-0003: waiting for the budget review (Suspend park-t3)\n- tickets/T-0001: issue handled by hand (specs/tickets/T-0001.yaml)');
     } finally {
       issue.body = body;
     }

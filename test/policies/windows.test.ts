@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Resource, SpecIndex } from '../../reconciler/kinds/kind.js';
 import { loadPolicies } from '../../reconciler/policies/index.js';
-import { suspensionOf, suspensionsOf } from '../../reconciler/policies/suspend.js';
+import { leaveOutSuspended, suspensionOf, suspensionsOf } from '../../reconciler/policies/suspend.js';
 import { activeUntil, firstHeld, heldBy, nextOpening, openingText, parseDuration, type SyncWindow } from '../../reconciler/policies/windows.js';
 import { line } from '../helpers.js';
 import type { Driver } from '../../reconciler/kinds/driver.js';
@@ -232,5 +232,25 @@ describe('suspended resources in a plan', () => {
       ['ai', 'suspended by Suspend all-hosts: frozen'],
       ['web', 'suspended by Suspend all-hosts: frozen'],
     ]);
+  });
+});
+
+describe('a suspended resource of a Terraform stack', () => {
+  it('holds every change of its stack, which is applied whole', () => {
+    const records = ['api', 'www'].map((name) => ({ name, value: {} }) as unknown as Resource);
+    const index: SpecIndex = { get: () => undefined, all: (folder) => (folder === 'dns' ? records : []), declared: () => true };
+    const change = (name: string, action: ResourceChange['action'] = 'update'): ResourceChange => ({ kind: 'dns', name, action, before: null, after: null, reason: 'terraform plan' });
+    const parts = new Map([
+      ['dns', { changes: [change('cloudflare_dns_record.api'), change('cloudflare_dns_record.www'), change('stack', 'no-op')], unknown: [], findings: [] }],
+      ['tickets', { changes: [{ ...change('T-0001', 'create'), kind: 'tickets' }], unknown: [], findings: [] }],
+    ]);
+    const held = leaveOutSuspended(parts, [{ match: { resources: ['dns/api'] }, reason: 'moving the record', from: 'Suspend api' }], index);
+    expect(held).toEqual([
+      { kind: 'dns', name: 'cloudflare_dns_record.api', action: 'update', reason: 'suspended by Suspend api: moving the record' },
+      { kind: 'dns', name: 'cloudflare_dns_record.www', action: 'update', reason: 'suspended by Suspend api: moving the record; stacks/dns is applied whole, and dns/cloudflare_dns_record.api in it is suspended' },
+    ]);
+    // The no-op stays (it changes nothing); other kinds are untouched.
+    expect(parts.get('dns')!.changes.map((c) => c.name)).toEqual(['stack']);
+    expect(parts.get('tickets')!.changes).toHaveLength(1);
   });
 });
