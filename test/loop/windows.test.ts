@@ -51,6 +51,9 @@ const WINDOWS = [
   .map((w) => stringify(w))
   .join('---\n');
 
+/** A test here is six to eight ticks of about a second; a loaded 2-core machine may take several times that. */
+const TICKS = 120_000;
+
 describe('sync windows and suspend in the loop', () => {
   it('(a) an approved merge outside its allow window waits, said once on the PR with a pending status and nothing refused; inside the window it is applied', async () => {
     await land('windows', { 'policies/windows.yaml': WINDOWS });
@@ -98,7 +101,7 @@ describe('sync windows and suspend in the loop', () => {
     expect(h.applied('T-0002')).toBe(true);
     expect(await h.outcome(sha)).toBe('applied');
     expect(statuses().map((s) => s.state)).toEqual(['pending', 'success']);
-  });
+  }, TICKS);
 
   it('(b) a deny window holding a ticket’s drift opens no drift PR while it is active; after it closes the drift PR opens', async () => {
     await land('ticket-T-0006', addTicket('T-0006'));
@@ -124,7 +127,7 @@ describe('sync windows and suspend in the loop', () => {
     // Live matches again: the drift PR is closed.
     const back = await h.tick(at('2026-03-10T12:40:00Z'));
     expect(back.drift).toEqual([expect.objectContaining({ kind: 'tickets', action: 'closed' })]);
-  });
+  }, TICKS);
 
   it('(c) a suspended ticket’s change is listed as suspended and not applied, and its drift opens no PR', async () => {
     const SUSPEND = stringify({ kind: 'Suspend', name: 'park-t3', reason: 'waiting for the budget review', match: { resources: ['tickets/T-0003'] } });
@@ -167,7 +170,7 @@ describe('sync windows and suspend in the loop', () => {
     } finally {
       issue.body = body;
     }
-  });
+  }, TICKS);
 
   it('(d) a branch adding a Suspend and a `suspend:` suspends nothing in its own plan', async () => {
     const SUSPEND = stringify({ kind: 'Suspend', name: 'park-t4', reason: 'the branch would like to', match: { resources: ['tickets/T-0004'] } });
@@ -189,5 +192,5 @@ describe('sync windows and suspend in the loop', () => {
     // From now on the trusted commit suspends it.
     const next = await h.tick();
     expect(next.suspended).toContain('tickets/T-0004: the branch would like to (Suspend park-t4)');
-  });
+  }, TICKS);
 });
