@@ -9,6 +9,8 @@ import type { Approvers, Authors } from './approval.js';
 import { DRIFT_PREFIX } from './phases/types.js';
 import { pulledIssue } from './tickets.js';
 import { ROLLBACK_PREFIX } from './rollback.js';
+import { branchPrefix } from '../proposals/index.js';
+import { proposalAuthors } from '../proposals/propose.js';
 import { rollbackOfBranch } from '../state/commands.js';
 
 /** GitHub's own committer for commits made in its web interface: not a person. */
@@ -34,6 +36,12 @@ export async function authorsOf(github: GitHub, db: Queryable, repoKey: string, 
     const asked = await rollbackOfBranch(db, repoKey, pr.headRef);
     if (asked?.requestedBy) known.add(asked.requestedBy.toLowerCase());
     else unknown.push(asked ? `the rollback was asked for with fleetspec rollback on the server, by someone fleetspec cannot name` : `fleetspec has no record of who asked for the rollback on ${pr.headRef}`);
+  }
+  // An agent's proposal is the change of the people behind its role: they may not approve it.
+  if (pr.headRef.startsWith(branchPrefix('proposal'))) {
+    const behind = await proposalAuthors(db, repoKey, pr.headRef);
+    behind.known.forEach((k) => known.add(k));
+    if (behind.unknown) unknown.push(behind.unknown);
   }
   const issue = pulledIssue(pr.headRef);
   if (issue !== undefined) {

@@ -412,6 +412,52 @@ create table loop_cursors (
 );
 `,
   },
+  {
+    version: 12,
+    name: 'agents',
+    sql: `
+-- Changes agents proposed (the MCP server's propose tools, fleetspec propose): who asked (an MCP
+-- role, or the command line) and why, and the people behind it (the role's GitHub users), who
+-- count as authors of the change under the two-person rule and so cannot approve it.
+create table proposals (
+  id bigint generated always as identity primary key,
+  repo text not null,
+  branch text not null,
+  pr integer,
+  role text,
+  via text not null check (via in ('mcp', 'cli')),
+  reason text not null,
+  authors text[] not null default '{}',
+  created_at timestamptz not null default now()
+);
+create index proposals_branch on proposals (repo, branch);
+
+-- Tokens of role agents for fleetspec mcp: only a SHA-256 of each is kept; revoked ones stay for the audit.
+create table mcp_tokens (
+  id bigint generated always as identity primary key,
+  role text not null,
+  token_sha256 text not null unique check (token_sha256 ~ '^[0-9a-f]{64}$'),
+  label text,
+  created_at timestamptz not null default now(),
+  last_used_at timestamptz,
+  revoked_at timestamptz
+);
+
+-- Every tool call of the MCP server: which role, which tool, what it was asked (secret values never),
+-- and what came of it.
+create table mcp_audit (
+  id bigint generated always as identity primary key,
+  role text,
+  token_id bigint references mcp_tokens (id) on delete set null,
+  tool text not null,
+  args jsonb,
+  outcome text not null check (outcome in ('ok', 'refused', 'invalid', 'error')),
+  detail text,
+  at timestamptz not null default now()
+);
+create index mcp_audit_at on mcp_audit (at);
+`,
+  },
 ];
 
 const checksum = (m: Migration) => createHash('sha256').update(m.sql).digest('hex');
