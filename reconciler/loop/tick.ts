@@ -189,14 +189,15 @@ async function phases(ctx: TickContext): Promise<TickReport> {
     // Drift and findings look at the trusted commit as it is now: an approved merge moved it.
     const now = (await trustedTip(ctx.db, ctx.repoKey))!.sha;
     const current = now === rules.sha ? { rules, loaded: trustedSpecs } : await trustedRules(ctx, now);
-    report.suspended = suspensionLines(current.rules.policy.suspended ?? []);
+    const suspended = suspensionLines(current.rules.policy.suspended ?? []);
+    if (suspended.length) report.suspended = suspended;
     // After an apply live just changed: the next tick checks drift. A merge not applied (stale, blocked) gets its fresh plan now.
     let live: Planned | undefined;
     // A merge a sync window holds may wait for hours: drift is still checked meanwhile.
     if (!report.applied && (report.waiting === 0 || report.held?.some((h) => h.sha))) {
       checkStop(ctx);
       phase('drift');
-      live = await reconcileDrift(ctx, run.id, main, current.loaded, heads, current.rules, report.drift, (report.held ??= []));
+      live = await reconcileDrift(ctx, run.id, main, current.loaded, heads, current.rules, report.drift, report);
     }
     if (ctx.findings?.size && !countBySeverity(current.loaded.diagnostics).errors) {
       checkStop(ctx);

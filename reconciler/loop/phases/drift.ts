@@ -8,7 +8,7 @@ import { botWrote, plannedCommit, recordPlanned } from '../../state/loop.js';
 import * as text from '../pr-text.js';
 import { mdCode, mdInline } from '../../escape.js';
 import { openingText } from '../../policies/windows.js';
-import { windowHold, type Held } from './windows.js';
+import { windowHold } from './windows.js';
 import { checkStop, planLoaded, publishPlan } from './shared.js';
 import { DRIFT_PREFIX, type Services, type TickReport, type TrustedRules } from './types.js';
 
@@ -30,7 +30,8 @@ export async function reconcileDrift(
   heads: Map<string, string>,
   rules: TrustedRules,
   drift: TickReport['drift'],
-  held?: Held[],
+  /** Where what sync windows hold is told (report.held). */
+  holds?: Pick<TickReport, 'held'>,
 ): Promise<Planned | undefined> {
   const { sha: trusted, policy } = rules;
   // The specs were read before; the stacks folder needs the trusted commit checked out again.
@@ -66,7 +67,7 @@ export async function reconcileDrift(
       const resource = `${window.hold.entry.kind}/${window.hold.entry.name}`;
       const detail = `${resource}: ${window.hold.why}; drift PR held until ${openingText(window.opens)}`;
       svc.progress(`drift in ${kind}: not proposed now: ${detail}`);
-      held?.push({ pr: pr?.number ?? null, kind, resource, window: window.hold.window.name, opens: window.opens?.toISOString() ?? null, detail });
+      if (holds) (holds.held ??= []).push({ pr: pr?.number ?? null, kind, resource, window: window.hold.window.name, opens: window.opens?.toISOString() ?? null, detail });
       continue;
     }
     // The scoped plan is exactly what planning with this kind's driver alone gives: what approval covers.
