@@ -9,9 +9,9 @@
 // measured: the measured processing time (from the start of the tick that did it) plus a wait
 // uniformly between 0 and 300 s, so mean +150 s and worst +300 s.
 //
-// A scenario is one entry of SCENARIOS: prepare (unmeasured), then act and wait (measured). A later
-// row, such as "rollback command to revert PR with its plan" (a `/fleetspec rollback` comment on the
-// merged PR, waiting for the revert PR's plan comment), is one more entry there.
+// A scenario is one entry of SCENARIOS: prepare (unmeasured), then act and wait (measured). The third,
+// "rollback command to revert PR with its plan", is seed 002's rollback SLA's first half: an approver's
+// `/fleetspec rollback` comment on the PR just applied, until the revert PR has its plan comment.
 //
 //   node dist/bench/latency.js [REPETITIONS=3]    (after npm run build; also run by bench/loop.js)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -131,8 +131,23 @@ export const SCENARIOS: LatencyScenario[] = [
       return { budgetMs: 120_000, act: () => merge.merge(), done: () => w.applied(merge.sha, pr.number) };
     },
   },
-  // Next: { name: 'rollback command to revert PR with its plan', prepare: (w) => … comment `/fleetspec rollback`
-  // on the merged PR as the approver (w.gh.addComment), done when w.plannedPull(<the revert branch>) … }.
+  {
+    // Seed 002's rollback SLA, its first half (begin under 5 minutes): from an approver's /fleetspec rollback on the
+    // PR just applied to the revert PR with its plan. The second half (finish under 15) is the row above: a revert
+    // is approved, merged and applied like any PR.
+    name: 'rollback command to revert PR with its plan',
+    async prepare(w) {
+      const merged = planned.get(repetition);
+      if (!merged) throw new Error('rollback: the push scenario left no PR');
+      await w.settle();
+      const branch = `fleetspec/rollback/pr-${merged.number}`;
+      return {
+        budgetMs: 120_000,
+        act: async () => void w.gh.addComment(merged.number, { user: APPROVER, body: '/fleetspec rollback' }),
+        done: () => (w.plannedPull(branch) ? true : undefined),
+      };
+    },
+  },
 ];
 
 interface Measurement {

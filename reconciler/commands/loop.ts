@@ -256,6 +256,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     // --listen: prom-client is loaded only then; the server is up before the first tick, so a scrape sees it.
     let served: { metrics: FleetMetrics; health: Health; server: MetricsServer } | undefined;
     let webhooks = '';
+    let self: string | undefined;
     if (listen) {
       // GitHub's deliveries at POST /webhook, when the store has the secret; a delivery before the daemon starts is answered 503.
       const secret = await webhookSecret(db);
@@ -266,7 +267,18 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
               secret: secret.secret,
               poke: (reason, trigger) => running?.poke({ reason, trigger }) ?? 'stopped',
               log: (level, m) => out.stderr(`fleetspec daemon: ${m}`, level),
+              self: () => self,
             });
+      // Who fleetspec is on GitHub (asked once; the first tick asks too): its own actions' deliveries start no tick.
+      if (!('off' in secret)) {
+        void loop.github.me().then(
+          (me) => {
+            self = me.login;
+            out.stderr(`fleetspec daemon: webhooks: deliveries about what @${logLine(me.login)} (fleetspec's own account) did start no tick`);
+          },
+          () => undefined,
+        );
+      }
       webhooks = 'off' in secret ? `webhooks are off (polling only): ${logLine(secret.off)}` : `taking GitHub webhooks at POST /webhook (secret ${secret.path})`;
       const { FleetMetrics } = await import('../metrics/registry.js');
       const metrics = new FleetMetrics();
@@ -288,6 +300,11 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
       const started = Date.now();
       try {
         const report = await runTick(db, loop, opts, out, trigger, false, watch);
+        // Pull requests this tick opened for tickets and findings are planned by the next tick: with webhooks,
+        // whose deliveries about fleetspec's own actions start none, that tick is asked for now.
+        if (self && (report.pulled.some((p) => p.pr) || report.findings.some((f) => f.pr && (f.action === 'opened' || f.action === 'closing')))) {
+          running?.poke({ reason: 'follow-up: pull requests this tick opened are to be planned', trigger: 'webhook' });
+        }
         if (served) {
           const ok = report.state === 'DONE' || report.state === 'BLOCKED';
           if (ok) served.health.succeeded();

@@ -21,6 +21,9 @@ export const WEBHOOK_EVENTS: Readonly<Record<string, RunTrigger>> = {
 
 export const DEFAULT_WEBHOOK_SECRET = 'meta/github/webhook_secret';
 export const MAX_DELIVERY_BYTES = 1024 * 1024;
+/** After a 413, how long and how much of the rest of the body is read and dropped before the connection closes. */
+const DRAIN_MS = 5_000;
+const DRAIN_BYTES = 32 * 1024 * 1024;
 /** How many delivery ids are remembered to recognise a replay. */
 export const REMEMBERED_DELIVERIES = 1000;
 
@@ -29,6 +32,11 @@ export interface WebhookOptions {
   /** Asks the daemon for a tick; `stopped` when it will run none. */
   poke(reason: string, trigger: RunTrigger): 'queued' | 'coalesced' | 'stopped';
   log(level: 'info' | 'warning', message: string): void;
+  /**
+   * fleetspec's own GitHub login, once known: a delivery about what fleetspec itself did (its comments,
+   * statuses, PRs) asks for no tick, or every tick that writes would start another.
+   */
+  self?: () => string | undefined;
   maxBytes?: number;
   remember?: number;
 }
@@ -63,7 +71,7 @@ export function webhookHandler(opts: WebhookOptions): WebhookHandler {
 
     if (req.method !== 'POST') return reject(405, `method ${shown(req.method)}, only POST`, { allow: 'POST' });
     const declared = Number(req.headers['content-length'] ?? NaN);
-    // Larger than the limit: answered at once and the connection closed, the body never read.
+    // Larger than the limit: answered at once and the connection closed, the body never kept.
     if (declared > maxBytes) return tooLarge(`${declared} bytes declared`);
     if (typeof event !== 'string' || typeof delivery !== 'string' || typeof req.headers['x-hub-signature-256'] !== 'string') {
       req.resume();
@@ -89,9 +97,24 @@ export function webhookHandler(opts: WebhookOptions): WebhookHandler {
     });
 
     function tooLarge(why: string) {
-      reject(413, `larger than ${maxBytes} bytes (${why})`, { connection: 'close' });
-      req.pause();
-      res.on('finish', () => req.destroy());
+      // No "Connection: close": Node would close the socket as soon as the answer is out, and a sender still
+      // writing would get a reset instead of the answer.
+      reject(413, `larger than ${maxBytes} bytes (${why})`);
+      // What is still being sent is read and dropped (never kept) for a short while, so the sender reads the
+      // answer rather than a reset of a connection it is still writing to; then the connection is closed.
+      let dropped = 0;
+      const close = () => {
+        clearTimeout(timer);
+        req.destroy();
+      };
+      const timer = setTimeout(close, DRAIN_MS);
+      timer.unref();
+      req.on('data', (chunk: Buffer) => {
+        dropped += chunk.length;
+        if (dropped > DRAIN_BYTES) close();
+      });
+      req.on('end', close);
+      req.resume();
     }
 
     async function received(payload: string, name: string, id: string, signature: string) {
@@ -111,6 +134,13 @@ export function webhookHandler(opts: WebhookOptions): WebhookHandler {
       if (!trigger) {
         remembered(id);
         opts.log('warning', `webhook: ignored ${what} (204): ${name === 'ping' ? "GitHub's ping, " : ''}not an event that asks for a tick (${Object.keys(WEBHOOK_EVENTS).join(', ')})`);
+        return answer(204, '');
+      }
+      const sender = senderOf(payload);
+      const me = opts.self?.();
+      if (me && sender && sender.toLowerCase() === me.toLowerCase()) {
+        remembered(id);
+        opts.log('info', `webhook: ${what}: sent by fleetspec's own account (${shown(sender)}), so no tick`);
         return answer(204, '');
       }
       // A comment giving a /fleetspec command (verified above): its tick is recorded as the command's.
@@ -135,5 +165,15 @@ function givesCommand(payload: string): boolean {
     return body.action === 'created' && typeof body.comment?.body === 'string' && parseCommand(body.comment.body) !== undefined;
   } catch {
     return false;
+  }
+}
+
+/** The login of the account whose action the delivery reports (GitHub's `sender`), if any. */
+function senderOf(payload: string): string | undefined {
+  try {
+    const login = (JSON.parse(payload) as { sender?: { login?: unknown } }).sender?.login;
+    return typeof login === 'string' ? login : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -120,6 +120,12 @@ describe('fleetspec daemon --listen: GitHub webhooks at POST /webhook', () => {
     expect(log()).toContain('(405): method GET, only POST');
     for (const line of log().split('\n').filter((l) => l.includes('webhook: rejected'))) expect(line).toMatch(/^fleetspec daemon: webhook: rejected \S+ delivery \S+ \(\d{3}\): [^\n]+$/);
 
+    // A delivery about what fleetspec itself did (its own comment here) starts no tick, or each tick that writes would start another.
+    await waitFor("the daemon to know its own account", 30_000, () => (log().includes("(fleetspec's own account) did start no tick") ? true : undefined), seen);
+    const own = randomUUID();
+    expect(await deliver('issue_comment', own, payload({ action: 'created', comment: { body: '/fleetspec plan' }, sender: { login: stand.gh.login } }))).toBe(204);
+    expect(log()).toContain(`issue_comment delivery ${own}: sent by fleetspec's own account (${stand.gh.login}), so no tick`);
+
     // Nothing asked for a tick: the next good delivery's tick answers it alone, and is the only tick since.
     const sentinel = randomUUID();
     const ms = await tickStartsWithin('a second signed push', 2_000, () => deliver('push', sentinel));
