@@ -109,6 +109,7 @@ export async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Out
 }
 
 function printReport(r: TickReport, out: Output): void {
+  for (const c of r.commands) out.stdout(`command /fleetspec ${c.command} on #${c.pr} by ${logLine(c.by)}: ${c.state}${c.resultPr ? ` (#${c.resultPr})` : ''}${c.state !== 'done' ? `: ${logLine(c.detail)}` : ''}`);
   for (const b of r.branches) out.stdout(`branch ${logLine(b.branch)} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
   for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${logLine(m.detail)}` : ''}`);
   for (const h of r.held ?? []) out.stdout(`${h.sha ? `main ${h.sha.slice(0, 7)}${h.pr ? ` (#${h.pr})` : ''}` : `drift ${h.kind ?? '?'}`}: held by sync window ${logLine(h.window)}: ${logLine(h.detail)}`);

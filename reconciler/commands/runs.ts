@@ -210,6 +210,7 @@ export async function runsShow(id: string, opts: { format: 'text' | 'json' }, ou
     const t = run.report;
     if (t) {
       out.stdout(`tick: took ${Math.round(t.durationMs / 100) / 10}s`);
+      for (const c of t.commands ?? []) out.stdout(`  command /fleetspec ${logLine(c.command)} on #${c.pr} by ${logLine(c.by)}: ${logLine(c.state)}${c.resultPr ? ` (#${c.resultPr})` : ''}${c.state !== 'done' ? `: ${logLine(c.detail)}` : ''}`);
       for (const b of t.branches) out.stdout(`  branch ${logLine(b.branch)} ${short(b.sha)}: PR #${b.pr} ${logLine(b.action)} (${logLine(b.status)})`);
       for (const d of t.drift) out.stdout(`  drift ${logLine(d.kind)}: PR #${d.pr} ${logLine(d.action)}`);
       for (const f of t.findings) out.stdout(`  finding ${logLine(f.key)} ${logLine(f.id)}: ${f.pr ? `PR #${f.pr} ` : ''}${logLine(f.action)}`);

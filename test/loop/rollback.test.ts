@@ -60,6 +60,7 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
   let swap: number;
   let swapRun: number;
   let revert: number;
+  let rollbackRun: number;
 
   const engineOptions = (): EngineOptions => ({
     specs: join(work, 'repo', 'specs'),
@@ -247,6 +248,7 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
     const report = await runTick();
     expect(report.commands).toEqual([expect.objectContaining({ command: 'rollback', pr: swap, by: '@alice', state: 'done', resultPr: expect.any(Number) })]);
     revert = report.commands[0]!.resultPr!;
+    rollbackRun = report.run;
     const pr = gh.repo().pulls.get(revert)!;
     expect(pr.head.ref).toBe(`fleetspec/rollback/pr-${swap}`);
     expect(pr.title).toBe(`Roll back #${swap}: Swap the developer model to qwen2.5:7b`);
@@ -322,6 +324,8 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
     const again = await cli('rollback', `run:${swapRun}`, '--quiet');
     expect(again.stderr).toContain('not rolled back: the files #' + swap + ' changed are already back to what they were before it');
     expect(again.status).toBe(1);
+    const shown = await cli('runs', 'show', String(rollbackRun));
+    expect(shown.stdout).toContain(`command /fleetspec rollback on #${swap} by @alice: done (#${revert})`);
     const bad = await cli('rollback', 'main');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('is neither a pull request number');
