@@ -343,4 +343,14 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
     expect(report.commands).toEqual([expect.objectContaining({ command: 'rollback', state: 'refused', detail: expect.stringMatching(/@carol is GitHub account \d+, not account \d+/) })]);
     expect(gh.repo().pulls.size).toBe(revert + 1);
   });
+
+  it("a push to a rollback branch by anyone but fleetspec is never planned: the branch is deleted", async () => {
+    gitServer.commit(REPO, 'fleetspec/rollback/pr-77', { 'specs/models/web.yaml': modelsYaml(['qwen2.5:3b', 'qwen2.5:14b']) }, 'Roll back #77');
+    const pulls = gh.repo().pulls.size;
+    const report = await runTick();
+    expect(report.branches.find((b) => b.branch === 'fleetspec/rollback/pr-77')).toBeUndefined();
+    expect(progress.some((m) => /^fleetspec\/rollback\/pr-77 at [0-9a-f]{7} was not written by fleetspec; closing it$/.test(m))).toBe(true);
+    expect(gitServer.git(REPO, 'branch', '--list', 'fleetspec/rollback/pr-77')).toBe('');
+    expect(gh.repo().pulls.size).toBe(pulls);
+  });
 });
