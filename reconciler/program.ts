@@ -17,6 +17,7 @@ import type { ImportOptions } from './commands/import.js';
 import type { RunsOptions } from './commands/runs.js';
 import type { StatusOptions } from './commands/status.js';
 import type { DoctorOptions } from './commands/doctor.js';
+import type { McpOptions, McpTokenOptions } from './commands/mcp.js';
 import { DIAGRAMS } from './diagrams/index.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { terminal } from './escape.js';
@@ -753,6 +754,65 @@ Example: printf %s "$TOKEN" | fleetspec secrets set meta/cloudflare/api_token --
       const { secretsKeygen } = await import('./commands/secrets.js');
       result.code = secretsKeygen(out);
     });
+
+  // ---- mcp (reconciler/commands/mcp.ts) ----
+  const MCP_HELP = `
+Role agents connect with a token of their role (fleetspec mcp token ROLE):
+over stdio in FLEETSPEC_MCP_TOKEN, over HTTP as Authorization: Bearer <token>
+on each request to /mcp. The role's capabilities in the trusted roles spec
+decide which tools it may call; specs and roles are read from the trusted
+commit (in a clone of its own, <repo dir>-proposals), never from a branch.
+Read tools: whoami, get_port, list_ports, list_tickets, get_ticket, list_hosts,
+list_models, list_dns, get_plan, list_runs (every role).
+Propose tools open a pull request as the bot, with the role and its reason;
+nothing is applied: allocate_port (code.push or deploy.production),
+ticket_create (tickets.manage), ticket_work and ticket_done (tickets.work or
+tickets.manage), add_dns_name, set_model, remove_model, resize_vm
+(deploy.production), set_role_llm (llm.configure).
+get_secret: only for a role with secrets.read and mcp.secrets prefixes; needs
+FLEETSPEC_SECRET_KEY. Every call is audited in mcp_audit (docs/agents.md).
+Uses the loop's settings (see fleetspec reconcile --help).`;
+  const mcp = githubOptions(
+    program
+      .command('mcp')
+      .description('serve the MCP tools to role agents: read the fleet, propose changes as pull requests (stdio, or HTTP with --listen)')
+      .option('--listen <host:port>', 'serve Streamable HTTP at /mcp on this loopback address instead of stdio'),
+  )
+    .addHelpText('after', `${MCP_HELP}
+On stdio, stdout carries only the protocol; logs go to stderr. With --listen,
+a request over 1 MiB is 413 and a missing or unknown token 401.
+Exit codes: 0 stopped (stdin closed, SIGTERM or SIGINT), 1 bad settings or no valid token, 3 error.`)
+    .action(async (opts: McpOptions) => {
+      const { mcpCommand } = await import('./commands/mcp.js');
+      result.code = await mcpCommand(opts, out);
+    });
+  githubOptions(
+    mcp
+      .command('token')
+      .description("issue a token for a role's agent (printed once, stored only as its SHA-256), or end one with --revoke")
+      .argument('[role]', 'a role of the trusted roles spec')
+      .option('--label <text>', 'what the token is for (shown by fleetspec mcp tokens)')
+      .option('--revoke <id>', 'revoke the token with this id instead')
+      .addOption(format()),
+  )
+    .addHelpText('after', `
+The token goes to stdout alone (with --format json: {id, role, label, token});
+keep it like a password. Issuing needs the trusted commit (one loop tick).
+Exit codes: 0 issued or revoked, 1 unknown role or token id, 3 error.`)
+    .action(async (role: string | undefined, opts: McpTokenOptions) => {
+      const { mcpTokenCommand } = await import('./commands/mcp.js');
+      result.code = await mcpTokenCommand(role, opts, out);
+    });
+  mcp
+    .command('tokens')
+    .description('list the MCP tokens: id, role, label, created, last used, revoked (never the tokens)')
+    .addOption(format())
+    .addHelpText('after', '\nExit codes: 0 listed, 3 the store could not be read.')
+    .action(async (opts: { format: 'text' | 'json' }) => {
+      const { mcpTokensCommand } = await import('./commands/mcp.js');
+      result.code = await mcpTokensCommand(opts, out);
+    });
+  // ---- end mcp ----
 
   // Apply exit-code conventions and the shared output to every subcommand, however deep.
   const configure = (cmd: Command): void => {

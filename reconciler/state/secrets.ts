@@ -88,7 +88,7 @@ export function open(key: SecretKey, path: string, sealed: Sealed, scope: readon
 
 const bytes = (v: unknown) => Buffer.from(v as Uint8Array);
 
-async function audit(db: Queryable, path: string, action: 'set' | 'get' | 'list' | 'delete' | 'rotate' | 'scope' | 'deny', actor: string, ok = true, detail: string | null = null): Promise<void> {
+export async function audit(db: Queryable, path: string, action: 'set' | 'get' | 'list' | 'delete' | 'rotate' | 'scope' | 'deny', actor: string, ok = true, detail: string | null = null): Promise<void> {
   await db.query('insert into secret_audit (path, action, actor, ok, detail) values ($1, $2, $3, $4, $5)', [path, action, actor, ok, detail]);
 }
 

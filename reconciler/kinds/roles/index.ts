@@ -22,6 +22,7 @@ export const CAPABILITIES = {
   'monitoring.daemon': 'run the health monitoring daemon',
   'docker.socket': 'access the Docker socket',
   approve: 'approve fleetspec pull requests (reviews by the role\'s GitHub users count as approval)',
+  'secrets.read': 'read secrets under the prefixes named in mcp.secrets through fleetspec mcp (get_secret); off unless granted',
 } as const;
 
 export type Capability = keyof typeof CAPABILITIES;
@@ -42,6 +43,8 @@ export interface Role {
   readOnlyNetworks?: string[];
   llm?: { provider: 'openrouter' | 'ollama' | 'openai'; model?: string; baseUrl?: string; apiKey?: string; purpose?: string; envFile?: string };
   githubUsers?: string[];
+  /** What the role's agent may do through `fleetspec mcp` beyond its capabilities. */
+  mcp?: { secrets?: string[] };
 }
 
 const capability = {
@@ -105,6 +108,19 @@ const schema = kindSchema(
         uniqueItems: true,
         items: { type: 'string', pattern: '^[A-Za-z0-9](-?[A-Za-z0-9]){0,38}$', description: 'a GitHub user name' },
       },
+      mcp: {
+        type: 'object',
+        additionalProperties: false,
+        description: "what the role's agent may do through fleetspec mcp beyond its capabilities",
+        properties: {
+          secrets: {
+            type: 'array',
+            uniqueItems: true,
+            description: 'secret path prefixes get_secret may read (with the secrets.read capability), each ending in /, such as projects/consilio/',
+            items: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]*/([a-z0-9][a-z0-9_.-]*/)*$', maxLength: 200 },
+          },
+        },
+      },
     },
   },
 );
@@ -121,6 +137,15 @@ export const roles = defineKind<Role>({
     const findings: Finding[] = [];
     const host = missingReference(index, 'hosts', value.host, ['host']);
     if (host) findings.push(host);
+    if (value.mcp?.secrets?.length && !value.capabilities.includes('secrets.read')) {
+      findings.push({
+        code: 'ref.mcp-secrets',
+        path: ['mcp', 'secrets'],
+        severity: 'warning',
+        message: 'mcp.secrets names prefixes, but the role lacks the secrets.read capability: get_secret stays off for it',
+        hint: 'add secrets.read to capabilities, or remove mcp.secrets',
+      });
+    }
     const denied = new Set(value.denied ?? []);
     value.capabilities.forEach((c, i) => {
       if (denied.has(c)) {
