@@ -426,6 +426,38 @@ fleetspec), 1 refused (not applied, changed since, not a PR) or bad settings,
       result.code = await rollbackCommand(target, opts, out);
     });
 
+  githubOptions(
+    program
+      .command('propose')
+      .description('have the LLM draft spec edits for a goal, check them (retried twice with the problems) and open them as a pull request')
+      .argument('<goal>', 'what the change should achieve, in words ("Deploy API service for Consilio at api.consilio.153.se")')
+      .option('--dry-run', 'print the draft as a diff and its offline plan; write no branch, open no PR')
+      .option('--timeout <seconds>', 'how long one draft may take (default: FLEETSPEC_LLM_TIMEOUT when longer, else 120)', positiveNumber('--timeout'))
+      .addOption(format())
+      .option('-q, --quiet', 'no progress lines on stderr'),
+  )
+    .addHelpText('after', `
+The LLM (the narrative's settings: FLEETSPEC_LLM_MODEL, FLEETSPEC_LLM_BASE_URL,
+FLEETSPEC_LLM_API_KEY) drafts spec edits as structured output; fleetspec checks
+each draft against the trusted commit (spec files under specs/ only, no secret
+values, the kinds' schemas and references, the trusted policies, an offline
+plan). A draft that fails goes back to the model with its located problems:
+3 attempts at most, then "design blocked" and the reasons, with no
+branch and no PR. A draft that passes is opened as a PR by the bot (branch
+fleetspec/proposal/cli-..., label fleetspec:proposal) carrying the goal, the
+narrative (unverified) and the exact offline plan; the loop plans it live and
+it is approved and applied like any change.
+The model sees the goal, the trusted commit's spec files (secret-looking values
+redacted), the kinds' JSON schemas and its previous drafts' problems; never a
+secret value, the policies, or anything outside specs/.
+Exit codes: 0 proposed (or, with --dry-run, the draft passed: the diff and the
+plan are printed and nothing is written), 1 design blocked, no LLM configured,
+no trusted commit yet or bad settings, 3 the LLM, git or GitHub failed.`)
+    .action(async (goal: string, opts: import('./commands/propose.js').ProposeOptions) => {
+      const { proposeCommand } = await import('./commands/propose.js');
+      result.code = await proposeCommand(goal, opts, out);
+    });
+
   const tickets = program
     .command('tickets')
     .description('tickets in specs/tickets and their GitHub issues: list, push to GitHub, pull issues in as tickets')

@@ -13,7 +13,7 @@ import { mdCode, mdInline } from '../escape.js';
 import { emitMetric, listening, usageOf } from '../metrics/events.js';
 
 // The SDK (some 150 modules) is imported by the first narrative, not by every command that could make one.
-type Sdk = typeof import('openai');
+export type Sdk = typeof import('openai');
 
 export interface NarrativeConfig {
   /** The API root, e.g. https://openrouter.ai/api/v1, http://127.0.0.1:11434/v1, https://api.openai.com/v1. */
@@ -706,17 +706,9 @@ const seconds = (ms: number) => `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 
 export async function narrate(plan: Plan, config: NarrativeConfig | undefined, opts: { signal?: AbortSignal } = {}): Promise<NarrativeResult> {
   const withheld = (reason: string): NarrativeResult => ({ status: 'withheld', reason });
   if (!config || !config.baseUrl || !config.model) return withheld(NO_CONFIG);
-  let url: URL;
-  try {
-    url = new URL(config.baseUrl);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-  } catch {
-    // The URL itself is not echoed: it may carry credentials.
-    return withheld('the LLM base URL is not an http(s) URL (check FLEETSPEC_LLM_BASE_URL)');
-  }
-  const where = url.host;
-  const apiKey = config.apiKey || (isLoopbackUrl(url) ? LOOPBACK_PLACEHOLDER_KEY : undefined);
-  if (!apiKey) return withheld(NO_KEY);
+  const endpoint = llmEndpoint(config);
+  if ('problem' in endpoint) return withheld(endpoint.problem);
+  const { where, apiKey } = endpoint;
   const timeoutMs = Math.max(1, Math.round(config.timeoutMs ?? DEFAULT_TIMEOUT_MS));
   if (opts.signal?.aborted) return withheld('the narrative was cancelled');
 
@@ -738,18 +730,7 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
   let sdk: Sdk | undefined;
   try {
     sdk = await import('openai');
-    const client = new sdk.OpenAI({
-      baseURL: config.baseUrl,
-      apiKey,
-      timeout: timeoutMs,
-      maxRetries: 0,
-      logLevel: 'off',
-      // Otherwise read from OPENAI_* variables and sent to whichever endpoint this is.
-      organization: null,
-      project: null,
-      adminAPIKey: null,
-      webhookSecret: null,
-    });
+    const client = openAiClient(sdk, config.baseUrl, apiKey, timeoutMs);
     const prompt = promptPayload(plan, config.apiKey);
     const call = client.chat.completions.create(
       {
@@ -794,8 +775,39 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
   }
 }
 
+/** Where an LLM config points and the key to send, or why it cannot be asked (never echoing the URL, which may carry credentials). */
+export function llmEndpoint(config: NarrativeConfig | undefined): { url: URL; where: string; apiKey: string } | { problem: string } {
+  if (!config || !config.baseUrl || !config.model) return { problem: NO_CONFIG };
+  let url: URL;
+  try {
+    url = new URL(config.baseUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    return { problem: 'the LLM base URL is not an http(s) URL (check FLEETSPEC_LLM_BASE_URL)' };
+  }
+  const apiKey = config.apiKey || (isLoopbackUrl(url) ? LOOPBACK_PLACEHOLDER_KEY : undefined);
+  if (!apiKey) return { problem: NO_KEY };
+  return { url, where: url.host, apiKey };
+}
+
+/** The OpenAI SDK's client as fleetspec uses it: no retries, no logging, nothing read from OPENAI_* variables. */
+export function openAiClient(sdk: Sdk, baseURL: string, apiKey: string, timeoutMs: number): InstanceType<Sdk['OpenAI']> {
+  return new sdk.OpenAI({
+    baseURL,
+    apiKey,
+    timeout: timeoutMs,
+    maxRetries: 0,
+    logLevel: 'off',
+    // Otherwise read from OPENAI_* variables and sent to whichever endpoint this is.
+    organization: null,
+    project: null,
+    adminAPIKey: null,
+    webhookSecret: null,
+  });
+}
+
 /** One sentence from the SDK's error classes; never the error's message, which can quote the key. */
-function failureReason(error: unknown, sdk: Sdk | undefined, at: { timedOut: boolean; cancelled: boolean; timeoutReason: string; where: string; model: string }): string {
+export function failureReason(error: unknown, sdk: Sdk | undefined, at: { timedOut: boolean; cancelled: boolean; timeoutReason: string; where: string; model: string }): string {
   if (at.timedOut || (sdk && error instanceof sdk.APIConnectionTimeoutError)) return at.timeoutReason;
   if (at.cancelled || (sdk && error instanceof sdk.APIUserAbortError)) return 'the narrative was cancelled';
   if (sdk && error instanceof sdk.APIConnectionError) return `the LLM endpoint at ${at.where} could not be reached`;

@@ -48,7 +48,14 @@ export interface ScriptContext {
   data: unknown;
   /** What mode 'good' would answer. */
   good: string;
+  /** The request's response_format, when it asked for one (structured output: `{ type: 'json_schema', json_schema: { name, strict, schema } }`). */
+  responseFormat?: ResponseFormat;
+  /** How many chat completions the server has answered in mode 'scripted' before this one (0 for the first). */
+  turn: number;
 }
+
+/** The response_format of a chat completion request, as the reference documents it. */
+export type ResponseFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: { name: string; description?: string; strict?: boolean | null; schema?: Record<string, unknown> } };
 
 export type Script = string | ((request: ScriptContext) => string);
 
@@ -108,7 +115,49 @@ const CHAT_FIELDS: Record<string, { check: Check; expected: string }> = {
   max_tokens: { check: isPositiveInteger, expected: 'an integer' },
   max_completion_tokens: { check: isPositiveInteger, expected: 'an integer' },
   stream: { check: (v) => v === null || v === false, expected: 'false (this server does not stream)' },
+  response_format: { check: (v) => v === null || responseFormatProblem(v) === undefined, expected: "{ type: 'text' | 'json_object' } or { type: 'json_schema', json_schema: { name, strict, schema } }" },
 };
+
+/**
+ * Why a response_format is not one the API takes, or undefined. With `strict: true`, the schema
+ * must be of the subset structured outputs supports: every object lists all its properties as
+ * required and sets additionalProperties: false (the reference's "Supported schemas").
+ */
+export function responseFormatProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const v = value as Record<string, unknown>;
+  if (v['type'] === 'text' || v['type'] === 'json_object') return Object.keys(v).length === 1 ? undefined : 'unexpected fields';
+  if (v['type'] !== 'json_schema') return 'unknown type';
+  const js = v['json_schema'] as Record<string, unknown> | undefined;
+  if (typeof js !== 'object' || js === null) return 'json_schema missing';
+  if (typeof js['name'] !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(js['name'])) return 'json_schema.name must be 1-64 letters, digits, _ or -';
+  for (const key of Object.keys(js)) if (!['name', 'description', 'strict', 'schema'].includes(key)) return `json_schema.${key} is unknown`;
+  if (js['strict'] !== true) return undefined;
+  const strictProblem = (node: unknown, at: string): string | undefined => {
+    if (typeof node !== 'object' || node === null) return undefined;
+    if (Array.isArray(node)) {
+      for (const [i, item] of node.entries()) {
+        const p = strictProblem(item, `${at}[${i}]`);
+        if (p) return p;
+      }
+      return undefined;
+    }
+    const n = node as Record<string, unknown>;
+    const props = n['properties'];
+    if (props && typeof props === 'object') {
+      if (n['additionalProperties'] !== false) return `${at}: additionalProperties must be false in strict mode`;
+      const required = Array.isArray(n['required']) ? (n['required'] as unknown[]) : [];
+      const missing = Object.keys(props).filter((k) => !required.includes(k));
+      if (missing.length) return `${at}: all properties must be required in strict mode (missing ${missing.join(', ')})`;
+    }
+    for (const [k, child] of Object.entries(n)) {
+      const p = strictProblem(child, `${at}.${k}`);
+      if (p) return p;
+    }
+    return undefined;
+  };
+  return strictProblem(js['schema'], 'schema');
+}
 const ROLES = new Set(['developer', 'system', 'user', 'assistant']);
 const MESSAGE_FIELDS = new Set(['role', 'content', 'name']);
 
@@ -130,6 +179,7 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
   const host = options.host ?? '127.0.0.1';
   const models = options.models ?? ['fleetspec-test'];
   const requests: RecordedLlmRequest[] = [];
+  let turn = 0;
   const state: { mode: LlmMode; reply: Script | undefined } = { mode: options.mode ?? (options.reply !== undefined ? 'scripted' : 'good'), reply: options.reply };
   let holding = false;
   const held: { res: ServerResponse; request: ChatRequest; closed: boolean }[] = [];
@@ -218,7 +268,8 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
       case 'scripted': {
         const user = [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
         const system = request.messages.find((m) => m.role === 'system')?.content ?? '';
-        const reply = typeof state.reply === 'function' ? state.reply({ system, user, data: planDataOf(user), good: narrativeFor(request) }) : (state.reply ?? '');
+        const context: ScriptContext = { system, user, data: planDataOf(user), good: narrativeFor(request), turn: turn++, ...(request.responseFormat ? { responseFormat: request.responseFormat } : {}) };
+        const reply = typeof state.reply === 'function' ? state.reply(context) : (state.reply ?? '');
         return json(res, 200, completion(request, reply));
       }
       case 'good':
@@ -297,6 +348,7 @@ interface ChatRequest {
   model: string;
   messages: { role: string; content: string }[];
   max: number | undefined;
+  responseFormat?: ResponseFormat;
 }
 
 /** Checks a body as the reference documents it, refusing fields fleetspec has no business sending. */
@@ -328,6 +380,7 @@ function chatRequest(value: unknown): ChatRequest {
     model: body['model'] as string,
     messages: messages as ChatRequest['messages'],
     max: (body['max_completion_tokens'] ?? body['max_tokens'] ?? undefined) as number | undefined,
+    ...(body['response_format'] ? { responseFormat: body['response_format'] as ResponseFormat } : {}),
   };
 }
 
