@@ -16,7 +16,7 @@ import { evaluatePolicies, type PolicyContext } from '../policies/evaluate.js';
 import { buildPlan, canonicalJson, type NotRead, type Plan, type PlanFinding, type PlanMode, type ResourceChange } from './plan.js';
 import { failpoint } from '../failpoints.js';
 import { besideSpecs } from '../specs/folders.js';
-import { STACK_OF_KIND } from '../stacks/driver.js';
+import { STACK_OF_KIND } from '../stacks/model.js';
 import { parseTarget, targetScope, TargetError, unmatchedTargets, type TargetScope } from './targets.js';
 import { leaveOutSuspended, suspensionsOf, type Suspension } from '../policies/suspend.js';
 

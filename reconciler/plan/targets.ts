@@ -5,7 +5,7 @@ import { closest } from '../diagnostics.js';
 import { KINDS } from '../kinds/index.js';
 import type { SpecIndex } from '../kinds/kind.js';
 import type { StackName } from '../stacks/model.js';
-import { STACK_OF_KIND, stackAddresses } from '../stacks/driver.js';
+import { STACK_OF_KIND, stackAddresses } from '../stacks/model.js';
 import type { NotRead, ResourceChange } from './plan.js';
 
 export interface Target {

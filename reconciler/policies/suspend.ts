@@ -13,7 +13,7 @@ import type { SpecIndex } from '../kinds/kind.js';
 import type { SuspendedChange } from '../plan/plan.js';
 import type { PolicySet } from './policy.js';
 import { entriesOf, matches, type Entry, type Match } from './windows.js';
-import { STACK_OF_KIND } from '../stacks/driver.js';
+import { STACK_OF_KIND } from '../stacks/model.js';
 
 const STACKS = new Set<string>(Object.values(STACK_OF_KIND));
 

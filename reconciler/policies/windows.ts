@@ -20,7 +20,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { SpecIndex } from '../kinds/kind.js';
 import type { SpecDocument } from '../specs/source.js';
-import { STACK_OF_KIND, stackAddresses } from '../stacks/driver.js';
+import { STACK_OF_KIND, stackAddresses } from '../stacks/model.js';
 
 /** What a window or a suspension applies to: kind folders and kind/name resources; absent, everything. */
 export interface Match {

@@ -12,8 +12,7 @@ import { defineDriver, type Driver, type LiveContext, type Rollback } from '../k
 import type { PlanFinding, ResourceChange } from '../plan/plan.js';
 import { configDiff } from './config-diff.js';
 import { readCommitted, stackFile, synthesiseModel } from './files.js';
-import { dnsInput, stackModels, tfId, type StackModel, type StackName } from './model.js';
-import type { SpecIndex } from '../kinds/kind.js';
+import { stackModels, type StackModel, type StackName } from './model.js';
 import { stringify } from 'safe-stable-stringify';
 import { IMPORTS_FILE, stackImports } from './imports.js';
 import { toResourceChanges, type ShowPlan } from './show.js';
@@ -48,19 +47,8 @@ export interface StacksContext {
   targets?: Partial<Record<StackName, readonly string[]>>;
 }
 
-/** The stack whose resources a spec kind becomes, for the kinds that become Terraform resources. */
-export const STACK_OF_KIND: Readonly<Record<string, StackName>> = { dns: 'dns', zones: 'dns', vms: 'vms' };
-
-/**
- * The Terraform addresses a spec resource becomes (the logical ids synth.ts gives them): a DNS
- * record, a VM, or the tunnel ingress a zone manages. A zone's lookups are data sources, not targets.
- */
-export function stackAddresses(index: SpecIndex, kind: string, name: string): string[] {
-  if (kind === 'dns') return [`cloudflare_dns_record.${tfId(name)}`];
-  if (kind === 'vms') return [`google_compute_instance.${tfId(name)}`];
-  if (kind === 'zones') return dnsInput(index).input.tunnels.filter((t) => t.zone === name).map((t) => `cloudflare_zero_trust_tunnel_cloudflared_config.${t.id}`);
-  return [];
-}
+// Which stack a kind becomes and its Terraform addresses live in model.ts (no terraform loaded to ask).
+export { STACK_OF_KIND, stackAddresses } from './model.js';
 
 /**
  * A targeted configuration-diff apply writes the committed file with only the targeted resources

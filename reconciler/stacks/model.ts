@@ -224,3 +224,17 @@ export function stackModels(index: SpecIndex, only?: readonly StackName[]): Stac
 }
 
 export const isStackName = (s: string): s is StackName => (STACK_NAMES as readonly string[]).includes(s);
+
+/** The stack whose resources a spec kind becomes, for the kinds that become Terraform resources. */
+export const STACK_OF_KIND: Readonly<Record<string, StackName>> = { dns: 'dns', zones: 'dns', vms: 'vms' };
+
+/**
+ * The Terraform addresses a spec resource becomes (the logical ids synth.ts gives them): a DNS
+ * record, a VM, or the tunnel ingress a zone manages. A zone's lookups are data sources, not targets.
+ */
+export function stackAddresses(index: SpecIndex, kind: string, name: string): string[] {
+  if (kind === 'dns') return [`cloudflare_dns_record.${tfId(name)}`];
+  if (kind === 'vms') return [`google_compute_instance.${tfId(name)}`];
+  if (kind === 'zones') return dnsInput(index).input.tunnels.filter((t) => t.zone === name).map((t) => `cloudflare_zero_trust_tunnel_cloudflared_config.${t.id}`);
+  return [];
+}
