@@ -1,6 +1,6 @@
 // `fleetspec propose "GOAL" [--dry-run]`: the LLM drafts spec edits for a goal, fleetspec checks
 // them and retries twice with the problems, then opens the bot's PR or stops with "design
-// blocked" (propose/index.ts). It works in a clone of its own (FLEETSPEC_REPO_DIR + -proposals),
+// blocked" (propose/index.ts). It works in a clone of its own (FLEETSPEC_REPO_DIR + -propose; the MCP server has -proposals),
 // never the loop's checkout, against the trusted commit.
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { logLine, terminal } from '../escape.js';
@@ -54,7 +54,7 @@ export function proposeCommand(goal: string, opts: ProposeOptions, out: Output):
     try {
       // A clone of its own: the loop's checkout moves under a running tick.
       const git = await SpecRepo.open({
-        dir: `${config.repoDir}-proposals`,
+        dir: `${config.repoDir}-propose`,
         url: config.gitUrl,
         token: config.token,
         author: config.author,
