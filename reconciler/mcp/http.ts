@@ -24,6 +24,32 @@ function jsonError(res: ServerResponse, status: number, code: number, message: s
 
 class TooLarge extends Error {}
 
+/** After a 413, how long and how much of the rest of the body is read and dropped before the connection closes. */
+const DRAIN_MS = 5_000;
+const DRAIN_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Reads and drops what a sender still writes after an early answer, for a short while, so it reads
+ * the answer rather than a reset of a connection it is still writing to; then closes the connection.
+ */
+function drain(req: IncomingMessage): void {
+  let dropped = 0;
+  const close = () => {
+    clearTimeout(timer);
+    req.destroy();
+  };
+  const timer = setTimeout(close, DRAIN_MS);
+  timer.unref();
+  req.removeAllListeners('data');
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DRAIN_BYTES) close();
+  });
+  req.on('end', close);
+  req.on('error', () => {});
+  req.resume();
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -32,8 +58,6 @@ function readBody(req: IncomingMessage): Promise<string> {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
         reject(new TooLarge());
-        req.removeAllListeners('data');
-        req.resume();
         return;
       }
       chunks.push(chunk);
@@ -48,18 +72,24 @@ export async function serveMcpHttp(deps: McpDeps, listen: ListenAddress, authent
   let allowedHosts: string[] = [];
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/mcp') return jsonError(res, 404, -32601, 'not found: the MCP endpoint is /mcp');
-    if (req.method !== 'POST') return jsonError(res, 405, -32000, 'method not allowed: POST JSON-RPC to /mcp (this server keeps no sessions)', { allow: 'POST' });
+    // An early answer drops the rest of the body rather than leave the sender writing into a reset.
+    const early = (status: number, code: number, message: string, headers: Record<string, string> = {}) => {
+      jsonError(res, status, code, message, headers);
+      drain(req);
+    };
+    if (url.pathname !== '/mcp') return early(404, -32601, 'not found: the MCP endpoint is /mcp');
+    if (req.method !== 'POST') return early(405, -32000, 'method not allowed: POST JSON-RPC to /mcp (this server keeps no sessions)', { allow: 'POST' });
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const caller = await authenticate(m?.[1]);
-    if (!caller) return jsonError(res, 401, -32001, 'unauthorized: send Authorization: Bearer <token>, a token from fleetspec mcp token ROLE', { 'www-authenticate': 'Bearer realm="fleetspec"' });
+    if (!caller) return early(401, -32001, 'unauthorized: send Authorization: Bearer <token>, a token from fleetspec mcp token ROLE', { 'www-authenticate': 'Bearer realm="fleetspec"' });
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY_BYTES) return jsonError(res, 413, -32000, `request body over ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+    // No "Connection: close": Node would close the socket as soon as the answer is out.
+    if (declared > MAX_BODY_BYTES) return early(413, -32000, `request body over ${MAX_BODY_BYTES} bytes`);
     let body: unknown;
     try {
       body = JSON.parse(await readBody(req));
     } catch (err) {
-      if (err instanceof TooLarge) return jsonError(res, 413, -32000, `request body over ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+      if (err instanceof TooLarge) return early(413, -32000, `request body over ${MAX_BODY_BYTES} bytes`);
       return jsonError(res, 400, -32700, 'parse error: the body is not JSON');
     }
     const server = createMcpServer(deps, caller);

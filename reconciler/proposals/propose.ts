@@ -11,7 +11,7 @@ import { logLine, mdCode } from '../escape.js';
 import { renderMarkdown } from '../plan/render.js';
 import type { Plan } from '../plan/plan.js';
 import type { Queryable } from '../state/db.js';
-import { trustedTip } from '../state/loop.js';
+import { recordBotCommit, trustedTip } from '../state/loop.js';
 import { checkEdits, type SpecEdit } from './check.js';
 import { openProposal, proposalBody, proposalBranch } from './index.js';
 
@@ -102,7 +102,15 @@ async function proposeNow(ctx: ProposerContext, req: ProposalRequest): Promise<P
     req.reason.slice(0, 4000),
     [...new Set((req.authors ?? []).map((a) => a.toLowerCase()))],
   ]);
-  const opened = await openProposal(ctx, main, { branch, base: tip.sha, files: checked.files, message, title, body, labels: [PROPOSAL_LABEL], open: null, dropBranchOnFailure: true });
+  // The loop plans only heads fleetspec wrote (bot_commits): the branch's commit is recorded as it is pushed.
+  const onPushed = ctx.git.onPushed;
+  ctx.git.onPushed = (pushed, sha) => recordBotCommit(ctx.db, ctx.repoKey, pushed, sha);
+  let opened: Awaited<ReturnType<typeof openProposal>>;
+  try {
+    opened = await openProposal(ctx, main, { branch, base: tip.sha, files: checked.files, message, title, body, labels: [PROPOSAL_LABEL], open: null, dropBranchOnFailure: true });
+  } finally {
+    ctx.git.onPushed = onPushed;
+  }
   if (!opened) return { ok: false, ...base, diagnostics: [...checked.diagnostics, { severity: 'error', code: 'proposal.no-change', file: 'specs/', line: 1, col: 1, message: 'the edits change nothing on the trusted commit', hint: 'read the current spec and change it' }] };
   await ctx.db.query(`update proposals set pr = $3 where repo = $1 and branch = $2`, [ctx.repoKey, branch, opened.pr.number]);
   ctx.progress(`proposed ${files.join(', ')} as #${opened.pr.number} on ${branch}`);

@@ -285,6 +285,17 @@ describe('fleetspec mcp', () => {
     await expect(httpClient('fmcp_nottherealtoken')).rejects.toThrow();
     const huge = await post({ authorization: `Bearer ${tokens.manager!.token}` }, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_port', arguments: { project: 'x'.repeat(2 * 1024 * 1024) } } }));
     expect(huge.status).toBe(413);
+    // Sent in chunks with no length declared: cut off at the limit all the same.
+    const chunk = new TextEncoder().encode('x'.repeat(256 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 8) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const chunked = await fetch(httpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${tokens.manager!.token}` }, body: stream, duplex: 'half' } as RequestInit);
+    expect(chunked.status).toBe(413);
     // A body under the HTTP limit but over the tool's: refused as input, not run.
     const big = await call(manager, 'ticket_create', { title: 'Big', description: 'x'.repeat(100_000), reason: 'too big' });
     expect(big.isError).toBe(true);
@@ -366,6 +377,37 @@ describe('fleetspec mcp', () => {
     ]);
   }, 120_000);
 
+  it('proposes model, VM, ticket and role LLM changes for the roles that hold their capabilities, editing files in place', async () => {
+    const monitor = await stdioClient('monitor');
+    const show = (r: Result, path: string) => gitServer.git(REPO, 'show', `${(r.structuredContent as { branch: string }).branch}:${path}`);
+    const added = await call(monitor, 'set_model', { host: 'ai', name: 'llama3.2:1b', memory: { ram: '1GB' }, purpose: 'Small and quick', reason: 'a quick model for triage' });
+    expect(added.isError, text(added)).toBeFalsy();
+    const models = show(added, 'specs/models/ai.yaml');
+    expect(models).toContain('# Seed 004, "Model Deployment"');
+    expect(models.split(/^---$/m).map((d) => parse(d).name)).toEqual(['qwen2.5:3b', 'qwen2.5:7b', 'nomic-embed-text', 'llama3.2:1b']);
+    const removed = await call(monitor, 'remove_model', { host: 'ai', name: 'qwen2.5:7b', reason: 'unused' });
+    expect(removed.isError, text(removed)).toBeFalsy();
+    expect(show(removed, 'specs/models/ai.yaml').split(/^---$/m).map((d) => parse(d).name)).toEqual(['qwen2.5:3b', 'nomic-embed-text']);
+    // Over the host's memory: the model-memory policy refuses it, located in the file.
+    const over = await call(monitor, 'set_model', { host: 'ai', name: 'huge:70b', memory: { ram: '40GB' }, reason: 'bigger is better' });
+    expect(over.isError).toBe(true);
+    expect(text(over)).toMatch(/specs\/models\/ai\.yaml:\d+:\d+ .*RAM/);
+    const resized = await call(monitor, 'resize_vm', { name: 'supervisor-vm', machineType: 'n1-standard-4', reason: 'CPU above 85% for two hours' });
+    expect(resized.isError, text(resized)).toBeFalsy();
+    const vm = show(resized, 'specs/vms/supervisor-vm.yaml');
+    expect(vm).toContain('# Seed 003, GCloud Integration.');
+    expect(parse(vm).machineType).toBe('n1-standard-4');
+    const manager = await stdioClient('manager');
+    const llm = await call(manager, 'set_role_llm', { role: 'developer', model: 'qwen/qwen-2.5-coder-32b-instruct', reason: 'a better coding model' });
+    expect(llm.isError, text(llm)).toBeFalsy();
+    expect(parse(show(llm, 'specs/roles/developer.yaml')).llm).toMatchObject({ provider: 'openrouter', model: 'qwen/qwen-2.5-coder-32b-instruct' });
+    const dev = clients[0]!;
+    expect(text(await call(dev, 'set_role_llm', { role: 'developer', model: 'x/y', reason: 'my own model' }))).toContain('needs llm.configure');
+    const done = await call(dev, 'ticket_done', { id: 'T-0003', reason: 'the disks are mounted' });
+    expect(done.isError, text(done)).toBeFalsy();
+    expect(parse(show(done, 'specs/tickets/T-0003.yaml')).status).toBe('closed');
+  }, 240_000);
+
   it('stdio refuses to start without a valid token, with nothing on stdout; a revoked token stops working', async () => {
     const revoked = await cli(['mcp', 'token', '--revoke', String(tokens.manager!.id)]);
     expect(revoked.code).toBe(0);
@@ -389,10 +431,16 @@ describe('fleetspec mcp', () => {
     const proposal = pulls().find((p) => p.title === 'Allocate port 4000 to consilio/web')!;
     const started = Date.now();
     const tick = await cli(['reconcile', '-q']);
-    expect(tick.code, tick.stderr).toBe(0);
+    expect(tick.code, tick.stderr + tick.stdout).toBe(0);
     const plan = gh.repo().issueComments.find((c) => c.issue === proposal.number && c.body.includes('<!-- fleetspec:plan -->'));
-    expect(plan, 'the live plan comment').toBeDefined();
+    expect(plan, `the live plan comment; comments: ${JSON.stringify(gh.repo().issueComments.filter((c) => c.issue === proposal.number).map((c) => c.body.slice(0, 300)))}; tick: ${tick.stdout.slice(0, 3000)}`).toBeDefined();
     expect(plan!.body).toContain('consilio');
+    const dev = clients[0]!;
+    const current = await call(dev, 'get_plan', {});
+    expect(current.isError, text(current)).toBeFalsy();
+    expect(current.structuredContent).toMatchObject({ verdict: { status: expect.stringMatching(/^(pass|warn|fail)$/) }, summary: expect.any(Object) });
+    const hosts = await call(dev, 'list_hosts', { name: 'ai' });
+    expect((hosts.structuredContent as { hosts: { name: string; address: string }[] }).hosts).toEqual([expect.objectContaining({ name: 'ai', address: '192.168.86.56' })]);
     console.log(`mcp: the loop's tick that planned the proposals live took ${Date.now() - started} ms`);
   }, 240_000);
 });
