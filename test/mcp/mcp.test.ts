@@ -345,6 +345,17 @@ describe('fleetspec mcp', () => {
     expect(opened.title).not.toContain('\n');
     expect(opened.body).not.toContain('<script>');
     expect(branch).toMatch(/^fleetspec\/proposal\/manager-ticket-t-\d{4}-fix-it-[a-z0-9-]*$/);
+    // A secret value in a proposal is refused before anything is written, and the audit keeps it redacted.
+    const leaked = 'ghp_' + 'Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
+    const before = pulls().length;
+    const secret = await call(manager, 'ticket_create', { title: 'Use this token', description: `token: ${leaked}`, reason: 'please' });
+    expect(secret.isError).toBe(true);
+    expect((secret.structuredContent as { diagnostics: { code: string }[] }).diagnostics.map((d) => d.code)).toContain('proposal.secret');
+    expect(text(secret)).not.toContain(leaked);
+    expect(pulls().length).toBe(before);
+    const row = (await audit('ticket_create')).at(-1)!;
+    expect(row.outcome).toBe('invalid');
+    expect(JSON.stringify(row)).not.toContain(leaked);
   }, 180_000);
 
   it('get_secret: off for roles without secrets.read, under named prefixes for those with it, every call audited', async () => {
