@@ -795,7 +795,7 @@ on each request to /mcp. The role's capabilities in the trusted roles spec
 decide which tools it may call; specs and roles are read from the trusted
 commit (in a clone of its own, <repo dir>-proposals), never from a branch.
 Read tools: whoami, get_port, list_ports, list_tickets, get_ticket, list_hosts,
-list_models, list_dns, get_plan, list_runs (every role).
+list_models, list_dns, get_plan, get_proposal, list_runs (every role).
 Propose tools open a pull request as the bot, with the role and its reason;
 nothing is applied: allocate_port (code.push or deploy.production),
 ticket_create (tickets.manage), ticket_work and ticket_done (tickets.work or

@@ -228,6 +228,8 @@ describe('fleetspec mcp', () => {
     // The people behind the role count as its authors.
     const [row] = await db.query<{ role: string; via: string; pr: number }>(`select role, via, pr from proposals where branch = $1`, [data.branch]);
     expect(row).toEqual({ role: 'developer', via: 'mcp', pr: data.number });
+    const notYet = await call(dev, 'get_proposal', { pr: data.number });
+    expect(text(notYet)).toContain('is not planned yet: the loop plans it at its next tick');
     console.log(`mcp: allocate_port, tool call to PR: ${elapsed} ms`);
   }, 180_000);
 
@@ -447,6 +449,10 @@ describe('fleetspec mcp', () => {
     expect(plan, `the live plan comment; comments: ${JSON.stringify(gh.repo().issueComments.filter((c) => c.issue === proposal.number).map((c) => c.body.slice(0, 300)))}; tick: ${tick.stdout.slice(0, 3000)}`).toBeDefined();
     expect(plan!.body).toContain('consilio');
     const dev = clients[0]!;
+    const planned = await call(dev, 'get_proposal', { pr: proposal.number });
+    expect(planned.isError, text(planned)).toBeFalsy();
+    expect(planned.structuredContent).toMatchObject({ pr: proposal.number, role: 'developer', via: 'mcp', planned: { mode: 'live', verdict: { status: expect.any(String) } } });
+    expect(text(planned)).toContain(`#${proposal.number} planned live`);
     const current = await call(dev, 'get_plan', {});
     expect(current.isError, text(current)).toBeFalsy();
     expect(current.structuredContent).toMatchObject({ verdict: { status: expect.stringMatching(/^(pass|warn|fail)$/) }, summary: expect.any(Object) });

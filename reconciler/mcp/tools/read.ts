@@ -243,4 +243,39 @@ const whoami: Tool = {
   },
 };
 
-export const READ_TOOLS: readonly Tool[] = [whoami, getPort, listPorts, listTickets, getTicket, listHosts, listModels, listDns, getPlan, listRuns];
+const getProposal: Tool = {
+  name: 'get_proposal',
+  description: "A proposal's pull request as the loop has planned it: who proposed it and why, and its newest plan (the live plan once the loop's tick planned it, with verdict and findings).",
+  class: 'read',
+  capabilities: [],
+  inputSchema: inputSchema({ pr: { type: 'integer', minimum: 1, description: 'the pull request number a propose tool returned' } }, ['pr']),
+  async run(ctx, args) {
+    const pr = args.pr as number;
+    const [proposal] = await ctx.db.query<{ branch: string; role: string | null; via: string; reason: string; at: Date }>(
+      `select branch, role, via, reason, created_at as at from proposals where repo = $1 and pr = $2 order by id desc limit 1`,
+      [ctx.repoKey, pr],
+    );
+    if (!proposal) throw new ToolError('invalid', `pull request #${pr} is not a proposal fleetspec opened`);
+    const [row] = await ctx.db.query<{ sha: string; plan: Plan | string | null; problem: string | null; at: Date }>(
+      `select sha, plan, problem, created_at as at from planned_commits where repo = $1 and pr = $2 order by created_at desc limit 1`,
+      [ctx.repoKey, pr],
+    );
+    const plan = row?.plan ? (typeof row.plan === 'string' ? (JSON.parse(row.plan) as Plan) : row.plan) : undefined;
+    const data = {
+      pr,
+      branch: proposal.branch,
+      role: proposal.role,
+      via: proposal.via,
+      reason: proposal.reason,
+      planned: row ? { commit: row.sha, at: row.at, problem: row.problem, ...(plan ? { mode: plan.mode, verdict: plan.verdict, summary: plan.summary, findings: plan.findings, changes: plan.changes.filter((c) => c.action !== 'no-op').map((c) => ({ kind: c.kind, name: c.name, action: c.action, reason: c.reason })) } : {}) } : null,
+    };
+    const text = !row
+      ? `#${pr} (${proposal.branch}) is not planned yet: the loop plans it at its next tick`
+      : plan
+        ? `#${pr} planned ${plan.mode} at ${row.sha.slice(0, 7)}: ${plan.summary.add} to add, ${plan.summary.change} to change, ${plan.summary.destroy} to destroy; verdict ${plan.verdict.status}`
+        : `#${pr} could not be planned: ${logLine(row.problem ?? 'unknown')}`;
+    return { text, data };
+  },
+};
+
+export const READ_TOOLS: readonly Tool[] = [whoami, getPort, listPorts, listTickets, getTicket, listHosts, listModels, listDns, getPlan, getProposal, listRuns];
