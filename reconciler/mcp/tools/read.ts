@@ -126,7 +126,11 @@ const listHosts: Tool = {
           ...(h.memory ? { memory: h.memory } : {}),
           services: h.services ?? [],
           ...(h.budget ? { budget: h.budget } : {}),
-          lastFacts: change ? { at: live!.at, commit: live!.sha, action: change.action, live: change.before, reason: change.reason } : unknown ? { at: live!.at, notRead: unknown.reason } : null,
+          lastFacts: change
+            ? { at: live!.at, commit: live!.sha, action: change.action, live: change.before, reason: change.reason, findings: live!.plan.findings.filter((f) => f.kind === 'hosts' && f.name === h.name).map((f) => ({ severity: f.severity, message: f.message, ...(f.subject ? { subject: f.subject } : {}) })) }
+            : unknown
+              ? { at: live!.at, notRead: unknown.reason }
+              : null,
         };
       });
     if (args.name && !hosts.length) throw new ToolError('invalid', `no host "${String(args.name)}"; hosts: ${list(values<Host>(ctx, 'hosts').map((h) => h.name))}`);
