@@ -799,8 +799,8 @@ list_models, list_dns, get_plan, get_proposal, list_runs (every role).
 Propose tools open a pull request as the bot, with the role and its reason;
 nothing is applied: allocate_port (code.push or deploy.production),
 ticket_create (tickets.manage), ticket_work and ticket_done (tickets.work or
-tickets.manage), add_dns_name, set_model, remove_model, resize_vm
-(deploy.production), set_role_llm (llm.configure).
+tickets.manage), add_dns_name, set_model, remove_model, resize_vm,
+set_vm_power (deploy.production), set_role_llm (llm.configure).
 get_secret: only for a role with secrets.read and mcp.secrets prefixes; needs
 FLEETSPEC_SECRET_KEY. Every call is audited in mcp_audit (docs/agents.md).
 Uses the loop's settings (see fleetspec reconcile --help).`;

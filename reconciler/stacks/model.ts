@@ -75,6 +75,8 @@ export interface VmInput {
   diskType?: string;
   network: string;
   externalIp: boolean;
+  /** The instance's desired status, when the spec says running or stopped. */
+  desiredStatus?: 'RUNNING' | 'TERMINATED';
   labels: Record<string, string>;
   serviceAccount?: string;
   /** The variable holding the credentials (a key of `secrets`); the environment's when absent. */
@@ -202,6 +204,7 @@ export function vmsInput(index: SpecIndex): Built<VmsInput> {
     ...(v.bootDisk?.type ? { diskType: v.bootDisk.type } : {}),
     network: v.network ?? 'default',
     externalIp: v.externalIp ?? true,
+    ...(v.running !== undefined ? { desiredStatus: v.running ? ('RUNNING' as const) : ('TERMINATED' as const) } : {}),
     labels: { ...v.labels, ...MANAGED_LABEL },
     ...(v.serviceAccount ? { serviceAccount: v.serviceAccount } : {}),
     ...(v.credentials ? { credentials: secretVariable(v.credentials) } : {}),

@@ -408,6 +408,7 @@ export interface ComputeInstanceServiceAccount {
 export interface ComputeInstanceConfig extends TerraformMetaArguments {
   readonly allowStoppingForUpdate?: boolean | IResolvable;
   readonly description?: string;
+  readonly desiredStatus?: string;
   readonly labels?: { [key: string]: string };
   readonly machineType: string;
   readonly name: string;
@@ -420,6 +421,7 @@ export interface ComputeInstanceConfig extends TerraformMetaArguments {
 const COMPUTE_INSTANCE = mapping<ComputeInstanceConfig>('resource.google_compute_instance', {
   allowStoppingForUpdate: bool('allow_stopping_for_update'),
   description: str('description'),
+  desiredStatus: str('desired_status'),
   labels: stringMap('labels'),
   machineType: str('machine_type'),
   name: str('name'),

@@ -99,6 +99,7 @@ function vmsStack(stack: TerraformStack, input: VmsInput, secrets: StackSecret[]
       zone: v.zone,
       machineType: v.machineType,
       ...(v.description ? { description: v.description } : {}),
+      ...(v.desiredStatus ? { desiredStatus: v.desiredStatus } : {}),
       // A machine type change (seed 003's resize) needs the instance stopped.
       allowStoppingForUpdate: true,
       bootDisk: { initializeParams: { image: v.image, ...(v.diskSizeGb ? { size: v.diskSizeGb } : {}), ...(v.diskType ? { type: v.diskType } : {}) } },

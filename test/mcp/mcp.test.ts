@@ -175,7 +175,7 @@ describe('fleetspec mcp', () => {
     const names = tools.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['get_port', 'list_ports', 'list_tickets', 'list_hosts', 'list_models', 'list_dns', 'get_plan', 'list_runs', 'allocate_port', 'ticket_work']));
     // Deploy-class tools, ticket creation and secrets are not the developer's.
-    for (const absent of ['add_dns_name', 'set_model', 'resize_vm', 'ticket_create', 'get_secret']) expect(names).not.toContain(absent);
+    for (const absent of ['add_dns_name', 'set_model', 'resize_vm', 'set_vm_power', 'ticket_create', 'get_secret']) expect(names).not.toContain(absent);
     // Inputs are described by the kinds' own schemas.
     const getPort = tools.find((t) => t.name === 'get_port')!;
     expect((getPort.inputSchema.properties as Record<string, { pattern?: string }>).project!.pattern).toBe('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$');
@@ -410,6 +410,10 @@ describe('fleetspec mcp', () => {
     const vm = show(resized, 'specs/vms/supervisor-vm.yaml');
     expect(vm).toContain('# Seed 003, GCloud Integration.');
     expect(parse(vm).machineType).toBe('n1-standard-4');
+    const stopped = await call(monitor, 'set_vm_power', { name: 'supervisor-vm', running: false, reason: 'idle over the weekend' });
+    expect(stopped.isError, text(stopped)).toBeFalsy();
+    expect(parse(show(stopped, 'specs/vms/supervisor-vm.yaml'))).toMatchObject({ machineType: 'n1-standard-2', running: false });
+    expect((stopped.structuredContent as { plan: { changes: { kind: string; action: string }[] } }).plan.changes).toContainEqual(expect.objectContaining({ kind: 'vms' }));
     const manager = await stdioClient('manager');
     const llm = await call(manager, 'set_role_llm', { role: 'developer', model: 'qwen/qwen-2.5-coder-32b-instruct', reason: 'a better coding model' });
     expect(llm.isError, text(llm)).toBeFalsy();

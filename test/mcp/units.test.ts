@@ -5,6 +5,8 @@ import { authenticate, issueToken, listTokens, revokeToken, tokenHash } from '..
 import { inputProblems, inputSchema, kindField } from '../../reconciler/mcp/schemas.js';
 import { listed, redactArgs, TOOLS } from '../../reconciler/mcp/server.js';
 import type { Role } from '../../reconciler/kinds/roles/index.js';
+import { vmsInput } from '../../reconciler/stacks/model.js';
+import type { SpecIndex } from '../../reconciler/kinds/kind.js';
 import { ENGINES, useFreshDb } from '../state/engines.js';
 
 describe('MCP tokens', () => {
@@ -58,10 +60,20 @@ describe('tool inputs', () => {
     const names = (r: Role) => TOOLS.filter((t) => listed(t, r)).map((t) => t.name);
     const developer = names(role(['tickets.work', 'code.push', 'tests.run', 'llm.code']));
     expect(developer).toEqual(expect.arrayContaining(['get_port', 'allocate_port', 'ticket_work', 'ticket_done']));
-    for (const deploy of ['add_dns_name', 'set_model', 'remove_model', 'resize_vm', 'set_role_llm', 'ticket_create', 'get_secret']) expect(developer).not.toContain(deploy);
+    for (const deploy of ['add_dns_name', 'set_model', 'remove_model', 'resize_vm', 'set_vm_power', 'set_role_llm', 'ticket_create', 'get_secret']) expect(developer).not.toContain(deploy);
     expect(names(role(['deploy.production']))).toEqual(expect.arrayContaining(['add_dns_name', 'set_model', 'remove_model', 'resize_vm', 'allocate_port']));
     expect(names(role(['secrets.read']))).not.toContain('get_secret');
     expect(names(role(['secrets.read'], { secrets: ['projects/consilio/'] }))).toContain('get_secret');
     expect(names(role([], { secrets: ['projects/consilio/'] }))).not.toContain('get_secret');
+  });
+});
+
+describe('set_vm_power', () => {
+  it("a VM's running field becomes the instance's desired status; absent, the status is left alone", () => {
+    const vm = (running?: boolean) => ({ kind: 'VirtualMachine', name: `vm-${String(running)}`, provider: 'gcp', project: 'vm-host', zone: 'us-central1-a', machineType: 'n1-standard-2', ...(running === undefined ? {} : { running }) });
+    const resources = [vm(false), vm(true), vm()].map((value) => ({ value, name: value.name }));
+    const index = { all: (folder: string) => (folder === 'vms' ? resources : []), get: () => undefined, declared: () => false } as unknown as SpecIndex;
+    const byName = Object.fromEntries(vmsInput(index).input.vms.map((v) => [v.name, v.desiredStatus]));
+    expect(byName).toEqual({ 'vm-false': 'TERMINATED', 'vm-true': 'RUNNING', 'vm-undefined': undefined });
   });
 });

@@ -121,6 +121,7 @@ function everyBranch(): StackModel[] {
         diskType: 'pd-ssd',
         network: 'default',
         externalIp: true,
+        desiredStatus: 'TERMINATED',
         labels: { 'managed-by': 'fleetspec', team: 'ops', [HOSTILE]: HOSTILE },
         serviceAccount: 'sa@proj.iam.gserviceaccount.com',
         credentials: gcp.variable,

@@ -14,6 +14,8 @@ export interface VirtualMachine {
   credentials?: string;
   network?: string;
   externalIp?: boolean;
+  /** true: running, false: stopped (Terraform's desired_status); absent: left as it is. */
+  running?: boolean;
   bootDisk?: { image?: string; sizeGb?: number; type?: string };
   labels?: Record<string, string>;
   autoscale?: {
@@ -43,6 +45,7 @@ const schema = kindSchema(
       credentials: ref('secretRef', 'the service account key Terraform uses for this project (for example secret:meta/gcloud/vm_host_key); without it the provider uses the environment\'s application default credentials'),
       network: ref('name', 'the VPC network (default: default)'),
       externalIp: { type: 'boolean', description: 'give the VM an ephemeral external address (default true)' },
+      running: { type: 'boolean', description: 'true: the VM runs; false: it is stopped (its disk and address kept). Leave it out and fleetspec neither starts nor stops it' },
       bootDisk: {
         type: 'object',
         additionalProperties: false,

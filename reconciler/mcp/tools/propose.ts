@@ -280,6 +280,22 @@ const resizeVm: Tool = {
   }),
 };
 
+const setVmPower: Tool = {
+  name: 'set_vm_power',
+  description: "Propose starting or stopping a VM (its running field in specs/vms; stopped keeps its disk and address): deploy-class.",
+  class: 'propose',
+  capabilities: DEPLOY,
+  inputSchema: inputSchema({ name: kindField('vms', ['name']), running: kindField('vms', ['running']), ...reason }, ['name', 'running', 'reason']),
+  run: proposing(async (ctx, t, args) => {
+    const vm = find<VirtualMachine>(t, 'vms', (v) => v.name === args.name);
+    if (!vm) throw new ToolError('invalid', `no VM "${String(args.name)}"; VMs: ${names(t.specs.index.all('vms').map((r) => r.name))}`);
+    const running = args.running as boolean;
+    if (vm.value.running === running) throw new ToolError('invalid', `${vm.value.name} is ${running ? 'running' : 'stopped'} in the spec already`);
+    const edit = await editDocument(ctx, t, vm, (doc) => void doc.set('running', running));
+    return { edits: [edit], title: `${running ? 'Start' : 'Stop'} ${vm.value.name}`, summary: `${running ? 'starting' : 'stopping'} ${vm.value.name}` };
+  }),
+};
+
 const setRoleLlm: Tool = {
   name: 'set_role_llm',
   description: "Propose the LLM model a role's services use (its llm.model in specs/roles, written to the role's .env when applied).",
@@ -295,6 +311,6 @@ const setRoleLlm: Tool = {
   }),
 };
 
-export const PROPOSE_TOOLS: readonly Tool[] = [allocatePort, ticketCreate, ticketWork, ticketDone, addDnsName, setModel, removeModel, resizeVm, setRoleLlm];
+export const PROPOSE_TOOLS: readonly Tool[] = [allocatePort, ticketCreate, ticketWork, ticketDone, addDnsName, setModel, removeModel, resizeVm, setVmPower, setRoleLlm];
 
 export type { Diagnostic };
