@@ -21,8 +21,13 @@ export function pulledIssue(branch: string): number | undefined {
   const m = PULL_BRANCH.exec(branch);
   return m ? Number(m[2]) : undefined;
 }
-/** Branches that reserve a ticket id while they exist: pulled tickets and finding tickets (loop/findings.ts). */
+/**
+ * Branches that reserve a ticket id while they exist: pulled tickets and finding tickets
+ * (loop/findings.ts) by their first part, and agents' proposals (proposals/propose.ts) by each
+ * `-t-NNNN` part their name carries for a ticket file they add.
+ */
 const RESERVING_BRANCH = /^fleetspec\/(?:ticket|finding)\/(T-[0-9]{4,})-/;
+const PROPOSAL_TICKETS = /-t-([0-9]{4,})(?=-)/g;
 
 export interface PulledTicket {
   issue: number;
@@ -51,6 +56,7 @@ export function reservedTicketIds(specs: LoadedSpecs, branches: Iterable<string>
   for (const branch of branches) {
     const m = RESERVING_BRANCH.exec(branch);
     if (m) used.add(m[1]!);
+    if (branch.startsWith(branchPrefix('proposal'))) for (const t of branch.matchAll(PROPOSAL_TICKETS)) used.add(`T-${t[1]}`);
   }
   return used;
 }

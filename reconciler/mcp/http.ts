@@ -8,6 +8,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { logLine } from '../escape.js';
 import type { ListenAddress } from '../metrics/server.js';
 import { createMcpServer, type Caller, type McpDeps } from './server.js';
+import { drainAfterAnswer } from '../http-drain.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -23,32 +24,6 @@ function jsonError(res: ServerResponse, status: number, code: number, message: s
 }
 
 class TooLarge extends Error {}
-
-/** After a 413, how long and how much of the rest of the body is read and dropped before the connection closes. */
-const DRAIN_MS = 5_000;
-const DRAIN_BYTES = 32 * 1024 * 1024;
-
-/**
- * Reads and drops what a sender still writes after an early answer, for a short while, so it reads
- * the answer rather than a reset of a connection it is still writing to; then closes the connection.
- */
-function drain(req: IncomingMessage): void {
-  let dropped = 0;
-  const close = () => {
-    clearTimeout(timer);
-    req.destroy();
-  };
-  const timer = setTimeout(close, DRAIN_MS);
-  timer.unref();
-  req.removeAllListeners('data');
-  req.on('data', (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > DRAIN_BYTES) close();
-  });
-  req.on('end', close);
-  req.on('error', () => {});
-  req.resume();
-}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -75,7 +50,7 @@ export async function serveMcpHttp(deps: McpDeps, listen: ListenAddress, authent
     // An early answer drops the rest of the body rather than leave the sender writing into a reset.
     const early = (status: number, code: number, message: string, headers: Record<string, string> = {}) => {
       jsonError(res, status, code, message, headers);
-      drain(req);
+      drainAfterAnswer(req);
     };
     if (url.pathname !== '/mcp') return early(404, -32601, 'not found: the MCP endpoint is /mcp');
     if (req.method !== 'POST') return early(405, -32000, 'method not allowed: POST JSON-RPC to /mcp (this server keeps no sessions)', { allow: 'POST' });

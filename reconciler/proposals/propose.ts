@@ -83,7 +83,12 @@ async function proposeNow(ctx: ProposerContext, req: ProposalRequest): Promise<P
   const main = ctx.branch ?? (await ctx.github.defaultBranch());
   // Unique per request: two agents asking the same thing get two PRs, each reviewed.
   const suffix = createHash('sha256').update(JSON.stringify(req.edits)).update(randomBytes(8)).digest('hex').slice(0, 6);
-  const branch = `${proposalBranch('proposal', req.role ?? 'cli', req.title)}-${suffix}`;
+  // A ticket file it adds reserves its id while the branch exists (loop/tickets.ts reservedTicketIds): its name carries -t-NNNN.
+  const tickets = Object.entries(checked.files)
+    .filter(([path, content]) => content !== null && path.startsWith(`${ctx.specsPath}/tickets/`))
+    .map(([path]) => /\/(T-[0-9]{4,})\.ya?ml$/.exec(path)?.[1])
+    .filter((id): id is string => id !== undefined);
+  const branch = `${proposalBranch('proposal', req.role ?? 'cli', req.title)}${tickets.map((id) => `-${id.toLowerCase()}`).join('')}-${suffix}`;
   const by = req.role ? `the agent of role ${mdCode(req.role)}, through fleetspec's MCP server` : 'the command line on the server (`fleetspec propose`)';
   const title = logLine(req.title).slice(0, 200) || 'fleetspec proposal';
   const message = `${title}\n\nProposed by ${req.role ? `role ${logLine(req.role)} (MCP)` : 'fleetspec propose'}: ${logLine(req.reason).slice(0, 1000)}`;

@@ -9,6 +9,7 @@ import { verify } from '@octokit/webhooks-methods';
 import { logLine } from '../escape.js';
 import type { RunTrigger } from '../state/ledger.js';
 import { parseCommand } from '../loop/commands.js';
+import { drainAfterAnswer } from '../http-drain.js';
 
 /** The events that ask for a tick, and what the ledger records for the tick's run. */
 export const WEBHOOK_EVENTS: Readonly<Record<string, RunTrigger>> = {
@@ -21,9 +22,6 @@ export const WEBHOOK_EVENTS: Readonly<Record<string, RunTrigger>> = {
 
 export const DEFAULT_WEBHOOK_SECRET = 'meta/github/webhook_secret';
 export const MAX_DELIVERY_BYTES = 1024 * 1024;
-/** After a 413, how long and how much of the rest of the body is read and dropped before the connection closes. */
-const DRAIN_MS = 5_000;
-const DRAIN_BYTES = 32 * 1024 * 1024;
 /** How many delivery ids are remembered to recognise a replay. */
 export const REMEMBERED_DELIVERIES = 1000;
 
@@ -97,24 +95,9 @@ export function webhookHandler(opts: WebhookOptions): WebhookHandler {
     });
 
     function tooLarge(why: string) {
-      // No "Connection: close": Node would close the socket as soon as the answer is out, and a sender still
-      // writing would get a reset instead of the answer.
+      // No "Connection: close" (http-drain.ts says why).
       reject(413, `larger than ${maxBytes} bytes (${why})`);
-      // What is still being sent is read and dropped (never kept) for a short while, so the sender reads the
-      // answer rather than a reset of a connection it is still writing to; then the connection is closed.
-      let dropped = 0;
-      const close = () => {
-        clearTimeout(timer);
-        req.destroy();
-      };
-      const timer = setTimeout(close, DRAIN_MS);
-      timer.unref();
-      req.on('data', (chunk: Buffer) => {
-        dropped += chunk.length;
-        if (dropped > DRAIN_BYTES) close();
-      });
-      req.on('end', close);
-      req.resume();
+      drainAfterAnswer(req);
     }
 
     async function received(payload: string, name: string, id: string, signature: string) {

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkEdits, editPathProblem } from '../../reconciler/proposals/check.js';
 import { proposalBranch, slug } from '../../reconciler/proposals/index.js';
 import type { Db } from '../../reconciler/state/db.js';
+import type { LoadedSpecs } from '../../reconciler/specs/load.js';
+import { nextTicketId, reservedTicketIds } from '../../reconciler/loop/tickets.js';
 import { ENGINES, freshDb } from '../state/engines.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -38,6 +40,13 @@ describe('checking an agent change before it is proposed', () => {
     expect(slug('')).toBe('change');
     expect(proposalBranch('proposal', 'developer', 'Add a port')).toBe('fleetspec/proposal/developer-add-a-port');
     expect(proposalBranch('ticket', 'T-0012', 'issue 4')).toBe('fleetspec/ticket/T-0012-issue-4');
+  });
+
+  it('a proposal branch that adds a ticket reserves its id, as ticket and finding branches do', () => {
+    const none = { index: { all: () => [] } } as unknown as LoadedSpecs;
+    const used = reservedTicketIds(none, ['fleetspec/proposal/cli-add-a-ticket-t-0042-ab12cd', 'fleetspec/ticket/T-0007-issue-3', 'fleetspec/finding/T-0009-disk_web_root', 'feature/t-0050-x']);
+    expect([...used].sort()).toEqual(['T-0007', 'T-0009', 'T-0042']);
+    expect(nextTicketId(used)).toBe('T-0043');
   });
 
   it('takes only spec files in a kind folder', () => {

@@ -13,7 +13,7 @@ import type { Capability, Role } from '../../kinds/roles/index.js';
 import type { Ticket } from '../../kinds/tickets/index.js';
 import type { VirtualMachine } from '../../kinds/vms/index.js';
 import type { DnsZone } from '../../kinds/zones/index.js';
-import { nextTicketId } from '../../loop/tickets.js';
+import { nextTicketId, reservedTicketIds } from '../../loop/tickets.js';
 import { propose, type ProposalResult } from '../../proposals/propose.js';
 import type { SpecEdit } from '../../proposals/check.js';
 import { listAllocations } from '../../state/ports.js';
@@ -122,13 +122,7 @@ const allocatePort: Tool = {
 
 /** Ids taken: the trusted tickets', and those of open ticket and proposal branches. */
 async function ticketIds(ctx: ToolContext, t: TrustedSpecs): Promise<Set<string>> {
-  const used = new Set(t.specs.index.all('tickets').map((r) => r.name));
-  const heads = await ctx.trusted.git.fetch();
-  for (const branch of heads.keys()) {
-    const m = /^fleetspec\/(?:ticket|finding)\/(T-[0-9]{4,})/.exec(branch) ?? /^fleetspec\/proposal\/.*?ticket-t-([0-9]{4,})-/.exec(branch);
-    if (m) used.add(m[1]!.startsWith('T-') ? m[1]! : `T-${m[1]}`);
-  }
-  return used;
+  return reservedTicketIds(t.specs, (await ctx.trusted.git.fetch()).keys());
 }
 
 const ticketCreate: Tool = {
