@@ -275,7 +275,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
         void loop.github.me().then(
           (me) => {
             self = me.login;
-            out.stderr(`fleetspec daemon: webhooks: deliveries about what @${logLine(me.login)} (fleetspec's own account) did start no tick`);
+            out.stderr(`fleetspec daemon: webhooks: deliveries about what @${logLine(me.login)} (fleetspec's own account) did start no tick, but for the pull requests it opens`);
           },
           () => undefined,
         );
@@ -301,11 +301,6 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
       const started = Date.now();
       try {
         const report = await runTick(db, loop, opts, out, trigger, false, watch);
-        // Pull requests this tick opened for tickets and findings are planned by the next tick: with webhooks,
-        // whose deliveries about fleetspec's own actions start none, that tick is asked for now.
-        if (self && (report.pulled.some((p) => p.pr) || report.findings.some((f) => f.pr && (f.action === 'opened' || f.action === 'closing')))) {
-          running?.poke({ reason: 'follow-up: pull requests this tick opened are to be planned', trigger: 'webhook' });
-        }
         if (served) {
           const ok = report.state === 'DONE' || report.state === 'BLOCKED';
           if (ok) served.health.succeeded();

@@ -119,9 +119,12 @@ export function webhookHandler(opts: WebhookOptions): WebhookHandler {
         opts.log('warning', `webhook: ignored ${what} (204): ${name === 'ping' ? "GitHub's ping, " : ''}not an event that asks for a tick (${Object.keys(WEBHOOK_EVENTS).join(', ')})`);
         return answer(204, '');
       }
-      const sender = senderOf(payload);
+      const { sender, action } = senderOf(payload);
       const me = opts.self?.();
-      if (me && sender && sender.toLowerCase() === me.toLowerCase()) {
+      // Except a pull request it opened: one opened outside a tick (an agent's proposal, fleetspec rollback on
+      // the server) or by a tick after its branches were planned (a pulled ticket, a finding) waits for its plan.
+      const opened = name === 'pull_request' && action === 'opened';
+      if (me && sender && sender.toLowerCase() === me.toLowerCase() && !opened) {
         remembered(id);
         opts.log('info', `webhook: ${what}: sent by fleetspec's own account (${shown(sender)}), so no tick`);
         return answer(204, '');
@@ -151,12 +154,12 @@ function givesCommand(payload: string): boolean {
   }
 }
 
-/** The login of the account whose action the delivery reports (GitHub's `sender`), if any. */
-function senderOf(payload: string): string | undefined {
+/** The login of the account whose action the delivery reports (GitHub's `sender`), and the action, if any. */
+function senderOf(payload: string): { sender?: string; action?: string } {
   try {
-    const login = (JSON.parse(payload) as { sender?: { login?: unknown } }).sender?.login;
-    return typeof login === 'string' ? login : undefined;
+    const body = JSON.parse(payload) as { sender?: { login?: unknown }; action?: unknown };
+    return { ...(typeof body.sender?.login === 'string' ? { sender: body.sender.login } : {}), ...(typeof body.action === 'string' ? { action: body.action } : {}) };
   } catch {
-    return undefined;
+    return {};
   }
 }

@@ -121,7 +121,7 @@ describe('fleetspec daemon --listen: GitHub webhooks at POST /webhook', () => {
     for (const line of log().split('\n').filter((l) => l.includes('webhook: rejected'))) expect(line).toMatch(/^fleetspec daemon: webhook: rejected \S+ delivery \S+ \(\d{3}\): [^\n]+$/);
 
     // A delivery about what fleetspec itself did (its own comment here) starts no tick, or each tick that writes would start another.
-    await waitFor("the daemon to know its own account", 30_000, () => (log().includes("(fleetspec's own account) did start no tick") ? true : undefined), seen);
+    await waitFor('the daemon to know its own account', 30_000, () => (log().includes("(fleetspec's own account) did start no tick, but for the pull requests it opens") ? true : undefined), seen);
     const own = randomUUID();
     expect(await deliver('issue_comment', own, payload({ action: 'created', comment: { body: '/fleetspec plan' }, sender: { login: stand.gh.login } }))).toBe(204);
     expect(log()).toContain(`issue_comment delivery ${own}: sent by fleetspec's own account (${stand.gh.login}), so no tick`);
@@ -134,6 +134,13 @@ describe('fleetspec daemon --listen: GitHub webhooks at POST /webhook', () => {
     expect(line.poked).toBe(`webhook push ${sentinel}`);
     expect(ticks().slice(before)).toEqual([line]);
   }, 180_000);
+
+  it("a pull request fleetspec's own account opened (an agent's proposal) still starts a tick: it waits for its plan", async () => {
+    const id = randomUUID();
+    const ms = await tickStartsWithin('a PR opened by fleetspec', 2_000, () => deliver('pull_request', id, payload({ action: 'opened', sender: { login: stand.gh.login } })));
+    expect(ms).toBeLessThan(2_000);
+    await waitFor('its tick line', 90_000, () => pokedTicks().find((t) => t.poked!.includes(id)), seen);
+  }, 120_000);
 
   it('answers a burst of 50 deliveries with one or two ticks, not 50', async () => {
     const before = ticks().length;
