@@ -11,7 +11,7 @@ import { pulledIssue } from './tickets.js';
 import { ROLLBACK_PREFIX } from './rollback.js';
 import { branchPrefix } from '../proposals/index.js';
 import { proposalAuthors } from '../proposals/propose.js';
-import { rollbackOfBranch } from '../state/commands.js';
+import { rollbackRequesters } from '../state/commands.js';
 
 /** GitHub's own committer for commits made in its web interface: not a person. */
 const WEB_FLOW = 'web-flow';
@@ -33,9 +33,11 @@ export async function authorsOf(github: GitHub, db: Queryable, repoKey: string, 
   }
   // A revert PR is the change of whoever asked for it: they may not approve it. From the command line, that is nobody fleetspec can name.
   if (pr.headRef.startsWith(ROLLBACK_PREFIX)) {
-    const asked = await rollbackOfBranch(db, repoKey, pr.headRef);
-    if (asked?.requestedBy) known.add(asked.requestedBy.toLowerCase());
-    else unknown.push(asked ? `the rollback was asked for with fleetspec rollback on the server, by someone fleetspec cannot name` : `fleetspec has no record of who asked for the rollback on ${pr.headRef}`);
+    // Whoever asked for it, first or again while it was open.
+    const asked = await rollbackRequesters(db, repoKey, pr.number, pr.headRef);
+    asked.logins.forEach((login) => known.add(login));
+    if (asked.fromCli) unknown.push('the rollback was asked for with fleetspec rollback on the server, by someone fleetspec cannot name');
+    if (!asked.any) unknown.push(`fleetspec has no record of who asked for the rollback on ${pr.headRef}`);
   }
   // An agent's proposal is the change of the people behind its role: they may not approve it.
   if (pr.headRef.startsWith(branchPrefix('proposal'))) {

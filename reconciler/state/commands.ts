@@ -106,6 +106,15 @@ export async function rollbackOfBranch(db: Queryable, repo: string, branch: stri
   return row ? fromRow(row) : undefined;
 }
 
+/** Everyone who asked for the rollback that revert PR `pr` (on `branch`) carries: the first to ask, and those who asked again while it was open. */
+export async function rollbackRequesters(db: Queryable, repo: string, pr: number, branch: string): Promise<{ logins: string[]; fromCli: boolean; any: boolean }> {
+  const rows = await db.query<{ by: string | null; source: string }>(
+    `select requested_by as by, source from commands where repo = $1 and command = 'rollback' and state = 'done' and (result_branch = $3 or result_pr = $2)`,
+    [repo, pr, branch],
+  );
+  return { logins: [...new Set(rows.flatMap((r) => (r.by ? [r.by.toLowerCase()] : [])))], fromCli: rows.some((r) => r.source === 'cli'), any: rows.length > 0 };
+}
+
 /** The rollback whose revert PR is `pr`, if any. */
 export async function rollbackOfPull(db: Queryable, repo: string, pr: number): Promise<Command | undefined> {
   const [row] = await db.query<Row>(`select ${COLUMNS} from commands where repo = $1 and result_pr = $2 and command = 'rollback' and state = 'done' order by id desc limit 1`, [repo, pr]);

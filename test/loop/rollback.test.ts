@@ -82,7 +82,7 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
 
   const roleYaml = (model: string) =>
     [
-      { kind: 'Role', name: 'monitor', type: 'role', host: 'web', ssh: { user: monitor.user, port: monitor.port, hostKey: monitor.hostKey }, capabilities: ['approve'], githubUsers: ['alice', 'carol'] },
+      { kind: 'Role', name: 'monitor', type: 'role', host: 'web', ssh: { user: monitor.user, port: monitor.port, hostKey: monitor.hostKey }, capabilities: ['approve'], githubUsers: ['alice', 'carol', 'erin'] },
       {
         kind: 'Role',
         name: 'developer',
@@ -234,7 +234,7 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
     const report = await runTick();
     expect(report.commands).toEqual([expect.objectContaining({ command: 'rollback', pr: swap, by: '@bob', state: 'refused' })]);
     expect(report.commands[0]!.detail).toContain('not an approver');
-    expect(commentsOn(swap).at(-1)!.body).toMatch(/@bob is not an approver, so fleetspec does nothing for `\/fleetspec rollback`[\s\S]*@alice, @carol/);
+    expect(commentsOn(swap).at(-1)!.body).toMatch(/@bob is not an approver, so fleetspec does nothing for `\/fleetspec rollback`[\s\S]*@alice, @carol, @erin/);
     expect(gitServer.git(REPO, 'branch', '--list', 'fleetspec/rollback/*')).toBe('');
     expect(developerEnv()).toContain('LLM_MODEL=qwen2.5:7b');
     // Acted on once: the next tick says nothing more.
@@ -273,27 +273,27 @@ describe('/fleetspec rollback and /fleetspec plan, end to end', () => {
     expect(developerEnv()).toContain('LLM_MODEL=qwen2.5:7b');
   });
 
-  it('asking again points to the open revert PR; the one who asked is an author of it and cannot approve it', async () => {
+  it('asking again points to the open revert PR; everyone who asked is an author of it and cannot approve it', async () => {
     gh.addComment(swap, { user: 'carol', body: '/fleetspec rollback' });
     const report = await runTick();
     expect(report.commands).toEqual([expect.objectContaining({ state: 'done', resultPr: revert, detail: `#${revert} is open already` })]);
     expect(gh.repo().pulls.size).toBe(revert);
     const authors = await authorsOf(github(), db, KEY, await github().getPull(revert));
-    expect([...authors.known]).toContain('alice');
-    expect([...authors.known]).not.toContain('carol');
+    expect([...authors.known]).toEqual(expect.arrayContaining(['alice', 'carol']));
+    expect([...authors.known]).not.toContain('erin');
   });
 
   it('approved by another approver and merged, the revert is applied: live is back, with the SLA measured', async () => {
     const pr = gh.repo().pulls.get(revert)!;
-    // alice asked for it: her approval alone would not do (decideApproval counts her as an author).
-    gh.review(revert, { user: 'carol', state: 'APPROVED', commitId: pr.head.sha });
-    const sha = merge(revert, 'carol');
+    // alice and carol asked for it: their approvals would not count (decideApproval counts them as authors).
+    gh.review(revert, { user: 'erin', state: 'APPROVED', commitId: pr.head.sha });
+    const sha = merge(revert, 'erin');
     const report = await runTick();
     expect(report.applied).toMatchObject({ sha, pr: revert, status: 'applied' });
     expect(developerEnv()).toContain('LLM_MODEL=qwen2.5:3b');
     expect(ollama.models()).toEqual(['qwen2.5:3b']);
     const result = commentsOn(revert).at(-1)!.body;
-    expect(result).toContain('Approved by @carol');
+    expect(result).toContain('Approved by @erin');
     expect(result).toMatch(new RegExp(`Rollback of #${swap}, against its SLA[\\s\\S]*begin: the revert pull request had its plan [0-9.]+ s \\(goal under 5 min: met\\)[\\s\\S]*finish: applied [0-9.]+ s \\(goal under 15 min: met\\)`));
     // The next tick is quiet: no drift, nothing more.
     const quiet = await runTick();

@@ -107,6 +107,9 @@ async function planBranch(
   let pr = await svc.github.openPullFor(branch);
   if (isBotBranch(branch) && !(await botWrote(svc.db, svc.repoKey, tip, branch))) return closeTampered(svc, branch, tip, pr);
   const known = await plannedCommit(svc.db, svc.repoKey, tip);
+  // A revert PR's plan comment says what it rolls back and what rolling back cannot give back, each time it is published.
+  const rollback = branch.startsWith(ROLLBACK_PREFIX) ? await rollbackOfBranch(svc.db, svc.repoKey, branch) : undefined;
+  const preface = rollback ? rollbackSection(rollback) : undefined;
   if (pr && known && known.pr === pr.number && !replan.has(pr.number)) {
     const number = pr.number;
     // An override (label, approver's review line) given since the plan lifts its block now, without planning again.
@@ -114,7 +117,7 @@ async function planBranch(
     const lifted = overridable ? withOverrides(known.plan!, await prOverrides(svc, pr, approvers)) : undefined;
     if (lifted && blockingFindings(lifted).length < blockingFindings(known.plan!).length) {
       svc.progress(`override on #${number}: judging ${text.short(tip)} again`);
-      const { published } = await startPublishPlan(svc, pr, tip, lifted, approvers);
+      const { published } = await startPublishPlan(svc, pr, tip, lifted, approvers, undefined, preface);
       return publishing(published, async (p) => {
         // Still the rules the plan was judged under: only the overrides are new.
         await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: number, planHash: lifted.hash, plan: lifted, problem: null, runId, carries: p.carries });
@@ -125,7 +128,7 @@ async function planBranch(
     const carries = known.plan ? (await refusedIn(svc, tip)).map((c) => c.sha) : [];
     if (known.plan && carries.some((c) => !(known.carries ?? []).includes(c))) {
       svc.progress(`#${number} carries a newly refused commit: publishing its plan again`);
-      const { published } = await startPublishPlan(svc, pr, tip, known.plan, approvers);
+      const { published } = await startPublishPlan(svc, pr, tip, known.plan, approvers, undefined, preface);
       return publishing(published, async (p) => {
         await recordPlanned(svc.db, svc.repoKey, { ...known, sha: tip, pr: number, runId, carries: p.carries });
         return { branch, sha: tip, pr: number, action: 'updated', status: p.status };
@@ -169,9 +172,7 @@ async function planBranch(
   const { plan } = await planLoaded(svc, loaded, { ...policy, overrides }, rules.stackSecrets);
   pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
   const number = pr.number;
-  // A revert PR's plan says what it rolls back and what rolling back cannot give back.
-  const rollback = branch.startsWith(ROLLBACK_PREFIX) ? await rollbackOfBranch(svc.db, svc.repoKey, branch) : undefined;
-  const { published } = await startPublishPlan(svc, pr, sha, plan!, approvers, undefined, rollback ? rollbackSection(rollback) : undefined);
+  const { published } = await startPublishPlan(svc, pr, sha, plan!, approvers, undefined, preface);
   // Recorded once the comment is out, never before: a tick that ends in between leaves the head unrecorded, so the next one publishes it.
   return publishing(published, async (p) => {
     if (rollback) await markPlanned(svc.db, svc.repoKey, branch, svc.now?.() ?? new Date());

@@ -76,7 +76,7 @@ async function act(svc: Services, runId: number, cmd: Command, main: string, hea
     const opened = await openRollback(svc, cmd, main, rules.sha, heads);
     if (opened.existed) {
       await endCommand(svc.db, cmd.id, { state: 'done', detail: `the revert PR #${opened.pr.number} is open already`, runId, resultPr: opened.pr.number });
-      await svc.github.comment(cmd.pr, `${marker(cmd)}\n${to}the rollback of this pull request is open already: #${opened.pr.number}.`, marker(cmd));
+      await svc.github.comment(cmd.pr, `${marker(cmd)}\n${to}the rollback of this pull request is open already: #${opened.pr.number}. Having asked for it too, you count as one of its authors: another approver approves it.`, marker(cmd));
       return row('done', `#${opened.pr.number} is open already`, opened.pr.number);
     }
     await endCommand(svc.db, cmd.id, {
