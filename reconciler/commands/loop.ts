@@ -13,6 +13,7 @@ import { DEFAULT_SCHEDULE, formatTickLog, scheduleProblem, startDaemon, type Dae
 import { webhookHandler } from '../webhooks/receiver.js';
 import { webhookSecret } from '../webhooks/secret.js';
 import { tick, type TickReport } from '../loop/tick.js';
+import { windowWake } from '../loop/phases/windows.js';
 import { formatDuration, scheduleGapMs, STILL_RUNNING_EVERY_MS, TickWatch } from '../loop/watchdog.js';
 import { startSystemdWatchdog } from '../loop/sd-notify.js';
 import { signalRunningTerraform } from '../stacks/terraform.js';
@@ -258,6 +259,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     let served: { metrics: FleetMetrics; health: Health; server: MetricsServer } | undefined;
     let webhooks = '';
     let self: string | undefined;
+    let windowTimer: NodeJS.Timeout | undefined;
     if (listen) {
       // GitHub's deliveries at POST /webhook, when the store has the secret; a delivery before the daemon starts is answered 503.
       const secret = await webhookSecret(db);
@@ -301,6 +303,13 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
       const started = Date.now();
       try {
         const report = await runTick(db, loop, opts, out, trigger, false, watch);
+        // A change a sync window holds goes when the window lets it go, not at the next scheduled tick after that.
+        clearTimeout(windowTimer);
+        const wake = windowWake(report.held, new Date());
+        if (wake !== undefined) {
+          windowTimer = setTimeout(() => running?.poke({ reason: 'a sync window lets a held change go', trigger: 'cron' }), wake);
+          windowTimer.unref();
+        }
         if (served) {
           const ok = report.state === 'DONE' || report.state === 'BLOCKED';
           if (ok) served.health.succeeded();
@@ -360,6 +369,7 @@ export async function daemonCommand(opts: DaemonCommandOptions, out: Output, sig
     try {
       await daemon.stopped;
     } finally {
+      clearTimeout(windowTimer);
       signals.off('SIGTERM', term);
       signals.off('SIGINT', int);
       // The metrics server stops with the daemon.

@@ -10,6 +10,7 @@ import { loadPolicies } from '../../reconciler/policies/index.js';
 import { leaveOutSuspended, suspensionOf, suspensionsOf } from '../../reconciler/policies/suspend.js';
 import { activeUntil, firstHeld, heldBy, nextOpening, openingText, parseDuration, type SyncWindow } from '../../reconciler/policies/windows.js';
 import { line } from '../helpers.js';
+import { windowWake, WINDOW_WAKE_MAX_MS } from '../../reconciler/loop/phases/windows.js';
 import type { Driver } from '../../reconciler/kinds/driver.js';
 import { KINDS } from '../../reconciler/kinds/index.js';
 import { planFleet } from '../../reconciler/plan/engine.js';
@@ -252,5 +253,16 @@ describe('a suspended resource of a Terraform stack', () => {
     // The no-op stays (it changes nothing); other kinds are untouched.
     expect(parts.get('dns')!.changes.map((c) => c.name)).toEqual(['stack']);
     expect(parts.get('tickets')!.changes).toHaveLength(1);
+  });
+});
+
+describe('the daemon wakes for a window that lets a held change go', () => {
+  const now = new Date('2026-12-07T06:00:00Z');
+  it('a second after the first opening within a day; never for none, a past one or one past a day', () => {
+    expect(windowWake(undefined, now)).toBeUndefined();
+    expect(windowWake([{ opens: null }], now)).toBeUndefined();
+    expect(windowWake([{ opens: '2026-12-07T08:00:00.000Z' }, { opens: '2026-12-07T07:00:00.000Z' }], now)).toBe(3_601_000);
+    expect(windowWake([{ opens: '2026-12-07T05:00:00.000Z' }], now)).toBeUndefined();
+    expect(windowWake([{ opens: new Date(now.getTime() + WINDOW_WAKE_MAX_MS + 5_000).toISOString() }], now)).toBeUndefined();
   });
 });

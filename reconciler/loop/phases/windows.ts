@@ -86,3 +86,16 @@ export async function heldForWindow(svc: Services, sha: string, pr: PullRequest,
   }
   return true;
 }
+
+/** How far ahead the daemon wakes itself for a window that lets a held change go; beyond, the schedule does. */
+export const WINDOW_WAKE_MAX_MS = 24 * 60 * 60_000;
+
+/**
+ * How long until the first window lets something this tick held go (a second after it opens), for the
+ * daemon to tick then rather than at its next scheduled time; undefined when nothing is held, or not
+ * within WINDOW_WAKE_MAX_MS.
+ */
+export function windowWake(held: readonly Pick<Held, 'opens'>[] | undefined, now: Date): number | undefined {
+  const waits = (held ?? []).flatMap((h) => (h.opens ? [Date.parse(h.opens) - now.getTime() + 1000] : [])).filter((ms) => ms > 0 && ms <= WINDOW_WAKE_MAX_MS);
+  return waits.length ? Math.min(...waits) : undefined;
+}
