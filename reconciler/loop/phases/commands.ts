@@ -90,11 +90,10 @@ async function act(svc: Services, runId: number, cmd: Command, main: string, hea
     });
     const body = [
       marker(cmd),
-      `${to}opened #${opened.pr.number} to roll this back: it restores ${opened.files.length} file${opened.files.length === 1 ? '' : 's'} to what was applied before this pull request. Its plan follows there; it is applied once an approver other than ${cmd.requestedBy ? mention(cmd.requestedBy) : 'who asked'} approves it and it is merged.`,
+      `${cmd.source === 'cli' ? 'From the command line on the server (`fleetspec rollback`): ' : to}opened #${opened.pr.number} to roll this back: it restores ${opened.files.length} file${opened.files.length === 1 ? '' : 's'} to what was applied before this pull request. Its plan follows there; it is applied once ${cmd.requestedBy ? `an approver other than ${mention(cmd.requestedBy)}` : 'two approvers (fleetspec cannot name who asked)'} approve${cmd.requestedBy ? 's' : ''} it and it is merged.`,
       ...(opened.notes.length ? ['', `**Cannot be undone:** ${opened.notes.map(noteMarkdown).join('; ')}.`] : []),
     ].join('\n');
-    if (cmd.source === 'comment') await svc.github.comment(cmd.pr, body, marker(cmd));
-    else await svc.github.comment(cmd.pr, body.replace(`${to}`, 'From the command line (`fleetspec rollback`): '), marker(cmd));
+    await svc.github.comment(cmd.pr, body, marker(cmd));
     return row('done', `opened #${opened.pr.number}`, opened.pr.number);
   } catch (err) {
     if (err instanceof RollbackRefused) return refuse(err.message, `${to}${mdInline(err.message)}.`);
