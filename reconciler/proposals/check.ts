@@ -4,7 +4,7 @@
 // offline. What fails comes back as located diagnostics, so the agent can correct it. The edits
 // are applied to a copy of the trusted commit's specs, stacks and policies in a scratch folder:
 // the checkout itself is never changed.
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -109,6 +109,12 @@ export async function checkEdits(o: CheckOptions): Promise<Checked> {
     }
     for (const edit of o.edits) {
       const path = join(specs, edit.path);
+      // The copy keeps links as links: one in the way (the trusted commit's own, or its kind folder) is never written through.
+      const linked = await Promise.all([dirname(path), path].map((p) => lstat(p).then((s) => s.isSymbolicLink(), () => false)));
+      if (linked.some(Boolean)) {
+        diagnostics.push(problem(`specs/${edit.path}`, 'proposal.link', 'the file or its folder is a symlink in the trusted commit', 'fleetspec reads and writes only plain files in specs/'));
+        return { ok: false, diagnostics, files };
+      }
       if (edit.content === null) await rm(path, { force: true });
       else {
         await mkdir(dirname(path), { recursive: true });

@@ -95,4 +95,20 @@ describe('checking an agent change before it is proposed', () => {
     expect(r.ok).toBe(false);
     expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file} ${d.message}`).join('\n')).toMatch(/specs\/ports\/consilio\.yaml .*5001/);
   });
+
+  it('never writes through a symlink the trusted commit holds', async () => {
+    const { symlink, mkdtemp: temp } = await import('node:fs/promises');
+    const outside = await temp(join(tmpdir(), 'fleetspec-outside-'));
+    await symlink(outside, join(checkout, 'specs', 'zz'));
+    try {
+      const r = await check([{ path: 'zz/evil.yaml', content: 'kind: Host\nname: evil\n' }]);
+      expect(r.ok).toBe(false);
+      expect(r.diagnostics).toEqual([expect.objectContaining({ code: 'proposal.link', file: 'specs/zz/evil.yaml' })]);
+      const { readdir } = await import('node:fs/promises');
+      expect(await readdir(outside)).toEqual([]);
+    } finally {
+      await rm(join(checkout, 'specs', 'zz'), { force: true });
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
 });
