@@ -52,17 +52,17 @@ export const NARRATIVE_HEADING = "### What this changes, in the LLM's words (unv
  * The LLM's account of the plan, after the exact plan: shown as plain text (every character
  * Markdown or HTML could read is escaped, so it cannot hide or restyle anything), or why there is none.
  */
-function narrativeSection(n: NarrativeResult, plan: Plan): string[] {
+export function narrativeSection(n: NarrativeResult, plan: Plan, where: 'above' | 'below' = 'above'): string[] {
   if (n.status === 'ok') {
     return [
       NARRATIVE_HEADING,
       '',
       narrativeMarkdown(n.text, plan),
       '',
-      `<sub>The model ${plainMarkdown(n.model)}'s own account, shown as plain text. fleetspec checked only that it names resources, actions, counts and values the plan holds, not that it is right: the exact plan above is what applies.</sub>`,
+      `<sub>The model ${plainMarkdown(n.model)}'s own account, shown as plain text. fleetspec checked only that it names resources, actions, counts and values the plan holds, not that it is right: the exact plan ${where} is what applies.</sub>`,
     ];
   }
-  return [NARRATIVE_HEADING, '', `_No narrative: ${plainMarkdown(n.reason)}. The exact plan above is complete without it._`];
+  return [NARRATIVE_HEADING, '', `_No narrative: ${plainMarkdown(n.reason)}. The exact plan ${where} is complete without it._`];
 }
 
 export interface PlanCommentInput {

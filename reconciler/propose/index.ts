@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { Diagnostic } from '../diagnostics.js';
 import { mdInline } from '../escape.js';
-import { NARRATIVE_HEADING } from '../loop/pr-text.js';
-import { narrate, narrativeMarkdown, plainMarkdown, type NarrativeConfig, type NarrativeResult } from '../narrative/narrate.js';
+import { narrativeSection as prNarrativeSection } from '../loop/pr-text.js';
+import { narrate, plainMarkdown, type NarrativeConfig, type NarrativeResult } from '../narrative/narrate.js';
 import type { Plan } from '../plan/plan.js';
 import { NoTrustedCommit, propose, type ProposerContext } from '../proposals/propose.js';
 import { trustedTip } from '../state/loop.js';
@@ -99,19 +99,8 @@ export function goalSection(goal: string, model: string, attempts: number): stri
   return ['### Goal', '', `> ${mdInline(goal)}`, '', `Asked for with \`fleetspec propose\` on the server; drafted by the model ${plainMarkdown(model)} in ${attempts} attempt${attempts === 1 ? '' : 's'} and checked by fleetspec: spec files only, no secret values, valid, passing the trusted policies, planned offline.`];
 }
 
-/** The narrative as the PR shows it: the model's words, escaped, marked unverified, before the exact plan. */
-export function narrativeSection(n: NarrativeResult, plan: Plan): string[] {
-  if (n.status === 'ok') {
-    return [
-      NARRATIVE_HEADING,
-      '',
-      narrativeMarkdown(n.text, plan),
-      '',
-      `<sub>The model ${plainMarkdown(n.model)}'s own account, shown as plain text. fleetspec checked only that it names resources, actions, counts and values the plan holds, not that it is right: the exact plan below is what applies.</sub>`,
-    ];
-  }
-  return [NARRATIVE_HEADING, '', `_No narrative: ${plainMarkdown(n.reason)}. The exact plan below is complete without it._`];
-}
+/** The narrative as the PR shows it: the model's words, escaped, marked unverified, before the exact plan (pr-text.ts). */
+export const narrativeSection = (n: NarrativeResult, plan: Plan): string[] => prNarrativeSection(n, plan, 'below');
 
 /** Drafts, checks and retries; proposes the first draft that passes unless `dryRun`. Throws NoTrustedCommit, and git or GitHub errors. */
 export async function design(ctx: DesignContext, goal: string, opts: { dryRun?: boolean } = {}): Promise<DesignResult> {
