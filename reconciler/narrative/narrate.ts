@@ -702,22 +702,30 @@ const TIMED_OUT = Symbol('timed out');
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
 
-/** A PR's narrative of the plan; never throws, and no reason it gives holds a key or a server's words. */
-export async function narrate(plan: Plan, config: NarrativeConfig | undefined, opts: { signal?: AbortSignal } = {}): Promise<NarrativeResult> {
-  const withheld = (reason: string): NarrativeResult => ({ status: 'withheld', reason });
-  if (!config || !config.baseUrl || !config.model) return withheld(NO_CONFIG);
-  const endpoint = llmEndpoint(config);
-  if ('problem' in endpoint) return withheld(endpoint.problem);
-  const { where, apiKey } = endpoint;
-  const timeoutMs = Math.max(1, Math.round(config.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-  if (opts.signal?.aborted) return withheld('the narrative was cancelled');
+/** What one bounded chat completion came to: the completion object, or why there is none. */
+export type CompletionOutcome =
+  | { status: 'ok'; completion: object }
+  | { status: 'failed'; reason: string; timedOut?: true }
+  /** A 200 whose body is not JSON, or JSON that is not an object (a proxy's page). */
+  | { status: 'not-completion' };
 
+/**
+ * One chat completion, bounded as a whole: the SDK's timeout covers only the wait for headers,
+ * so a deadline aborts the body as well. Never throws; token usage is counted whether or not the
+ * caller uses the reply (metrics/events.ts). `where` and `model` name the endpoint in reasons.
+ */
+export async function boundedCompletion(
+  target: { baseUrl: string; apiKey: string; where: string; model: string },
+  body: Record<string, unknown> & { messages: { role: 'system' | 'user'; content: string }[] },
+  o: { timeoutMs: number; signal?: AbortSignal },
+): Promise<CompletionOutcome> {
+  const timeoutMs = Math.max(1, Math.round(o.timeoutMs));
+  const timeoutReason = `the LLM did not answer within ${seconds(timeoutMs)}`;
   const abort = new AbortController();
   let timedOut = false;
   const onCancel = () => abort.abort();
-  opts.signal?.addEventListener('abort', onCancel, { once: true });
+  o.signal?.addEventListener('abort', onCancel, { once: true });
   let timer: NodeJS.Timeout | undefined;
-  // The SDK's timeout covers only the wait for headers; this bounds the body as well.
   const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
     timer = setTimeout(() => {
       timedOut = true;
@@ -725,54 +733,67 @@ export async function narrate(plan: Plan, config: NarrativeConfig | undefined, o
       resolve(TIMED_OUT);
     }, timeoutMs);
   });
-  const timeoutReason = `the LLM did not answer within ${seconds(timeoutMs)}`;
-
   let sdk: Sdk | undefined;
   try {
     sdk = await import('openai');
-    const client = openAiClient(sdk, config.baseUrl, apiKey, timeoutMs);
-    const prompt = promptPayload(plan, config.apiKey);
-    const call = client.chat.completions.create(
-      {
-        model: config.model,
-        messages: [
-          { role: 'system', content: SYSTEM_PROMPT },
-          { role: 'user', content: prompt.user },
-        ],
-        temperature: 0,
-        max_tokens: Math.max(1, Math.round(config.maxTokens ?? DEFAULT_MAX_TOKENS)),
-      },
-      { signal: abort.signal, timeout: timeoutMs },
-    );
+    const client = openAiClient(sdk, target.baseUrl, target.apiKey, timeoutMs);
+    const call = client.chat.completions.create({ ...body, model: target.model } as Parameters<typeof client.chat.completions.create>[0], { signal: abort.signal, timeout: timeoutMs });
     call.catch(() => undefined); // settled by the race below; a late rejection is not unhandled
     const completion: unknown = await Promise.race([call, deadline]);
-    if (completion === TIMED_OUT) return { status: 'withheld', reason: timeoutReason, timedOut: true };
+    if (completion === TIMED_OUT) return { status: 'failed', reason: timeoutReason, timedOut: true };
     // A 200 that is not JSON (a proxy's HTML page) comes back from the SDK as a plain string.
-    if (typeof completion !== 'object' || completion === null) return withheld(UNUSABLE);
-    // Tokens are spent whether or not the narrative is shown: counted before any check (metrics/events.ts).
+    if (typeof completion !== 'object' || completion === null) return { status: 'not-completion' };
     if (listening()) {
       const usage = usageOf(completion);
-      if (usage) emitMetric({ type: 'llm-usage', model: config.model, ...usage });
+      if (usage) emitMetric({ type: 'llm-usage', model: target.model, ...usage });
     }
-    const choice = (completion as { choices?: { message?: { content?: unknown; refusal?: unknown } }[] }).choices?.[0];
-    if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) return withheld('the LLM declined to describe this plan');
-    const text = usableText(choice?.message?.content);
-    if (text === undefined) return withheld(UNUSABLE);
-    if (findSecretLiterals(text).length || (config.apiKey && text.includes(config.apiKey))) return withheld('the narrative contained something that looks like a secret');
-    // What is shown is what is checked: the cut, if any, comes first.
-    const shown = capped(text);
-    const problem = narrativeProblem(shown, plan, prompt.sent);
-    if (problem) return { status: 'withheld', ...problem };
-    const model = (completion as { model?: unknown }).model;
-    // The server names the model; a name that is not a plain model id is not shown.
-    return { status: 'ok', text: shown, model: typeof model === 'string' && MODEL_ID.test(model) ? model : config.model };
+    return { status: 'ok', completion };
   } catch (error) {
-    const reason = failureReason(error, sdk, { timedOut, cancelled: opts.signal?.aborted === true, timeoutReason, where, model: config.model });
-    return reason === timeoutReason ? { status: 'withheld', reason, timedOut: true } : withheld(reason);
+    // response.json() on a body that is not JSON.
+    if (error instanceof SyntaxError) return { status: 'not-completion' };
+    const reason = failureReason(error, sdk, { timedOut, cancelled: o.signal?.aborted === true, timeoutReason, where: target.where, model: target.model });
+    return reason === timeoutReason ? { status: 'failed', reason, timedOut: true } : { status: 'failed', reason };
   } finally {
     clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onCancel);
+    o.signal?.removeEventListener('abort', onCancel);
   }
+}
+
+/** A PR's narrative of the plan; never throws, and no reason it gives holds a key or a server's words. */
+export async function narrate(plan: Plan, config: NarrativeConfig | undefined, opts: { signal?: AbortSignal } = {}): Promise<NarrativeResult> {
+  const withheld = (reason: string): NarrativeResult => ({ status: 'withheld', reason });
+  if (!config || !config.baseUrl || !config.model) return withheld(NO_CONFIG);
+  const endpoint = llmEndpoint(config);
+  if ('problem' in endpoint) return withheld(endpoint.problem);
+  if (opts.signal?.aborted) return withheld('the narrative was cancelled');
+  const prompt = promptPayload(plan, config.apiKey);
+  const outcome = await boundedCompletion(
+    { baseUrl: config.baseUrl, apiKey: endpoint.apiKey, where: endpoint.where, model: config.model },
+    {
+      messages: [
+        { role: 'system', content: SYSTEM_PROMPT },
+        { role: 'user', content: prompt.user },
+      ],
+      temperature: 0,
+      max_tokens: Math.max(1, Math.round(config.maxTokens ?? DEFAULT_MAX_TOKENS)),
+    },
+    { timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(opts.signal ? { signal: opts.signal } : {}) },
+  );
+  if (outcome.status === 'failed') return outcome.timedOut ? { status: 'withheld', reason: outcome.reason, timedOut: true } : withheld(outcome.reason);
+  if (outcome.status === 'not-completion') return withheld(UNUSABLE);
+  const { completion } = outcome;
+  const choice = (completion as { choices?: { message?: { content?: unknown; refusal?: unknown } }[] }).choices?.[0];
+  if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) return withheld('the LLM declined to describe this plan');
+  const text = usableText(choice?.message?.content);
+  if (text === undefined) return withheld(UNUSABLE);
+  if (findSecretLiterals(text).length || (config.apiKey && text.includes(config.apiKey))) return withheld('the narrative contained something that looks like a secret');
+  // What is shown is what is checked: the cut, if any, comes first.
+  const shown = capped(text);
+  const problem = narrativeProblem(shown, plan, prompt.sent);
+  if (problem) return { status: 'withheld', ...problem };
+  const model = (completion as { model?: unknown }).model;
+  // The server names the model; a name that is not a plain model id is not shown.
+  return { status: 'ok', text: shown, model: typeof model === 'string' && MODEL_ID.test(model) ? model : config.model };
 }
 
 /** Where an LLM config points and the key to send, or why it cannot be asked (never echoing the URL, which may carry credentials). */

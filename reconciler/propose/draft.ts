@@ -11,8 +11,7 @@ import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import type { Diagnostic } from '../diagnostics.js';
 import { KINDS } from '../kinds/index.js';
-import { failureReason, llmEndpoint, openAiClient, type NarrativeConfig, type Sdk } from '../narrative/narrate.js';
-import { emitMetric, listening, usageOf } from '../metrics/events.js';
+import { boundedCompletion, llmEndpoint, type NarrativeConfig } from '../narrative/narrate.js';
 import { MAX_EDIT_BYTES, MAX_EDITS, type SpecEdit } from '../proposals/check.js';
 import { findSecretLiterals } from '../specs/secrets.js';
 import { logLine } from '../escape.js';
@@ -226,10 +225,6 @@ export function draftPrompt(input: PromptInput): { system: string; user: string;
   return { system: SYSTEM_PROMPT, user: wrap(json), leftOut };
 }
 
-/** What the deadline resolves to. */
-const TIMED_OUT = Symbol('timed out');
-const seconds = (ms: number) => `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
-
 /** Raw control and invisible characters (bidi overrides, zero widths, escape sequences) where a spec file has no use for them. */
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
@@ -285,60 +280,27 @@ export interface DraftOptions {
 export async function requestDraft(prompt: { system: string; user: string }, o: DraftOptions): Promise<DraftReply> {
   const endpoint = llmEndpoint(o.llm);
   if ('problem' in endpoint) return { status: 'failed', reason: endpoint.problem };
-  const timeoutMs = Math.max(1, Math.round(o.timeoutMs));
-  const timeoutReason = `the LLM did not answer within ${seconds(timeoutMs)}`;
-  const abort = new AbortController();
-  const onCancel = () => abort.abort();
-  o.signal?.addEventListener('abort', onCancel, { once: true });
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  // The SDK's timeout covers only the wait for headers; this bounds the body as well.
-  const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-      resolve(TIMED_OUT);
-    }, timeoutMs);
-  });
-  let sdk: Sdk | undefined;
-  try {
-    sdk = await import('openai');
-    const client = openAiClient(sdk, o.llm.baseUrl, endpoint.apiKey, timeoutMs);
-    const call = client.chat.completions.create(
-      {
-        model: o.llm.model,
-        messages: [
-          { role: 'system', content: prompt.system },
-          { role: 'user', content: prompt.user },
-        ],
-        temperature: 0,
-        max_tokens: Math.max(1, Math.round(o.maxTokens ?? DEFAULT_DRAFT_MAX_TOKENS)),
-        response_format: { type: 'json_schema', json_schema: { name: 'fleetspec_draft', strict: true, schema: DRAFT_SCHEMA as unknown as Record<string, unknown> } },
-      },
-      { signal: abort.signal, timeout: timeoutMs },
-    );
-    call.catch(() => undefined);
-    const completion: unknown = await Promise.race([call, deadline]);
-    if (completion === TIMED_OUT) return { status: 'failed', reason: timeoutReason, timedOut: true };
-    // A 200 that is not JSON (a proxy's page) comes back from the SDK as a string.
-    if (typeof completion !== 'object' || completion === null) return { status: 'unusable', problem: 'the LLM endpoint answered with something that is not a chat completion' };
-    if (listening()) {
-      const usage = usageOf(completion);
-      if (usage) emitMetric({ type: 'llm-usage', model: o.llm.model, ...usage });
-    }
-    const choice = (completion as { choices?: { finish_reason?: unknown; message?: { content?: unknown; refusal?: unknown } }[] }).choices?.[0];
-    if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) return { status: 'unusable', problem: 'the model declined to draft the change' };
-    if (choice?.finish_reason === 'length') return { status: 'unusable', problem: `the reply was cut off at the token limit (${o.maxTokens ?? DEFAULT_DRAFT_MAX_TOKENS} tokens): draft fewer or shorter files` };
-    const parsed = parseDraft(choice?.message?.content);
-    if ('problem' in parsed) return { status: 'unusable', problem: parsed.problem };
-    const model = (completion as { model?: unknown }).model;
-    return { status: 'ok', draft: parsed.draft, model: typeof model === 'string' && /^[\w.:/@+-]{1,120}$/.test(model) ? model : o.llm.model };
-  } catch (error) {
-    if (error instanceof SyntaxError) return { status: 'unusable', problem: 'the LLM endpoint answered with something that is not JSON' };
-    const reason = failureReason(error, sdk, { timedOut, cancelled: o.signal?.aborted === true, timeoutReason, where: endpoint.where, model: o.llm.model });
-    return reason === timeoutReason ? { status: 'failed', reason, timedOut: true } : { status: 'failed', reason };
-  } finally {
-    clearTimeout(timer);
-    o.signal?.removeEventListener('abort', onCancel);
-  }
+  const outcome = await boundedCompletion(
+    { baseUrl: o.llm.baseUrl, apiKey: endpoint.apiKey, where: endpoint.where, model: o.llm.model },
+    {
+      messages: [
+        { role: 'system', content: prompt.system },
+        { role: 'user', content: prompt.user },
+      ],
+      temperature: 0,
+      max_tokens: Math.max(1, Math.round(o.maxTokens ?? DEFAULT_DRAFT_MAX_TOKENS)),
+      response_format: { type: 'json_schema', json_schema: { name: 'fleetspec_draft', strict: true, schema: DRAFT_SCHEMA as unknown as Record<string, unknown> } },
+    },
+    { timeoutMs: o.timeoutMs, ...(o.signal ? { signal: o.signal } : {}) },
+  );
+  if (outcome.status === 'failed') return outcome.timedOut ? { status: 'failed', reason: outcome.reason, timedOut: true } : { status: 'failed', reason: outcome.reason };
+  if (outcome.status === 'not-completion') return { status: 'unusable', problem: 'the LLM endpoint answered with something that is not a chat completion' };
+  const { completion } = outcome;
+  const choice = (completion as { choices?: { finish_reason?: unknown; message?: { content?: unknown; refusal?: unknown } }[] }).choices?.[0];
+  if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) return { status: 'unusable', problem: 'the model declined to draft the change' };
+  if (choice?.finish_reason === 'length') return { status: 'unusable', problem: `the reply was cut off at the token limit (${o.maxTokens ?? DEFAULT_DRAFT_MAX_TOKENS} tokens): draft fewer or shorter files` };
+  const parsed = parseDraft(choice?.message?.content);
+  if ('problem' in parsed) return { status: 'unusable', problem: parsed.problem };
+  const model = (completion as { model?: unknown }).model;
+  return { status: 'ok', draft: parsed.draft, model: typeof model === 'string' && /^[\w.:/@+-]{1,120}$/.test(model) ? model : o.llm.model };
 }
