@@ -9,6 +9,8 @@ import { defineDriver, readEach, type LiveContext } from '../driver.js';
 import type { Resource } from '../kind.js';
 import { FACTS_SCRIPT, formatSize, parseFacts, parseSize, type HostFacts } from './facts.js';
 import type { Host } from './index.js';
+import { checkedChange, withChecks, type HostChecks } from './checks.js';
+import { compareGpus, factsCommandFor, isWindowsFacts, isWindowsHost, parseWindowsFacts, powershellErrorLine } from './windows.js';
 
 /** Where in its spec file a resource sets something, for messages: "specs/hosts/ai.yaml:40:3". */
 export function specLocation(resource: Resource, path: (string | number)[]): string {
@@ -39,7 +41,7 @@ export function unreachable(err: unknown): string {
 }
 
 /** acceptedKey: the host key taken on first use (no pin in the spec), to be pinned. */
-export type HostRead = { facts: HostFacts; acceptedKey?: string } | { unknown: string; remote?: string };
+export type HostRead = { facts: HostFacts; acceptedKey?: string; checks?: HostChecks } | { unknown: string; remote?: string };
 
 /** The finding that asks for a host key accepted on first use to be pinned. */
 export function pinFinding(kind: string, name: string, key: string, where: string | undefined): PlanFinding {
@@ -58,13 +60,16 @@ export async function readHostFacts(resource: Resource<Host>, ctx: LiveContext):
   if (!ctx.ssh) return { unknown: ctx.noSsh };
   if (typeof target === 'string') return { unknown: target };
   try {
-    const { result, presented } = await ctx.ssh.run(target, async (s) => ({ result: await s.exec(FACTS_SCRIPT), presented: s.presentedHostKey }));
+    // Windows hosts (os: Windows ...) answer one PowerShell command instead of the POSIX script.
+    const command = factsCommandFor(resource.value, FACTS_SCRIPT);
+    const { result, presented } = await ctx.ssh.run(target, async (s) => ({ result: await s.exec(command), presented: s.presentedHostKey }));
     if (result.code !== 0) {
       // The host's own words, as a short excerpt: a plan quotes no more of what a host prints.
-      const remote = remoteExcerpt(result.stderr.trim().split('\n')[0] ?? '');
+      const remote = remoteExcerpt(isWindowsHost(resource.value) ? powershellErrorLine(result.stderr) : (result.stderr.trim().split('\n')[0] ?? ''));
       return { unknown: `facts command exited ${result.code}: ${remote}`, remote };
     }
-    return { facts: parseFacts(result.stdout), ...(target.hostKey ? {} : { acceptedKey: presented }) };
+    const facts = isWindowsHost(resource.value) ? parseWindowsFacts(result.stdout) : parseFacts(result.stdout);
+    return { facts, ...(target.hostKey ? {} : { acceptedKey: presented }) };
   } catch (err) {
     return { unknown: unreachable(err), ...remoteField(remoteOf(err)) };
   }
@@ -99,16 +104,21 @@ function compare(host: Host, facts: HostFacts): { before: Record<string, unknown
     const have = Object.fromEntries(host.services.map((s) => [s.name, listening.has(s.port) ? s.port : 'not listening']));
     check('services', want, have, host.services.every((s) => listening.has(s.port)));
   }
+  if (host.gpus?.length && isWindowsFacts(facts)) {
+    const gpus = compareGpus(host.gpus, facts.gpus);
+    check('gpus', gpus.want, gpus.have, gpus.same);
+  }
   return { before, after, drift };
 }
 
 export const hostsDriver = defineDriver<Map<string, HostRead>>({
   folder: 'hosts',
-  readLive: (desired, ctx) => readEach<HostRead, Host>(desired, (r) => readHostFacts(r, ctx)),
+  // Health probes and backup checks (checks.ts): one more exec on the same connection, after the facts.
+  readLive: (desired, ctx) => readEach<HostRead, Host>(desired, async (r) => withChecks(r, await readHostFacts(r, ctx), ctx)),
   prefetch(desired, ssh) {
     for (const resource of desired as Resource<Host>[]) {
       const target = hostTarget(resource);
-      if (typeof target !== 'string') ssh.prefetch(target, FACTS_SCRIPT);
+      if (typeof target !== 'string') ssh.prefetch(target, factsCommandFor(resource.value, FACTS_SCRIPT));
     }
   },
   diff(desired, live) {
@@ -125,6 +135,11 @@ export const hostsDriver = defineDriver<Map<string, HostRead>>({
         continue;
       }
       const { before, after, drift } = compare(resource.value, facts);
+      const checked = checkedChange(resource, 'facts' in read! ? read.checks : undefined);
+      Object.assign(before, checked.before);
+      Object.assign(after, checked.after);
+      drift.push(...checked.drift);
+      plan.findings.push(...checked.findings);
       changes.push({
         kind: 'hosts',
         name: resource.name,

@@ -3,6 +3,7 @@
 // server's root disk at 97%). A host spec's monitoring: entries win over this policy's defaults.
 import { breaches, formatSize, parseThreshold, type HostFacts } from '../../kinds/hosts/facts.js';
 import type { Host } from '../../kinds/hosts/index.js';
+import { isWindowsFacts } from '../../kinds/hosts/windows.js';
 import { defs } from '../../kinds/common.js';
 import type { Resource } from '../../kinds/kind.js';
 import type { PathSegment } from '../../specs/source.js';
@@ -61,7 +62,8 @@ export const hostThresholds: BuiltinRule<HostThresholdsParams> = {
 function measure(host: Host, m: Monitor, facts: HostFacts | undefined): { message: string; hint: string; observed?: boolean } | undefined {
   const alert = parseThreshold(m.alert);
   if (m.metric === 'disk.usage') {
-    const mount = m.mount ?? '/';
+    // On Windows (drive letters) "/" is the system drive, C: as a rule.
+    const mount = m.mount === undefined || m.mount === '/' ? (isWindowsFacts(facts) ? facts.systemDrive : '/') : m.mount;
     const live = facts?.disks.find((d) => d.mount === mount)?.usedPercent;
     const observed = host.observed?.disks?.find((d) => d.mount === mount)?.usedPercent;
     const value = live ?? observed;
