@@ -3,10 +3,11 @@
 import type { Driver } from './driver.js';
 import { dnsDriver } from './dns/driver.js';
 import { hostsDriver } from './hosts/driver.js';
+import { instructionsDriver } from './instructions/driver.js';
 import { modelsDriver } from './models/driver.js';
 import { portsDriver } from './ports/driver.js';
 import { rolesDriver } from './roles/driver.js';
 import { ticketsDriver } from './tickets/driver.js';
 import { vmsDriver } from './vms/driver.js';
 
-export const DRIVERS: readonly Driver[] = [hostsDriver, modelsDriver, rolesDriver, portsDriver, dnsDriver, vmsDriver, ticketsDriver] as Driver[];
+export const DRIVERS: readonly Driver[] = [hostsDriver, modelsDriver, rolesDriver, instructionsDriver, portsDriver, dnsDriver, vmsDriver, ticketsDriver] as Driver[];

@@ -105,7 +105,7 @@ export async function writeFileAtomic(session: SshSession, file: string, content
   return result.stdout.includes('had') ? 'had' : 'new';
 }
 
-async function restoreFile(session: SshSession, file: string, was: 'had' | 'new'): Promise<void> {
+export async function restoreFile(session: SshSession, file: string, was: 'had' | 'new'): Promise<void> {
   const command =
     was === 'had' ? sh`cd "$HOME" && mv -f -- ${file + PREVIOUS_SUFFIX} ${file}` : sh`cd "$HOME" && rm -f -- ${file}`;
   const result = await session.exec(command);
