@@ -101,6 +101,10 @@ describe('sync windows and suspend in the loop', () => {
     expect(h.applied('T-0002')).toBe(true);
     expect(await h.outcome(sha)).toBe('applied');
     expect(statuses().map((s) => s.state)).toEqual(['pending', 'success']);
+    // The waiting comment no longer says it waits: edited in place, not repeated.
+    expect(told()).toHaveLength(1);
+    expect(told()[0]).toContain('let it go; the tick at 2026-03-09 08:05 UTC took it: applied');
+    expect(told()[0]).not.toContain('It goes at');
   }, TICKS);
 
   it('(b) a deny window holding a ticket’s drift opens no drift PR while it is active; after it closes the drift PR opens', async () => {

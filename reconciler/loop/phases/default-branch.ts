@@ -27,7 +27,7 @@ import { applyStatus, deliverReports, directPushReports, queueReports, refusalCo
 import type { Report } from '../../state/outbox.js';
 import { applyRecord, recordApply } from '../../state/reports.js';
 import type { Services, TickReport, TrustedRules } from './types.js';
-import { heldForWindow } from './windows.js';
+import { heldForWindow, windowLetGo } from './windows.js';
 
 /** More commits than this since the trusted commit: nothing is examined piecemeal, the tick fails and says so. */
 export const MAX_MAIN_COMMITS = 1000;
@@ -170,6 +170,7 @@ async function examineMain(svc: Services, run: Run, main: string, mainSha: strin
     report.waiting = pending.length - i - 1;
     const outcome = report.main.at(-1)?.outcome;
     if (outcome && ACCEPTED.includes(outcome)) await trust(svc.db, svc.repoKey, { sha, via: outcome, pr: merged.number });
+    if (outcome) await windowLetGo(svc, sha, merged.number, rules, outcome);
     return done;
   }
   report.waiting = 0;

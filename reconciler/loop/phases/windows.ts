@@ -87,6 +87,29 @@ export async function heldForWindow(svc: Services, sha: string, pr: PullRequest,
   return true;
 }
 
+/**
+ * After a merge a window held has been applied (or refused at apply): the waiting comment says the
+ * window let it go, so the PR does not keep saying it waits. One look for the comment per apply,
+ * and only while some window holds applies; a PR no window held has no such comment.
+ */
+export async function windowLetGo(svc: Services, sha: string, pr: number, rules: TrustedRules, outcome: string): Promise<void> {
+  if (!(rules.policy.set.windows ?? []).some((w) => w.holds.includes('apply'))) return;
+  try {
+    if (!(await svc.github.findComment(pr, WINDOW_MARKER))) return;
+    const body = [
+      `### fleetspec waited to apply ${text.short(sha)}`,
+      '',
+      `The sync window let it go; the tick at ${mdInline(openingText(clock(svc)))} took it: ${mdInline(outcome)}. The result comment says what was done.`,
+      '',
+      WINDOW_MARKER,
+    ].join('\n');
+    await svc.github.upsertComment(pr, WINDOW_MARKER, body);
+  } catch (err) {
+    if (err instanceof TickAbandoned) throw err;
+    svc.progress(`warning: could not tell #${pr} the window let it go: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** How far ahead the daemon wakes itself for a window that lets a held change go; beyond, the schedule does. */
 export const WINDOW_WAKE_MAX_MS = 24 * 60 * 60_000;
 
