@@ -13,6 +13,7 @@ import { remoteField, remoteOf } from '../../remote-text.js';
 import type { Resource } from '../kind.js';
 import type { Model } from './index.js';
 import { normalizeModelName, ollamaClient, type LoadedModel, type OllamaClient, type OllamaModel } from './ollama.js';
+import { llamaCppFindings, readLlamaCpp, type LlamaCppRead } from './llamacpp-plan.js';
 
 const DEFAULT_OLLAMA_PORT = 11434;
 // Ollama is silent while it checks a downloaded layer's digest: minutes for a model of tens of GB.
@@ -24,6 +25,11 @@ interface HostModels {
 }
 
 type HostRead = { live: HostModels } | { unknown: string; remote?: string };
+
+/** Ollama reads by host name; llama.cpp reads (runtime: llama.cpp, read-only) beside them. */
+class ModelsLive extends Map<string, HostRead> {
+  llamacpp = new Map<string, LlamaCppRead>();
+}
 
 /** Ollama's port on a host: ollama.port, else the service named ollama, else 11434. */
 function ollamaPort(host: Host): number {
@@ -104,7 +110,7 @@ function splitId(name: string): { model: string; host: string } {
   return { model: name.slice(0, at), host: name.slice(at + 1) };
 }
 
-export const modelsDriver = defineDriver<Map<string, HostRead>>({
+export const modelsDriver = defineDriver<ModelsLive>({
   folder: 'models',
   async readLive(desired, ctx) {
     const hosts = managedHosts(desired, ctx);
@@ -119,7 +125,9 @@ export const modelsDriver = defineDriver<Map<string, HostRead>>({
         }
       }),
     );
-    return new Map(reads);
+    const live = new ModelsLive(reads);
+    live.llamacpp = await readLlamaCpp(desired, ctx);
+    return live;
   },
   diff(desired, live, ctx) {
     const changes: ResourceChange[] = [];
@@ -156,9 +164,12 @@ export const modelsDriver = defineDriver<Map<string, HostRead>>({
         }
       }
     }
-    return { changes, unknown, findings };
+    // llama.cpp models: read-only, a different or missing model is drift (llamacpp-plan.ts).
+    const llama = llamaCppFindings(desired, live.llamacpp, ctx);
+    return { changes: [...changes, ...llama.changes], unknown: [...unknown, ...llama.unknown], findings };
   },
   actions(change) {
+    if (change.action === 'drift') return ['none: llama.cpp loads the model file it was started with; fleetspec only reports it'];
     const { model, host } = splitId(change.name);
     if (change.action === 'create') return [`POST /api/pull ${normalizeModelName(model)} on ${host} (streams progress)`];
     if (change.action === 'delete') return [`DELETE /api/delete ${model} on ${host}`];
