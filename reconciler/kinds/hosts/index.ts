@@ -17,12 +17,50 @@ export interface Host {
   network?: string[];
   ssh?: { user?: string; port?: number; hostKey?: string };
   ollama?: { port?: number; url?: string; prune?: boolean };
-  services?: { name: string; port: number; description?: string }[];
+  services?: { name: string; port: number; description?: string; health?: HealthProbe }[];
+  backups?: Backup[];
   budget?: { component: string; ram?: string; vram?: string; notes?: string }[];
   monitoring?: { metric: string; target?: string; alert: string; aggregate?: 'avg' | 'max' | 'sustained'; mount?: string }[];
   observed?: { source: string; disks?: { mount: string; usedPercent: number }[] };
   notes?: string[];
 }
+
+/** An HTTP probe of a service, made from the host itself: GET http://127.0.0.1:<port><http>. */
+export interface HealthProbe {
+  http: string;
+  /** The status (or statuses) that mean healthy; default 200. */
+  expect?: number | number[];
+  /** How long the probe may take, "5s" (1 to 30 seconds); default 5s. */
+  timeout?: string;
+}
+
+/** Backups fleetspec verifies (it never runs them): entries under `path`, the newest no older than maxAge, `keep` of them. */
+export interface Backup {
+  name: string;
+  /** The absolute directory holding the backups. */
+  path: string;
+  /** The newest entry's greatest age: "26h", "90m", "2d". */
+  maxAge: string;
+  /** How many entries the rotation keeps. */
+  keep: number;
+  /** Which entries of `path` are backups: a shell pattern on the entry's name (*, ?, [0-9]); default every entry not starting with a dot. */
+  pattern?: string;
+  /** Inside each matching entry (a dated directory), the file that is the backup: an entry counts only when it holds this file, and its age and size are this file's. */
+  file?: string;
+}
+
+/** A URL path as a probe requests it: RFC 3986 path characters only, no quotes, spaces, `$`, backticks, globs or `..`; an optional plain query. */
+export const PROBE_PATH = '^(?!.*(^|/)\\.\\.(/|\\?|$))/[A-Za-z0-9._~%/-]{0,200}(\\?[A-Za-z0-9._~%=&-]{0,200})?$';
+/** An absolute directory: segments of letters, digits and ._@+- , none of them . or .. */
+export const BACKUP_PATH = '^(?!.*(^|/)\\.{1,2}(/|$))(/[A-Za-z0-9._@+-]{1,128}){1,32}/?$';
+/** An entry name pattern: letters, digits, ._- and the glob characters * ? [ ] ! (no slash, no space, nothing else a shell reads). */
+export const BACKUP_PATTERN = '^[A-Za-z0-9._*?!\\[\\]-]{1,128}$';
+/** A file name inside an entry: letters, digits and ._@+- , not . or .. */
+export const BACKUP_FILE = '^(?!\\.{1,2}$)[A-Za-z0-9._@+-]{1,128}$';
+export const CHECK_TIMEOUT = '^([1-9]|[12][0-9]|30)s$';
+export const BACKUP_AGE = '^[1-9][0-9]{0,4}(m|h|d)$';
+
+const httpStatus = { type: 'integer', minimum: 100, maximum: 599, description: 'an HTTP status such as 200' };
 
 const schema = kindSchema(
   'hosts',
@@ -113,7 +151,43 @@ const schema = kindSchema(
           type: 'object',
           additionalProperties: false,
           required: ['name', 'port'],
-          properties: { name: ref('name'), port: ref('port'), description: ref('text') },
+          properties: {
+            name: ref('name'),
+            port: ref('port'),
+            description: ref('text'),
+            health: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['http'],
+              description: 'an HTTP probe fleetspec makes from the host itself over SSH with --live (GET http://127.0.0.1:<port><http>, redirects not followed); a failure is a finding that opens a ticket',
+              properties: {
+                http: { type: 'string', maxLength: 256, pattern: PROBE_PATH, description: 'the path to request, such as /health or /api/v1/info: URL path characters only, an optional query' },
+                expect: {
+                  description: 'the HTTP status that means healthy, or a list of them (default 200)',
+                  oneOf: [httpStatus, { type: 'array', items: httpStatus, minItems: 1, maxItems: 10, uniqueItems: true }],
+                },
+                timeout: { type: 'string', pattern: CHECK_TIMEOUT, description: 'how long the probe may take, 1s to 30s (default 5s)' },
+              },
+            },
+          },
+        },
+      },
+      backups: {
+        type: 'array',
+        maxItems: 32,
+        description: 'backups on this host that fleetspec verifies with --live (it never runs them): the newest entry\'s age and how many there are',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name', 'path', 'maxAge', 'keep'],
+          properties: {
+            name: ref('name'),
+            path: { type: 'string', maxLength: 512, pattern: BACKUP_PATH, description: 'the absolute directory holding the backups, such as /data/backups' },
+            maxAge: { type: 'string', pattern: BACKUP_AGE, description: 'the newest backup\'s greatest age: minutes, hours or days, such as 26h' },
+            keep: { type: 'integer', minimum: 1, maximum: 1000, description: 'how many backups the rotation keeps: fewer is a finding, and more than one over is too' },
+            pattern: { type: 'string', pattern: BACKUP_PATTERN, description: 'which entries of path are backups, a shell pattern on the name such as "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]" or "*.sql.gz" (default: every entry not starting with a dot)' },
+            file: { type: 'string', pattern: BACKUP_FILE, description: 'inside each matching entry (a dated directory), the file that is the backup, such as postgres.sql: entries without it do not count' },
+          },
         },
       },
       budget: {
@@ -184,6 +258,13 @@ export const hosts = defineKind<Host>({
           hint: 'give each service on a host its own port',
         });
       } else seen.set(s.port, i);
+    });
+    const backups = new Map<string, number>();
+    (resource.value.backups ?? []).forEach((b, i) => {
+      const first = backups.get(b.name);
+      if (first !== undefined) {
+        findings.push({ code: 'ref.duplicate-backup', path: ['backups', i, 'name'], message: `backup "${b.name}" is already declared on this host`, hint: 'give each backup on a host its own name' });
+      } else backups.set(b.name, i);
     });
     const url = resource.value.ollama?.url;
     if (url !== undefined) {
