@@ -109,7 +109,8 @@ export async function runTick(db: Db, loop: Loop, opts: ConnectOptions, out: Out
   }
 }
 
-function printReport(r: TickReport, out: Output): void {
+/** What `reconcile` prints of a tick, one line per thing it did; every remote or spec word through logLine. */
+export function printReport(r: TickReport, out: Output): void {
   for (const c of r.commands) out.stdout(`command /fleetspec ${c.command} on #${c.pr} by ${logLine(c.by)}: ${c.state}${c.resultPr ? ` (#${c.resultPr})` : ''}${c.state !== 'done' ? `: ${logLine(c.detail)}` : ''}`);
   for (const b of r.branches) out.stdout(`branch ${logLine(b.branch)} ${b.sha.slice(0, 7)}: PR #${b.pr} ${b.action} (${b.status})`);
   for (const m of r.main) out.stdout(`main ${m.sha.slice(0, 7)}: ${m.outcome}${m.pr ? ` (#${m.pr})` : ''}${m.detail ? `: ${logLine(m.detail)}` : ''}`);
