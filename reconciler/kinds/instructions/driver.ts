@@ -16,7 +16,7 @@ import { specLocation, unreachable } from '../hosts/driver.js';
 import type { Resource } from '../kind.js';
 import { PREVIOUS_SUFFIX, restoreFile, roleTarget, writeFileAtomic } from '../roles/driver.js';
 import type { Role } from '../roles/index.js';
-import { mergeInstructions, type Layer } from './assemble.js';
+import { mergeInstructions, sortLayers, type Layer } from './assemble.js';
 import { DEFAULT_ORDER, scopeOf, targetFiles, type Instructions } from './index.js';
 
 /** The largest live file fleetspec reads and rewrites, in bytes. */
@@ -42,13 +42,13 @@ export function ownedFiles(value: Instructions): OwnedFile[] {
   return (value.targets ?? []).flatMap((t) => targetFiles(t).map((file) => ({ role: t.role, file })));
 }
 
-/** The layers that make the files of `owner`: every core layer and the layers of its scope. */
+/** The layers that make the files of `owner`, in assembly order: every core layer and the layers of its scope. */
 export function layersFor(owner: Instructions, all: readonly Resource[]): Layer[] {
   const scope = scopeOf(owner);
-  return all
+  return sortLayers(all
     .map((r) => r.value as Instructions)
     .filter((i) => i.layer === 'core' || (scope !== undefined && scopeOf(i) === scope))
-    .map((i) => ({ name: i.name, layer: i.layer, order: i.order ?? DEFAULT_ORDER, text: i.text }));
+    .map((i) => ({ name: i.name, layer: i.layer, order: i.order ?? DEFAULT_ORDER, text: i.text })));
 }
 
 const strict = new TextDecoder('utf-8', { fatal: true });

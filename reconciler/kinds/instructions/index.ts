@@ -113,7 +113,7 @@ export const instructions = defineKind<Instructions>({
       findings.push({
         code: 'instructions.marker',
         path: ['text'],
-        message: `text contains "${marker[0]}", fleetspec's section marker: it could end or open the section in the files it is written to`,
+        message: `text contains "${marker[0]}" (on line ${value.text.slice(0, marker.index).split('\n').length} of the text), fleetspec's section marker: it could end or open the section in the files it is written to`,
         hint: 'reword it (for example "fleetspec begin"); fleetspec escapes it anyway, but refuses it here',
       });
     }
