@@ -3,6 +3,7 @@
 // that routes them to an allocation, the cloud VMs, and the external model APIs.
 import type { SpecIndex } from '../kinds/kind.js';
 import type { DnsRecord } from '../kinds/dns/index.js';
+import { describeRecords } from '../kinds/dns/records.js';
 import type { Host } from '../kinds/hosts/index.js';
 import type { Model } from '../kinds/models/index.js';
 import type { PortRange } from '../kinds/ports/index.js';
@@ -14,7 +15,7 @@ import { byName, Ids, indent, label, sortedValues, text, type Diagram } from './
 const sameName = (a: string, b: string) => a.toLowerCase().replace(/[^a-z0-9]/g, '') === b.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 /** A DNS record: a rounded box (a stadium shape costs ~12 KB of SVG path per node). */
-const dnsNode = (id: string, record: DnsRecord) => `${id}(${label(record.name, `${record.type} ${record.target}`)})`;
+const dnsNode = (id: string, record: DnsRecord) => `${id}(${label(record.name, describeRecords(record))})`;
 
 function render(index: SpecIndex): string[] {
   const ids = new Ids();

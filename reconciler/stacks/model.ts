@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import type { Resource, SpecIndex } from '../kinds/kind.js';
 import type { DnsRecord } from '../kinds/dns/index.js';
+import { isSingle, recordsOf, recordTfId, type RecordType } from '../kinds/dns/records.js';
 import { findAllocation } from '../kinds/ports/index.js';
 import type { VirtualMachine } from '../kinds/vms/index.js';
 import type { DnsZone } from '../kinds/zones/index.js';
@@ -39,8 +40,13 @@ export interface RecordInput {
   id: string;
   name: string;
   zone: string;
-  type: 'CNAME' | 'A' | 'AAAA';
-  content: string;
+  type: RecordType;
+  /** Every type's content but CAA's. */
+  content?: string;
+  /** MX only. */
+  priority?: number;
+  /** CAA only: Cloudflare's `data`. */
+  caa?: { flags: number; tag: string; value: string };
   proxied: boolean;
   ttl: number;
   /** project/service of the port allocation behind the name, when routed through the tunnel. */
@@ -154,16 +160,26 @@ export function dnsInput(index: SpecIndex): Built<DnsInput> {
     const zone = zoneByName.get(r.zone);
     if (!zone) continue; // an unknown zone is a validation error; nothing to synthesise
     const routed = r.route !== undefined && zone.tunnel !== undefined;
-    records.push({
-      id: tfId(r.name),
-      name: r.name,
-      zone: r.zone,
-      type: r.type,
-      content: r.target,
-      proxied: r.proxied ?? routed,
-      ttl: r.ttl ?? 1,
-      ...(r.route ? { route: r.route } : {}),
-    });
+    // One resource per record; a list's records in id order, so reordering the list changes nothing.
+    const ids = new Set<string>();
+    const own: RecordInput[] = [];
+    for (const rec of recordsOf(r)) {
+      const id = recordTfId(tfId(r.name), rec, isSingle(r));
+      if (ids.has(id)) continue; // a duplicate record is a validation error; one resource is enough
+      ids.add(id);
+      own.push({
+        id,
+        name: r.name,
+        zone: r.zone,
+        type: rec.type,
+        ...(rec.caa ? { caa: rec.caa } : { content: rec.content! }),
+        ...(rec.priority !== undefined ? { priority: rec.priority } : {}),
+        proxied: isSingle(r) ? (r.proxied ?? routed) : rec.proxied,
+        ttl: rec.ttl,
+        ...(r.route && isSingle(r) ? { route: r.route } : {}),
+      });
+    }
+    records.push(...own.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
     const allocation = r.route ? findAllocation(index, r.route) : undefined;
     if (routed && allocation) {
       const rules = ingress.get(zone.tunnel!.name) ?? [];
@@ -236,7 +252,12 @@ export const STACK_OF_KIND: Readonly<Record<string, StackName>> = { dns: 'dns', 
  * record, a VM, or the tunnel ingress a zone manages. A zone's lookups are data sources, not targets.
  */
 export function stackAddresses(index: SpecIndex, kind: string, name: string): string[] {
-  if (kind === 'dns') return [`cloudflare_dns_record.${tfId(name)}`];
+  if (kind === 'dns') {
+    const spec = index.get('dns', name)?.value as DnsRecord | undefined;
+    // Every record of the name (a list is several resources); the name's own id when it is not in the specs (a deleted record).
+    const ids = spec ? [...new Set(recordsOf(spec).map((r) => recordTfId(tfId(name), r, isSingle(spec))))].sort() : [tfId(name)];
+    return (ids.length ? ids : [tfId(name)]).map((id) => `cloudflare_dns_record.${id}`);
+  }
   if (kind === 'vms') return [`google_compute_instance.${tfId(name)}`];
   if (kind === 'zones') return dnsInput(index).input.tunnels.filter((t) => t.zone === name).map((t) => `cloudflare_zero_trust_tunnel_cloudflared_config.${t.id}`);
   return [];

@@ -16,6 +16,8 @@ import {
   TerraformProvider,
   TerraformResource,
   Tokenization,
+  anyToHclTerraform,
+  anyToTerraform,
   booleanToHclTerraform,
   booleanToTerraform,
   canInspect,
@@ -276,10 +278,30 @@ export class DataCloudflareZeroTrustTunnelCloudflared extends TerraformDataSourc
   }
 }
 
+export interface DnsRecordData {
+  /** A CAA record's flags. The provider's type is dynamic (generated bindings: a map of any), so a number goes in as a token (Token.asAny) that both mappers pass through. */
+  readonly flags?: { [key: string]: any } | IResolvable;
+  readonly tag?: string;
+  readonly value?: string;
+}
+const DNS_RECORD_DATA: Schema<DnsRecordData> = {
+  flags: {
+    name: 'flags',
+    json: hashMapper(anyToTerraform),
+    hcl: hashMapperHcl(anyToHclTerraform),
+    isBlock: false,
+    type: 'map',
+    storageClassType: 'anyMap',
+  },
+  tag: str('tag'),
+  value: str('value'),
+};
 export interface DnsRecordConfig extends TerraformMetaArguments {
   readonly comment?: string;
   readonly content?: string;
+  readonly data?: DnsRecordData;
   readonly name: string;
+  readonly priority?: number;
   readonly proxied?: boolean | IResolvable;
   readonly ttl: number;
   readonly type: string;
@@ -288,7 +310,9 @@ export interface DnsRecordConfig extends TerraformMetaArguments {
 const DNS_RECORD = mapping<DnsRecordConfig>('resource.cloudflare_dns_record', {
   comment: str('comment'),
   content: str('content'),
+  data: block('data', DNS_RECORD_DATA, 'struct', 'DnsRecordData'),
   name: str('name'),
+  priority: num('priority'),
   proxied: bool('proxied'),
   ttl: num('ttl'),
   type: str('type'),
@@ -408,7 +432,6 @@ export interface ComputeInstanceServiceAccount {
 export interface ComputeInstanceConfig extends TerraformMetaArguments {
   readonly allowStoppingForUpdate?: boolean | IResolvable;
   readonly description?: string;
-  readonly desiredStatus?: string;
   readonly labels?: { [key: string]: string };
   readonly machineType: string;
   readonly name: string;
@@ -421,7 +444,6 @@ export interface ComputeInstanceConfig extends TerraformMetaArguments {
 const COMPUTE_INSTANCE = mapping<ComputeInstanceConfig>('resource.google_compute_instance', {
   allowStoppingForUpdate: bool('allow_stopping_for_update'),
   description: str('description'),
-  desiredStatus: str('desired_status'),
   labels: stringMap('labels'),
   machineType: str('machine_type'),
   name: str('name'),

@@ -3,7 +3,7 @@
 // (archived upstream; a move to its community fork stays local here). The Terraform types are
 // fleetspec's own small definitions, not the prebuilt provider packages (development
 // dependencies only, for test/stacks/conformance.test.ts).
-import { App, PgBackend, TerraformOutput, TerraformStack, TerraformVariable, type PgBackendConfig } from 'cdktf';
+import { App, PgBackend, TerraformOutput, TerraformStack, TerraformVariable, Token, type PgBackendConfig } from 'cdktf';
 import type { Construct } from 'constructs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -57,7 +57,10 @@ function dnsStack(stack: TerraformStack, input: DnsInput, secrets: StackSecret[]
       zoneId: zoneIds.get(r.zone)!,
       name: r.name,
       type: r.type,
-      content: r.content,
+      ...(r.content !== undefined ? { content: r.content } : {}),
+      ...(r.priority !== undefined ? { priority: r.priority } : {}),
+      // CAA: Cloudflare's data; flags is the provider's dynamic type, handed over as a token (see DnsRecordData).
+      ...(r.caa ? { data: { flags: Token.asAny(r.caa.flags), tag: r.caa.tag, value: r.caa.value } } : {}),
       proxied: r.proxied,
       ttl: r.ttl,
       comment: r.route ? `managed by fleetspec; routes to ${r.route}` : 'managed by fleetspec',

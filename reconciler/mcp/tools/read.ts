@@ -2,6 +2,7 @@
 // store knows (allocations, the last plans and facts, recent runs). Every authenticated role may
 // call them; they change nothing.
 import type { DnsRecord } from '../../kinds/dns/index.js';
+import { describeRecords } from '../../kinds/dns/records.js';
 import { formatSize, parseSize } from '../../kinds/hosts/facts.js';
 import type { Host } from '../../kinds/hosts/index.js';
 import type { Model } from '../../kinds/models/index.js';
@@ -189,10 +190,10 @@ const listDns: Tool = {
       .map((r) => {
         const [project, service] = (r.route ?? '/').split('/');
         const port = ranges.find((p) => p.name === project)?.allocations?.find((a) => a.service === service)?.port ?? null;
-        return { name: r.name, zone: r.zone, type: r.type, target: r.target, route: r.route ?? null, port: r.route ? port : null };
+        return { name: r.name, zone: r.zone, type: r.type ?? null, target: r.target ?? null, ...(r.records ? { records: r.records } : {}), summary: describeRecords(r), route: r.route ?? null, port: r.route ? port : null };
       });
     const tunnels = zones.filter((z) => z.tunnel).map((z) => ({ zone: z.name, tunnel: z.tunnel }));
-    const text = records.map((r) => `${r.name} ${r.type} ${r.target}${r.route ? ` -> ${r.route} (port ${r.port ?? '?'})` : ''}`).join('\n') || 'no DNS records';
+    const text = records.map((r) => `${r.name} ${r.summary}${r.route ? ` -> ${r.route} (port ${r.port ?? '?'})` : ''}`).join('\n') || 'no DNS records';
     return { text, data: { trusted: ctx.specs.sha, records, tunnels } };
   },
 };
