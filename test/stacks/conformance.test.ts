@@ -99,6 +99,10 @@ function everyBranch(): StackModel[] {
       { id: 'host_b_example', name: 'host.b.example', zone: 'b.example', type: 'A', content: '192.0.2.1', proxied: false, ttl: 300 },
       { id: 'v6_c_example', name: 'v6.c.example', zone: 'c.example', type: 'AAAA', content: '2001:db8::1', proxied: false, ttl: 3600 },
       { id: 'x_d_example', name: 'x.d.example', zone: 'd.example', type: 'CNAME', content: HOSTILE, proxied: true, ttl: 1, route: 'p/x' },
+      // a records: list: MX with its priority, CAA with Cloudflare's data (flags is the provider's dynamic type)
+      { id: 'c_example_mx_0a1b2c3d', name: 'c.example', zone: 'c.example', type: 'MX', content: 'mail.c.example', priority: 10, proxied: false, ttl: 3600 },
+      { id: 'c_example_caa_4e5f6a7b', name: 'c.example', zone: 'c.example', type: 'CAA', caa: { flags: 128, tag: 'issue', value: HOSTILE }, proxied: false, ttl: 1 },
+      { id: 'c_example_txt_8c9d0e1f', name: 'c.example', zone: 'c.example', type: 'TXT', content: `v=spf1 -all "\\ ${HOSTILE}`, proxied: false, ttl: 1 },
     ],
     tunnels: [
       { id: 'tunnel_a', name: 'tunnel-a', zone: 'a.example', ingress: [{ hostname: 'api.a.example', service: 'http://localhost:4001' }, { hostname: 'z.a.example', service: HOSTILE }] },
