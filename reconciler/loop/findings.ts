@@ -6,11 +6,13 @@
 //
 // The findings, and their keys:
 //   disk.<host>.<mount>  a disk over its alert threshold (the host-thresholds policy, from the live plan)
+//   health.<host>.<service>  a service's health probe failed (made from the host over SSH, kinds/hosts/checks.ts)
+//   backup.<host>.<name>  a backup is missing, stale, empty, or its count is off (read on the host, checks.ts)
 //   drift.<kind>         live differs from the default branch in a kind (its drift PR is open)
 //   apply.failed         the last apply on the default branch failed, or was interrupted
 //   main.unapproved      the default branch holds commits nobody approved, not yet reverted or superseded
-// A finding this tick could not look at (a host it could not reach, no drift check after an
-// apply) is left as it is: unknown is never "cleared".
+// A finding this tick could not look at (a host it could not reach, a probe with no curl on the
+// host, no drift check after an apply) is left as it is: unknown is never "cleared".
 import { relative } from 'node:path';
 import { isMap, isScalar, stringify, type Node, type Pair } from 'yaml';
 import type { GitHub } from '../github/client.js';
@@ -32,7 +34,7 @@ export const FINDING_PREFIX = branchPrefix('finding');
 const FINDING_BRANCH = /^fleetspec\/finding\/(T-[0-9]{4,})-([a-z0-9_-]+)$/;
 export const FINDING_LABEL = 'finding';
 
-export const FINDING_SOURCES = ['disk', 'drift', 'apply', 'unapproved'] as const;
+export const FINDING_SOURCES = ['disk', 'health', 'backup', 'drift', 'apply', 'unapproved'] as const;
 export type FindingSource = (typeof FINDING_SOURCES)[number];
 
 /** A finding that holds: what its ticket says. */
@@ -84,6 +86,18 @@ export function diskKey(f: PlanFinding): string | undefined {
   return `disk.${f.name.toLowerCase()}.${mountPart(f.subject.slice('disk.usage '.length))}`;
 }
 
+/** The code of a host check that could not be read this tick (checks.ts): its key is undecided. */
+export const CHECK_NOT_READ = 'hosts.check-not-read';
+
+/** The health or backup finding's key for a host check finding (subject "health <service>" or "backup <name>"), or undefined. */
+export function checkKey(f: PlanFinding): { source: 'health' | 'backup'; key: string; name: string } | undefined {
+  if (f.kind !== 'hosts' || !f.subject) return undefined;
+  const m = /^(health|backup) ([a-z0-9][a-z0-9-]*)$/.exec(f.subject);
+  if (!m) return undefined;
+  const source = m[1] as 'health' | 'backup';
+  return { source, key: `${source}.${f.name.toLowerCase()}.${m[2]}`, name: m[2]! };
+}
+
 export function observeFindings(input: ObserveInput): Observed {
   const { sources, main, mainSha, live } = input;
   const holding = new Map<string, Finding>();
@@ -102,6 +116,25 @@ export function observeFindings(input: ObserveInput): Observed {
         hosts: [f.name],
       });
     }
+  }
+  // Host checks: a failing one holds; one not read this tick is neither held nor cleared.
+  const unreadChecks = new Set<string>();
+  for (const f of plan?.findings ?? []) {
+    const check = checkKey(f);
+    if (!check || !sources.has(check.source)) continue;
+    if (f.code === CHECK_NOT_READ) {
+      unreadChecks.add(check.key);
+      continue;
+    }
+    if (holding.has(check.key)) continue;
+    holding.set(check.key, {
+      key: check.key,
+      title: check.source === 'health' ? `${check.name} on ${f.name} fails its health probe` : `Backup ${check.name} on ${f.name} needs a look`,
+      details: [`${f.message}.`, ...(f.hint ? [`What to do: ${f.hint}.`] : []), ...(f.where ? [`The ${check.source === 'health' ? 'probe' : 'backup'} is declared in \`${f.where}\`.`] : [])].join('\n'),
+      // A service down or a backup missing or stale is urgent; a rotation keeping one too many or too few is not.
+      priority: f.code === 'hosts.backup-count' ? 'normal' : 'high',
+      hosts: [f.name],
+    });
   }
   if (sources.has('drift') && live?.byDriver) {
     for (const [kind, part] of live.byDriver) {
@@ -151,12 +184,15 @@ export function observeFindings(input: ObserveInput): Observed {
   const unreadHosts = new Set(
     (plan?.unknown ?? []).filter((u) => u.kind === 'hosts' && (input.readableHosts?.has(u.name) ?? true)).map((u) => u.name.toLowerCase()),
   );
+  const unknownHosts = new Set((plan?.unknown ?? []).filter((u) => u.kind === 'hosts').map((u) => u.name.toLowerCase()));
   const decided = (key: string): boolean => {
     const [head, second] = key.split('.');
     if (key === 'apply.failed') return sources.has('apply');
     if (key === 'main.unapproved') return sources.has('unapproved');
     if (head === 'drift') return sources.has('drift') && Boolean(live?.byDriver);
     if (head === 'disk') return sources.has('disk') && Boolean(plan) && !unreadHosts.has(second ?? '');
+    // A host not read (no SSH settings included: its checks only run live) leaves its checks undecided.
+    if (head === 'health' || head === 'backup') return sources.has(head) && Boolean(plan) && !unknownHosts.has(second ?? '') && !unreadChecks.has(key);
     return false; // a key fleetspec does not look for: a person's own
   };
   return { holding, decided, at };
