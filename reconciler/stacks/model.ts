@@ -81,8 +81,13 @@ export interface VmInput {
   diskType?: string;
   network: string;
   externalIp: boolean;
-  /** The instance's desired status, when the spec says running or stopped. */
+  /**
+   * The instance's desired status, when the spec says running or stopped: applied by the vms
+   * driver through the Compute Engine API, not synthesised (see `unmanaged`).
+   */
   desiredStatus?: 'RUNNING' | 'TERMINATED';
+  /** Attributes the stack leaves to others (Terraform's lifecycle ignore_changes): desired_status. */
+  unmanaged?: string[];
   labels: Record<string, string>;
   serviceAccount?: string;
   /** The variable holding the credentials (a key of `secrets`); the environment's when absent. */
@@ -221,6 +226,7 @@ export function vmsInput(index: SpecIndex): Built<VmsInput> {
     network: v.network ?? 'default',
     externalIp: v.externalIp ?? true,
     ...(v.running !== undefined ? { desiredStatus: v.running ? ('RUNNING' as const) : ('TERMINATED' as const) } : {}),
+    unmanaged: ['desired_status'],
     labels: { ...v.labels, ...MANAGED_LABEL },
     ...(v.serviceAccount ? { serviceAccount: v.serviceAccount } : {}),
     ...(v.credentials ? { credentials: secretVariable(v.credentials) } : {}),

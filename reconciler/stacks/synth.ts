@@ -102,7 +102,9 @@ function vmsStack(stack: TerraformStack, input: VmsInput, secrets: StackSecret[]
       zone: v.zone,
       machineType: v.machineType,
       ...(v.description ? { description: v.description } : {}),
-      ...(v.desiredStatus ? { desiredStatus: v.desiredStatus } : {}),
+      // The instance's status is the vms driver's (instances.start/stop, from `running:`), never
+      // the stack's: desired_status is not set, and what live holds of it is left alone.
+      ...(v.unmanaged?.length ? { lifecycle: { ignoreChanges: [...v.unmanaged] } } : {}),
       // A machine type change (seed 003's resize) needs the instance stopped.
       allowStoppingForUpdate: true,
       bootDisk: { initializeParams: { image: v.image, ...(v.diskSizeGb ? { size: v.diskSizeGb } : {}), ...(v.diskType ? { type: v.diskType } : {}) } },
