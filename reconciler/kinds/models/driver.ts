@@ -169,7 +169,6 @@ export const modelsDriver = defineDriver<ModelsLive>({
     return { changes: [...changes, ...llama.changes], unknown: [...unknown, ...llama.unknown], findings };
   },
   actions(change) {
-    if (change.action === 'drift') return ['none: llama.cpp loads the model file it was started with; fleetspec only reports it'];
     const { model, host } = splitId(change.name);
     if (change.action === 'create') return [`POST /api/pull ${normalizeModelName(model)} on ${host} (streams progress)`];
     if (change.action === 'delete') return [`DELETE /api/delete ${model} on ${host}`];
