@@ -14,6 +14,7 @@ import { BEGIN_MARKER, END_MARKER } from '../../reconciler/kinds/instructions/as
 import { instructionsDriver } from '../../reconciler/kinds/instructions/driver.js';
 import { applyPlan, planFleet, type EngineOptions } from '../../reconciler/plan/engine.js';
 import type { Plan } from '../../reconciler/plan/plan.js';
+import { repositoryFiles } from '../../reconciler/init/files.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { SshPool } from '../../reconciler/ssh/pool.js';
 import type { Queryable } from '../../reconciler/state/db.js';
@@ -234,6 +235,23 @@ describe('instructions over real sshd', () => {
       expect(diagnostics.every((d) => d.file.endsWith('bad.yaml') || d.file.endsWith('r.yaml'))).toBe(true);
     } finally {
       await rm(bad, { recursive: true, force: true });
+    }
+  });
+
+  it("fleetspec init's example specs hold an instructions example that validates with the others, without warnings", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-instructions-init-'));
+    try {
+      const files = repositoryFiles('0.0.0').filter((f) => f.path.startsWith('specs/'));
+      expect(files.map((f) => f.path)).toContain('specs/instructions/example-app.yaml');
+      for (const f of files) {
+        mkdirSync(join(dir, f.path, '..'), { recursive: true });
+        writeFileSync(join(dir, f.path), f.text);
+      }
+      const loaded = await loadSpecs(join(dir, 'specs'));
+      expect(loaded.diagnostics).toEqual([]);
+      expect(loaded.index.all('instructions').map((r) => r.name)).toEqual(['core-behaviors', 'example-app']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -3,6 +3,8 @@
 // secret: references), and consistent with each other: every reference resolves, and the
 // policies of templates/policies.ts pass on them. test/init/ checks that every kind has one.
 
+import { INSTRUCTIONS_EXAMPLE } from '../../kinds/instructions/example.js';
+
 /** The one example host the other examples refer to. */
 export const EXAMPLE_HOST = 'example-host';
 
@@ -226,4 +228,5 @@ export const EXAMPLE_SPECS: Record<string, { file: string; text: string }> = {
   zones: { file: 'example.com.yaml', text: zones },
   dns: { file: 'api.example.com.yaml', text: dns },
   vms: { file: 'example-vm.yaml', text: vms },
+  instructions: INSTRUCTIONS_EXAMPLE,
 };

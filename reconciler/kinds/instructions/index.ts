@@ -38,7 +38,7 @@ export const FILE_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9._-]{0,95}\\.md$';
 const schema = kindSchema(
   'instructions',
   'Instructions',
-  "One layer of agent instructions (seed 003's instruction propagation): core layers go to every target, meta layers to the meta-supervisor's targets, a project's layers to that project's targets. fleetspec assembles each target's CLAUDE.md / AGENTS.md section from them; text outside its markers is kept.",
+  "One layer of agent instructions: core layers go to every target, meta layers to the meta-supervisor's targets, a project's layers to that project's targets. fleetspec assembles each target's CLAUDE.md / AGENTS.md section from them; text outside its markers is kept.",
   {
     required: ['kind', 'name', 'layer', 'text'],
     properties: {
