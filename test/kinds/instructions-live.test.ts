@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BEGIN_MARKER, END_MARKER } from '../../reconciler/kinds/instructions/assemble.js';
-import { instructionsDriver } from '../../reconciler/kinds/instructions/driver.js';
+import { instructionsDriver, MAX_LIVE_BYTES } from '../../reconciler/kinds/instructions/driver.js';
 import { applyPlan, planFleet, type EngineOptions } from '../../reconciler/plan/engine.js';
 import type { Plan } from '../../reconciler/plan/plan.js';
 import { repositoryFiles } from '../../reconciler/init/files.js';
@@ -177,7 +177,7 @@ describe('instructions over real sshd', () => {
     write('instructions/core.yaml', [core(CORE_V2)]);
   });
 
-  it('leaves alone a file with two begin markers, and a symbolic link, and says why', async () => {
+  it('leaves alone a file with two begin markers, a symbolic link, a file too large and one not UTF-8, and says why', async () => {
     const claude = file(consilio, 'supervisor/consilio/CLAUDE.md');
     const good = readFileSync(claude, 'utf8');
     const doubtful = `${BEGIN_MARKER}\nmine?\n${BEGIN_MARKER}\nyours?\n${END_MARKER}\n`;
@@ -197,6 +197,19 @@ describe('instructions over real sshd', () => {
       expect(q.unknown).toContainEqual(expect.objectContaining({ name: 'consilio', reason: expect.stringMatching(/is a symbolic link/) }));
       expect(JSON.stringify(q)).not.toContain('PRIVATE');
       expect(lstatSync(claude).isSymbolicLink()).toBe(true);
+      rmSync(claude);
+
+      // Remote content is bounded and must be text: a file over 256 KiB, or one that is not UTF-8, is not rewritten.
+      const huge = 'x'.repeat(MAX_LIVE_BYTES) + '\n';
+      writeFileSync(claude, huge);
+      const r = await plan();
+      expect(r.unknown).toContainEqual(expect.objectContaining({ name: 'consilio', reason: expect.stringMatching(/CLAUDE\.md of roles\/consilio is larger than 256 KiB/) }));
+      expect(JSON.stringify(r).length).toBeLessThan(20_000);
+      const latin1 = Buffer.from('caf\xe9 notes\n', 'latin1');
+      writeFileSync(claude, latin1);
+      const t = await plan();
+      expect(t.unknown).toContainEqual(expect.objectContaining({ name: 'consilio', reason: expect.stringMatching(/is not UTF-8 text/) }));
+      expect(readFileSync(claude)).toEqual(latin1);
     } finally {
       rmSync(claude, { force: true });
       writeFileSync(claude, good);
