@@ -10,7 +10,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitHub } from '../../reconciler/github/client.js';
 import { SpecRepo } from '../../reconciler/git/repo.js';
-import { closedText, diskKey, findingTicket, mountPart, observeFindings, reconcileFindings, FINDING_SOURCES, type ObserveInput } from '../../reconciler/loop/findings.js';
+import { checkKey, closedText, diskKey, findingTicket, mountPart, observeFindings, reconcileFindings, FINDING_SOURCES, type ObserveInput } from '../../reconciler/loop/findings.js';
 import type { Planned } from '../../reconciler/plan/engine.js';
 import type { PlanFinding, ResourceChange } from '../../reconciler/plan/plan.js';
 import type { DriverPlan } from '../../reconciler/kinds/driver.js';
@@ -35,6 +35,17 @@ const diskFinding = (host: string, mount: string, percent = 97): PlanFinding => 
   policy: 'host-thresholds',
   subject: `disk.usage ${mount}`,
   where: 'specs/hosts/web.yaml:3:1',
+});
+/** A host check's finding as kinds/hosts/checks.ts makes it. */
+const checkFinding = (host: string, subject: string, code = 'hosts.health-failed', message = `${subject.split(' ')[1]} on ${host}: GET http://127.0.0.1:11434/api/tags answered 500, expected 200`): PlanFinding => ({
+  kind: 'hosts',
+  name: host,
+  code,
+  severity: 'warning',
+  subject,
+  message,
+  hint: `look at ${subject.split(' ')[1]} on ${host} (its logs, systemctl status or docker ps)`,
+  where: 'specs/hosts/web.yaml:7:9',
 });
 const live = (p: { findings?: PlanFinding[]; unknown?: string[]; drift?: Record<string, ResourceChange[]> }): Planned =>
   ({
@@ -75,6 +86,42 @@ describe('observeFindings', () => {
     expect(none.decided('drift.dns')).toBe(false);
     expect(none.decided('apply.failed')).toBe(true);
     expect(none.decided('someones.own-key')).toBe(false);
+  });
+
+  it('keys health and backup findings by host and check; a check not read, or its host not read, is undecided', () => {
+    expect(checkKey(checkFinding('AI', 'health voice-assistant'))).toEqual({ source: 'health', key: 'health.ai.voice-assistant', name: 'voice-assistant' });
+    expect(checkKey(checkFinding('ai', 'backup postgres', 'hosts.backup-stale'))).toEqual({ source: 'backup', key: 'backup.ai.postgres', name: 'postgres' });
+    expect(checkKey({ ...checkFinding('ai', 'health x'), kind: 'models' })).toBeUndefined();
+    expect(checkKey(diskFinding('ai', '/'))).toBeUndefined();
+    const o = observe({
+      live: live({
+        findings: [
+          checkFinding('ai', 'health ollama'),
+          checkFinding('ai', 'backup postgres', 'hosts.backup-stale', 'backup postgres on ai (/data/backups/[0-9]*/postgres.sql): the newest is 3d old (at most 1d 2h)'),
+          checkFinding('ai', 'backup chromadb', 'hosts.backup-count', 'backup chromadb on ai: only 2 kept (keep 7)'),
+          checkFinding('ai', 'health voice-assistant', 'hosts.check-not-read', 'health probe of voice-assistant not read: no curl or wget on the host'),
+        ],
+        unknown: ['linux-home'],
+      }),
+      readableHosts: new Set(['ai']),
+    });
+    expect([...o.holding.keys()].sort()).toEqual(['backup.ai.chromadb', 'backup.ai.postgres', 'health.ai.ollama']);
+    expect(o.holding.get('health.ai.ollama')).toMatchObject({ title: 'ollama on ai fails its health probe', priority: 'high', hosts: ['ai'] });
+    expect(o.holding.get('health.ai.ollama')!.details).toBe(
+      'ollama on ai: GET http://127.0.0.1:11434/api/tags answered 500, expected 200.\nWhat to do: look at ollama on ai (its logs, systemctl status or docker ps).\nThe probe is declared in `specs/hosts/web.yaml:7:9`.',
+    );
+    expect(o.holding.get('backup.ai.postgres')).toMatchObject({ title: 'Backup postgres on ai needs a look', priority: 'high' });
+    expect(o.holding.get('backup.ai.chromadb')!.priority).toBe('normal');
+    expect(o.decided('health.ai.voice-assistant')).toBe(false); // no curl this tick: neither held nor cleared
+    expect(o.decided('health.ai.stt')).toBe(true); // read and passing (or no longer declared)
+    // A host not read, even one without SSH settings (its checks only ever run live), decides nothing.
+    expect(o.decided('health.linux-home.netdata')).toBe(false);
+    expect(o.decided('disk.linux-home.root')).toBe(true);
+    // Switched off: neither held nor decided; no live plan: not decided.
+    const off = observe({ sources: new Set(['disk']), live: live({ findings: [checkFinding('ai', 'health ollama')] }) });
+    expect(off.holding.size).toBe(0);
+    expect(off.decided('health.ai.ollama')).toBe(false);
+    expect(observe({}).decided('backup.ai.postgres')).toBe(false);
   });
 
   it('holds drift per kind with applicable changes only, naming the drift PR', () => {
@@ -295,6 +342,30 @@ describe('finding tickets through pull requests', () => {
     // It clears: the proposal is withdrawn, leaving the repository as it was.
     expect(await pass(quiet())).toEqual([expect.objectContaining({ key: 'disk.web.srv', action: 'withdrawn' })]);
     expect(branches()).toEqual([]);
+  });
+
+  it('a failing health probe opens a ticket, left alone while the probe is not read, and closed by a PR once it passes again', async () => {
+    const probe = checkFinding('web', 'health ollama');
+    const failing = { live: live({ findings: [data, probe] }), readableHosts: new Set(['web']) };
+    const [opened] = await pass(failing);
+    expect(opened).toMatchObject({ key: 'health.web.ollama', action: 'opened' });
+    const text = gitServer.git('fleet', 'show', `${opened!.branch}:specs/tickets/${opened!.id}.yaml`);
+    expect(parse(text)).toMatchObject({ title: 'ollama on web fails its health probe', priority: 'high', status: 'open', hosts: ['web'], finding: 'health.web.ollama' });
+    expect(opened!.branch).toBe(`fleetspec/finding/${opened!.id}-health_web_ollama`);
+    merge(opened!.pr!);
+    expect(await pass(failing)).toEqual([]);
+    // No curl on the host this tick, then the host unreachable: the ticket stays as it is.
+    const notRead = checkFinding('web', 'health ollama', 'hosts.check-not-read', 'health probe of ollama not read: no curl or wget on the host');
+    expect(await pass({ live: live({ findings: [data, notRead] }), readableHosts: new Set(['web']) })).toEqual([]);
+    expect(await pass({ live: live({ unknown: ['web'] }), readableHosts: new Set(['web']) })).toEqual([]);
+    // The probe passes: a PR proposes closing the ticket; merged, nothing is left to do.
+    const [closing] = await pass(quiet());
+    expect(closing).toMatchObject({ key: 'health.web.ollama', id: opened!.id, action: 'closing' });
+    expect(gh.repo().pulls.get(closing!.pr!)!.title).toBe(`${opened!.id}: close, health.web.ollama cleared`);
+    merge(closing!.pr!);
+    expect(await pass(quiet())).toEqual([]);
+    expect(openPulls()).toEqual([]);
+    expect(gh.violations).toEqual([]);
   });
 
   it('closedText changes the status scalar alone', async () => {
