@@ -9,7 +9,8 @@ import { portListeners } from './port-listeners.js';
 import { portRanges } from './port-ranges.js';
 import { roleMatrix } from './role-matrix.js';
 import { soloOperator } from './solo-operator.js';
+import { vmScale } from './vm-scale.js';
 
-export const RULES: readonly BuiltinRule<any>[] = [roleMatrix, portRanges, portListeners, dnsRoutes, modelMemory, hostThresholds, budget, blastRadius, soloOperator];
+export const RULES: readonly BuiltinRule<any>[] = [roleMatrix, portRanges, portListeners, dnsRoutes, modelMemory, hostThresholds, budget, blastRadius, soloOperator, vmScale];
 
 export const ruleByName = new Map(RULES.map((r) => [r.name, r]));
