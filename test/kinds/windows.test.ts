@@ -277,6 +277,39 @@ describe('Windows hosts over OpenSSH for Windows, and llama.cpp models', () => {
   });
 });
 
+describe("the repository's workstation and its llama.cpp model", () => {
+  it('validate, and plan as not read with the reason and the place to fix it (the seeds give no SSH user)', async () => {
+    const repo = join(import.meta.dirname, '..', '..', 'specs');
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-windows-repo-'));
+    try {
+      for (const file of ['hosts/desktop-liboqv5.yaml', 'models/desktop-liboqv5.yaml']) {
+        mkdirSync(join(dir, file, '..'), { recursive: true });
+        writeFileSync(join(dir, file), readFileSync(join(repo, file)));
+      }
+      const base = { specs: dir, db: {} as Queryable, secret: async () => undefined, progress: () => {}, drivers: [hostsDriver, modelsDriver] };
+      const offline = await planFleet({ ...base, mode: 'offline', noSsh: 'offline (plan with --live to read it)' });
+      expect(offline.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      expect(offline.plan!.unknown.map((u) => `${u.kind}/${u.name}: ${u.reason}`)).toEqual([
+        'hosts/DESKTOP-LIBOQV5: offline (plan with --live to read it)',
+        'models/qwen2.5-1.5b-q4_k_m@DESKTOP-LIBOQV5: offline (plan with --live to read it)',
+      ]);
+      const pool = new SshPool({ privateKey: clientKey().privateKey, connectTimeoutMs: 1000 });
+      try {
+        const live = await planFleet({ ...base, mode: 'live', ssh: pool, noSsh: 'no ssh' });
+        expect(live.plan!.unknown.map((u) => u.reason)).toEqual([
+          expect.stringMatching(/^no ssh settings in .*hosts\/desktop-liboqv5\.yaml:\d+:\d+$/),
+          expect.stringMatching(/^no ssh settings in .*hosts\/desktop-liboqv5\.yaml:\d+:\d+$/),
+        ]);
+        expect(live.plan!.changes).toEqual([]);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Windows facts, parsed', () => {
   it('tells Windows hosts by their os and builds one cmd.exe-safe command line', () => {
     expect([isWindowsHost({ os: 'Windows 11 Pro' }), isWindowsHost({ os: 'windows' }), isWindowsHost({ os: 'Ubuntu 24.04' }), isWindowsHost({})]).toEqual([true, true, false, false]);
