@@ -182,7 +182,8 @@ interface ChangeFile {
   role: string;
   file: string;
   change: 'create' | 'update' | 'no-op';
-  section: string;
+  /** sha256 (16 hex) of the section written. */
+  sha256: string;
   diff: string;
 }
 
@@ -231,8 +232,8 @@ export const instructionsDriver = defineDriver<Map<string, OwnerRead>>({
         kind: 'instructions',
         name: resource.name,
         action: changed.length === 0 ? 'no-op' : ok.every((p) => p.change === 'create') ? 'create' : 'update',
-        before: ok.every((p) => p.change === 'create') ? null : { files: ok.map((p) => ({ role: p.file.role, file: p.file.file, section: p.before })) },
-        after: { layers: layerNames, files: ok.map((p): ChangeFile => ({ role: p.file.role, file: p.file.file, change: p.change, section: p.after, diff: p.diff })) },
+        before: ok.every((p) => p.change === 'create') ? null : { files: ok.map((p) => ({ role: p.file.role, file: p.file.file, sha256: p.before })) },
+        after: { layers: layerNames, files: ok.map((p): ChangeFile => ({ role: p.file.role, file: p.file.file, change: p.change, sha256: p.after, diff: p.diff })) },
         reason: changed.length === 0 ? 'every file holds the assembled section' : changed.map((p) => `${show(p.file)}: ${p.change === 'create' ? 'missing' : `section ${p.diff}`}`).join('; '),
       });
     }
