@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkedChange, checkSpecs, checksScript, ChecksError, formatAge, parseAge, parseChecks, renderScript, type HostCheckSpecs } from '../../reconciler/kinds/hosts/checks.js';
+import { checkedChange, checkSpecs, checksScript, ChecksError, formatAge, parseAge, parseChecks, readHostChecks, renderScript, type HostCheckSpecs } from '../../reconciler/kinds/hosts/checks.js';
 import { hostsDriver } from '../../reconciler/kinds/hosts/driver.js';
 import type { Host } from '../../reconciler/kinds/hosts/index.js';
 import type { LiveContext } from '../../reconciler/kinds/driver.js';
@@ -326,3 +326,95 @@ describe('the checks script', () => {
 function fakeDoc() {
   return { source: { file: 'specs/hosts/web.yaml', text: 'kind: Host\n', lineCounter: { linePos: (n: number) => ({ line: 1, col: n + 1 }) } }, doc: { contents: null } };
 }
+
+describe('the checks script on this machine, without SSH', () => {
+  let work: string;
+  let ok: Awaited<ReturnType<typeof serve>>;
+  let failing: Awaited<ReturnType<typeof serve>>;
+  let redirecting: Awaited<ReturnType<typeof serve>>;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'fleetspec-host-checks-local-'));
+    ok = await serve((_req, res) => res.writeHead(200).end('ok'));
+    failing = await serve((_req, res) => res.writeHead(503).end('down'));
+    redirecting = await serve((req, res) => {
+      if (req.url === '/followed') res.writeHead(200).end();
+      else res.writeHead(302, { location: `http://127.0.0.1:${redirecting.port}/followed` }).end();
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all([ok, failing, redirecting].map((s) => s && new Promise((resolve) => s.server.close(resolve))));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('falls back to GNU wget when the host has no curl, and still never follows a redirect', async () => {
+    // A PATH holding what the script uses, without curl.
+    const bin = join(work, 'bin');
+    await mkdir(bin);
+    const { stdout: which } = await run('sh', ['-c', 'for t in sh wget grep sed head stat date; do command -v $t; done'], { encoding: 'utf8' });
+    const tools = which.trim().split('\n');
+    expect(tools, 'this machine needs sh, wget, grep, sed, head, stat and date').toHaveLength(7);
+    await Promise.all(tools.map((t) => run('ln', ['-s', t, join(bin, t.split('/').pop()!)])));
+    const probe = (service: string, port: number, expect: number[] = [200]) => ({ service, port, path: '/health', expect, timeoutSeconds: 5, at: [] });
+    const specs: HostCheckSpecs = { probes: [probe('ok', ok.port), probe('failing', failing.port), probe('redirecting', redirecting.port)], backups: [] };
+    const { stdout } = await run(join(bin, 'sh'), ['-c', checksScript(specs, MARKER)], { encoding: 'utf8', env: { PATH: bin } });
+    const checks = parseChecks(stdout, specs, MARKER);
+    expect(checks.probes.map((p) => p.outcome)).toEqual([{ status: 200 }, { status: 503 }, { status: 302 }]);
+    expect(redirecting.paths).toEqual(['/health']);
+    // And without wget either: not read, with the reason.
+    await rm(join(bin, 'wget'));
+    const none = await run(join(bin, 'sh'), ['-c', checksScript(specs, MARKER)], { encoding: 'utf8', env: { PATH: bin } });
+    expect(parseChecks(none.stdout, specs, MARKER).probes.map((p) => p.outcome)).toEqual(specs.probes.map(() => ({ notRead: 'no curl or wget on the host' })));
+  });
+
+  it("verifies seed 004's backup layout as specs/hosts/ai.yaml declares it: dated directories holding postgres.sql and chromadb.tar.gz, 8 days after the cleanup", async () => {
+    const loaded = await loadSpecs(join(import.meta.dirname, '..', '..', 'specs'));
+    const ai = loaded.index.all('hosts').find((r) => r.name === 'ai') as Resource<Host>;
+    expect(checkSpecs(ai.value).probes.map((p) => `${p.service} ${p.port}${p.path} ${p.expect.join('|')}`)).toEqual(['ollama 11434/api/tags 200', 'voice-assistant 7860/health 200']);
+    // The same layout under a temporary root: the backup script's `find -mtime +7 -exec rm -rf` leaves eight days.
+    const root = join(work, 'data-backups');
+    const now = Date.now() / 1000;
+    for (let day = 0; day < 8; day++) {
+      const dir = join(root, `202611${String(20 + day).padStart(2, '0')}`);
+      await mkdir(dir, { recursive: true });
+      for (const file of ['postgres.sql', 'chromadb.tar.gz']) {
+        await writeFile(join(dir, file), 'backup');
+        await utimes(join(dir, file), now - (day * DAY + 3 * HOUR), now - (day * DAY + 3 * HOUR));
+      }
+    }
+    const local = { ...ai, value: { ...ai.value, backups: ai.value.backups!.map((b) => ({ ...b, path: root })) } } as Resource<Host>;
+    const specs = { probes: [], backups: checkSpecs(local.value).backups };
+    const read = async () => parseChecks((await run('sh', ['-c', checksScript(specs, MARKER)], { encoding: 'utf8' })).stdout, specs, MARKER);
+    const good = checkedChange(local, await read());
+    expect(good.findings).toEqual([]);
+    expect(good.before.backups).toEqual({ postgres: 'newest under 1d 2h, 7 kept', chromadb: 'newest under 1d 2h, 7 kept' });
+    // Last night the dump failed (its redirect still made postgres.sql, empty) and the snapshot was never written.
+    const last = join(root, '20261120');
+    await writeFile(join(last, 'postgres.sql'), '');
+    await rm(join(last, 'chromadb.tar.gz'));
+    const bad = checkedChange(local, await read());
+    expect(bad.findings.map((f) => [f.subject, f.code, f.message.replace(/^.*\): /, '')])).toEqual([
+      ['backup postgres', 'hosts.backup-empty', 'the newest is an empty file'],
+      ['backup chromadb', 'hosts.backup-stale', 'the newest is 1d 3h old (at most 1d 2h)'],
+    ]);
+    expect(bad.findings[0]!.where).toMatch(/specs\/hosts\/ai\.yaml:\d+:\d+$/);
+  });
+
+  it('skips a Windows host with a note, without contacting it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetspec-host-checks-win-'));
+    try {
+      await mkdir(join(dir, 'hosts'));
+      const host = { kind: 'Host', name: 'desk', address: '127.0.0.1', os: 'Windows 11 Pro', ssh: { user: 'ops', port: 1 }, backups: [{ name: 'b', path: '/data', maxAge: '1d', keep: 1 }] };
+      await writeFile(join(dir, 'hosts', 'desk.yaml'), stringify(host));
+      const loaded = await loadSpecs(dir);
+      const desk = loaded.index.all('hosts')[0] as Resource<Host>;
+      const ssh = { run: () => Promise.reject(new Error('must not be contacted')) };
+      const checks = await readHostChecks(desk, { label: 'hosts/desk', host: '127.0.0.1', port: 1, user: 'ops' }, { ssh, noSsh: 'offline' } as unknown as LiveContext);
+      expect(checks!.backups[0]!.outcome).toEqual({ notRead: 'health probes and backup checks run in POSIX sh; not run on a Windows host' });
+      expect(checkedChange(desk, checks).findings).toEqual([expect.objectContaining({ code: 'hosts.check-not-read', subject: 'backup b', severity: 'warning' })]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
