@@ -2,6 +2,8 @@
 // them and retries twice with the problems, then opens the bot's PR or stops with "design
 // blocked" (propose/index.ts). It works in a clone of its own (FLEETSPEC_REPO_DIR + -propose; the MCP server has -proposals),
 // never the loop's checkout, against the trusted commit.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { logLine, terminal } from '../escape.js';
 import { formatDiagnostic } from '../diagnostics.js';
@@ -10,7 +12,8 @@ import { GitHub, GitHubError } from '../github/client.js';
 import { loopConfig, type LoopOptions } from '../loop/config.js';
 import { llmEndpoint } from '../narrative/narrate.js';
 import { renderText } from '../plan/render.js';
-import { NoTrustedCommit } from '../proposals/propose.js';
+import { CLONE_WAIT_MS, NoTrustedCommit, PROPOSAL_CLONE } from '../proposals/propose.js';
+import { lockFolder } from '../state/lock.js';
 import { DEFAULT_DRAFT_TIMEOUT_MS } from '../propose/draft.js';
 import { design, type DesignResult } from '../propose/index.js';
 import type { Output } from './output.js';
@@ -51,10 +54,13 @@ export function proposeCommand(goal: string, opts: ProposeOptions, out: Output):
     const github = new GitHub({ owner: config.owner, repo: config.repo, token: config.token, baseUrl: config.githubApi, log: (m) => out.stderr(logLine(m), 'warning') });
     const started = Date.now();
     let result: DesignResult;
+    // A clone of its own: the loop's checkout moves under a running tick. Two proposes at once take turns with it.
+    const dir = `${config.repoDir}-propose`;
+    await mkdir(dirname(dir), { recursive: true });
+    const clone = await lockFolder(dir, { waitMs: CLONE_WAIT_MS }, PROPOSAL_CLONE);
     try {
-      // A clone of its own: the loop's checkout moves under a running tick.
       const git = await SpecRepo.open({
-        dir: `${config.repoDir}-propose`,
+        dir,
         url: config.gitUrl,
         token: config.token,
         author: config.author,
@@ -78,6 +84,8 @@ export function proposeCommand(goal: string, opts: ProposeOptions, out: Output):
         return EXIT.ERROR;
       }
       throw err;
+    } finally {
+      await clone.release();
     }
     const ms = Date.now() - started;
     if (opts.format === 'json') {

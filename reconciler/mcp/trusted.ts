@@ -1,13 +1,16 @@
 // What the MCP server reads: the trusted commit (trustedTip in the store), checked out in the
 // proposer's own clone, never a branch. Loaded again when the trusted tip moves. One lock covers
-// every use of the clone (this view and the proposals), since a checkout rewrites its files.
+// every use of the clone (this view and the proposals), since a checkout rewrites its files; a lock
+// file beside it extends that to the other processes sharing it (one MCP server per agent).
 import { join, relative, sep } from 'node:path';
 import type { SpecRepo } from '../git/repo.js';
 import type { Role } from '../kinds/roles/index.js';
-import { NoTrustedCommit } from '../proposals/propose.js';
+import { CLONE_WAIT_MS, NoTrustedCommit, PROPOSAL_CLONE } from '../proposals/propose.js';
 import { loadSpecs, type LoadedSpecs } from '../specs/load.js';
 import type { Queryable } from '../state/db.js';
+import { lockFolder } from '../state/lock.js';
 import { trustedTip } from '../state/loop.js';
+
 
 export interface TrustedSpecs {
   sha: string;
@@ -25,9 +28,16 @@ export class TrustedView {
     readonly specsPath: string,
   ) {}
 
-  /** Runs `fn` alone with the clone. */
+  /** Runs `fn` alone with the clone: alone in this process, and (a lock file beside it) among the MCP servers that share it. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
+    const run = this.lock.then(async () => {
+      const held = await lockFolder(this.git.dir, { waitMs: CLONE_WAIT_MS }, PROPOSAL_CLONE);
+      try {
+        return await fn();
+      } finally {
+        await held.release();
+      }
+    });
     this.lock = run.catch(() => undefined);
     return run;
   }

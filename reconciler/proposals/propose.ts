@@ -14,6 +14,7 @@ import type { Queryable } from '../state/db.js';
 import { recordBotCommit, trustedTip } from '../state/loop.js';
 import { checkEdits, type SpecEdit } from './check.js';
 import { openProposal, proposalBody, proposalBranch } from './index.js';
+import type { FolderUse } from '../state/lock.js';
 
 export const PROPOSAL_LABEL = { name: 'fleetspec:proposal', color: '5319e7', description: 'Proposed by an agent; planned, reviewed and applied like any change' } as const;
 
@@ -59,6 +60,14 @@ export interface ProposalResult {
 }
 
 /** Thrown when there is no trusted commit to propose against (the loop never ran). */
+/** How long a call waits for another process (another agent's MCP server, `fleetspec propose`) to be done with the clone. */
+export const CLONE_WAIT_MS = 120_000;
+
+export const PROPOSAL_CLONE: FolderUse = {
+  what: 'the proposal clone',
+  hint: 'another fleetspec mcp or fleetspec propose is using it: try again when it is done (a holder that died frees it at once)',
+};
+
 export class NoTrustedCommit extends Error {}
 
 /** One proposal at a time per process: they share the clone. */

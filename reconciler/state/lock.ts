@@ -126,8 +126,17 @@ interface LockFileContent {
   since: string;
 }
 
-/** Exclusive use of a folder by this process (the PGlite store), until release or exit. */
-export async function lockFolder(dir: string, opts: WaitOptions = {}): Promise<Lock> {
+/** What a folder lock guards, for the message when another process holds it. */
+export interface FolderUse {
+  /** "the state store", "the proposal clone" */
+  what: string;
+  hint: string;
+}
+
+const STORE_USE: FolderUse = { what: 'the state store', hint: 'wait for it to finish, or set DATABASE_URL to share a PostgreSQL store between processes' };
+
+/** Exclusive use of a folder by this process (the PGlite store, a clone), until release or exit. */
+export async function lockFolder(dir: string, opts: WaitOptions = {}, use: FolderUse = STORE_USE): Promise<Lock> {
   const file = `${dir}.lock`;
   const mine: LockFileContent = {
     pid: process.pid,
@@ -146,8 +155,11 @@ export async function lockFolder(dir: string, opts: WaitOptions = {}): Promise<L
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         const beside = dirname(dir);
-        const hint = `the lock file goes beside the store: make ${beside} writable by this user, or set FLEETSPEC_STATE_DIR to a folder whose parent this user can write`;
-        throw (await fileSystemError(err, dir, `cannot create the state store's lock file ${file}`, hint)) ?? err;
+        const hint =
+          use === STORE_USE
+            ? `the lock file goes beside the store: make ${beside} writable by this user, or set FLEETSPEC_STATE_DIR to a folder whose parent this user can write`
+            : `the lock file goes beside ${use.what}: make ${beside} writable by this user`;
+        throw (await fileSystemError(err, dir, `cannot create ${use === STORE_USE ? "the state store's" : `${use.what}'s`} lock file ${file}`, hint)) ?? err;
       }
     }
     const holder = await readFile(file, 'utf8')
@@ -159,10 +171,7 @@ export async function lockFolder(dir: string, opts: WaitOptions = {}): Promise<L
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new LockHeld(
-        `the state store ${dir} is in use by pid ${holder.pid} on ${holder.host} (${holder.command}) since ${holder.since}`,
-        'wait for it to finish, or set DATABASE_URL to share a PostgreSQL store between processes',
-      );
+      throw new LockHeld(`${use.what} ${dir} is in use by pid ${holder.pid} on ${holder.host} (${holder.command}) since ${holder.since}`, use.hint);
     }
     await sleep(opts.pollMs ?? 250);
   }
