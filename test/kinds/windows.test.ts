@@ -223,6 +223,17 @@ describe('Windows hosts over OpenSSH for Windows, and llama.cpp models', () => {
     }
   });
 
+  it('reads a server without /props (404) from /v1/models alone', async () => {
+    reply({ json: recorded([22, 3389, llama.port]) });
+    llama.set({ noProps: true });
+    try {
+      const p = await plan();
+      expect(change(p, MODEL)).toMatchObject({ action: 'no-op' });
+    } finally {
+      llama.set({ noProps: false });
+    }
+  });
+
   it('shows a hostile model id from the server only escaped: no terminal escape, no Markdown, no HTML', async () => {
     reply({ json: recorded([22, 3389, llama.port]) });
     const hostile = '\u001b]8;;http://evil.example\u0007click\u001b[2J](http://evil.example) <img src=x onerror=alert(1)> `code` **bold**';

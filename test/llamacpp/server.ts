@@ -20,6 +20,8 @@ export interface LlamaCppServerOptions {
   loading?: boolean;
   /** Every request is answered with this instead (recorded all the same): a broken or hostile server on llama.cpp's port. */
   failWith?: { status: number; body: string; contentType?: string };
+  /** /props answers 404, as on builds without it. */
+  noProps?: boolean;
   /** Replaces the /v1/models body (hostile shapes). */
   modelsBody?: unknown;
 }
@@ -76,7 +78,7 @@ export async function startLlamaCppServer(options: LlamaCppServerOptions): Promi
         ],
       });
     }
-    if (path === '/props') {
+    if (path === '/props' && !current.noProps) {
       return json(res, 200, {
         default_generation_settings: { id: 0, id_task: -1, n_ctx: 4096, speculative: false, is_processing: false, params: { n_predict: -1, temperature: 0.8 }, prompt: '' },
         total_slots: 1,

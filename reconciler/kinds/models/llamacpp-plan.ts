@@ -9,7 +9,7 @@ import { hostTarget, unreachable } from '../hosts/driver.js';
 import type { Host } from '../hosts/index.js';
 import type { Resource } from '../kind.js';
 import type { Model } from './index.js';
-import { llamaCppClient, llamaCppModelName, servesModel, type LlamaCppModel, type LlamaCppProps } from './llamacpp.js';
+import { LlamaCppError, llamaCppClient, llamaCppModelName, servesModel, type LlamaCppModel, type LlamaCppProps } from './llamacpp.js';
 
 /** llama-server's default --port. */
 export const DEFAULT_LLAMACPP_PORT = 8080;
@@ -44,7 +44,13 @@ export async function readLlamaCpp(desired: readonly Resource[], ctx: LiveContex
       try {
         const read = await ctx.ssh.run(target, async (session) => {
           const client = llamaCppClient({ baseUrl: `http://127.0.0.1:${port}`, connect: () => session.forward('127.0.0.1', port) });
-          return { models: await client.models(), props: await client.props() };
+          const models = await client.models();
+          // /props is llama-server's own (older builds lack it): without it, /v1/models alone decides.
+          const props = await client.props().catch((err: unknown) => {
+            if (err instanceof LlamaCppError && err.status === 404) return {};
+            throw err;
+          });
+          return { models, props };
         });
         return [name, read];
       } catch (err) {
