@@ -33,9 +33,14 @@ export interface CfRecord {
   id: string;
   name: string;
   type: string;
-  content: string;
+  /** Every type's; for CAA a formatted copy of `data` (`0 issue "letsencrypt.org"`). */
+  content?: string;
   proxied?: boolean;
   ttl?: number;
+  /** MX (and SRV, URI). */
+  priority?: number;
+  /** CAA (and the other structured types): {flags, tag, value}. */
+  data?: { flags?: number; tag?: string; value?: string };
 }
 
 export interface CfTunnel {
@@ -69,8 +74,17 @@ const SCHEMAS = {
     type: 'array',
     items: {
       type: 'object',
-      required: ['id', 'name', 'type', 'content'],
-      properties: { id: HEX32, name: text(1000), type: text(20), content: text(10_000), proxied: { type: 'boolean' }, ttl: { type: 'integer', minimum: 1 } },
+      required: ['id', 'name', 'type'],
+      properties: {
+        id: HEX32,
+        name: text(1000),
+        type: text(20),
+        content: text(10_000),
+        proxied: { type: 'boolean' },
+        ttl: { type: 'integer', minimum: 1 },
+        priority: { type: 'integer', minimum: 0, maximum: 65535 },
+        data: { type: 'object', properties: { flags: { type: 'integer', minimum: 0, maximum: 255 }, tag: text(255), value: text(10_000) } },
+      },
     },
   },
   tunnels: { type: 'array', items: { type: 'object', required: ['id', 'name'], properties: { id: UUID, name: text(1000) } } },

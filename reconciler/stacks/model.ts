@@ -120,8 +120,11 @@ export const DEFAULT_IMAGE = 'debian-cloud/debian-12';
 export const MANAGED_LABEL = { 'managed-by': 'fleetspec' } as const;
 
 /**
- * A Terraform identifier from a DNS or resource name: dots become underscores (names never
- * hold an underscore, so this is one-to-one), and a leading digit gets an underscore before it.
+ * A Terraform identifier from a DNS or resource name: dots become underscores, and a leading digit
+ * gets an underscore before it. A DNS record name's labels may start with an underscore (_dmarc,
+ * _domainkey); each such underscore is doubled first, so the mapping stays one-to-one. Names
+ * without an underscore (every VM and zone, and every record name before records: lists) keep
+ * the identifier they always had.
  */
 export function tfId(name: string): string {
   const id = name.replace(/\./g, '_');

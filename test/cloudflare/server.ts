@@ -1,7 +1,8 @@
 // A Cloudflare API v4 stand-in on loopback for the routes fleetspec import reads: zones by name,
 // a zone's DNS records, tunnels by name, a tunnel's configuration. It keeps the v4 contract
 // (the envelope {success, errors, messages, result, result_info}, Bearer tokens, page/per_page
-// pagination with result_info.total_pages) — test/import/cloudflare.test.ts reads it through the
+// pagination with result_info.total_pages; records as the API returns them: MX with priority, CAA
+// with data {flags, tag, value} and its formatted content, TXT content as stored) — test/import/cloudflare.test.ts reads it through the
 // official `cloudflare` SDK to hold it to that — and can be made to answer badly (faults).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -11,10 +12,26 @@ export interface CfTestRecord {
   id: string;
   name: string;
   type: string;
+  /** For CAA, the API's formatted copy of data: `0 issue "letsencrypt.org"`. */
   content: string;
   proxied: boolean;
   ttl: number;
   comment?: string | null;
+  /** MX: the preference (the API returns it on MX records). */
+  priority?: number;
+  /** CAA: the record's components, as the API returns them. */
+  data?: { flags: number; tag: string; value: string };
+}
+
+/** What a test gives addRecord: CAA records give data (content is derived as the API formats it). */
+export interface CfTestRecordInput {
+  name: string;
+  type: string;
+  content?: string;
+  proxied?: boolean;
+  ttl?: number;
+  priority?: number;
+  data?: { flags: number; tag: string; value: string };
 }
 
 export interface CfTestZone {
@@ -41,7 +58,7 @@ export interface CloudflareTestServer {
   /** Paths requested, with their query. */
   requests: { path: string; query: Record<string, string>; auth?: string }[];
   addZone(name: string): CfTestZone;
-  addRecord(zone: CfTestZone, r: { name: string; type: string; content: string; proxied?: boolean; ttl?: number }): CfTestRecord;
+  addRecord(zone: CfTestZone, r: CfTestRecordInput): CfTestRecord;
   addTunnel(name: string, ingress: CfTestTunnel['ingress']): CfTestTunnel;
   /** The next `count` requests get this raw answer instead. */
   answerNext(count: number, reply: { status: number; body: string | Buffer; contentType?: string }): void;
@@ -128,7 +145,19 @@ export async function startCloudflareServer(options: { perPageMax?: number; toke
       return zone;
     },
     addRecord(zone, r) {
-      const record: CfTestRecord = { id: hex32(), name: r.name, type: r.type, content: r.content, proxied: r.proxied ?? false, ttl: r.ttl ?? 1, comment: null };
+      // As the API answers: CAA content is data formatted (flags tag "value"); MX carries priority.
+      const content = r.type === 'CAA' && r.data ? `${r.data.flags} ${r.data.tag} "${r.data.value}"` : (r.content ?? '');
+      const record: CfTestRecord = {
+        id: hex32(),
+        name: r.name,
+        type: r.type,
+        content,
+        proxied: r.proxied ?? false,
+        ttl: r.ttl ?? 1,
+        comment: null,
+        ...(r.priority !== undefined ? { priority: r.priority } : {}),
+        ...(r.data ? { data: r.data } : {}),
+      };
       zone.records.push(record);
       return record;
     },

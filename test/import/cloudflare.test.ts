@@ -16,6 +16,8 @@ describe('Cloudflare API v4 stand-in', () => {
     const zone = cf.addZone('example.com');
     zoneId = zone.id;
     for (const n of ['a', 'b', 'c', 'd', 'e']) cf.addRecord(zone, { name: `${n}.example.com`, type: 'A', content: `192.0.2.${n.charCodeAt(0) - 96}` });
+    cf.addRecord(zone, { name: 'mx.example.com', type: 'MX', content: 'mail.example.com', priority: 10 });
+    cf.addRecord(zone, { name: 'mx.example.com', type: 'CAA', data: { flags: 0, tag: 'issue', value: 'letsencrypt.org' } });
     tunnelId = cf.addTunnel('edge', [{ hostname: 'a.example.com', service: 'http://localhost:4001' }, { service: 'http_status:404' }]).id;
   });
   afterAll(() => cf?.close());
@@ -27,7 +29,12 @@ describe('Cloudflare API v4 stand-in', () => {
     expect(zones.map((z) => [z.id, z.name, z.account.id])).toEqual([[zoneId, 'example.com', cf.accountId]]);
     const records = [];
     for await (const r of sdk.dns.records.list({ zone_id: zoneId })) records.push(r);
-    expect(records.map((r) => r.name)).toEqual(['a.example.com', 'b.example.com', 'c.example.com', 'd.example.com', 'e.example.com']);
+    expect(records.map((r) => r.name)).toEqual(['a.example.com', 'b.example.com', 'c.example.com', 'd.example.com', 'e.example.com', 'mx.example.com', 'mx.example.com']);
+    // MX and CAA in the SDK's record shapes: priority on the MX, data {flags, tag, value} and formatted content on the CAA.
+    const mx = records.find((r) => r.type === 'MX');
+    expect(mx && mx.type === 'MX' ? [mx.content, mx.priority] : undefined).toEqual(['mail.example.com', 10]);
+    const caa = records.find((r) => r.type === 'CAA');
+    expect(caa && caa.type === 'CAA' ? [caa.content, caa.data] : undefined).toEqual(['0 issue "letsencrypt.org"', { flags: 0, tag: 'issue', value: 'letsencrypt.org' }]);
     expect(cf.requests.filter((r) => r.path.endsWith('/dns_records')).length).toBeGreaterThanOrEqual(3);
     const tunnels = [];
     for await (const t of sdk.zeroTrust.tunnels.cloudflared.list({ account_id: cf.accountId, name: 'edge' })) tunnels.push(t);
@@ -41,7 +48,10 @@ describe('Cloudflare API v4 stand-in', () => {
 
   it('fleetspec\'s client reads the same through result_info.total_pages', async () => {
     const client = new CloudflareClient({ api: cf.url, token: cf.token, timeoutMs: 5000 });
-    expect((await client.records(zoneId)).map((r) => r.name)).toHaveLength(5);
+    const records = await client.records(zoneId);
+    expect(records).toHaveLength(7);
+    expect(records.find((r) => r.type === 'MX')).toMatchObject({ content: 'mail.example.com', priority: 10 });
+    expect(records.find((r) => r.type === 'CAA')?.data).toEqual({ flags: 0, tag: 'issue', value: 'letsencrypt.org' });
     expect((await client.zoneByName('example.com'))?.account.id).toBe(cf.accountId);
     expect((await client.tunnelByName(cf.accountId, 'edge'))?.id).toBe(tunnelId);
     expect(await client.ingress(cf.accountId, tunnelId)).toHaveLength(2);

@@ -39,7 +39,7 @@ describe('fleetspec import: dns', () => {
     cf.addRecord(zone, { name: 'www.example.com', type: 'CNAME', content: 'example.net' });
     cf.addRecord(zone, { name: 'mail.example.com', type: 'A', content: '192.0.2.10', ttl: 300 });
     cf.addRecord(zone, { name: 'hostile.example.com', type: 'CNAME', content: HOSTILE });
-    cf.addRecord(zone, { name: 'example.com', type: 'TXT', content: 'v=spf1 -all' });
+    cf.addRecord(zone, { name: '_sip._tcp.example.com', type: 'SRV', content: '0 5060 sip.example.com', priority: 10 });
     cf.addRecord(zone, { name: '../../escape.example.com', type: 'A', content: '192.0.2.66' });
     cf.addRecord(zone, { name: 'a/b.example.com', type: 'A', content: '192.0.2.67' });
     cf.addRecord(zone, { name: 'term\u001b[2Jinal.example.com', type: 'A', content: '192.0.2.68' });
@@ -77,7 +77,7 @@ describe('fleetspec import: dns', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^\+ dns\/mail\.example\.com /));
     expect(lines).toContainEqual(expect.stringMatching(/^\+ dns\/hostile\.example\.com /));
     expect(r.stdout).not.toMatch(/^\+ dns\/www/m);
-    expect(lines).toContainEqual(expect.stringMatching(/^! dns\/"example\.com"  "TXT" record: the dns kind holds CNAME, A and AAAA records only/));
+    expect(lines).toContainEqual(expect.stringMatching(/^! dns\/"_sip\._tcp\.example\.com"  "SRV" record: the dns kind holds A, AAAA, CNAME, TXT, MX, CAA, NS records only/));
     expect(lines).toContainEqual(expect.stringMatching(/^! dns\/"\.\.\/\.\.\/escape\.example\.com"  A record named .*not a name the dns kind accepts/));
     expect(lines).toContainEqual(expect.stringMatching(/^! dns\/"a\/b\.example\.com" /));
     expect(lines).toContainEqual(expect.stringMatching(/^! dns\/"orphan\.example\.com"  the tunnel routes it to "http:\/\/localhost:4002", but the zone has no record/));

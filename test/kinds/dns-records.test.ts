@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordKey, recordsOf, recordTfId } from '../../reconciler/kinds/dns/records.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
+import { tfId } from '../../reconciler/stacks/model.js';
 import type { Diagnostic } from '../../reconciler/diagnostics.js';
 
 const ZONE = 'kind: DnsZone\nname: example.com\nprovider: cloudflare\napiToken: secret:meta/cloudflare/api_token\ntunnel:\n  name: edge\n  hostname: tunnel.example.com\n';
@@ -63,6 +64,8 @@ const CASES: Record<string, { text: string; expect: string[]; message?: RegExp }
   'route-on-list': { text: spec('r.example.com', 'route: web/app', 'records:', '  - {type: CNAME, content: tunnel.example.com}'), expect: ['4:1 dns.two-forms'], message: /single form/ },
   'no-record': { text: spec('n.example.com'), expect: ['2:7 dns.no-record'] },
   'apex-ns': { text: spec('example.com', 'records:', '  - {type: NS, content: ns1.example.net}'), expect: ['5:12 dns.apex-ns'] },
+  'underscore-name': { text: spec('_dmarc.example.com', 'records:', '  - {type: TXT, content: "v=DMARC1; p=reject"}'), expect: [] },
+  'underscore-mid-label': { text: spec('a_b.example.com', 'records:', '  - {type: TXT, content: x}'), expect: ['2:7 schema.bad-format'] },
   'route-not-through-tunnel': { text: spec('z.example.com', 'type: CNAME', 'target: elsewhere.example.net', 'route: web/app'), expect: ['5:9 ref.not-through-tunnel'] },
 };
 
@@ -106,5 +109,10 @@ describe('DnsRecord records: list', () => {
     expect(recordTfId('x_example_com', a, false)).toBe(recordTfId('x_example_com', b, false));
     expect(recordTfId('x_example_com', a, false)).toMatch(/^x_example_com_mx_[0-9a-f]{8}$/);
     expect(recordTfId('x_example_com', a, true)).toBe('x_example_com');
+    // Names with an underscore (labels like _dmarc) keep distinct Terraform ids; names without one keep theirs.
+    expect(tfId('_dmarc.example.com')).toBe('__dmarc_example_com');
+    expect(new Set(['a._b.example.com', 'a_b.example.com', 'a.b.example.com', '_a.b.example.com'].map(tfId)).size).toBe(4);
+    expect(tfId('api.consilio.153.se')).toBe('api_consilio_153_se');
+    expect(tfId('153.se')).toBe('_153_se');
   });
 });

@@ -2,7 +2,7 @@ import { kindSchema, ref } from '../common.js';
 import { defineKind, type Finding } from '../kind.js';
 import { missingReference } from '../references.js';
 import { FQDN_PATTERN, insideZone, type DnsZone } from '../zones/index.js';
-import { CAA_TAGS, PROXIABLE, RECORD_TYPES, SINGLE_TYPES, TXT_MAX, TXT_STRING, recordKey, recordsOf, validIPv4, validIPv6, type DnsRecordEntry } from './records.js';
+import { CAA_TAGS, PROXIABLE, RECORD_NAME_PATTERN, RECORD_TYPES, SINGLE_TYPES, TXT_MAX, TXT_STRING, recordKey, recordsOf, validIPv4, validIPv6, type DnsRecordEntry } from './records.js';
 
 export type { DnsRecordEntry, RecordType } from './records.js';
 
@@ -23,6 +23,7 @@ export interface DnsRecord {
 }
 
 const fqdn = { type: 'string', pattern: FQDN_PATTERN, description: 'a lowercase DNS name such as api.consilio.153.se' };
+const recordName = { type: 'string', maxLength: 253, pattern: RECORD_NAME_PATTERN, description: 'a lowercase DNS name such as api.consilio.153.se (labels may start with an underscore: _dmarc.153.se)' };
 const ttl = { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds; 1 means automatic (the default), else 60 to 86400' };
 /** A host name as a record's content: letters, digits, hyphens and underscores (_dmarc, _domainkey), an optional final dot. */
 const HOSTNAME = /^(?=.{1,254}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$/;
@@ -60,7 +61,7 @@ const schema = kindSchema(
     dependentRequired: { type: ['target'], target: ['type'] },
     properties: {
       kind: { const: 'DnsRecord' },
-      name: fqdn,
+      name: recordName,
       zone: { ...fqdn, description: 'the zone the record belongs to, such as 153.se (defined in specs/zones)' },
       type: { enum: [...SINGLE_TYPES], description: 'single form: CNAME, A or AAAA (use records: for other types or several records)' },
       target: ref('text', 'single form: what the record points at: the tunnel host name for a CNAME, an address for A/AAAA'),
@@ -79,7 +80,7 @@ const schema = kindSchema(
 type Path = (string | number)[];
 
 /** The DNS rules for the records of one spec: what each type's content must be, and what may share a name. */
-function recordFindings(value: DnsRecord): Finding[] {
+export function recordFindings(value: DnsRecord): Finding[] {
   const findings: Finding[] = [];
   const add = (code: string, path: Path, message: string, hint: string, atKey = false) => findings.push({ code, path, message, hint, ...(atKey ? { atKey } : {}) });
   if (value.records === undefined) {

@@ -5,6 +5,12 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 
+/**
+ * A record's name: a lowercase DNS name whose labels may start with one underscore, for the
+ * service names TXT records live under (_dmarc.example.com, sel._domainkey.example.com).
+ */
+export const RECORD_NAME_PATTERN = '^(_?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$';
+
 /** The record types the dns kind holds: those of Cloudflare's DNS records API that a small fleet's zone uses. */
 export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'MX', 'CAA', 'NS'] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
