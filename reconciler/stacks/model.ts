@@ -127,7 +127,7 @@ export const MANAGED_LABEL = { 'managed-by': 'fleetspec' } as const;
  * the identifier they always had.
  */
 export function tfId(name: string): string {
-  const id = name.replace(/\./g, '_');
+  const id = name.replace(/_/g, '__').replace(/\./g, '_');
   return /^[0-9]/.test(id) ? `_${id}` : id;
 }
 
