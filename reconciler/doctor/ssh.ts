@@ -57,10 +57,11 @@ export const ssh: CheckGroup = {
       const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
       if (errors) results.push(warn('specs', `${errors} error(s) in ${ctx.settings.specs}; their resources were left out of these checks`, `fleetspec validate ${shellQuote(ctx.settings.specs)} says what and where`));
     }
-    // What fleetspec connects to: hosts with ssh settings, and roles whose files it manages.
+    // What fleetspec connects to: hosts with ssh settings, and roles whose files it manages (keys, .env, instructions).
+    const instructed = new Set(loaded.index.all('instructions').flatMap((i) => ((i.value as { targets?: { role: string }[] }).targets ?? []).map((t) => t.role)));
     const targets = loaded.resources.filter((r) => {
       if (r.kind.folder === 'hosts') return Boolean((r.value as Host).ssh);
-      if (r.kind.folder === 'roles') return Boolean((r.value as Role).authorizedKeys || (r.value as Role).llm);
+      if (r.kind.folder === 'roles') return Boolean((r.value as Role).authorizedKeys || (r.value as Role).llm || instructed.has(r.name));
       return false;
     });
     const unpinned = targets.filter((r) => !(r.value as { ssh?: { hostKey?: string } }).ssh?.hostKey);

@@ -376,6 +376,7 @@ const COUNTED: { re: string; kind?: string; action?: Action; findings?: boolean 
   { re: 'roles?', kind: 'roles' },
   { re: 'tickets?|issues?', kind: 'tickets' },
   { re: 'zones?', kind: 'zones' },
+  { re: 'instructions?|instruction files?', kind: 'instructions' },
   { re: 'resources?|changes?|items?|entries|entry' },
   { re: 'deletions?|removals?', action: 'delete' },
   { re: 'additions?|creations?', action: 'create' },
