@@ -78,7 +78,7 @@ describe('fleetspec policy', () => {
   it('lists the built-in rules, with their params schemas as JSON', async () => {
     const r = await fleetspec(['policy', 'rules']);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['role-matrix', 'port-ranges', 'port-listeners', 'dns-routes', 'model-memory', 'host-thresholds', 'budget', 'blast-radius', 'solo-operator']);
+    expect(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['role-matrix', 'port-ranges', 'port-listeners', 'dns-routes', 'model-memory', 'host-thresholds', 'budget', 'blast-radius', 'solo-operator', 'vm-scale']);
     const json = JSON.parse((await fleetspec(['policy', 'rules', '--format', 'json'])).stdout);
     expect(json.find((r: { name: string }) => r.name === 'budget').params.required).toEqual(['currency', 'monthlyBudget', 'brakeAt', 'prices']);
     expect((await fleetspec(['policy', '--help'])).stdout).toContain('CEL sees resource, name, kind, specs');

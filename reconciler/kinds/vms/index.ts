@@ -10,11 +10,11 @@ export interface VirtualMachine {
   machineType: string;
   purpose?: string;
   serviceAccount?: string;
-  /** Google credentials (a service account key) Terraform uses for this VM's project, as a secret reference. */
+  /** Google credentials (a service account key) for this VM's project, as a secret reference: Terraform's, and fleetspec's live reads and start/stop. */
   credentials?: string;
   network?: string;
   externalIp?: boolean;
-  /** true: running, false: stopped (Terraform's desired_status); absent: left as it is. */
+  /** true: running, false: stopped, applied by instances.start/stop through the Compute Engine API; absent: left as it is. */
   running?: boolean;
   bootDisk?: { image?: string; sizeGb?: number; type?: string };
   labels?: Record<string, string>;
@@ -30,7 +30,7 @@ const machineType = { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)+$', descr
 const schema = kindSchema(
   'vms',
   'VirtualMachine',
-  'A cloud VM (Google Compute Engine), applied through the vms Terraform stack.',
+  'A cloud VM (Google Compute Engine): built through the vms Terraform stack, read live and started or stopped through the Compute Engine API.',
   {
     required: ['kind', 'name', 'provider', 'project', 'zone', 'machineType'],
     properties: {
@@ -42,10 +42,10 @@ const schema = kindSchema(
       machineType,
       purpose: ref('text'),
       serviceAccount: { type: 'string', pattern: '^[a-z0-9-]+@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$', description: 'a service account e-mail' },
-      credentials: ref('secretRef', 'the service account key Terraform uses for this project (for example secret:meta/gcloud/vm_host_key); without it the provider uses the environment\'s application default credentials'),
+      credentials: ref('secretRef', 'the service account key for this project (for example secret:meta/gcloud/vm_host_key): Terraform uses it, and live plans read the VM (Compute Engine, Cloud Monitoring) and start or stop it with it; without it Terraform uses the environment\'s application default credentials and the VM is not read live'),
       network: ref('name', 'the VPC network (default: default)'),
       externalIp: { type: 'boolean', description: 'give the VM an ephemeral external address (default true)' },
-      running: { type: 'boolean', description: 'true: the VM runs; false: it is stopped (its disk and address kept). Leave it out and fleetspec neither starts nor stops it' },
+      running: { type: 'boolean', description: 'true: the VM runs; false: it is stopped (its disk and address kept), by instances.start and instances.stop. Leave it out and fleetspec neither starts nor stops it' },
       bootDisk: {
         type: 'object',
         additionalProperties: false,
@@ -60,7 +60,7 @@ const schema = kindSchema(
         type: 'object',
         additionalProperties: false,
         required: ['scaleUpTo', 'when'],
-        description: 'resize-on-load intent, kept as data for a later autoscaling rule',
+        description: 'resize on load: with the vm-scale policy on, a live plan reads the CPU over when.windowMinutes and, when it averages over cpuAvgAbove and peaks over cpuMaxAbove, fleetspec proposes machineType: <scaleUpTo> in a pull request (never resizes without approval)',
         properties: {
           scaleUpTo: machineType,
           checkEveryMinutes: { type: 'integer', minimum: 1 },
@@ -83,7 +83,7 @@ const schema = kindSchema(
 export const vms = defineKind<VirtualMachine>({
   kind: 'VirtualMachine',
   folder: 'vms',
-  description: 'cloud VMs, applied through the vms Terraform stack',
+  description: 'cloud VMs: the vms Terraform stack, live status and CPU, start/stop by the Compute Engine API',
   schema,
   nameOf: (v) => v.name,
   namePath: ['name'],
