@@ -330,9 +330,9 @@ describe('Windows facts, parsed', () => {
     expect(WINDOWS_FACTS_COMMAND.length).toBeLessThan(8191);
   });
 
-  it('reads memory in KB, sizes in bytes, a null LoadPercentage as unknown, and a UTF-8 BOM', () => {
+  it('reads memory in KB, sizes in bytes, a null LoadPercentage as unknown, a locked drive (no Size) as unmeasured, and a UTF-8 BOM', () => {
     const doc = recorded([22]);
-    const facts = parseWindowsFacts('\uFEFF' + Buffer.from(JSON.stringify({ ...doc, cpu: [{ NumberOfLogicalProcessors: 4, LoadPercentage: null }, { NumberOfLogicalProcessors: 4, LoadPercentage: null }] })).toString('base64') + '\r\n');
+    const facts = parseWindowsFacts('\uFEFF' + Buffer.from(JSON.stringify({ ...doc, disk: [...doc.disk, { DeviceID: 'F:', FileSystem: null, Size: null, FreeSpace: null }], cpu: [{ NumberOfLogicalProcessors: 4, LoadPercentage: null }, { NumberOfLogicalProcessors: 4, LoadPercentage: null }] })).toString('base64') + '\r\n');
     expect(facts.memory).toEqual({ totalBytes: 16645600 * 1024, availableBytes: 6512344 * 1024 });
     expect(facts.cpus).toBe(8);
     expect(facts.cpuLoadPercent).toBeNull();

@@ -169,6 +169,8 @@ export function parseWindowsFacts(stdout: string): WindowsHostFacts {
     const mount = text(d['DeviceID'], `disk[${i}].DeviceID`, /^[A-Za-z]:$/).toUpperCase();
     if (seen.has(mount)) refuse(`drive ${mount} twice`);
     seen.add(mount);
+    // A locked (BitLocker) or unformatted volume has no Size or FreeSpace: nothing to measure.
+    if (d['Size'] === null || d['FreeSpace'] === null) continue;
     const sizeBytes = count(d['Size'], `disk[${i}].Size`);
     const free = count(d['FreeSpace'], `disk[${i}].FreeSpace`, sizeBytes);
     const usedBytes = sizeBytes - free;
