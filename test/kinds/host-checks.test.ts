@@ -293,8 +293,8 @@ describe('the checks script', () => {
     const checks = parseChecks(output, specs, MARKER);
     expect(checks.probes[0]!.outcome).toEqual({ notRead: 'the host printed more than one result for this check; none is trusted' });
     expect(checks.probes[1]!.outcome).toEqual({ status: 200, seconds: 0.1 });
-    const c = checks.backups[0]!.outcome as { notRead: string };
-    expect(c.notRead).toMatch(/^unexpected backup output: `ok 1 999000\[2J 5 0`$/);
+    // Quoted only as an excerpt, without the escape, and marked as remote text.
+    expect(checks.backups[0]!.outcome).toEqual({ notRead: 'unexpected backup output: `ok 1 999000[2J 5 0`', remote: '`ok 1 999000[2J 5 0`' });
     // Output past the bound is not read, so an end marker after it is not seen.
     expect(() => parseChecks(`${m} now 1\n${'y'.repeat(70 * 1024)}\n${m} end\n`, specs, MARKER)).toThrow(ChecksError);
     // Lines without the end, or with two clocks, are not the script's.
@@ -412,7 +412,9 @@ describe('the checks script on this machine, without SSH', () => {
       const ssh = { run: () => Promise.reject(new Error('must not be contacted')) };
       const checks = await readHostChecks(desk, { label: 'hosts/desk', host: '127.0.0.1', port: 1, user: 'ops' }, { ssh, noSsh: 'offline' } as unknown as LiveContext);
       expect(checks!.backups[0]!.outcome).toEqual({ notRead: 'health probes and backup checks run in POSIX sh; not run on a Windows host' });
-      expect(checkedChange(desk, checks).findings).toEqual([expect.objectContaining({ code: 'hosts.check-not-read', subject: 'backup b', severity: 'warning' })]);
+      expect(checkedChange(desk, checks).findings).toEqual([
+        expect.objectContaining({ code: 'hosts.check-not-read', subject: 'backup b', severity: 'warning', hint: expect.stringContaining('POSIX hosts only') }),
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

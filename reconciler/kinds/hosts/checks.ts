@@ -11,7 +11,7 @@
 // at most once, the output is read up to a bound, and messages quote it only as an excerpt.
 import { randomBytes } from 'node:crypto';
 import type { PlanFinding } from '../../plan/plan.js';
-import { remoteExcerpt } from '../../remote-text.js';
+import { remoteExcerpt, remoteOf } from '../../remote-text.js';
 import { sh } from '../../ssh/quote.js';
 import type { SshTarget } from '../../ssh/pool.js';
 import type { LiveContext } from '../driver.js';
@@ -51,13 +51,13 @@ export interface HostCheckSpecs {
 export type ProbeOutcome =
   | { status: number; seconds?: number }
   | { failed: 'timeout' | 'refused' | 'no-response'; detail?: string }
-  | { notRead: string };
+  | { notRead: string; remote?: string };
 
 /** What the script reported for one backup. */
 export type BackupOutcome =
   | { count: number; newestAgeSeconds?: number; newestSize?: number; more: boolean }
   | { missing: 'no-directory' | 'unreadable' }
-  | { notRead: string };
+  | { notRead: string; remote?: string };
 
 export interface HostChecks {
   probes: { spec: ProbeSpec; outcome: ProbeOutcome }[];
@@ -261,7 +261,10 @@ function probeOutcome(lines: string[] | undefined, spec: ProbeSpec): ProbeOutcom
   const line = lines[0]!;
   if (line === 'none') return { notRead: 'no curl or wget on the host' };
   const m = /^(curl|wget) (-|[0-9]{1,3}) ([0-9]{3}) (-|[0-9]{1,6}(?:[.,][0-9]{1,9})?)$/.exec(line);
-  if (!m) return { notRead: `unexpected probe output: ${remoteExcerpt(line, 80)}` };
+  if (!m) {
+    const remote = remoteExcerpt(line, 80);
+    return { notRead: `unexpected probe output: ${remote}`, remote };
+  }
   const status = Number(m[3]);
   const seconds = m[4] === '-' ? undefined : Number(m[4]!.replace(',', '.'));
   const exit = m[2] === '-' ? undefined : Number(m[2]);
@@ -279,7 +282,10 @@ function backupOutcome(lines: string[] | undefined, now: number): BackupOutcome 
   if (line === 'missing') return { missing: 'no-directory' };
   if (line === 'unreadable') return { missing: 'unreadable' };
   const m = /^ok ([0-9]{1,6}) (-1|[0-9]{1,12}) (-1|[0-9]{1,19}) ([01])$/.exec(line);
-  if (!m) return { notRead: `unexpected backup output: ${remoteExcerpt(line, 80)}` };
+  if (!m) {
+    const remote = remoteExcerpt(line, 80);
+    return { notRead: `unexpected backup output: ${remote}`, remote };
+  }
   const count = Number(m[1]);
   const mtime = Number(m[2]);
   const size = Number(m[3]);
@@ -297,10 +303,11 @@ export function isWindows(host: Host): boolean {
 }
 
 /** Every check of a host as not read, for one reason. */
-export function notReadChecks(specs: HostCheckSpecs, reason: string): HostChecks {
+export function notReadChecks(specs: HostCheckSpecs, reason: string, remote?: string): HostChecks {
+  const outcome = { notRead: reason, ...(remote === undefined ? {} : { remote }) };
   return {
-    probes: specs.probes.map((spec) => ({ spec, outcome: { notRead: reason } })),
-    backups: specs.backups.map((spec) => ({ spec, outcome: { notRead: reason } })),
+    probes: specs.probes.map((spec) => ({ spec, outcome })),
+    backups: specs.backups.map((spec) => ({ spec, outcome })),
   };
 }
 
@@ -322,11 +329,14 @@ export async function readHostChecks(resource: Resource<Host>, target: SshTarget
   try {
     const command = checksCommand(specs, marker);
     const result = await ctx.ssh.run(target, (s) => s.exec(command, { timeoutMs: checksTimeoutMs(specs) }));
-    if (result.code !== 0) return notReadChecks(specs, `checks command exited ${result.code}: ${remoteExcerpt(result.stderr.trim().split('\n')[0] ?? '')}`);
+    if (result.code !== 0) {
+      const remote = remoteExcerpt(result.stderr.trim().split('\n')[0] ?? '');
+      return notReadChecks(specs, `checks command exited ${result.code}: ${remote}`, remote);
+    }
     return parseChecks(result.stdout, specs, marker);
   } catch (err) {
-    const remote = err instanceof ChecksError && err.remote ? `: ${err.remote}` : '';
-    return notReadChecks(specs, `${unreachable(err)}${remote}`);
+    const remote = err instanceof ChecksError ? err.remote : remoteOf(err);
+    return notReadChecks(specs, `${unreachable(err)}${err instanceof ChecksError && remote ? `: ${remote}` : ''}`, remote);
   }
 }
 
@@ -336,6 +346,13 @@ export interface CheckedChange {
   after: Record<string, unknown>;
   drift: string[];
   findings: PlanFinding[];
+}
+
+/** What to do about a check not read. */
+function unreadHint(reason: string, host: string, what: 'probe' | 'backup'): string {
+  if (/curl or wget/.test(reason)) return `install curl on ${host}, or remove the health probe`;
+  if (/Windows host/.test(reason)) return `remove the ${what === 'probe' ? 'health probe' : 'backup'} from this Windows host's spec: fleetspec checks them on POSIX hosts only`;
+  return `look at ${host} and its SSH access; the ${what} is checked again next plan`;
 }
 
 const expected = (p: ProbeSpec) => `HTTP ${p.expect.join('|')}`;
@@ -369,7 +386,7 @@ export function checkedChange(resource: Resource<Host>, checks: HostChecks | und
       if ('notRead' in outcome) {
         before[spec.service] = 'not read';
         out.findings.push(finding(subject, 'hosts.check-not-read', `health probe of ${spec.service} not read: ${outcome.notRead}`,
-          /curl or wget/.test(outcome.notRead) ? `install curl on ${host}, or remove the health probe` : `look at ${host}'s SSH access; the probe is checked again next plan`, spec.at));
+          unreadHint(outcome.notRead, host, 'probe'), spec.at, outcome.remote));
         continue;
       }
       if ('status' in outcome && spec.expect.includes(outcome.status)) {
@@ -403,7 +420,7 @@ export function checkedChange(resource: Resource<Host>, checks: HostChecks | und
       after[spec.name] = backupWant(spec);
       if ('notRead' in outcome) {
         before[spec.name] = 'not read';
-        out.findings.push(finding(subject, 'hosts.check-not-read', `backup ${spec.name} not read: ${outcome.notRead}`, `look at ${host}'s SSH access; the backup is checked again next plan`, spec.at));
+        out.findings.push(finding(subject, 'hosts.check-not-read', `backup ${spec.name} not read: ${outcome.notRead}`, unreadHint(outcome.notRead, host, 'backup'), spec.at, outcome.remote));
         continue;
       }
       if ('missing' in outcome) {
