@@ -340,14 +340,6 @@ export async function readHostChecks(resource: Resource<Host>, target: SshTarget
   }
 }
 
-/** What a host change shows for the checks, findings for the ones that fail or were not read, and which fail (as drift fields). */
-export interface CheckedChange {
-  before: Record<string, unknown>;
-  after: Record<string, unknown>;
-  drift: string[];
-  findings: PlanFinding[];
-}
-
 /** What to do about a check not read. */
 function unreadHint(reason: string, host: string, what: 'probe' | 'backup'): string {
   if (/curl or wget/.test(reason)) return `install curl on ${host}, or remove the health probe`;
@@ -355,12 +347,13 @@ function unreadHint(reason: string, host: string, what: 'probe' | 'backup'): str
   return `look at ${host} and its SSH access; the ${what} is checked again next plan`;
 }
 
-const expected = (p: ProbeSpec) => `HTTP ${p.expect.join('|')}`;
-const backupWant = (b: BackupSpec) => `newest under ${formatAge(b.maxAgeSeconds)}, ${b.keep} kept`;
-
-/** The plan's view of a host's checks: stable before/after texts (no timings or ages when all is well) and one finding per failing or unread check. */
-export function checkedChange(resource: Resource<Host>, checks: HostChecks | undefined): CheckedChange {
-  const out: CheckedChange = { before: {}, after: {}, drift: [], findings: [] };
+/**
+ * One plan finding per check that fails or was not read; a passing check has none. These stay
+ * findings, outside the host's change: a plan's hash covers its changes, and a probe that flaps or
+ * a backup that ages must not make an approval stale.
+ */
+export function checkFindings(resource: Resource<Host>, checks: HostChecks | undefined): PlanFinding[] {
+  const out: PlanFinding[] = [];
   if (!checks) return out;
   const host = resource.name;
   const where = (at: (string | number)[]) => specLocation(resource, at);
@@ -376,57 +369,36 @@ export function checkedChange(resource: Resource<Host>, checks: HostChecks | und
     ...(remote ? { remote } : {}),
   });
   if (checks.probes.length) {
-    const before: Record<string, string> = {};
-    const after: Record<string, string> = {};
-    let failing = false;
     for (const { spec, outcome } of checks.probes) {
       const subject = `health ${spec.service}`;
       const url = `http://127.0.0.1:${spec.port}${spec.path}`;
-      after[spec.service] = expected(spec);
       if ('notRead' in outcome) {
-        before[spec.service] = 'not read';
-        out.findings.push(finding(subject, 'hosts.check-not-read', `health probe of ${spec.service} not read: ${outcome.notRead}`,
+        out.push(finding(subject, 'hosts.check-not-read', `health probe of ${spec.service} not read: ${outcome.notRead}`,
           unreadHint(outcome.notRead, host, 'probe'), spec.at, outcome.remote));
         continue;
       }
-      if ('status' in outcome && spec.expect.includes(outcome.status)) {
-        before[spec.service] = expected(spec);
-        continue;
-      }
-      failing = true;
+      if ('status' in outcome && spec.expect.includes(outcome.status)) continue;
       if ('status' in outcome) {
-        before[spec.service] = `HTTP ${outcome.status}`;
         const redirect = outcome.status >= 300 && outcome.status < 400;
-        out.findings.push(finding(subject, 'hosts.health-failed',
+        out.push(finding(subject, 'hosts.health-failed',
           `${spec.service} on ${host}: GET ${url} answered ${outcome.status}${redirect ? ' (a redirect; not followed)' : ''}, expected ${spec.expect.join(' or ')}`,
           redirect ? `probe the path the service answers itself, or add ${outcome.status} to expect` : `look at ${spec.service} on ${host} (its logs, systemctl status or docker ps)`, spec.at));
       } else {
-        before[spec.service] = outcome.failed === 'timeout' ? 'timed out' : outcome.failed === 'refused' ? 'refused' : 'no answer';
-        out.findings.push(finding(subject, 'hosts.health-failed', `${spec.service} on ${host}: GET ${url} failed: ${outcome.detail ?? outcome.failed}`,
+        out.push(finding(subject, 'hosts.health-failed', `${spec.service} on ${host}: GET ${url} failed: ${outcome.detail ?? outcome.failed}`,
           outcome.failed === 'refused' ? `start ${spec.service} on ${host}, or correct its port` : `look at ${spec.service} on ${host} (its logs, load, whether it hangs)`, spec.at));
       }
     }
-    out.before.health = before;
-    out.after.health = after;
-    if (failing) out.drift.push('health');
   }
   if (checks.backups.length) {
-    const before: Record<string, string> = {};
-    const after: Record<string, string> = {};
-    let failing = false;
     for (const { spec, outcome } of checks.backups) {
       const subject = `backup ${spec.name}`;
       const place = `${spec.path}${spec.pattern === '*' ? '' : `/${spec.pattern}`}${spec.file ? `/${spec.file}` : ''}`;
-      after[spec.name] = backupWant(spec);
       if ('notRead' in outcome) {
-        before[spec.name] = 'not read';
-        out.findings.push(finding(subject, 'hosts.check-not-read', `backup ${spec.name} not read: ${outcome.notRead}`, unreadHint(outcome.notRead, host, 'backup'), spec.at, outcome.remote));
+        out.push(finding(subject, 'hosts.check-not-read', `backup ${spec.name} not read: ${outcome.notRead}`, unreadHint(outcome.notRead, host, 'backup'), spec.at, outcome.remote));
         continue;
       }
       if ('missing' in outcome) {
-        failing = true;
-        before[spec.name] = outcome.missing === 'no-directory' ? 'no directory' : 'unreadable';
-        out.findings.push(finding(subject, 'hosts.backup-missing',
+        out.push(finding(subject, 'hosts.backup-missing',
           outcome.missing === 'no-directory' ? `backup ${spec.name} on ${host}: there is no directory ${spec.path}` : `backup ${spec.name} on ${host}: ${spec.path} cannot be read by the SSH user`,
           outcome.missing === 'no-directory' ? `check that the backup job runs and writes to ${spec.path}, or correct the path` : `let the SSH user read ${spec.path} (group or ACL), or correct the path`, [...spec.at, 'path']));
         continue;
@@ -444,19 +416,11 @@ export function checkedChange(resource: Resource<Host>, checks: HostChecks | und
         if (outcome.count < spec.keep) problems.push({ code: 'hosts.backup-count', text: `only ${count} kept (keep ${spec.keep})`, hint: 'backups are missing from the rotation: check the days the job did not run, or lower keep' });
         else if (outcome.count > spec.keep + 1) problems.push({ code: 'hosts.backup-count', text: `${count} kept, more than ${spec.keep}`, hint: 'the rotation is not deleting old backups: check its cleanup step, or raise keep' });
       }
-      if (!problems.length) {
-        before[spec.name] = backupWant(spec);
-        continue;
-      }
-      failing = true;
-      before[spec.name] = problems.map((p) => p.text).join('; ');
+      if (!problems.length) continue;
       const order = ['hosts.backup-missing', 'hosts.backup-stale', 'hosts.backup-empty', 'hosts.backup-count'];
       const code = order.find((c) => problems.some((p) => p.code === c))!;
-      out.findings.push(finding(subject, code, `backup ${spec.name} on ${host} (${place}): ${problems.map((p) => p.text).join('; ')}`, problems.map((p) => p.hint).join('; '), spec.at));
+      out.push(finding(subject, code, `backup ${spec.name} on ${host} (${place}): ${problems.map((p) => p.text).join('; ')}`, problems.map((p) => p.hint).join('; '), spec.at));
     }
-    out.before.backups = before;
-    out.after.backups = after;
-    if (failing) out.drift.push('backups');
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { defineDriver, readEach, type LiveContext } from '../driver.js';
 import type { Resource } from '../kind.js';
 import { FACTS_SCRIPT, formatSize, parseFacts, parseSize, type HostFacts } from './facts.js';
 import type { Host } from './index.js';
-import { checkedChange, withChecks, type HostChecks } from './checks.js';
+import { checkFindings, withChecks, type HostChecks } from './checks.js';
 import { compareGpus, factsCommandFor, isWindowsFacts, isWindowsHost, parseWindowsFacts, powershellErrorLine } from './windows.js';
 
 /** Where in its spec file a resource sets something, for messages: "specs/hosts/ai.yaml:40:3". */
@@ -135,11 +135,8 @@ export const hostsDriver = defineDriver<Map<string, HostRead>>({
         continue;
       }
       const { before, after, drift } = compare(resource.value, facts);
-      const checked = checkedChange(resource, 'facts' in read! ? read.checks : undefined);
-      Object.assign(before, checked.before);
-      Object.assign(after, checked.after);
-      drift.push(...checked.drift);
-      plan.findings.push(...checked.findings);
+      // Health probes and backups are findings only: a plan's hash covers its changes, and a flapping probe must not make approvals stale.
+      plan.findings.push(...checkFindings(resource, 'facts' in read! ? read.checks : undefined));
       changes.push({
         kind: 'hosts',
         name: resource.name,
