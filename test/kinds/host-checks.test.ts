@@ -299,10 +299,10 @@ describe('the checks script', () => {
     expect(() => parseChecks(`${m} now 1\n${m} now 2\n${m} end`, specs, MARKER)).toThrow(/single clock/);
   });
 
-  it('treats a host with no curl or wget, and a Windows host, as not read: findings say so, never pass or fail', () => {
+  it('treats a host with no curl or GNU wget as not read: the finding says so and what to do, never pass or fail', () => {
     const specs: HostCheckSpecs = { probes: [{ service: 'a', port: 80, path: '/', expect: [200], timeoutSeconds: 5, at: ['services', 0, 'health'] }], backups: [] };
     const checks = parseChecks(`@@${MARKER} now 5\n@@${MARKER} h 0 none\n@@${MARKER} end\n`, specs, MARKER);
-    expect(checks.probes[0]!.outcome).toEqual({ notRead: 'no curl or wget on the host' });
+    expect(checks.probes[0]!.outcome).toEqual({ notRead: 'no curl, nor a GNU wget (which can refuse redirects), on the host' });
     const resource = { name: 'web', value: { kind: 'Host', name: 'web', address: 'x' }, doc: fakeDoc() } as unknown as Resource<Host>;
     expect(checkFindings(resource, checks)).toEqual([expect.objectContaining({ code: 'hosts.check-not-read', subject: 'health a', hint: 'install curl on web, or remove the health probe' })]);
   });
@@ -360,7 +360,7 @@ describe('the checks script on this machine, without SSH', () => {
     // And without wget either: not read, with the reason.
     await rm(join(bin, 'wget'));
     const none = await run(join(bin, 'sh'), ['-c', checksScript(specs, MARKER)], { encoding: 'utf8', env: { PATH: bin } });
-    expect(parseChecks(none.stdout, specs, MARKER).probes.map((p) => p.outcome)).toEqual(specs.probes.map(() => ({ notRead: 'no curl or wget on the host' })));
+    expect(parseChecks(none.stdout, specs, MARKER).probes.map((p) => p.outcome)).toEqual(specs.probes.map(() => ({ notRead: 'no curl, nor a GNU wget (which can refuse redirects), on the host' })));
   });
 
   it("verifies seed 004's backup layout as specs/hosts/ai.yaml declares it: dated directories holding postgres.sql and chromadb.tar.gz, 8 days after the cleanup", async () => {

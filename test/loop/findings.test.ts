@@ -99,7 +99,7 @@ describe('observeFindings', () => {
           checkFinding('ai', 'health ollama'),
           checkFinding('ai', 'backup postgres', 'hosts.backup-stale', 'backup postgres on ai (/data/backups/[0-9]*/postgres.sql): the newest is 3d old (at most 1d 2h)'),
           checkFinding('ai', 'backup chromadb', 'hosts.backup-count', 'backup chromadb on ai: only 2 kept (keep 7)'),
-          checkFinding('ai', 'health voice-assistant', 'hosts.check-not-read', 'health probe of voice-assistant not read: no curl or wget on the host'),
+          checkFinding('ai', 'health voice-assistant', 'hosts.check-not-read', 'health probe of voice-assistant not read: no curl, nor a GNU wget (which can refuse redirects), on the host'),
         ],
         unknown: ['linux-home'],
       }),
@@ -355,7 +355,7 @@ describe('finding tickets through pull requests', () => {
     merge(opened!.pr!);
     expect(await pass(failing)).toEqual([]);
     // No curl on the host this tick, then the host unreachable: the ticket stays as it is.
-    const notRead = checkFinding('web', 'health ollama', 'hosts.check-not-read', 'health probe of ollama not read: no curl or wget on the host');
+    const notRead = checkFinding('web', 'health ollama', 'hosts.check-not-read', 'health probe of ollama not read: no curl, nor a GNU wget (which can refuse redirects), on the host');
     expect(await pass({ live: live({ findings: [data, notRead] }), readableHosts: new Set(['web']) })).toEqual([]);
     expect(await pass({ live: live({ unknown: ['web'] }), readableHosts: new Set(['web']) })).toEqual([]);
     // The probe passes: a PR proposes closing the ticket; merged, nothing is left to do.

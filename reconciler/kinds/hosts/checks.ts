@@ -259,7 +259,7 @@ function probeOutcome(lines: string[] | undefined, spec: ProbeSpec): ProbeOutcom
   if (!lines?.length) return { notRead: 'the host printed no result for this probe' };
   if (lines.length > 1) return { notRead: CONFLICT };
   const line = lines[0]!;
-  if (line === 'none') return { notRead: 'no curl or wget on the host' };
+  if (line === 'none') return { notRead: 'no curl, nor a GNU wget (which can refuse redirects), on the host' };
   const m = /^(curl|wget) (-|[0-9]{1,3}) ([0-9]{3}) (-|[0-9]{1,6}(?:[.,][0-9]{1,9})?)$/.exec(line);
   if (!m) {
     const remote = remoteExcerpt(line, 80);
@@ -342,7 +342,7 @@ export async function readHostChecks(resource: Resource<Host>, target: SshTarget
 
 /** What to do about a check not read. */
 function unreadHint(reason: string, host: string, what: 'probe' | 'backup'): string {
-  if (/curl or wget/.test(reason)) return `install curl on ${host}, or remove the health probe`;
+  if (/no curl, nor a GNU wget/.test(reason)) return `install curl on ${host}, or remove the health probe`;
   if (/Windows host/.test(reason)) return `remove the ${what === 'probe' ? 'health probe' : 'backup'} from this Windows host's spec: fleetspec checks them on POSIX hosts only`;
   return `look at ${host} and its SSH access; the ${what} is checked again next plan`;
 }
