@@ -34,7 +34,7 @@ export const FINDING_PREFIX = branchPrefix('finding');
 const FINDING_BRANCH = /^fleetspec\/finding\/(T-[0-9]{4,})-([a-z0-9_-]+)$/;
 export const FINDING_LABEL = 'finding';
 
-export const FINDING_SOURCES = ['disk', 'health', 'backup', 'drift', 'apply', 'unapproved'] as const;
+export const FINDING_SOURCES = ['disk', 'drift', 'apply', 'unapproved', 'health', 'backup'] as const;
 export type FindingSource = (typeof FINDING_SOURCES)[number];
 
 /** A finding that holds: what its ticket says. */
