@@ -68,7 +68,7 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     expect(plan).toMatchObject({ format: 'fleetspec-plan/v1', mode: 'offline', summary: { add: 7, unknown: 17 } });
     expect(plan.unknown).toContainEqual({ kind: 'hosts', name: 'ai', reason: 'offline (plan with --live to read it)' });
     expect(plan.unknown).toContainEqual({ kind: 'tickets', name: 'T-0001', reason: 'offline (plan with --live to read GitHub issues)' });
-    expect(plan.findings).toContainEqual(expect.objectContaining({ kind: 'hosts', name: 'linux-home', code: 'policy.host-thresholds', severity: 'warning', where: 'specs/hosts/linux-home.yaml:66:3' }));
+    expect(plan.findings).toContainEqual(expect.objectContaining({ kind: 'hosts', name: 'linux-home', code: 'policy.host-thresholds', severity: 'warning', where: 'specs/hosts/linux-home.yaml:70:3' }));
   });
 
   it('refuses a plan file edited after it was made, applying nothing (exit 1)', async () => {
