@@ -336,7 +336,7 @@ its closing when the finding clears.`;
       .option('--specs-path <path>', 'the specs folder inside the repository (default: FLEETSPEC_SPECS_PATH, else specs)');
   const loopOptions = (cmd: Command) =>
     reachOptions(
-      githubOptions(cmd).option('--finding-tickets <list>', 'findings that open tickets: all, none, or a comma list of disk, drift, apply, unapproved (default: FLEETSPEC_FINDING_TICKETS, else all)'),
+      githubOptions(cmd).option('--finding-tickets <list>', 'findings that open tickets: all, none, or a comma list of disk, drift, apply, unapproved, health, backup (default: FLEETSPEC_FINDING_TICKETS, else all)'),
     );
 
   loopOptions(
