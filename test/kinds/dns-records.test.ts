@@ -116,3 +116,34 @@ describe('DnsRecord records: list', () => {
     expect(tfId('153.se')).toBe('_153_se');
   });
 });
+
+describe('the dns-routes policy over both forms', () => {
+  let dir: string;
+  let violations: { name: string; path: string; message: string }[];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fleetspec-dns-routes-'));
+    for (const f of ['zones', 'dns', 'ports']) await mkdir(join(dir, f));
+    await writeFile(join(dir, 'zones', 'example.com.yaml'), ZONE);
+    await writeFile(join(dir, 'ports', 'web.yaml'), PORTS);
+    await writeFile(join(dir, 'dns', 'app.yaml'), spec('app.example.com', 'type: CNAME', 'target: tunnel.example.com', 'route: web/app'));
+    await writeFile(join(dir, 'dns', 'mail.yaml'), spec('mail.example.com', 'records:', '  - {type: A, content: 192.0.2.25}'));
+    await writeFile(join(dir, 'dns', 'apex.yaml'), spec('example.com', 'records:', '  - {type: MX, content: mail.example.com, priority: 10}', '  - {type: MX, content: gone.example.com, priority: 20}'));
+    await writeFile(join(dir, 'dns', 'sub.yaml'), spec('sub.example.com', 'records:', '  - {type: NS, content: ns1.example.com}'));
+    const loaded = await loadSpecs(dir);
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const { dnsRoutes } = await import('../../reconciler/policies/rules/dns-routes.js');
+    violations = dnsRoutes
+      .check({ unrouted: ['example.com', 'mail.example.com'] }, { index: loaded.index } as Parameters<typeof dnsRoutes.check>[1])
+      .map((v) => ({ name: v.resource!.name, path: (v.path ?? []).join('.'), message: v.message }));
+  }, 60_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('a routed CNAME passes as before; a records: name needs unrouted:, and its MX and NS contents may not dangle', () => {
+    expect(violations).toEqual([
+      { name: 'example.com', path: 'records.1.content', message: 'points at gone.example.com, a name in zone example.com that no spec defines (a dangling record)' },
+      { name: 'sub.example.com', path: 'name', message: 'no port allocation behind this name (a records: list is not routed through the tunnel)' },
+      { name: 'sub.example.com', path: 'records.0.content', message: 'points at ns1.example.com, a name in zone example.com that no spec defines (a dangling record)' },
+    ]);
+  });
+});
