@@ -345,6 +345,9 @@ export function forwardedConnection(
   };
 }
 
+/** The most a command may print (stdout and stderr together) before it is killed. */
+export const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
 async function exec(
   target: SshTarget,
   ssh: NodeSSH,
@@ -357,9 +360,11 @@ async function exec(
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   let onStop: (() => void) | undefined;
-  // The command's deadline, or the pool's cancellation, whichever comes first: either kills it remotely.
+  let end: (error: SshError) => void = () => {};
+  // The command's deadline, the pool's cancellation or too much output, whichever comes first: each kills it remotely.
   const deadline = new Promise<never>((_resolve, reject) => {
-    const end = (error: SshError) => {
+    end = (error: SshError) => {
+      if (timedOut) return;
       timedOut = true;
       if (channel) killRemote(channel);
       reject(error);
@@ -375,10 +380,21 @@ async function exec(
     for (let attempt = 1; ; attempt++) {
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
+      // A host is not trusted to print a bounded amount: past the cap the command is killed, nothing more is kept.
+      let printed = 0;
+      const keep = (into: Buffer[]) => (chunk: Buffer) => {
+        printed += chunk.length;
+        if (printed > MAX_OUTPUT_BYTES) {
+          end(new SshError('command', target.label, `the command printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB and was killed: ${shorten(command)}`,
+            'fleetspec expects a few kilobytes here: look at what the host runs for this command (a login script, a replaced binary)'));
+          return;
+        }
+        into.push(chunk);
+      };
       const running = ssh.execCommand(command, {
         // Buffers are joined before decoding: a chunk may end inside a multi-byte character.
-        onStdout: (chunk) => stdout.push(chunk),
-        onStderr: (chunk) => stderr.push(chunk),
+        onStdout: keep(stdout),
+        onStderr: keep(stderr),
         onChannel: (opened) => {
           channel = opened;
           if (timedOut) killRemote(opened);

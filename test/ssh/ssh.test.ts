@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { utils } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { rejectionOf } from '../helpers.js';
-import { SshError, SshPool, fingerprint, forwardedConnection, type SshPoolOptions, type SshTarget } from '../../reconciler/ssh/pool.js';
+import { MAX_OUTPUT_BYTES, SshError, SshPool, fingerprint, forwardedConnection, type SshPoolOptions, type SshTarget } from '../../reconciler/ssh/pool.js';
 import { sh, shellQuote } from '../../reconciler/ssh/quote.js';
 import { clientKey, otherLoginUser, startSshd, type TestSshd } from './sshd.js';
 
@@ -236,6 +236,16 @@ describe('command timeout', () => {
       // so for root the command may still run: end it here by its process group.
       await pool.run(main.target(), (session) => session.exec(sh`kill -KILL -- -$(cat ${pidFile}) 2>/dev/null; true`));
     }
+  });
+
+  test('a host that prints without end is cut off past the cap, not kept in memory, and the session stays usable', async () => {
+    const pool = newPool();
+    await pool.run(main.target(), async (session) => {
+      const error = await sshError(session.exec('yes fleetspec', { timeoutMs: 60_000 }));
+      expect(error.code).toBe('command');
+      expect(error.message).toContain(`printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB and was killed`);
+      expect(await session.exec('echo still here')).toEqual({ stdout: 'still here\n', stderr: '', code: 0 });
+    });
   });
 
   const nonRoot = otherLoginUser();
