@@ -3,7 +3,7 @@
 // autoscale.scaleUpTo in its spec file (edited in place, comments kept), through the same path
 // findings and rollbacks use (proposals/index.ts). Merging it resizes the VM through the vms stack;
 // nothing is resized without that approval. Exactly one PR per VM while the rule holds:
-//   holds, no PR                   -> one is opened on fleetspec/proposal/scale-<vm>, label fleetspec:scale
+//   holds, no PR                   -> one is opened on fleetspec/finding/scale-<vm>, label fleetspec:scale
 //   holds, its PR open             -> left as it is (later ticks open no other)
 //   holds, a person closed the PR  -> left closed while the rule holds (declined)
 //   holds, the budget brake refuses the new type -> no PR (an open one is closed); a finding says so
@@ -36,8 +36,13 @@ export interface ScaleAction {
   finding?: PlanFinding;
 }
 
-/** The PR branch of a VM's scale proposal: fleetspec/proposal/scale-<vm>. */
-export const scaleBranch = (vm: string) => proposalBranch('proposal', 'scale', vm);
+/**
+ * The PR branch of a VM's scale proposal: fleetspec/finding/scale-<vm>. A finding's branch, not an
+ * agent's proposal: fleetspec itself wrote it from what it found, so (its commits recorded as the
+ * bot's) nobody made the change and one approver suffices. It holds no ticket id, so the finding
+ * tickets (loop/findings.ts) leave it alone.
+ */
+export const scaleBranch = (vm: string) => proposalBranch('finding', 'scale', vm);
 
 /** The VM's spec file with machineType: set to `to`, everything else (comments, order, quoting) as it was. */
 export function resizedText(resource: Resource<VirtualMachine>, to: string): string {

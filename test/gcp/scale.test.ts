@@ -107,7 +107,7 @@ describe('scale proposals through pull requests', () => {
 
   it('proposes the resize once while the CPU is high, over two ticks', async () => {
     const first = await tick(running(cpu(78, 93)));
-    expect(branch).toBe('fleetspec/proposal/scale-supervisor-vm');
+    expect(branch).toBe('fleetspec/finding/scale-supervisor-vm');
     expect(first).toEqual([{ vm: 'supervisor-vm', branch, pr: expect.any(Number), action: 'opened' }]);
     const pr = gh.repo().pulls.get(first[0]!.pr!)!;
     expect(pr).toMatchObject({ title: 'Resize supervisor-vm from n1-standard-2 to n1-standard-4', state: 'open', head: { ref: branch }, base: { ref: 'main' }, labels: [SCALE_LABEL.name] });
