@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'safe-stable-stringify';
 import type { Resource, SpecIndex } from '../kinds/kind.js';
 import type { DnsRecord } from '../kinds/dns/index.js';
-import { isSingle, recordsOf, recordTfId, type RecordType } from '../kinds/dns/records.js';
+import { isSingle, recordsOf, recordTfId, txtContent, type RecordType } from '../kinds/dns/records.js';
 import { findAllocation } from '../kinds/ports/index.js';
 import type { VirtualMachine } from '../kinds/vms/index.js';
 import type { DnsZone } from '../kinds/zones/index.js';
@@ -180,7 +180,8 @@ export function dnsInput(index: SpecIndex): Built<DnsInput> {
         name: r.name,
         zone: r.zone,
         type: rec.type,
-        ...(rec.caa ? { caa: rec.caa } : { content: rec.content! }),
+        // TXT goes as Cloudflare stores it: quoted character strings of at most 255 bytes.
+        ...(rec.caa ? { caa: rec.caa } : { content: rec.type === 'TXT' ? txtContent(rec.content!) : rec.content! }),
         ...(rec.priority !== undefined ? { priority: rec.priority } : {}),
         proxied: isSingle(r) ? (r.proxied ?? routed) : rec.proxied,
         ttl: rec.ttl,

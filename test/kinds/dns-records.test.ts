@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordKey, recordsOf, recordTfId } from '../../reconciler/kinds/dns/records.js';
+import { recordKey, recordsOf, recordTfId, txtContent } from '../../reconciler/kinds/dns/records.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
 import { tfId } from '../../reconciler/stacks/model.js';
 import type { Diagnostic } from '../../reconciler/diagnostics.js';
@@ -58,7 +58,9 @@ const CASES: Record<string, { text: string; expect: string[]; message?: RegExp }
   'txt-newline': { text: spec('t.example.com', 'records:', '  - type: TXT', '    content: "line one\\nline two"'), expect: ['6:14 dns.bad-content'], message: /line break/ },
   'txt-quote': { text: spec('t2.example.com', 'records:', '  - {type: TXT, content: \'say "hi"\'}'), expect: ['5:26 dns.bad-content'] },
   'txt-too-long': { text: spec('t3.example.com', 'records:', `  - {type: TXT, content: ${'a'.repeat(2049)}}`), expect: ['5:26 schema.too-long'] },
-  'txt-multibyte-over': { text: spec('t4.example.com', 'records:', `  - {type: TXT, content: ${'é'.repeat(1100)}}`), expect: ['5:26 dns.bad-content'], message: /2200 bytes; Cloudflare takes at most 2048/ },
+  'txt-not-ascii': { text: spec('t4.example.com', 'records:', `  - {type: TXT, content: ${'é'.repeat(10)}}`), expect: ['5:26 dns.bad-content'], message: /not ASCII/ },
+  'txt-quoted-over': { text: spec('t5.example.com', 'records:', `  - {type: TXT, content: ${'a'.repeat(2030)}}`), expect: ['5:26 dns.bad-content'], message: /2053 characters as quoted 255-byte strings; Cloudflare takes at most 2048/ },
+  'txt-quoted-fits': { text: spec('t6.example.com', 'records:', `  - {type: TXT, content: ${'a'.repeat(2025)}}`), expect: [] },
   'proxied-txt': { text: spec('x.example.com', 'records:', '  - {type: TXT, content: hello, proxied: true}'), expect: ['5:42 dns.not-proxiable'] },
   'two-forms': { text: spec('f.example.com', 'type: A', 'target: 192.0.2.1', 'records:', '  - {type: A, content: 192.0.2.2}'), expect: ['4:1 dns.two-forms', '5:1 dns.two-forms'] },
   'route-on-list': { text: spec('r.example.com', 'route: web/app', 'records:', '  - {type: CNAME, content: tunnel.example.com}'), expect: ['4:1 dns.two-forms'], message: /single form/ },
@@ -114,6 +116,9 @@ describe('DnsRecord records: list', () => {
     expect(new Set(['a._b.example.com', 'a_b.example.com', 'a.b.example.com', '_a.b.example.com'].map(tfId)).size).toBe(4);
     expect(tfId('api.consilio.153.se')).toBe('api_consilio_153_se');
     expect(tfId('153.se')).toBe('_153_se');
+    // TXT content as Cloudflare stores it: quoted strings of at most 255 bytes.
+    expect(txtContent('v=spf1 -all')).toBe('"v=spf1 -all"');
+    expect(txtContent('a'.repeat(300))).toBe(`"${'a'.repeat(255)}" "${'a'.repeat(45)}"`);
   });
 });
 

@@ -2,7 +2,7 @@ import { kindSchema, ref } from '../common.js';
 import { defineKind, type Finding } from '../kind.js';
 import { missingReference } from '../references.js';
 import { FQDN_PATTERN, insideZone, type DnsZone } from '../zones/index.js';
-import { CAA_TAGS, PROXIABLE, RECORD_NAME_PATTERN, RECORD_TYPES, SINGLE_TYPES, TXT_MAX, TXT_STRING, recordKey, recordsOf, validIPv4, validIPv6, type DnsRecordEntry } from './records.js';
+import { CAA_TAGS, PROXIABLE, RECORD_NAME_PATTERN, RECORD_TYPES, SINGLE_TYPES, TXT_MAX, TXT_STRING, recordKey, recordsOf, txtContent, validIPv4, validIPv6, type DnsRecordEntry } from './records.js';
 
 export type { DnsRecordEntry, RecordType } from './records.js';
 
@@ -27,8 +27,10 @@ const recordName = { type: 'string', maxLength: 253, pattern: RECORD_NAME_PATTER
 const ttl = { type: 'integer', minimum: 1, maximum: 86400, description: 'seconds; 1 means automatic (the default), else 60 to 86400' };
 /** A host name as a record's content: letters, digits, hyphens and underscores (_dmarc, _domainkey), an optional final dot. */
 const HOSTNAME = /^(?=.{1,254}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$/;
-/** Printable text without the characters that DNS presentation format quotes or escapes. */
-const TXT_UNSAFE = /["\\\u0000-\u001f\u007f]/;
+/** What TXT text may not hold: the characters DNS presentation format quotes or escapes, control characters, anything not ASCII. */
+const TXT_UNSAFE = /[^\x20-\x7e]|["\\]/;
+/** What a CAA value may not hold. */
+const CAA_UNSAFE = /["\\\u0000-\u001f\u007f]/;
 
 const entry = {
   type: 'object',
@@ -41,7 +43,7 @@ const entry = {
       type: 'string',
       minLength: 1,
       maxLength: TXT_MAX,
-      description: 'an IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, MX, NS), or text (TXT, at most 2048 characters; Cloudflare splits it into 255-byte strings)',
+      description: 'an IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, MX, NS), or text (TXT: printable ASCII without quotes or backslashes, at most 2048 characters; fleetspec quotes it and splits it into 255-byte strings)',
     },
     priority: { type: 'integer', minimum: 0, maximum: 65535, description: 'MX only, and required there: lower is preferred' },
     flags: { type: 'integer', minimum: 0, maximum: 255, description: 'CAA only: 0 (the default), or 128 for a critical property' },
@@ -107,7 +109,7 @@ export function recordFindings(value: DnsRecord): Finding[] {
     if (e.type === 'CAA') {
       if (e.tag === undefined) add('dns.missing-field', ['records', i], 'a CAA record needs tag:', 'add tag: issue (or issuewild, iodef)');
       if (e.value === undefined) add('dns.missing-field', ['records', i], 'a CAA record needs value:', 'add value: the CA\'s domain, such as letsencrypt.org (or a mailto:/https: URL for iodef)');
-      else if (TXT_UNSAFE.test(e.value) || /\s/.test(e.value)) add('dns.bad-content', at('value'), 'a CAA value holds a space, a quote, a backslash or a control character', 'write the CA\'s domain (letsencrypt.org) or, for iodef, one URL');
+      else if (CAA_UNSAFE.test(e.value) || /\s/.test(e.value)) add('dns.bad-content', at('value'), 'a CAA value holds a space, a quote, a backslash or a control character', 'write the CA\'s domain (letsencrypt.org) or, for iodef, one URL');
       else if (e.tag === 'iodef' && !/^(mailto:[^@\s]+@[^@\s]+|https?:\/\/[^\s]+)$/.test(e.value)) add('dns.bad-content', at('value'), `"${e.value}" is not a mailto: or http(s): URL (an iodef property's value)`, 'write mailto:security@example.com or https://example.com/caa-report');
       else if (e.tag !== 'iodef' && !/^(;|[A-Za-z0-9.-]+(\s*;.*)?)$/.test(e.value)) add('dns.bad-content', at('value'), `"${e.value}" is not a CA domain (an ${e.tag} property's value)`, 'write the CA\'s domain, such as letsencrypt.org, or ; to allow no CA');
       return;
@@ -121,8 +123,8 @@ export function recordFindings(value: DnsRecord): Finding[] {
     } else if ((e.type === 'CNAME' || e.type === 'MX' || e.type === 'NS') && !HOSTNAME.test(e.content)) {
       add('dns.bad-content', at('content'), `"${e.content}" is not a host name (a${e.type === 'MX' ? 'n' : ''} ${e.type} record's content)`, e.type === 'MX' ? 'write the mail server\'s host name, such as mail.example.com (not an address)' : 'write a host name such as host.example.com');
     } else if (e.type === 'TXT') {
-      if (TXT_UNSAFE.test(e.content)) add('dns.bad-content', at('content'), 'TXT content holds a quote, a backslash, a line break or another control character', 'write the text on one line without quotes or backslashes (Cloudflare quotes it and splits it into 255-byte strings itself)');
-      else if (Buffer.byteLength(e.content) > TXT_MAX) add('dns.bad-content', at('content'), `TXT content is ${Buffer.byteLength(e.content)} bytes; Cloudflare takes at most ${TXT_MAX} (in strings of ${TXT_STRING})`, 'shorten it, or split it over several TXT records');
+      if (TXT_UNSAFE.test(e.content)) add('dns.bad-content', at('content'), 'TXT content holds a quote, a backslash, a line break, another control character or a character that is not ASCII', `write the text on one line in printable ASCII, without quotes or backslashes (fleetspec quotes it and splits it into ${TXT_STRING}-byte strings)`);
+      else if (txtContent(e.content).length > TXT_MAX) add('dns.bad-content', at('content'), `TXT content is ${txtContent(e.content).length} characters as quoted ${TXT_STRING}-byte strings; Cloudflare takes at most ${TXT_MAX}`, 'shorten it, or split it over several TXT records');
     }
     if (e.type === 'MX' && e.priority === undefined) add('dns.missing-field', ['records', i], 'an MX record needs priority:', 'add priority: a number, lower is preferred (10)');
   });

@@ -135,5 +135,18 @@ export function describeRecords(spec: RecordSpec): string {
     .join(', ');
 }
 
+/**
+ * TXT text as Cloudflare's API wants a TXT record's content: RFC 1035 character strings, each
+ * quoted and at most 255 bytes (`"v=spf1 -all"`; longer text as `"…" "…"`). The API stores what it
+ * is given and warns about unquoted content, and the provider passes content through unchanged,
+ * so the stack writes it quoted and split exactly as Cloudflare would. The kind admits printable
+ * ASCII without quotes or backslashes only, so nothing inside needs escaping.
+ */
+export function txtContent(text: string): string {
+  const strings: string[] = [];
+  for (let i = 0; i < text.length; i += TXT_STRING) strings.push(`"${text.slice(i, i + TXT_STRING)}"`);
+  return strings.length ? strings.join(' ') : '""';
+}
+
 export const validIPv4 = (s: string) => isIPv4(s);
 export const validIPv6 = (s: string) => isIPv6(s) && !s.includes('%');
