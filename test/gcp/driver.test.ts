@@ -145,6 +145,21 @@ describe('the vms driver, live', () => {
     expect(g.instance('vm-host', 'us-central1-a', 'power')!.status).toBe('RUNNING');
   });
 
+  it("planning a branch, reads only VMs whose key the trusted specs already give the vms stack", async () => {
+    g.addInstance({ project: 'vm-host', zone: 'us-central1-a', name: 'branchvm' });
+    const { specs, stacks } = await fleet({ branchvm: vmYaml('branchvm').replace(KEY, 'secret:meta/gcloud/openhorizon_key') });
+    const d = driver();
+    const ctx = context(specs, stacks, { [KEY]: g.keyJson, 'secret:meta/gcloud/openhorizon_key': g.keyJson });
+    ctx.stacks.trustedSecrets = { vms: [KEY] };
+    const before = g.calls.length;
+    const desired = specs.index.all('vms');
+    const plan = d.diff(desired, await d.readLive(desired, ctx), ctx);
+    expect(plan.unknown).toEqual([{ kind: 'vms', name: 'branchvm', reason: 'not read: this change gives vms secret:meta/gcloud/openhorizon_key, which the trusted specs do not; it is read once such a change is approved and merged' }]);
+    expect(g.calls.length).toBe(before);
+    ctx.stacks.trustedSecrets = { vms: [KEY, 'secret:meta/gcloud/openhorizon_key'] };
+    expect(d.diff(desired, await d.readLive(desired, ctx), ctx).unknown).toEqual([]);
+  });
+
   it('offline, reads nothing through Google and plans the stack as before', async () => {
     const { specs, stacks } = await fleet({ off: vmYaml('off', ['running: true']) });
     const before = g.calls.length;

@@ -51,6 +51,12 @@ async function clientFor(vm: VirtualMachine, ctx: Pick<LiveContext, 'secret'>, o
 const refOf = (vm: VirtualMachine): InstanceRef => ({ project: vm.project, zone: vm.zone, name: vm.name });
 
 async function readVm(vm: VirtualMachine, ctx: LiveContext, opts: GcpOptions): Promise<Read> {
+  // Planning a branch: a key reaches Google only for the VMs the trusted specs already give it to,
+  // as with terraform (stacks/driver.ts): a PR cannot hand the user's key to a call it chose.
+  const trusted = ctx.stacks.trustedSecrets;
+  if (trusted && vm.credentials && !(trusted.vms ?? []).includes(vm.credentials)) {
+    return { notRead: `not read: this change gives vms ${vm.credentials}, which the trusted specs do not; it is read once such a change is approved and merged` };
+  }
   const client = await clientFor(vm, ctx, opts);
   if (typeof client === 'string') return { notRead: client };
   try {
