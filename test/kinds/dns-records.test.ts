@@ -65,6 +65,7 @@ const CASES: Record<string, { text: string; expect: string[]; message?: RegExp }
   'two-forms': { text: spec('f.example.com', 'type: A', 'target: 192.0.2.1', 'records:', '  - {type: A, content: 192.0.2.2}'), expect: ['4:1 dns.two-forms', '5:1 dns.two-forms'] },
   'route-on-list': { text: spec('r.example.com', 'route: web/app', 'records:', '  - {type: CNAME, content: tunnel.example.com}'), expect: ['4:1 dns.two-forms'], message: /single form/ },
   'no-record': { text: spec('n.example.com'), expect: ['2:7 dns.no-record'] },
+  'ns-not-alone': { text: spec('deleg.example.com', 'records:', '  - {type: NS, content: ns1.other.example}', '  - {type: A, content: 192.0.2.7}'), expect: ['6:12 dns.ns-not-alone'] },
   'apex-ns': { text: spec('example.com', 'records:', '  - {type: NS, content: ns1.example.net}'), expect: ['5:12 dns.apex-ns'] },
   'underscore-name': { text: spec('_dmarc.example.com', 'records:', '  - {type: TXT, content: "v=DMARC1; p=reject"}'), expect: [] },
   'underscore-mid-label': { text: spec('a_b.example.com', 'records:', '  - {type: TXT, content: x}'), expect: ['2:7 schema.bad-format'] },

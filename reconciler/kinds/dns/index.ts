@@ -134,6 +134,11 @@ export function recordFindings(value: DnsRecord): Finding[] {
     const other = entries.findIndex((e, i) => i !== cname);
     add('dns.cname-not-alone', ['records', cname, 'type'], `a CNAME cannot share its name with any other record (here a ${entries[other]!.type}, records[${other}])`, 'keep the CNAME alone under this name, or replace it with the A/AAAA records it stands for');
   }
+  const ns = entries.findIndex((e) => e.type === 'NS');
+  const notNs = entries.findIndex((e) => e.type !== 'NS');
+  if (ns >= 0 && notNs >= 0 && value.name !== value.zone) {
+    add('dns.ns-not-alone', ['records', notNs, 'type'], `NS records delegate ${value.name} to other servers; a ${entries[notNs]!.type} record beside them (records[${notNs}]) would never be answered from here`, 'keep only the NS records under a delegated name, and publish the others in the zone it is delegated to');
+  }
   const seen = new Map<string, number>();
   recordsOf(value).forEach((r, i) => {
     const key = recordKey(r);
