@@ -98,7 +98,7 @@ export class GcpClient {
     }
     if (!STATUSES.has(status)) throw new GcpError(`${what}: unknown status ${remoteExcerpt(status, 40)}`, { remote: remoteExcerpt(status, 40) });
     const type = machineType.split('/').pop() ?? '';
-    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(type)) throw new GcpError(`${what}: machineType ${remoteExcerpt(machineType, 120)} is not a machine type`, { remote: remoteExcerpt(machineType, 120) });
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(type)) throw new GcpError(`${what}: machineType ${remoteExcerpt(type, 80)} is not a machine type`, { remote: remoteExcerpt(type, 80) });
     if (!/^[0-9]{1,20}$/.test(String(id))) throw new GcpError(`${what}: the instance id is not a number`);
     return { id: String(id), name: typeof json!.name === 'string' ? json!.name : i.name, status, machineType: type };
   }

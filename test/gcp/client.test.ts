@@ -98,6 +98,16 @@ describe('the Google client', () => {
     expect(hostile.remote!.length).toBeLessThanOrEqual(200);
   });
 
+  it('refuses an Instance whose status or machine type is not what Compute Engine documents, quoting it escaped', async () => {
+    g.addInstance({ project: 'vm-host', zone: 'us-central1-a', name: 'odd', status: 'RUNNING<img src=x>' });
+    const err = (await client().getInstance({ ...vm, name: 'odd' }).catch((e: unknown) => e)) as GcpError;
+    expect(err.message).toBe('instances.get vm-host/us-central1-a/odd: unknown status `RUNNING\\u003cimg src=x\\u003e`');
+    g.instance('vm-host', 'us-central1-a', 'odd')!.status = 'RUNNING';
+    g.instance('vm-host', 'us-central1-a', 'odd')!.machineType = 'n1-standard-2 `rm -rf`';
+    const type = (await client().getInstance({ ...vm, name: 'odd' }).catch((e: unknown) => e)) as GcpError;
+    expect(type.message).toBe('instances.get vm-host/us-central1-a/odd: machineType `n1-standard-2 \\u0060rm -rf\\u0060` is not a machine type');
+  });
+
   it('never puts the key or the access token in an error, and refuses a token_uri that is not https or loopback', async () => {
     // The token endpoint refuses a key it does not know (a signature by another key).
     const { generateKeyPairSync } = await import('node:crypto');
