@@ -81,6 +81,21 @@ describe('the vms driver, live', () => {
     expect(plan.changes.filter((c) => c.name === 'stack').map((c) => c.action)).toEqual(['no-op']);
   });
 
+  it('says so when the CPU of an autoscaling VM cannot be read, and still reads its status', async () => {
+    g.addInstance({ project: 'vm-host', zone: 'us-central1-a', name: 'nocpu' });
+    const { specs, stacks } = await fleet({ nocpu: vmYaml('nocpu', ['autoscale:', '  scaleUpTo: n1-standard-4', '  when: {windowMinutes: 120, cpuAvgAbove: 70}']) });
+    g.failNext('/v3/projects/vm-host/timeSeries', 403, "Permission monitoring.timeSeries.list denied (or the resource may not exist).", 3);
+    const d = driver();
+    const ctx = context(specs, stacks, { [KEY]: g.keyJson });
+    const desired = specs.index.all('vms');
+    const plan = d.diff(desired, await d.readLive(desired, ctx), ctx);
+    expect(plan.unknown).toEqual([]);
+    expect((plan.facts!.get('nocpu') as VmFacts).status).toBe('RUNNING');
+    expect(plan.findings.filter((f) => f.name !== 'stack')).toEqual([
+      expect.objectContaining({ kind: 'vms', name: 'nocpu', code: 'vms.cpu-not-read', severity: 'warning', message: 'CPU not read, so the scale rule cannot be judged: timeSeries.list vm-host compute.googleapis.com/instance/cpu/utilization failed (HTTP 403): `PERMISSION_DENIED: Permission monitoring.timeSeries.list denied (or the resource may not exist).`' }),
+    ]);
+  });
+
   it('turns an unreadable VM into "not read" with the reason, never an exception, and never the key or token', async () => {
     g.addInstance({ project: 'vm-host', zone: 'us-central1-a', name: 'hostile' });
     const { specs, stacks } = await fleet({

@@ -126,6 +126,9 @@ export function vmsDriverWith(opts: GcpOptions = {}): Driver<VmsLive> {
             reason: `machine type: live ${f.machineType}, the spec says ${vm.machineType} and the stack has no change pending (resized outside fleetspec?); change the spec, or plan the stack with terraform to put it back`,
           });
         }
+        if (vm.autoscale && f.status === 'RUNNING' && !f.cpu) {
+          findings.push({ kind: 'vms', name: r.name, code: 'vms.cpu-not-read', severity: 'warning', message: `CPU not read, so the scale rule cannot be judged: ${f.cpuNotRead ?? 'no samples'}`, hint: 'grant the service account roles/monitoring.viewer on the project' });
+        }
         const need = powerNeed(vm.running, f.status);
         if (need === 'wait') {
           findings.push({ kind: 'vms', name: r.name, code: 'vms.power-in-transition', severity: 'warning', message: `the VM is ${f.status}; running: ${vm.running} is applied once it settles`, hint: 'plan again in a few minutes' });
