@@ -117,6 +117,7 @@ export function printReport(r: TickReport, out: Output): void {
   for (const h of r.held ?? []) out.stdout(`${h.sha ? `main ${h.sha.slice(0, 7)}${h.pr ? ` (#${h.pr})` : ''}` : `drift ${h.kind ?? '?'}`}: held by sync window ${logLine(h.window)}: ${logLine(h.detail)}`);
   for (const d of r.drift) out.stdout(`drift ${d.kind}: PR #${d.pr} ${d.action}`);
   for (const f of r.findings) out.stdout(`finding ${logLine(f.key)}: ${f.id}${f.pr ? ` PR #${f.pr}` : ''} ${f.action}`);
+  for (const s of r.scale ?? []) out.stdout(`scale ${logLine(s.vm)}: ${s.pr ? `PR #${s.pr} ` : ''}${s.action}${s.finding ? `: ${logLine(s.finding.message)}` : ''}`);
   for (const p of r.pulled) out.stdout(`ticket ${p.id} from issue #${p.issue}: ${p.pr ? `PR #${p.pr} opened` : `${p.action}${p.detail ? ` (${logLine(p.detail)})` : ''}`}`);
   for (const e of r.errors) out.stdout(`error ${logLine(e)}`, 'err');
   out.stdout(`run ${r.run} ${r.state}: ${logLine(r.reason)}`, r.state === 'FAILED' ? 'err' : 'info');

@@ -13,7 +13,8 @@
 //      one (one apply per tick); anything else is refused and keeps the default branch untrusted;
 //   4. drift (drift.ts): what live differs from the trusted commit by, per kind, as one PR each;
 //   5. findings (findings.ts; a disk over threshold, a failed apply, unapproved commits, drift): one ticket each,
-//      proposed and closed by PRs like any ticket (loop/findings.ts).
+//      proposed and closed by PRs like any ticket (loop/findings.ts);
+//   6. scale (loop/scale.ts): the vm-scale rule over the live VMs proposes one resize PR while it holds, withdrawn when the load falls.
 // What several phases use (checkout folders, specs, policies, plan comments) is in phases/shared.ts.
 // Under the daemon a tick runs under a watch (loop/watchdog.ts): its calls to GitHub, git's network and
 // the LLM are waits the watch gives up when the tick's budget is spent or a stop comes, never during an
@@ -33,6 +34,7 @@ import { runCommands } from './phases/commands.js';
 import { reconcileMain, trustedBase } from './phases/default-branch.js';
 import { reconcileDrift } from './phases/drift.js';
 import { findingTickets } from './phases/findings.js';
+import { reconcileScale } from './scale.js';
 import { updateDashboard } from './dashboard.js';
 import { eventsOf, type Notifier } from '../notify/index.js';
 import { recover } from './phases/recover.js';
@@ -209,6 +211,18 @@ async function phases(ctx: TickContext): Promise<TickReport> {
         report.errors.push(`findings: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    // Seed 003's scale rule over the live VMs: one resize PR while it holds, withdrawn when the load falls.
+    if (live && !countBySeverity(current.loaded.diagnostics).errors) {
+      checkStop(ctx);
+      phase('scale');
+      try {
+        const scale = await reconcileScale(ctx, main, now, current.loaded, current.rules.policy.set, heads, live);
+        if (scale.length) report.scale = scale;
+      } catch (err) {
+        if (err instanceof TickAbandoned) throw err;
+        report.errors.push(`scale: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     if (ctx.dashboard) {
       checkStop(ctx);
       phase('dashboard');
@@ -287,6 +301,8 @@ function summarise(r: TickReport): string {
   if (r.commands.length) parts.push(`commands: ${r.commands.map((c) => `${c.command} #${c.pr} ${c.state}${c.resultPr ? ` (#${c.resultPr})` : ''}`).join(', ')}`);
   const proposed = r.findings.filter((f) => f.action !== 'declined');
   if (proposed.length) parts.push(`findings: ${proposed.map((f) => `${f.key} ${f.id} #${f.pr ?? '?'} ${f.action}`).join(', ')}`);
+  const scaled = (r.scale ?? []).filter((s) => s.action !== 'kept' && s.action !== 'declined');
+  if (scaled.length) parts.push(`scale: ${scaled.map((s) => `${s.vm}${s.pr ? ` #${s.pr}` : ''} ${s.action}`).join(', ')}`);
   if (r.pulled.length) parts.push(`tickets pulled: ${r.pulled.map((p) => (p.pr ? `#${p.issue} as ${p.id} in #${p.pr}` : `#${p.issue} ${p.action}`)).join(', ')}`);
   if (r.dashboard?.handEdited) parts.push(`dashboard #${r.dashboard.issue} was edited on GitHub; rewritten`);
   if (r.errors.length) parts.push(`failed: ${r.errors.join('; ')}`);

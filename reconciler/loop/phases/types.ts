@@ -11,6 +11,7 @@ import type { MainOutcome } from '../../state/loop.js';
 import type { PolicyContext } from '../../policies/index.js';
 import type { Approvers } from '../approval.js';
 import type { FindingAction } from '../findings.js';
+import type { ScaleAction } from '../scale.js';
 import type { PulledTicket } from '../tickets.js';
 import type { TickWatch } from '../watchdog.js';
 import type { DashboardResult } from '../dashboard.js';
@@ -71,6 +72,8 @@ export interface TickReport {
   findings: FindingAction[];
   /** The /fleetspec commands (and `fleetspec rollback`) acted on this tick. */
   commands: { id: number; command: string; pr: number; by: string; state: 'done' | 'refused'; detail: string; resultPr?: number }[];
+  /** The VM resize proposals the vm-scale rule needed this tick (loop/scale.ts), when there were any. */
+  scale?: ScaleAction[];
   /** What sync windows hold this tick (an approved merge, drift PRs): which window and when it goes (phases/windows.ts). */
   held?: Held[];
   /** What is suspended, by the trusted commit's specs and policies, one line each (policies/suspend.ts). */
