@@ -62,10 +62,10 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     expect(result.stdout).toContain('+ ports/consilio/api (create: port pinned in specs, not allocated)\n    after:  {"port":4001}\n    will:   record allocation consilio/api: port 4001 in the state store');
     expect(result.stdout).toContain('hosts/linux-home: warning disk / at 97% (alert >90%');
     expect(result.stdout).toMatch(/\? not read: hosts\/DESKTOP-LIBOQV5, hosts\/ai, hosts\/linux-home, models\/nomic-embed-text@ai, .*roles\/manager.*: offline \(plan with --live to read it\)/);
-    expect(result.stdout).toContain('Plan: 7 to add, 0 to change, 0 to destroy, all in fleetspec\'s state store. 17 not read.');
+    expect(result.stdout).toContain('Plan: 7 to add, 0 to change, 0 to destroy, all in fleetspec\'s state store. 24 not read.');
     expect(result.stderr).toContain(`plan written to ${planFile}`);
     const plan = JSON.parse(await readFile(planFile, 'utf8'));
-    expect(plan).toMatchObject({ format: 'fleetspec-plan/v1', mode: 'offline', summary: { add: 7, unknown: 17 } });
+    expect(plan).toMatchObject({ format: 'fleetspec-plan/v1', mode: 'offline', summary: { add: 7, unknown: 24 } });
     expect(plan.unknown).toContainEqual({ kind: 'hosts', name: 'ai', reason: 'offline (plan with --live to read it)' });
     expect(plan.unknown).toContainEqual({ kind: 'tickets', name: 'T-0001', reason: 'offline (plan with --live to read GitHub issues)' });
     expect(plan.findings).toContainEqual(expect.objectContaining({ kind: 'hosts', name: 'linux-home', code: 'policy.host-thresholds', severity: 'warning', where: 'specs/hosts/linux-home.yaml:70:3' }));
@@ -91,7 +91,7 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
     expect(result.stderr).toMatch(/Apply complete: 7 changes applied \(run \d+\)/);
     const again = await fleetspec(['plan', 'specs']);
     expect(again.code).toBe(0);
-    expect(again.stdout).toContain('No changes in what was read. 17 not read.');
+    expect(again.stdout).toContain('No changes in what was read. 24 not read.');
     expect((await fleetspec(['ports', 'get', 'consilio', 'api'])).stdout).toBe('4001\n');
 
     const { run, history } = await latestRun();
@@ -117,7 +117,7 @@ describe.each(ENGINES)('plan and apply on $name', (engine: Engine) => {
   it('prints the plan as Markdown and JSON, and explains bad arguments (exit 1)', async () => {
     const md = await fleetspec(['plan', 'specs', '--format', 'markdown']);
     expect(md.code).toBe(2);
-    expect(md.stdout).toMatch(/^### Plan: 0 to add, 1 to change, 0 to destroy, all in fleetspec's state store\. 17 not read\./);
+    expect(md.stdout).toMatch(/^### Plan: 0 to add, 1 to change, 0 to destroy, all in fleetspec's state store\. 24 not read\./);
     expect(md.stdout).toContain('**Not read**');
     const json = JSON.parse((await fleetspec(['plan', 'specs', '--format', 'json'])).stdout);
     expect(json.changes).toContainEqual(expect.objectContaining({ kind: 'ports', name: 'consilio/api', action: 'update', before: { port: 4000 }, after: { port: 4001 } }));

@@ -32,6 +32,7 @@ describe('specs/ (the user\'s fleet)', async () => {
     expect(count('ports')).toBe(6);
     expect(count('dns')).toBe(1);
     expect(count('vms')).toBe(1);
+    expect(count('instructions')).toBe(8);
   });
 
   it('keeps the seeds\' facts', () => {
@@ -80,7 +81,7 @@ describe('the fleetspec binary', () => {
   it('validates specs/ and exits 0', async () => {
     const r = await fleetspec('validate', 'specs');
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^specs: 27 files, 37 resources, 8 policies checked, 0 errors, 9 warnings: valid/m);
+    expect(r.stderr).toMatch(/^specs: 34 files, 45 resources, 9 policies checked, 0 errors, 9 warnings: valid/m);
   });
 
   it('exits 1 with file:line:col on a broken spec', async () => {

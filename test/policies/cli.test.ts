@@ -35,15 +35,15 @@ describe('fleetspec policy', () => {
     const r = await fleetspec(['policy', 'check']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('hosts/linux-home: warning disk / at 97% (alert >90%; observed: seed 004 inventory');
-    expect(r.stdout).toMatch(/^specs\/hosts\/linux-home\.yaml:66:3 hosts\/linux-home: warning disk .*\(policy host-thresholds\)$/m);
+    expect(r.stdout).toMatch(/^specs\/hosts\/linux-home\.yaml:70:3 hosts\/linux-home: warning disk .*\(policy host-thresholds\)$/m);
     expect(r.stdout).toContain('hosts/ai: warning service "stt" listens on 8000, inside ports/quiculum-monitor\'s range 8000-8999');
-    expect(r.stdout).toMatch(/^Verdict: warn: 9 warnings, from 2 of the 8 policies checked$/m);
+    expect(r.stdout).toMatch(/^Verdict: warn: 9 warnings, from 2 of the 9 policies checked$/m);
     expect(r.stderr).toContain('skipped policies blast-radius, no-vm-replacement: they judge a plan');
 
     const json = await fleetspec(['policy', 'check', '--format', 'json']);
     const report = JSON.parse(json.stdout);
     expect(report.verdict).toMatchObject({ status: 'warn', errors: 0, warnings: 9 });
-    expect(report.verdict.policies).toEqual(['bastions-hold-nothing', 'budget', 'dns-routes', 'host-thresholds', 'model-memory', 'port-listeners', 'port-ranges', 'role-matrix']);
+    expect(report.verdict.policies).toEqual(['bastions-hold-nothing', 'budget', 'dns-routes', 'host-thresholds', 'model-memory', 'port-listeners', 'port-ranges', 'role-matrix', 'vm-scale']);
   });
 
   it('judges a plan file: six deletions fail blast-radius (exit 1) until overridden', async () => {
@@ -54,7 +54,7 @@ describe('fleetspec policy', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('plan/deletions: error 6 deletions, more than the 5 allowed in one plan: ports/gone-0');
     expect(r.stdout).toContain('label the PR fleetspec/allow-deletions');
-    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings, from 3 of the 10 policies checked$/m);
+    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings, from 3 of the 11 policies checked$/m);
     const lifted = await fleetspec(['policy', 'check', planFile, '--override', 'allow-deletions']);
     expect(lifted.code).toBe(0);
     expect(lifted.stdout).toContain('(overridden by --override allow-deletions)');
@@ -98,7 +98,7 @@ describe('the verdict in plan and apply', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('vms/supervisor-vm: error forecast 277.40 USD a month is 139% of the 200.00 USD budget, at or over the 80% brake');
     expect(r.stdout).toMatch(/^specs\/vms\/supervisor-vm\.yaml:15:14 vms\/supervisor-vm: error forecast .*\(policy budget\)$/m);
-    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings, from 3 of the 10 policies checked$/m);
+    expect(r.stdout).toMatch(/^Verdict: fail: 1 error, 9 warnings, from 3 of the 11 policies checked$/m);
     expect(r.stderr).toContain('apply will refuse this plan');
     const plan = JSON.parse(await readFile(planFile, 'utf8'));
     expect(plan.verdict).toMatchObject({ status: 'fail', errors: 1 });

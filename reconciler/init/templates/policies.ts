@@ -132,6 +132,22 @@ params:
         n1-standard-4: 0.1900
 `;
 
+const vmScale = `# Resize on load: a VM that declares autoscale: is read live (Cloud Monitoring); when its CPU over
+# the window averages and peaks above these numbers, fleetspec proposes machineType: <scaleUpTo>
+# in a pull request (label fleetspec:scale), judged by the budget brake, and withdraws it when the
+# load falls. It never resizes without approval. A VM's own autoscale.when numbers win over these.
+kind: Policy
+name: vm-scale
+description: A VM whose CPU averaged over 70% and peaked over 85% for two hours is proposed a resize to its scaleUpTo type.
+severity: warning
+rule: vm-scale
+params:
+  defaults:
+    windowMinutes: 120
+    cpuAvgAbove: 70
+    cpuMaxAbove: 85
+`;
+
 const blastRadius = `# A plan that deletes more than a few things at once is more often a mistake (a folder
 # moved, a spec half-deleted) than an intent. Lift it for one pull request with the label
 # fleetspec/allow-deletions, or a line "/fleetspec allow-deletions" in the approving review.
@@ -188,6 +204,7 @@ lists the built-in rules and their parameters.
 | models.yaml | model-memory |
 | hosts.yaml | host-thresholds |
 | budget.yaml | budget and its price table |
+| vm-scale.yaml | vm-scale: a VM resize proposed on sustained load |
 | blast-radius.yaml | blast-radius, no-vm-replacement (CEL) |
 | approval.yaml | solo-operator, off until you enable it |
 
@@ -203,6 +220,7 @@ export const POLICY_FILES: Record<string, string> = {
   'models.yaml': models,
   'hosts.yaml': hosts,
   'budget.yaml': budget,
+  'vm-scale.yaml': vmScale,
   'blast-radius.yaml': blastRadius,
   'approval.yaml': approval,
 };
