@@ -14,7 +14,7 @@ export function tickRecord(report: TickReport, durationMs: number, live?: Planne
     findings: report.findings.map((f) => ({ ...f })),
     pulled: report.pulled.map((p) => ({ ...p })),
     waiting: report.waiting,
-    ...(report.scale?.length ? { scale: report.scale.map(({ finding: _, ...s }) => s) } : {}),
+    ...(report.scale?.length ? { scale: report.scale.map(({ finding, ...s }) => ({ ...s, ...(finding ? { detail: finding.message } : {}) })) } : {}),
     ...(report.commands.length ? { commands: report.commands.map(({ id: _, ...c }) => c) } : {}),
     ...(report.held?.length ? { held: report.held.map((h) => ({ ...h })) } : {}),
     ...(report.suspended?.length ? { suspended: [...report.suspended] } : {}),

@@ -81,7 +81,7 @@ export interface TickRecord {
   waiting: number;
   /** What sync windows held this tick (loop/phases/windows.ts Held) and what was suspended, one line each: `fleetspec status` shows them. */
   /** The VM resize proposals the vm-scale rule needed (loop/scale.ts), when there were any. */
-  scale?: { vm: string; branch: string; pr?: number; action: string }[];
+  scale?: { vm: string; branch: string; pr?: number; action: string; detail?: string }[];
   /** /fleetspec commands acted on (rollback, plan), when there were any. */
   commands?: { command: string; pr: number; by: string; state: string; detail: string; resultPr?: number }[];
   held?: { sha?: string; pr: number | null; kind?: string; resource: string; window: string; opens: string | null; detail: string }[];

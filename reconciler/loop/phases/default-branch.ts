@@ -208,7 +208,9 @@ async function refuse(svc: Services, runId: number, reported: TickReport['main']
 async function applyMerge(svc: Services, run: Run, sha: string, pr: PullRequest, approved: Plan, scope: string, by: string, policy: PolicyContext, report: Pick<TickReport, 'main' | 'applied'>): Promise<Run> {
   svc.progress(`applying ${text.short(sha)} (#${pr.number}, approved by @${by})`);
   await svc.git.checkout(sha);
-  const drivers = scope === 'all' ? DRIVERS : DRIVERS.filter((d) => d.folder === scope);
+  // The drivers the branch was planned with: the plan made now must be the approved one.
+  const every = svc.engine.drivers ?? DRIVERS;
+  const drivers = scope === 'all' ? every : every.filter((d) => d.folder === scope);
   const applied = await applyPlan(approved, {
     ...svc.engine,
     drivers,

@@ -73,7 +73,8 @@ async function finished(svc: Services, c: MainCommit): Promise<PlannedCommit | u
       await svc.git.fetch();
       return svc.git.checkout(c.sha);
     });
-    const drivers = approved.scope === 'all' ? DRIVERS : DRIVERS.filter((d) => d.folder === approved.scope);
+    const every = svc.engine.drivers ?? DRIVERS;
+    const drivers = approved.scope === 'all' ? every : every.filter((d) => d.folder === approved.scope);
     const stacks = { ...svc.engine.stacks!, dir: stacksDir(svc), ...(svc.signal ? { signal: svc.signal } : {}) };
     const { loaded: _, beforeApply: __, ...engine } = svc.engine;
     const { plan } = await planFleet({ ...engine, drivers, specs: specsDir(svc), mode: approved.plan!.mode, stacks });
