@@ -155,26 +155,33 @@ const FUNCTIONS = [
   '  *) printf \'%s h %s none\\n\' "$m" "$1" ;;',
   '  esac',
   '}',
+  // Which stat: GNU/busybox (-c), else BSD (-f); asked once, so a failing GNU stat never falls back to -f (file system status there).
+  "if stat -L -c %Y / >/dev/null 2>&1; then sf=c; else sf=f; fi",
   // backup INDEX DIR PATTERN FILE: "@@M b INDEX ok COUNT NEWEST_MTIME NEWEST_SIZE MORE", or missing/unreadable.
   // PATTERN is matched by case on the name (a pattern, never run); FILE, when set, is looked for inside each entry.
+  // The entries are gathered by the shell, then read by one stat (a process per entry made large folders slow);
+  // stat prints only times, sizes and types, never a name, so no file name reaches the output.
   'backup() {',
   '  if [ ! -d "$2" ]; then printf \'%s b %s missing\\n\' "$m" "$1"; return; fi',
   '  if [ ! -r "$2" ] || [ ! -x "$2" ]; then printf \'%s b %s unreadable\\n\' "$m" "$1"; return; fi',
-  '  c=0; newest=-1; size=-1; more=0',
-  '  for e in "$2"/*; do',
+  '  i=$1; d=$2; p=$3; fl=$4; c=0; more=0',
+  '  set --',
+  '  for e in "$d"/*; do',
   '    n=${e##*/}',
-  '    case $n in $3) ;; *) continue ;; esac',
-  '    if [ -n "$4" ]; then f=$e/$4; [ -f "$f" ] || continue; else f=$e; [ -e "$f" ] || continue; fi',
+  '    case $n in $p) ;; *) continue ;; esac',
+  '    if [ -n "$fl" ]; then f=$e/$fl; [ -f "$f" ] || continue; else f=$e; [ -e "$f" ] || continue; fi',
   `    if [ $c -ge ${MAX_ENTRIES} ]; then more=1; break; fi`,
   '    c=$((c + 1))',
-  "    s=$(stat -L -c '%Y %s' \"$f\" 2>/dev/null || stat -L -f '%m %z' \"$f\" 2>/dev/null)",
-  '    mt=${s%% *}; sz=${s##* }',
-  "    case $mt in ''|*[!0-9]*) continue ;; esac",
-  '    [ -f "$f" ] || sz=-1',
-  '    if [ "$mt" -gt "$newest" ]; then newest=$mt; size=$sz; fi',
+  '    set -- "$@" "$f"',
   '  done',
-  '  printf \'%s b %s ok %s %s %s %s\\n\' "$m" "$1" "$c" "$newest" "$size" "$more"',
+  "  r='-1 -1'",
+  '  if [ $# -gt 0 ]; then',
+  "    if [ $sf = c ]; then r=$(stat -L -c '%Y %s %F' -- \"$@\" 2>/dev/null | newest); else r=$(stat -L -f '%m %z %HT' -- \"$@\" 2>/dev/null | newest); fi",
+  '  fi',
+  '  printf \'%s b %s ok %s %s %s\\n\' "$m" "$i" "$c" "$r" "$more"',
   '}',
+  // newest: from "MTIME SIZE TYPE" lines, the newest mtime and its size (-1 unless a regular file).
+  "newest() { awk 'BEGIN { n = -1; s = -1 } $1 ~ /^[0-9]+$/ && $1 + 0 > n { n = $1 + 0; s = (tolower($3) ~ /^regular/ && $2 ~ /^[0-9]+$/) ? $2 : -1 } END { printf \"%.0f %.0f\", n, s }'; }",
 ].join('\n');
 
 /**
