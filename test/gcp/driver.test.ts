@@ -81,6 +81,25 @@ describe('the vms driver, live', () => {
     expect(plan.changes.filter((c) => c.name === 'stack').map((c) => c.action)).toEqual(['no-op']);
   });
 
+  it('reuses one access token across the VMs of a key and across plans, and takes a new one for a new key', async () => {
+    g.addInstance({ project: 'vm-host', zone: 'us-central1-a', name: 'tok-a', cpu: [0.1] });
+    g.addInstance({ project: 'vm-host', zone: 'us-central1-a', name: 'tok-b', cpu: [0.1] });
+    const { specs, stacks } = await fleet({ 'tok-a': vmYaml('tok-a'), 'tok-b': vmYaml('tok-b') });
+    const d = driver();
+    const desired = specs.index.all('vms');
+    const before = g.tokens.length;
+    for (let i = 0; i < 3; i++) {
+      const ctx = context(specs, stacks, { [KEY]: g.keyJson });
+      expect(d.diff(desired, await d.readLive(desired, ctx), ctx).unknown).toEqual([]);
+    }
+    expect(g.tokens.length - before, 'two VMs, three plans, one key: one token').toBe(1);
+    // The key rotated (another JSON text): a client of its own, so a token of its own.
+    const rotated = JSON.stringify({ ...JSON.parse(g.keyJson), private_key_id: 'rotated' });
+    const ctx = context(specs, stacks, { [KEY]: rotated });
+    expect(d.diff(desired, await d.readLive(desired, ctx), ctx).unknown).toEqual([]);
+    expect(g.tokens.length - before).toBe(2);
+  });
+
   it('says so when the CPU of an autoscaling VM cannot be read, and still reads its status', async () => {
     g.addInstance({ project: 'vm-host', zone: 'us-central1-a', name: 'nocpu' });
     const { specs, stacks } = await fleet({ nocpu: vmYaml('nocpu', ['autoscale:', '  scaleUpTo: n1-standard-4', '  when: {windowMinutes: 120, cpuAvgAbove: 70}']) });

@@ -5,6 +5,7 @@
 // `running:` is applied here, by instances.start and instances.stop; the stack does not manage
 // the instance's status (stacks/synth.ts ignores desired_status), so the two never fight.
 // A machine type that differs live while the stack has nothing pending is reported as drift.
+import { createHash } from 'node:crypto';
 import { stackDriver } from '../../stacks/driver.js';
 import { tfId } from '../../stacks/model.js';
 import { GcpClient, GcpError, type GcpOptions, type InstanceRef } from '../../gcp/client.js';
@@ -31,8 +32,16 @@ interface VmsLive {
 
 const errorText = (err: unknown) => (err instanceof GcpError ? err.message : 'the Google API call failed');
 
+/**
+ * Clients by key, so their access tokens are reused from plan to plan (and across VMs of one key)
+ * until they expire, instead of a token fetch per VM per plan. Keyed by the key's hash: a rotated
+ * key is a new client. A few keys at most; the oldest goes first.
+ */
+type ClientCache = Map<string, GcpClient>;
+const CACHED_CLIENTS = 16;
+
 /** The client for one VM, from its credentials secret; or why there is none. Never the key in a message. */
-async function clientFor(vm: VirtualMachine, ctx: Pick<LiveContext, 'secret'>, opts: GcpOptions): Promise<GcpClient | string> {
+async function clientFor(vm: VirtualMachine, ctx: Pick<LiveContext, 'secret'>, opts: GcpOptions, cache: ClientCache): Promise<GcpClient | string> {
   if (!vm.credentials) return 'no credentials: set credentials: secret:<path> to the service-account key fleetspec reads this VM with';
   let key: string | undefined;
   try {
@@ -41,8 +50,14 @@ async function clientFor(vm: VirtualMachine, ctx: Pick<LiveContext, 'secret'>, o
     return err instanceof Error ? err.message : String(err);
   }
   if (key === undefined) return `${vm.credentials} is not readable (store it with \`fleetspec secrets set ${vm.credentials.replace(/^secret:/, '')}\`, and set FLEETSPEC_SECRET_KEY)`;
+  const id = `${vm.credentials}\0${createHash('sha256').update(key).digest('hex')}`;
+  const cached = cache.get(id);
+  if (cached) return cached;
   try {
-    return new GcpClient(key, vm.credentials, opts);
+    const client = new GcpClient(key, vm.credentials, opts);
+    cache.set(id, client);
+    if (cache.size > CACHED_CLIENTS) cache.delete(cache.keys().next().value!);
+    return client;
   } catch (err) {
     return errorText(err);
   }
@@ -50,14 +65,14 @@ async function clientFor(vm: VirtualMachine, ctx: Pick<LiveContext, 'secret'>, o
 
 const refOf = (vm: VirtualMachine): InstanceRef => ({ project: vm.project, zone: vm.zone, name: vm.name });
 
-async function readVm(vm: VirtualMachine, ctx: LiveContext, opts: GcpOptions): Promise<Read> {
+async function readVm(vm: VirtualMachine, ctx: LiveContext, opts: GcpOptions, cache: ClientCache): Promise<Read> {
   // Planning a branch: a key reaches Google only for the VMs the trusted specs already give it to,
   // as with terraform (stacks/driver.ts): a PR cannot hand the user's key to a call it chose.
   const trusted = ctx.stacks.trustedSecrets;
   if (trusted && vm.credentials && !(trusted.vms ?? []).includes(vm.credentials)) {
     return { notRead: `not read: this change gives vms ${vm.credentials}, which the trusted specs do not; it is read once such a change is approved and merged` };
   }
-  const client = await clientFor(vm, ctx, opts);
+  const client = await clientFor(vm, ctx, opts, cache);
   if (typeof client === 'string') return { notRead: client };
   try {
     const instance = await client.getInstance(refOf(vm));
@@ -88,12 +103,13 @@ export function powerNeed(running: boolean | undefined, status: string): 'start'
 /** The vms driver, with the Google API base URLs and timeouts given (tests point them at loopback). */
 export function vmsDriverWith(opts: GcpOptions = {}): Driver<VmsLive> {
   const stack = stackDriver('vms');
+  const clients: ClientCache = new Map();
   return defineDriver<VmsLive>({
     folder: 'vms',
     async readLive(desired, ctx) {
       const [stackLive, vms] = await Promise.all([
         stack.readLive(desired, ctx),
-        ctx.mode === 'live' ? Promise.all(desired.map(async (r) => [r.name, await readVm(r.value as VirtualMachine, ctx, opts)] as const)) : undefined,
+        ctx.mode === 'live' ? Promise.all(desired.map(async (r) => [r.name, await readVm(r.value as VirtualMachine, ctx, opts, clients)] as const)) : undefined,
       ]);
       if (!vms) return { stack: stackLive, none: 'offline (plan with --live to read it)' };
       return { stack: stackLive, vms: new Map(vms) };
@@ -159,7 +175,7 @@ export function vmsDriverWith(opts: GcpOptions = {}): Driver<VmsLive> {
       const resource = ctx.index.get('vms', change.name) as Resource<VirtualMachine> | undefined;
       if (!resource) throw new Error(`vms/${change.name} is not in the specs`);
       const vm = resource.value;
-      const client = await clientFor(vm, ctx, opts);
+      const client = await clientFor(vm, ctx, opts, clients);
       if (typeof client === 'string') throw new Error(`vms/${vm.name}: ${client}`);
       const verb = (change.after as { status?: string }).status === 'RUNNING' ? 'start' : 'stop';
       // Level-based: the status is read again; a VM already where the spec wants it is left alone.
