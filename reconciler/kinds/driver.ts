@@ -30,6 +30,13 @@ export interface LiveContext {
   secret(ref: string, user: string): Promise<string | undefined>;
   /** One line of progress for a person watching (stderr); never a secret. */
   progress(message: string): void;
+  /**
+   * Planning a branch (a pull request): the trusted commit's specs. A read that sends a spec value
+   * to a live system (a health probe's request, a backup folder's listing, the port or address an
+   * API is asked at) is made only when these specs make the same read already: a change nobody
+   * approved chooses no request. Absent on the default branch, whose specs are the trusted ones.
+   */
+  trusted?: SpecIndex;
   /** Terraform stacks (dns, vms): the committed output folder and how to run terraform. */
   stacks: StacksContext;
   /** GitHub issues, for tickets: present in live mode when a repository and token are configured. */
@@ -89,3 +96,6 @@ export async function readEach<T, V>(desired: readonly Resource[], read: (resour
 export function notRead(desired: readonly Resource[], reason: string, remote?: string): NotRead[] {
   return desired.map((r) => ({ kind: r.kind.folder, name: r.name, reason, ...(remote === undefined ? {} : { remote }) }));
 }
+
+/** Why a branch's read is not made: it is not one the trusted specs make (LiveContext.trusted). */
+export const UNTRUSTED_READ = 'new in this change: read once it is approved and merged (a pull request\'s plan sends no request the trusted specs do not)';

@@ -160,6 +160,7 @@ function liveContext(opts: EngineOptions, index: SpecIndex, scope?: TargetScope)
     stacks,
     ...(opts.issues ? { issues: opts.issues } : {}),
     ...(opts.noIssues ? { noIssues: opts.noIssues } : {}),
+    ...(opts.trusted ? { trusted: opts.trusted } : {}),
   };
 }
 

@@ -6,18 +6,18 @@
 // is huge, holds control characters or forges another check's result.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFindings, checkSpecs, checksScript, ChecksError, formatAge, parseAge, parseChecks, readHostChecks, renderScript, type HostCheckSpecs } from '../../reconciler/kinds/hosts/checks.js';
 import { hostsDriver } from '../../reconciler/kinds/hosts/driver.js';
 import type { Host } from '../../reconciler/kinds/hosts/index.js';
-import type { LiveContext } from '../../reconciler/kinds/driver.js';
+import { UNTRUSTED_READ, type LiveContext } from '../../reconciler/kinds/driver.js';
 import type { Resource } from '../../reconciler/kinds/kind.js';
 import type { PlanFinding } from '../../reconciler/plan/plan.js';
 import { loadSpecs } from '../../reconciler/specs/load.js';
@@ -179,6 +179,32 @@ describe('health probes and backup checks over real sshd', () => {
     ]);
     expect(about('health hanging')[0]!.message).toBe(`hanging on web: GET http://127.0.0.1:${hanging.port}/health failed: no answer within 1s`);
     expect(about('health down')[0]).toMatchObject({ code: 'hosts.health-failed', message: expect.stringContaining(`nothing accepted a connection on 127.0.0.1:${closedPort}`), hint: 'start down on web, or correct its port' });
+  });
+
+  it("planning a branch, makes only the checks the trusted specs make: a probe or backup the change adds is not read and no request is sent", async () => {
+    const text = await readFile(join(specs, 'hosts', 'web.yaml'), 'utf8');
+    const branchHost = parse(text) as Host;
+    // The trusted commit knows the ok probe and the fresh backup only; the branch adds the rest.
+    const trustedHost: Host = { ...branchHost, services: branchHost.services!.map((svc) => (svc.name === 'ok' ? svc : { name: svc.name, port: svc.port })), backups: branchHost.backups!.filter((b) => b.name === 'fresh') };
+    const trustedDir = join(work, 'trusted-specs');
+    await mkdir(join(trustedDir, 'hosts'), { recursive: true });
+    await writeFile(join(trustedDir, 'hosts', 'web.yaml'), stringify(trustedHost));
+    const [branch, trusted] = await Promise.all([loadSpecs(specs), loadSpecs(trustedDir)]);
+    const resource = branch.index.get('hosts', 'web') as Resource<Host>;
+    const asked = { ok: ok.paths.length, failing: failing.paths.length, redirecting: redirecting.paths.length };
+    const ctx = { mode: 'live', index: branch.index, trusted: trusted.index, ssh: pool, noSsh: 'offline', progress: () => {} } as unknown as LiveContext;
+    const checks = (await readHostChecks(resource, { label: 'hosts/web', host: sshd.host, port: sshd.port, user: sshd.user, hostKey: sshd.hostKey }, ctx))!;
+    const outcome = (name: string) => checks.probes.find((p) => p.spec.service === name)!.outcome;
+    expect(outcome('ok')).toMatchObject({ status: 200 });
+    expect(outcome('failing')).toEqual({ notRead: UNTRUSTED_READ });
+    expect(outcome('redirecting')).toEqual({ notRead: UNTRUSTED_READ });
+    expect(checks.backups.find((b) => b.spec.name === 'fresh')!.outcome).toMatchObject({ count: 7 });
+    expect(checks.backups.find((b) => b.spec.name === 'stale')!.outcome).toEqual({ notRead: UNTRUSTED_READ });
+    // The trusted probe was sent once more; the branch's own were never sent.
+    expect({ ok: ok.paths.length, failing: failing.paths.length, redirecting: redirecting.paths.length }).toEqual({ ...asked, ok: asked.ok + 1 });
+    const said = checkFindings(resource, checks).filter((f) => f.code === 'hosts.check-not-read');
+    expect(said.length).toBeGreaterThan(0);
+    expect(said[0]!.hint).toContain('checked from the first plan after this change is merged');
   });
 
   it('reports a redirect as it is and never follows it', () => {

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../../reconciler/kinds/roles/files.js';
 import { applyPlan, planFleet, prefetchLive, type EngineOptions } from '../../reconciler/plan/engine.js';
 import { FACTS_SCRIPT } from '../../reconciler/kinds/hosts/facts.js';
+import type { Host } from '../../reconciler/kinds/hosts/index.js';
+import { UNTRUSTED_READ } from '../../reconciler/kinds/driver.js';
 import { bufferOutput } from '../../reconciler/commands/output.js';
 import { run } from '../../reconciler/program.js';
 import { createServer, type AddressInfo } from 'node:net';
@@ -150,6 +152,28 @@ describe('hosts, models and roles over real sshd', () => {
     // The plan names the secret, never its value.
     expect(JSON.stringify(p)).not.toContain(API_KEY);
     expect(change(p, 'roles/manager')!.after).toMatchObject({ env: { OPENROUTER_API_KEY: 'secret:roles/manager/openrouter_api_key' } });
+  });
+
+  it("planning a branch, asks Ollama only where the trusted specs do: a moved port is not read until merged, and nothing is sent there", async () => {
+    const trustedDir = await mkdtemp(join(tmpdir(), 'fleetspec-live-trusted-'));
+    try {
+      const branch = await loadSpecs(specs);
+      const web = branch.index.get('hosts', 'web')!.value as Host;
+      mkdirSync(join(trustedDir, 'hosts'), { recursive: true });
+      // The trusted commit had Ollama on another port: the branch's port is one nobody approved yet.
+      writeFileSync(join(trustedDir, 'hosts', 'web.yaml'), stringify({ ...web, services: [{ name: 'ollama', port: 11434 }] }));
+      const trusted = await loadSpecs(trustedDir);
+      const before = ollama.requests.length;
+      const p = await plan({ trusted: trusted.index });
+      expect(p.unknown.filter((u) => u.kind === 'models' && u.name.endsWith('@web')).map((u) => u.reason)).toEqual([UNTRUSTED_READ, UNTRUSTED_READ]);
+      expect(ollama.requests.length).toBe(before);
+      // Where the trusted specs ask already, a branch's plan reads as the default branch's does.
+      const same = await plan({ trusted: branch.index });
+      expect(change(same, 'models/qwen2.5:3b@web')?.action).toBe('no-op');
+      expect(ollama.requests.length).toBeGreaterThan(before);
+    } finally {
+      await rm(trustedDir, { recursive: true, force: true });
+    }
   });
 
   it('applies: pulls with progress, prunes, writes role files atomically with a backup; a second plan is empty', async () => {

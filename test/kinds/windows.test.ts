@@ -5,12 +5,13 @@
 // recorded ConvertTo-Json output of the CIM classes (base64 of UTF-8, as the script prints it).
 // The same sshd forwards to a local llama.cpp-API stand-in, as the workstation's sshd would to
 // llama-server on its loopback.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UNTRUSTED_READ } from '../../reconciler/kinds/driver.js';
 import { hostsDriver, readHostFacts } from '../../reconciler/kinds/hosts/driver.js';
 import type { Host } from '../../reconciler/kinds/hosts/index.js';
 import type { Resource } from '../../reconciler/kinds/kind.js';
@@ -220,6 +221,29 @@ describe('Windows hosts over OpenSSH for Windows, and llama.cpp models', () => {
       expect(llama.requests.every((r) => r.method === 'GET' && ['/v1/models', '/props'].includes(r.path)), JSON.stringify(llama.requests)).toBe(true);
     } finally {
       llama.set({ modelPath: 'C:\\models\\qwen2.5-1.5b-q4_k_m.gguf' });
+    }
+  });
+
+  it("planning a branch, asks llama-server only at the port the trusted specs give it", async () => {
+    reply({ json: recorded([22, 3389, llama.port]) });
+    const branch = await loadSpecs(specs);
+    // The trusted commit had llama-server elsewhere: the branch moved it, so nothing is asked before approval.
+    const trustedDir = await mkdtemp(join(tmpdir(), 'fleetspec-windows-trusted-'));
+    try {
+      mkdirSync(join(trustedDir, 'hosts'), { recursive: true });
+      const host = branch.index.get('hosts', 'desk')!.value as Host;
+      writeFileSync(join(trustedDir, 'hosts', 'desk.yaml'), stringify({ ...host, services: host.services!.map((svc) => (svc.name === 'llama-cpp' ? { ...svc, port: 18080 } : svc)) }));
+      const moved = await loadSpecs(trustedDir);
+      llama.requests.length = 0;
+      const p = await plan({ trusted: moved.index });
+      expect(p.unknown.find((u) => `${u.kind}/${u.name}` === MODEL)).toMatchObject({ reason: UNTRUSTED_READ });
+      expect(llama.requests).toEqual([]);
+      // The same port in the trusted specs: read as on the default branch.
+      const same = await plan({ trusted: branch.index });
+      expect(change(same, MODEL)).toMatchObject({ action: 'no-op' });
+      expect(llama.requests.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(trustedDir, { recursive: true, force: true });
     }
   });
 

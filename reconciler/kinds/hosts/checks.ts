@@ -14,7 +14,7 @@ import type { PlanFinding } from '../../plan/plan.js';
 import { remoteExcerpt, remoteOf } from '../../remote-text.js';
 import { sh } from '../../ssh/quote.js';
 import type { SshTarget } from '../../ssh/pool.js';
-import type { LiveContext } from '../driver.js';
+import { UNTRUSTED_READ, type LiveContext } from '../driver.js';
 import type { Resource } from '../kind.js';
 import type { Backup, Host } from './index.js';
 import { BACKUP_FILE, BACKUP_PATH, BACKUP_PATTERN, CHECK_TIMEOUT, PROBE_PATH } from './index.js';
@@ -332,10 +332,32 @@ export async function readHostChecks(resource: Resource<Host>, target: SshTarget
   if (!specs.probes.length && !specs.backups.length) return undefined;
   if (isWindows(resource.value)) return notReadChecks(specs, 'health probes and backup checks run in POSIX sh; not run on a Windows host');
   if (!ctx.ssh) return notReadChecks(specs, ctx.noSsh);
+  // A branch's plan: only the checks the trusted specs make already (a PR chooses no request to a host's services).
+  if (ctx.trusted) {
+    const host = ctx.trusted.get('hosts', resource.name)?.value as Host | undefined;
+    const known = host ? checkSpecs(host) : { probes: [], backups: [] };
+    const probeKey = (p: ProbeSpec) => `${p.port} ${p.path} ${p.timeoutSeconds}`;
+    const backupKey = (b: BackupSpec) => `${b.path}\0${b.pattern}\0${b.file ?? ''}`;
+    const probes = new Set(known.probes.map(probeKey));
+    const backups = new Set(known.backups.map(backupKey));
+    const run: HostCheckSpecs = { probes: specs.probes.filter((p) => probes.has(probeKey(p))), backups: specs.backups.filter((b) => backups.has(backupKey(b))) };
+    if (run.probes.length < specs.probes.length || run.backups.length < specs.backups.length) {
+      const read = run.probes.length || run.backups.length ? await runChecks(run, target, ctx.ssh) : notReadChecks(run, '');
+      const untrusted = { notRead: UNTRUSTED_READ };
+      return {
+        probes: specs.probes.map((spec) => read.probes.find((r) => r.spec === spec) ?? { spec, outcome: untrusted }),
+        backups: specs.backups.map((spec) => read.backups.find((r) => r.spec === spec) ?? { spec, outcome: untrusted }),
+      };
+    }
+  }
+  return runChecks(specs, target, ctx.ssh);
+}
+
+async function runChecks(specs: HostCheckSpecs, target: SshTarget, ssh: NonNullable<LiveContext['ssh']>): Promise<HostChecks> {
   const marker = randomBytes(16).toString('hex');
   try {
     const command = checksCommand(specs, marker);
-    const result = await ctx.ssh.run(target, (s) => s.exec(command, { timeoutMs: checksTimeoutMs(specs) }));
+    const result = await ssh.run(target, (s) => s.exec(command, { timeoutMs: checksTimeoutMs(specs) }));
     if (result.code !== 0) {
       const remote = remoteExcerpt(result.stderr.trim().split('\n')[0] ?? '');
       return notReadChecks(specs, `checks command exited ${result.code}: ${remote}`, remote);
@@ -351,6 +373,7 @@ export async function readHostChecks(resource: Resource<Host>, target: SshTarget
 function unreadHint(reason: string, host: string, what: 'probe' | 'backup'): string {
   if (/no curl, nor a GNU wget/.test(reason)) return `install curl on ${host}, or remove the health probe`;
   if (/Windows host/.test(reason)) return `remove the ${what === 'probe' ? 'health probe' : 'backup'} from this Windows host's spec: fleetspec checks them on POSIX hosts only`;
+  if (reason === UNTRUSTED_READ) return `the ${what} is checked from the first plan after this change is merged`;
   return `look at ${host} and its SSH access; the ${what} is checked again next plan`;
 }
 

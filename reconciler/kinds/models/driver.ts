@@ -4,7 +4,7 @@
 // removes models no spec lists only where the host spec says prune: true. Whatever Ollama answers
 // enters a plan only as a short excerpt (OllamaError.remote).
 import type { NotRead, PlanFinding, ResourceChange } from '../../plan/plan.js';
-import { defineDriver, type LiveContext } from '../driver.js';
+import { defineDriver, UNTRUSTED_READ, type LiveContext } from '../driver.js';
 import { breaches, formatSize, parseThreshold } from '../hosts/facts.js';
 import { hostTarget, specLocation, unreachable } from '../hosts/driver.js';
 import type { Host } from '../hosts/index.js';
@@ -64,6 +64,11 @@ export async function withOllama<T>(host: Resource<Host>, ctx: LiveContext, fn: 
   if (ctx.mode !== 'live') throw new Error(ctx.noSsh);
   const route = ollamaRoute(host);
   if ('invalid' in route) throw new Error(route.invalid);
+  // A branch's plan asks Ollama only where the trusted specs do: a PR chooses no address or port to send requests to.
+  if (ctx.trusted) {
+    const trusted = ctx.trusted.get('hosts', host.name) as Resource<Host> | undefined;
+    if (!trusted || JSON.stringify(ollamaRoute(trusted)) !== JSON.stringify(route)) throw new Error(UNTRUSTED_READ);
+  }
   if ('direct' in route) return fn(ollamaClient({ baseUrl: route.direct, ...timeout }));
   const target = hostTarget(host);
   if (!ctx.ssh) throw new Error(ctx.noSsh);

@@ -4,7 +4,7 @@
 // missing or different model as drift. Nothing is ever pulled, loaded or restarted.
 import type { NotRead, ResourceChange } from '../../plan/plan.js';
 import { remoteExcerpt, remoteField, remoteOf } from '../../remote-text.js';
-import type { LiveContext } from '../driver.js';
+import { UNTRUSTED_READ, type LiveContext } from '../driver.js';
 import { hostTarget, unreachable } from '../hosts/driver.js';
 import type { Host } from '../hosts/index.js';
 import type { Resource } from '../kind.js';
@@ -41,6 +41,9 @@ export async function readLlamaCpp(desired: readonly Resource[], ctx: LiveContex
       const target = hostTarget(host);
       if (typeof target === 'string') return [name, { unknown: target }];
       const port = llamaCppPort(host.value);
+      // A branch's plan asks llama-server only at the port the trusted specs give it.
+      const trusted = ctx.trusted?.get('hosts', name) as Resource<Host> | undefined;
+      if (ctx.trusted && (!trusted || llamaCppPort(trusted.value) !== port)) return [name, { unknown: UNTRUSTED_READ }];
       try {
         const read = await ctx.ssh.run(target, async (session) => {
           const client = llamaCppClient({ baseUrl: `http://127.0.0.1:${port}`, connect: () => session.forward('127.0.0.1', port) });

@@ -169,7 +169,7 @@ async function planBranch(
     if (sha !== tip) svc.progress(`committed ${what.join(' and ')} to ${branch} as ${text.short(sha)}`);
   }
   const overrides = pr ? await prOverrides(svc, pr, approvers) : new Map<string, string>();
-  const { plan } = await planLoaded(svc, loaded, { ...policy, overrides }, rules.stackSecrets);
+  const { plan } = await planLoaded(svc, loaded, { ...policy, overrides }, rules);
   pr ??= await svc.github.createPull({ branch, base: main, title, body: branchBody(branch) });
   const number = pr.number;
   const { published } = await startPublishPlan(svc, pr, sha, plan!, approvers, undefined, preface);

@@ -69,7 +69,7 @@ export async function trustedRules(svc: Services, sha: string): Promise<{ rules:
   // What is suspended, resolved here from the trusted specs and policies: every plan judged by these rules
   // (a branch's, drift's, an apply's) leaves those alone, and none by what the planned specs say themselves.
   policy.suspended = suspensionsOf(policy.set, loaded.index, svc.git.dir);
-  return { rules: { sha, approvers, policy, digest: rulesDigest(roles, policiesTree), stackSecrets }, loaded };
+  return { rules: { sha, approvers, policy, digest: rulesDigest(roles, policiesTree), stackSecrets, index: loaded.index }, loaded };
 }
 
 export function approversOf(loaded: LoadedSpecs): Map<string, string[]> {
@@ -77,13 +77,14 @@ export function approversOf(loaded: LoadedSpecs): Map<string, string[]> {
 }
 
 /**
- * A live plan of `loaded`. `trustedSecrets` (a branch's plan): the secrets each stack gets from the
- * trusted specs; terraform gets no other before approval.
+ * A live plan of `loaded`. `trusted` (a branch's plan): the secrets each stack gets from the trusted
+ * specs (terraform gets no other before approval), and the trusted specs, whose reads alone a
+ * branch's plan makes (LiveContext.trusted).
  */
-export async function planLoaded(svc: Services, loaded: LoadedSpecs, policy: PolicyContext, trustedSecrets?: TrustedRules['stackSecrets']): Promise<Planned> {
+export async function planLoaded(svc: Services, loaded: LoadedSpecs, policy: PolicyContext, trusted?: Pick<TrustedRules, 'stackSecrets' | 'index'>): Promise<Planned> {
   // A plan is no apply: a stop or the tick's budget stops its terraform (process group and all).
-  const stacks = { ...svc.engine.stacks!, dir: stacksDir(svc), ...(trustedSecrets ? { trustedSecrets } : {}), ...(svc.signal ? { signal: svc.signal } : {}) };
-  return planFleet({ ...svc.engine, specs: specsDir(svc), mode: 'live', stacks, loaded: Promise.resolve(loaded), policy });
+  const stacks = { ...svc.engine.stacks!, dir: stacksDir(svc), ...(trusted ? { trustedSecrets: trusted.stackSecrets } : {}), ...(svc.signal ? { signal: svc.signal } : {}) };
+  return planFleet({ ...svc.engine, specs: specsDir(svc), mode: 'live', stacks, loaded: Promise.resolve(loaded), policy, ...(trusted ? { trusted: trusted.index } : {}) });
 }
 
 /** Overrides on a PR (up to its merge): labels added and review lines written by approvers who made no part of the change. */

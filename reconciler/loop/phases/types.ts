@@ -1,5 +1,6 @@
 // What the tick and its phases share: the services a phase calls, the report it adds to, the stop signal.
 import type { GitHub } from '../../github/client.js';
+import type { SpecIndex } from '../../kinds/kind.js';
 import type { SpecRepo } from '../../git/repo.js';
 import type { StackName } from '../../stacks/model.js';
 import type { NarrativeConfig } from '../../narrative/narrate.js';
@@ -53,6 +54,8 @@ export interface TrustedRules {
   digest: string;
   /** The secret references each stack gets from the trusted specs: a branch's plan hands terraform no other. */
   stackSecrets: Partial<Record<StackName, readonly string[]>>;
+  /** The trusted commit's specs: a branch's plan makes only the live reads these make (LiveContext.trusted). */
+  index: SpecIndex;
 }
 
 export interface TickReport {
