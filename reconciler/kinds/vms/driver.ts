@@ -124,7 +124,9 @@ export function vmsDriverWith(opts: GcpOptions = {}): Driver<VmsLive> {
         const vm = r.value;
         const read = live.vms?.get(r.name);
         if (!read || 'notRead' in read) {
-          // Offline, nothing is said per VM: the stack's configuration diff is the plan.
+          // Offline, nothing is said per VM (the stack's configuration diff is the plan), except that
+          // a VM's running: is judged only against its live status.
+          if (!live.vms && vm.running !== undefined) unknown.push({ kind: 'vms', name: r.name, reason: `running: ${vm.running} is judged against the VM's live status: ${live.none ?? 'offline'}` });
           if (live.vms) unknown.push({ kind: 'vms', name: r.name, reason: read && 'notRead' in read ? read.notRead : 'not read', ...(read && 'remote' in read && read.remote ? { remote: read.remote } : {}) });
           continue;
         }

@@ -50,7 +50,7 @@ async function editDocument(ctx: ToolContext, t: TrustedSpecs, resource: Resourc
 }
 
 function resultOf(r: ProposalResult, e: Edit): ToolResult {
-  const plan = r.plan ? { mode: r.plan.mode, summary: r.plan.summary, verdict: r.plan.verdict, findings: r.plan.findings, changes: r.plan.changes.filter((c) => c.action !== 'no-op').map((c) => ({ kind: c.kind, name: c.name, action: c.action, reason: c.reason })) } : null;
+  const plan = r.plan ? { mode: r.plan.mode, summary: r.plan.summary, verdict: r.plan.verdict, findings: r.plan.findings, changes: r.plan.changes.filter((c) => c.action !== 'no-op').map((c) => ({ kind: c.kind, name: c.name, action: c.action, reason: c.reason })), unknown: r.plan.unknown.map((u) => ({ kind: u.kind, name: u.name, reason: u.reason })) } : null;
   const data = { pr: r.pr?.url ?? null, number: r.pr?.number ?? null, branch: r.branch ?? null, base: r.base ?? null, files: r.files, plan, diagnostics: r.diagnostics, livePlan: 'the loop plans this pull request live at its next tick and comments the plan on it; nothing is applied until an approver who made no part of it approves and it is merged' };
   if (!r.ok) throw new ToolError('invalid', `not proposed: ${e.summary} fails its checks on the trusted commit ${r.base?.slice(0, 7) ?? ''}; correct these and call again`, r.diagnostics, data);
   const s = r.plan!.summary;
