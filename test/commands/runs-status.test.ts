@@ -121,7 +121,7 @@ describe.each(ENGINES)('runs and status on $name', (engine: Engine) => {
     expect(run).toMatchObject({ repo: 'test/specs', trigger: 'manual', state: 'DONE', outcome: '7 changes applied', planHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const shown = await fleetspec(['runs', 'show', String(run.id)]);
     expect(shown.code, shown.stderr).toBe(0);
-    expect(shown.stdout).toContain(`plan        ${run.planHash}: 7 to add, 0 to change, 0 to destroy, 17 not read`);
+    expect(shown.stdout).toContain(`plan        ${run.planHash}: 7 to add, 0 to change, 0 to destroy, 24 not read`);
     expect(shown.stdout).toMatch(/approved by ci \(plan file .*plan\.json\)/);
     expect(shown.stdout).toMatch(/-> PENDING +fleetspec apply .*plan\.json\n.*PENDING -> PLANNING\n.*PLANNING -> WAIT_FOR_APPROVE\n.*WAIT_FOR_APPROVE -> APPLYING +approved by ci .*\n.*APPLYING -> DONE +7 changes applied\n/);
     expect(shown.stdout).toContain('apply: applied\n  applied:\n    ports/consilio create\n    ports/consilio/api create');
