@@ -210,7 +210,7 @@ async function fleetReads(): Promise<void> {
       const localScript = checksScript(checkSpecsOf, 'e'.repeat(32));
       msRow('1 host checks', 'the checks script by a local sh, no SSH', await sample(ROUNDS, () => localSh(localScript)), 'the script alone');
       msRow('1 host checks', '… probes only, local sh', await sample(ROUNDS, () => localSh(checksScript({ probes: checkSpecsOf.probes, backups: [] }, 'e'.repeat(32)))));
-      msRow('1 host checks', '… backups only (16 entries), local sh', await sample(ROUNDS, () => localSh(checksScript({ probes: [], backups: checkSpecsOf.backups }, 'e'.repeat(32)))), 'a stat process per entry');
+      msRow('1 host checks', '… backups only (16 entries), local sh', await sample(ROUNDS, () => localSh(checksScript({ probes: [], backups: checkSpecsOf.backups }, 'e'.repeat(32)))), 'one stat for the folder');
       // How the backup check grows: one folder of 100 dated entries.
       const hundred = join(backups, 'hundred');
       for (let day = 0; day < 100; day++) {
