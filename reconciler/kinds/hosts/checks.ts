@@ -19,6 +19,7 @@ import type { Resource } from '../kind.js';
 import type { Backup, Host } from './index.js';
 import { BACKUP_FILE, BACKUP_PATH, BACKUP_PATTERN, CHECK_TIMEOUT, PROBE_PATH } from './index.js';
 import { hostTarget, specLocation, unreachable, type HostRead } from './driver.js';
+import { isWindowsHost } from './windows.js';
 
 /** One health probe as the script runs it. */
 export interface ProbeSpec {
@@ -304,11 +305,6 @@ function backupOutcome(lines: string[] | undefined, now: number): BackupOutcome 
   };
 }
 
-/** Whether the checks run on this host: POSIX hosts only (a Windows host's facts come another way). */
-export function isWindows(host: Host): boolean {
-  return /^windows/i.test(host.os ?? '');
-}
-
 /** Every check of a host as not read, for one reason. */
 export function notReadChecks(specs: HostCheckSpecs, reason: string, remote?: string): HostChecks {
   const outcome = { notRead: reason, ...(remote === undefined ? {} : { remote }) };
@@ -330,7 +326,8 @@ export function checksTimeoutMs(specs: HostCheckSpecs): number {
 export async function readHostChecks(resource: Resource<Host>, target: SshTarget, ctx: LiveContext): Promise<HostChecks | undefined> {
   const specs = checkSpecs(resource.value);
   if (!specs.probes.length && !specs.backups.length) return undefined;
-  if (isWindows(resource.value)) return notReadChecks(specs, 'health probes and backup checks run in POSIX sh; not run on a Windows host');
+  // The checks run on POSIX hosts only (a Windows host's facts come another way).
+  if (isWindowsHost(resource.value)) return notReadChecks(specs, 'health probes and backup checks run in POSIX sh; not run on a Windows host');
   if (!ctx.ssh) return notReadChecks(specs, ctx.noSsh);
   // A branch's plan: only the checks the trusted specs make already (a PR chooses no request to a host's services).
   if (ctx.trusted) {
